@@ -1,0 +1,91 @@
+/* dz_array: an n-dimensional, C-contiguous array with refcounted storage.
+ *
+ * Arrays are plain refcounted values: every function here that returns a
+ * dz_array * gives the caller a new reference, released with dz_array_release.
+ * Reshape shares storage; every other operation makes a new buffer.
+ */
+#ifndef DEZERO_ARRAY_H
+#define DEZERO_ARRAY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "dezero/error.h"
+
+#define DZ_MAX_NDIM 8
+
+typedef enum dz_dtype {
+    DZ_F32,
+    DZ_F64,
+    DZ_I32,
+    DZ_I64,
+    DZ_U8,   /* file I/O */
+    DZ_BOOL, /* file I/O */
+    DZ_F16   /* file I/O (IEEE half, stored as uint16) */
+} dz_dtype;
+
+typedef enum dz_device { DZ_CPU, DZ_CUDA } dz_device;
+
+typedef struct dz_storage dz_storage;
+
+typedef struct dz_array {
+    dz_dtype dtype;
+    dz_device device;
+    int ndim;
+    int64_t shape[DZ_MAX_NDIM];
+    int64_t size;          /* product of shape (1 for 0-d) */
+    void *data;            /* first element, inside storage */
+    dz_storage *storage;   /* shared by arrays that reshape one another */
+    int refcount;
+} dz_array;
+
+/* Shape literals: dz_array_zeros(DZ_F32, 2, DZ_SHAPE(2, 3)). */
+#define DZ_SHAPE(...) ((const int64_t[]){__VA_ARGS__})
+
+size_t dz_dtype_size(dz_dtype dtype);
+const char *dz_dtype_name(dz_dtype dtype);
+bool dz_dtype_is_float(dz_dtype dtype);   /* f32, f64 */
+bool dz_dtype_is_integer(dz_dtype dtype); /* i32, i64 */
+
+/* Creation. NULL on error (overflowing or negative shape, bad ndim). */
+dz_array *dz_array_empty(dz_dtype dtype, int ndim, const int64_t *shape);
+dz_array *dz_array_zeros(dz_dtype dtype, int ndim, const int64_t *shape);
+dz_array *dz_array_ones(dz_dtype dtype, int ndim, const int64_t *shape);
+dz_array *dz_array_full(dz_dtype dtype, int ndim, const int64_t *shape, double value);
+dz_array *dz_array_scalar(dz_dtype dtype, double value); /* 0-d */
+dz_array *dz_array_arange(dz_dtype dtype, double start, double stop, double step);
+/* Copies ndim/shape/size elements of `dtype` from a host buffer. */
+dz_array *dz_array_from_buffer(dz_dtype dtype, int ndim, const int64_t *shape, const void *buffer);
+dz_array *dz_array_zeros_like(const dz_array *a);
+dz_array *dz_array_ones_like(const dz_array *a);
+dz_array *dz_array_copy(const dz_array *a);
+dz_array *dz_array_astype(const dz_array *a, dz_dtype dtype);
+/* Same storage, new shape; one entry may be -1. */
+dz_array *dz_array_reshape(const dz_array *a, int ndim, const int64_t *shape);
+/* A copy on `device` (a new reference to `a` when it is already there). */
+dz_array *dz_array_to_device(const dz_array *a, dz_device device);
+
+dz_array *dz_array_retain(dz_array *a);
+void dz_array_release(dz_array *a);
+
+/* Element access by flat (C-order) index, as double; CPU arrays only. */
+double dz_array_get(const dz_array *a, int64_t index);
+void dz_array_set(dz_array *a, int64_t index, double value);
+/* Copy all elements to a host double buffer of a->size entries. */
+void dz_array_to_doubles(const dz_array *a, double *out);
+
+bool dz_shape_equal(int ndim_a, const int64_t *a, int ndim_b, const int64_t *b);
+bool dz_array_same_shape(const dz_array *a, const dz_array *b);
+/* "(2, 3)" into buf; returns buf. */
+char *dz_shape_format(int ndim, const int64_t *shape, char *buf, size_t len);
+/* Product of the shape, checked: false on overflow or a negative entry. */
+bool dz_shape_size(int ndim, const int64_t *shape, int64_t *size);
+
+/* NumPy-style text: "[[1. 2.]\n [3. 4.]]". The string is malloc'd. `indent`
+ * spaces are added after each newline (for "variable(...)"). */
+char *dz_array_format(const dz_array *a, int indent);
+void dz_array_print(const dz_array *a, FILE *out);
+
+#endif

@@ -1,0 +1,51 @@
+/* Errors, in two tiers.
+ *
+ * User errors (bad shapes, indices, dtypes, devices, NULL operands) go through one
+ * path: the message is recorded and the error handler runs. The default handler
+ * prints the message and aborts. dz_set_error_handler_off() turns that off: the
+ * failing call then returns NULL (or a status) and dz_last_error() says why.
+ *
+ * Environment errors (files, npz, allocation, CUDA) never call the handler: they
+ * only record the message and return a status.
+ */
+#ifndef DEZERO_ERROR_H
+#define DEZERO_ERROR_H
+
+#include <stdbool.h>
+
+typedef enum dz_status {
+    DZ_OK = 0,
+    DZ_ERR_NULL,        /* a required argument is NULL */
+    DZ_ERR_SHAPE,       /* shapes do not fit the op */
+    DZ_ERR_DTYPE,       /* the op does not accept this dtype, or dtypes differ */
+    DZ_ERR_INDEX,       /* an index is out of range */
+    DZ_ERR_VALUE,       /* an argument has a bad value */
+    DZ_ERR_DEVICE,      /* arrays live on different devices, or no device */
+    DZ_ERR_OVERFLOW,    /* a size does not fit in 64 bits */
+    DZ_ERR_STATE,       /* the call is not valid in the object's current state */
+    DZ_ERR_NOMEM,       /* allocation failed */
+    DZ_ERR_IO,          /* a file could not be opened, read or written */
+    DZ_ERR_FORMAT,      /* a file is malformed */
+    DZ_ERR_UNSUPPORTED, /* valid input this library does not handle */
+    DZ_ERR_CUDA         /* a CUDA or cuBLAS call failed */
+} dz_status;
+
+typedef void (*dz_error_handler)(dz_status code, const char *message);
+
+/* Install a handler for user errors; returns the previous one. NULL restores
+ * the default (print and abort). */
+dz_error_handler dz_set_error_handler(dz_error_handler handler);
+
+/* Make user errors return NULL / a status instead of aborting; returns the
+ * previous handler so it can be restored. */
+dz_error_handler dz_set_error_handler_off(void);
+
+/* The message and code of the most recent error on this thread. */
+const char *dz_last_error(void);
+dz_status dz_last_error_code(void);
+void dz_clear_error(void);
+
+/* A short name for a status code ("shape error"). */
+const char *dz_status_name(dz_status code);
+
+#endif

@@ -1,0 +1,51 @@
+/* Functions: the operations of the graph.
+ *
+ * A Function holds its inputs strongly and its outputs weakly: when an output
+ * Variable dies its slot in `outputs` becomes NULL. Its generation is the
+ * largest generation of its inputs. Each op supplies a dz_function_ops table:
+ * the forward is the C function that builds the output arrays and calls
+ * dz_function_apply; the backward receives the output grads (Variables; NULL
+ * where an output got none) and stores one grad per input in gxs (left NULL
+ * where an input gets none). Backwards are written with the differentiable ops,
+ * so a graph recorded with create_graph can be differentiated again.
+ *
+ * Users can define their own Functions the same way.
+ */
+#ifndef DEZERO_FUNCTION_H
+#define DEZERO_FUNCTION_H
+
+#include "dezero/variable.h"
+
+typedef struct dz_function_ops {
+    const char *name;
+    /* gys[noutputs] (borrowed), gxs[ninputs] (set to new references). */
+    void (*backward)(dz_function *f, dz_variable *const *gys, dz_variable **gxs);
+    /* Frees `state` (NULL means free()). */
+    void (*destroy_state)(void *state);
+} dz_function_ops;
+
+struct dz_function {
+    const dz_function_ops *ops;
+    int ninputs, noutputs;
+    dz_variable **inputs;   /* strong */
+    dz_variable **outputs;  /* weak: NULL once the output dies */
+    int generation;
+    int refcount;           /* one per live output that names it as creator */
+    unsigned visit;         /* backward's bookkeeping */
+    double scalar;          /* a small parameter (exponent, slope...) */
+    void *state;            /* op-specific data, freed by ops->destroy_state */
+};
+
+/* Wrap `outputs` (ownership moves in) as Variables and, when backprop is
+ * enabled, record a Function with `inputs`. `state` is owned from here on.
+ * Returns the first output (scope-owned, see variable.h); all outputs are
+ * written to out_vars when it is not NULL. */
+dz_variable *dz_function_apply(const dz_function_ops *ops, int ninputs, dz_variable *const *inputs,
+                               int noutputs, dz_array **outputs, dz_variable **out_vars,
+                               double scalar, void *state);
+
+/* The same for the common case of one output. */
+dz_variable *dz_function_apply1(const dz_function_ops *ops, int ninputs, dz_variable *const *inputs,
+                                dz_array *output, double scalar, void *state);
+
+#endif

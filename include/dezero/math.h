@@ -1,0 +1,32 @@
+/* Elementwise functions: arithmetic with NumPy broadcasting and the usual
+ * math (src/functions/arith.c, src/functions/math.c). Each returns a new
+ * Variable (scope-owned), or NULL after a user error. */
+#ifndef DEZERO_MATH_H
+#define DEZERO_MATH_H
+
+#include "dezero/variable.h"
+
+dz_variable *dz_add(dz_variable *a, dz_variable *b);
+dz_variable *dz_sub(dz_variable *a, dz_variable *b);
+dz_variable *dz_mul(dz_variable *a, dz_variable *b);
+dz_variable *dz_div(dz_variable *a, dz_variable *b);
+dz_variable *dz_neg(dz_variable *x);
+dz_variable *dz_pow(dz_variable *x, double c);     /* x ** c */
+
+/* Scalar forms: x op c, and c op x for rsub / rdiv. */
+dz_variable *dz_add_scalar(dz_variable *x, double c);
+dz_variable *dz_sub_scalar(dz_variable *x, double c);
+dz_variable *dz_rsub_scalar(double c, dz_variable *x);
+dz_variable *dz_mul_scalar(dz_variable *x, double c);
+dz_variable *dz_div_scalar(dz_variable *x, double c);
+dz_variable *dz_rdiv_scalar(double c, dz_variable *x);
+
+dz_variable *dz_exp(dz_variable *x);
+dz_variable *dz_log(dz_variable *x);
+dz_variable *dz_sin(dz_variable *x);
+dz_variable *dz_cos(dz_variable *x);
+dz_variable *dz_tanh(dz_variable *x);
+dz_variable *dz_square(dz_variable *x);
+dz_variable *dz_sqrt(dz_variable *x);
+
+#endif

@@ -1,0 +1,32 @@
+/* A seedable random number generator (xoshiro256**, seeded by splitmix64).
+ * The same seed gives the same numbers on every platform. */
+#ifndef DEZERO_RNG_H
+#define DEZERO_RNG_H
+
+#include <stdint.h>
+
+#include "dezero/array.h"
+
+typedef struct dz_rng {
+    uint64_t s[4];
+    double spare_normal;
+    int has_spare;
+} dz_rng;
+
+void dz_rng_seed(dz_rng *rng, uint64_t seed);
+/* The library's default generator (seed 0 until dz_rng_seed is called on it). */
+dz_rng *dz_rng_default(void);
+
+uint64_t dz_rng_next(dz_rng *rng);
+double dz_rng_uniform(dz_rng *rng);                   /* [0, 1) */
+double dz_rng_normal(dz_rng *rng);                    /* N(0, 1) */
+int64_t dz_rng_randint(dz_rng *rng, int64_t low, int64_t high); /* [low, high) */
+
+/* Arrays of random numbers (rng NULL = the default generator). */
+dz_array *dz_array_uniform(dz_rng *rng, dz_dtype dtype, int ndim, const int64_t *shape, double low, double high);
+dz_array *dz_array_normal(dz_rng *rng, dz_dtype dtype, int ndim, const int64_t *shape, double mean, double std);
+dz_array *dz_array_randint(dz_rng *rng, dz_dtype dtype, int ndim, const int64_t *shape, int64_t low, int64_t high);
+/* A random permutation of 0..n-1 as i64. */
+dz_array *dz_array_permutation(dz_rng *rng, int64_t n);
+
+#endif

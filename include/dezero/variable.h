@@ -1,0 +1,67 @@
+/* Variables: the nodes of the define-by-run graph.
+ *
+ * Ownership: every call that returns a dz_variable * hands the reference to the
+ * innermost open scope (see scope.h); with no scope open the caller owns it and
+ * must call dz_variable_release. Accessor fields (data, grad, creator) are
+ * borrowed.
+ */
+#ifndef DEZERO_VARIABLE_H
+#define DEZERO_VARIABLE_H
+
+#include <stdbool.h>
+
+#include "dezero/array.h"
+
+typedef struct dz_function dz_function;
+typedef struct dz_sparse_grad dz_sparse_grad;
+
+typedef struct dz_variable {
+    dz_array *data;
+    struct dz_variable *grad;  /* NULL until backward reaches this variable */
+    dz_function *creator;      /* NULL for leaves */
+    int generation;
+    char *name;
+    bool is_parameter;
+    bool requires_grad;        /* false: backward gives this leaf no gradient */
+    dz_sparse_grad *sparse_grad; /* set instead of grad by sparse embeddings */
+    int refcount;
+} dz_variable;
+
+/* A leaf that takes ownership of `data` (the caller's reference moves in). */
+dz_variable *dz_variable_new(dz_array *data, const char *name);
+/* A Parameter: a Variable a Layer registers and an optimizer updates. */
+dz_variable *dz_parameter_new(dz_array *data, const char *name);
+/* A 0-d leaf holding one number. */
+dz_variable *dz_variable_scalar(dz_dtype dtype, double value);
+
+dz_variable *dz_variable_retain(dz_variable *v);
+void dz_variable_release(dz_variable *v);
+
+void dz_variable_set_name(dz_variable *v, const char *name);
+/* Replace v->data (takes ownership of `data`); NULL clears it. */
+void dz_variable_set_data(dz_variable *v, dz_array *data);
+/* Replace v->grad (retains `grad`; NULL clears it). */
+void dz_variable_set_grad(dz_variable *v, dz_variable *grad);
+
+int dz_variable_ndim(const dz_variable *v);
+const int64_t *dz_variable_shape(const dz_variable *v);
+int64_t dz_variable_size(const dz_variable *v);
+dz_dtype dz_variable_dtype(const dz_variable *v);
+int64_t dz_variable_len(const dz_variable *v); /* first-axis length */
+
+void dz_variable_cleargrad(dz_variable *v);
+/* Forget the creator (v becomes a leaf). */
+void dz_variable_unchain(dz_variable *v);
+/* Make every variable upstream of v a leaf (truncated BPTT); v keeps its creator. */
+void dz_variable_unchain_backward(dz_variable *v);
+
+/* Backpropagate from v. Seeds v->grad with ones when it has none; on a leaf this
+ * just sets the grad. retain_grad=false drops the grads of non-leaf variables;
+ * create_graph=true records the backward pass so grads can be differentiated. */
+dz_status dz_variable_backward(dz_variable *v, bool retain_grad, bool create_graph);
+
+/* "variable([[1. 2.]\n          [3. 4.]])" */
+char *dz_variable_format(const dz_variable *v);
+void dz_variable_print(const dz_variable *v, FILE *out);
+
+#endif

@@ -1,0 +1,11 @@
+/* Picking the backend table for a device. */
+#include "backend.h"
+
+#include "../core/internal.h"
+
+const dz_backend *dz_backend_for(dz_device device)
+{
+    const dz_backend *b = device == DZ_CUDA ? dz_backend_cuda() : dz_backend_cpu();
+    DZ_ASSERT(b != NULL);
+    return b;
+}

@@ -1,0 +1,168 @@
+/* The CPU backend table: memory, dtype conversion, gemm (OpenBLAS cblas when
+ * built with it, plain loops otherwise). Elementwise kernels are in
+ * cpu_elementwise.c. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cpu_kernels.h"
+
+#ifdef DZ_HAVE_CBLAS
+#include <cblas.h>
+#endif
+
+static void *cpu_alloc(size_t nbytes) { return calloc(1, nbytes ? nbytes : 1); }
+static void cpu_free(void *p) { free(p); }
+static void cpu_copy(void *dst, const void *src, size_t n) { memcpy(dst, src, n); }
+
+float dz_half_to_float(uint16_t h)
+{
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16, exp = (h >> 10) & 0x1f, mant = h & 0x3ffu, bits;
+    if (exp == 0x1f) {
+        bits = sign | 0x7f800000u | (mant << 13);
+    } else if (exp != 0) {
+        bits = sign | ((exp + 112) << 23) | (mant << 13);
+    } else if (mant == 0) {
+        bits = sign;
+    } else { /* subnormal: normalise */
+        int e = -1;
+        do {
+            e++;
+            mant <<= 1;
+        } while (!(mant & 0x400u));
+        bits = sign | ((uint32_t)(112 - e) << 23) | ((mant & 0x3ffu) << 13);
+    }
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+uint16_t dz_float_to_half(float f)
+{
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    uint32_t sign = (x >> 16) & 0x8000u, abs = x & 0x7fffffffu;
+    if (abs >= 0x7f800000u) /* inf or nan */
+        return (uint16_t)(sign | 0x7c00u | (abs > 0x7f800000u ? 0x200u : 0));
+    if (abs >= 0x477ff000u) /* rounds past the largest half */
+        return (uint16_t)(sign | 0x7c00u);
+    if (abs < 0x38800000u) { /* subnormal half or zero: round to nearest even */
+        if (abs < 0x33000000u)
+            return (uint16_t)sign;
+        uint32_t mant = (abs & 0x7fffffu) | 0x800000u;
+        int shift = 126 - (int)(abs >> 23);
+        uint32_t half = mant >> (shift + 1), rest = mant & ((2u << shift) - 1), mid = 1u << shift;
+        if (rest > mid || (rest == mid && (half & 1)))
+            half++;
+        return (uint16_t)(sign | half);
+    }
+    uint32_t half = ((abs - 0x38000000u) >> 13), rest = abs & 0x1fffu;
+    if (rest > 0x1000u || (rest == 0x1000u && (half & 1)))
+        half++;
+    return (uint16_t)(sign | half);
+}
+
+static double load(const dz_array *x, int64_t i)
+{
+    switch (x->dtype) {
+    case DZ_F32: return ((const float *)x->data)[i];
+    case DZ_F64: return ((const double *)x->data)[i];
+    case DZ_I32: return ((const int32_t *)x->data)[i];
+    case DZ_I64: return (double)((const int64_t *)x->data)[i];
+    case DZ_U8: return ((const uint8_t *)x->data)[i];
+    case DZ_BOOL: return ((const uint8_t *)x->data)[i] != 0;
+    case DZ_F16: return dz_half_to_float(((const uint16_t *)x->data)[i]);
+    }
+    return 0;
+}
+
+static void store(dz_array *y, int64_t i, double v)
+{
+    switch (y->dtype) {
+    case DZ_F32: ((float *)y->data)[i] = (float)v; break;
+    case DZ_F64: ((double *)y->data)[i] = v; break;
+    case DZ_I32: ((int32_t *)y->data)[i] = (int32_t)v; break;
+    case DZ_I64: ((int64_t *)y->data)[i] = (int64_t)v; break;
+    case DZ_U8: ((uint8_t *)y->data)[i] = (uint8_t)v; break;
+    case DZ_BOOL: ((uint8_t *)y->data)[i] = v != 0; break;
+    case DZ_F16: ((uint16_t *)y->data)[i] = dz_float_to_half((float)v); break;
+    }
+}
+
+void dz_cpu_astype(const dz_array *x, dz_array *y)
+{
+    if (x->dtype == y->dtype) {
+        memcpy(y->data, x->data, (size_t)x->size * dz_dtype_size(x->dtype));
+        return;
+    }
+    for (int64_t i = 0; i < x->size; i++) {
+        if (x->dtype == DZ_I64 && y->dtype == DZ_I32)
+            ((int32_t *)y->data)[i] = (int32_t)((const int64_t *)x->data)[i];
+        else if (x->dtype == DZ_I32 && y->dtype == DZ_I64)
+            ((int64_t *)y->data)[i] = ((const int32_t *)x->data)[i];
+        else
+            store(y, i, load(x, i));
+    }
+}
+
+#ifdef DZ_HAVE_CBLAS
+static void gemm_blas(dz_dtype dtype, bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha,
+                      const void *a, int64_t lda, const void *b, int64_t ldb, double beta, void *c, int64_t ldc)
+{
+    enum CBLAS_TRANSPOSE opa = ta ? CblasTrans : CblasNoTrans, opb = tb ? CblasTrans : CblasNoTrans;
+    if (dtype == DZ_F32)
+        cblas_sgemm(CblasRowMajor, opa, opb, (int)m, (int)n, (int)k, (float)alpha, a, (int)lda, b, (int)ldb,
+                    (float)beta, c, (int)ldc);
+    else
+        cblas_dgemm(CblasRowMajor, opa, opb, (int)m, (int)n, (int)k, alpha, a, (int)lda, b, (int)ldb, beta, c,
+                    (int)ldc);
+}
+#else
+#define GEMM_LOOPS(T)                                                                              \
+    for (int64_t i = 0; i < m; i++)                                                                \
+        for (int64_t j = 0; j < n; j++) {                                                          \
+            double s = 0;                                                                          \
+            for (int64_t p = 0; p < k; p++)                                                        \
+                s += (double)((const T *)a)[ta ? p * lda + i : i * lda + p] *                      \
+                     ((const T *)b)[tb ? j * ldb + p : p * ldb + j];                               \
+            T *cij = (T *)c + i * ldc + j;                                                         \
+            *cij = (T)(alpha * s + (beta == 0 ? 0 : beta * *cij));                                 \
+        }
+static void gemm_blas(dz_dtype dtype, bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha,
+                      const void *a, int64_t lda, const void *b, int64_t ldb, double beta, void *c, int64_t ldc)
+{
+    if (dtype == DZ_F32) {
+        GEMM_LOOPS(float)
+    } else {
+        GEMM_LOOPS(double)
+    }
+}
+#endif
+
+void dz_cpu_gemm(dz_dtype dtype, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
+                 double alpha, const void *a, int64_t lda, int64_t stride_a,
+                 const void *b, int64_t ldb, int64_t stride_b,
+                 double beta, void *c, int64_t ldc, int64_t stride_c, int64_t batch)
+{
+    size_t es = dz_dtype_size(dtype);
+    for (int64_t i = 0; i < batch; i++)
+        gemm_blas(dtype, trans_a, trans_b, m, n, k, alpha, (const char *)a + i * stride_a * es, lda,
+                  (const char *)b + i * stride_b * es, ldb, beta, (char *)c + i * stride_c * es, ldc);
+}
+
+static const dz_backend cpu_backend = {
+    .name = "cpu",
+    .alloc = cpu_alloc,
+    .free = cpu_free,
+    .copy = cpu_copy,
+    .to_host = cpu_copy,
+    .from_host = cpu_copy,
+    .fill = dz_cpu_fill,
+    .astype = dz_cpu_astype,
+    .unary = dz_cpu_unary,
+    .binary = dz_cpu_binary,
+    .reduce = dz_cpu_reduce,
+    .gemm = dz_cpu_gemm,
+    .transpose = dz_cpu_transpose,
+};
+
+const dz_backend *dz_backend_cpu(void) { return &cpu_backend; }

@@ -1,0 +1,157 @@
+/* Printing arrays as NumPy does: "[[1. 2.]\n [3. 4.]]". Floats use the fewest
+ * digits (up to 8) that show every element, the same for all, right-aligned;
+ * whole numbers print as "1."; very large or small magnitudes switch to
+ * scientific notation. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+typedef struct {
+    char *buf;
+    size_t len, cap;
+} text;
+
+static void put(text *t, const char *s, size_t n)
+{
+    if (t->len + n + 1 > t->cap) {
+        t->cap = (t->len + n + 1) * 2;
+        t->buf = dz_xrealloc(t->buf, t->cap);
+    }
+    memcpy(t->buf + t->len, s, n);
+    t->len += n;
+    t->buf[t->len] = '\0';
+}
+
+static void puts_(text *t, const char *s) { put(t, s, strlen(s)); }
+
+/* Digits after the point needed to show v to 8 decimals, trailing zeros dropped. */
+static int fraction_digits(double v)
+{
+    char s[64];
+    snprintf(s, sizeof s, "%.8f", fabs(v));
+    char *dot = strchr(s, '.');
+    int n = (int)strlen(dot + 1);
+    while (n > 0 && dot[n] == '0')
+        n--;
+    return n;
+}
+
+typedef struct {
+    bool is_float, scientific;
+    int precision;  /* the most fraction digits any element needs */
+    int int_width;  /* widest part before the point (or whole integer) */
+} number_style;
+
+/* One number with its own digits; *point_at gets the length up to and
+ * including the point (the whole length for integers). */
+static void format_number(const number_style *st, double v, char *out, size_t len, int *point_at)
+{
+    if (!st->is_float) {
+        snprintf(out, len, "%lld", (long long)v);
+    } else if (isnan(v)) {
+        snprintf(out, len, "nan");
+    } else if (isinf(v)) {
+        snprintf(out, len, v < 0 ? "-inf" : "inf");
+    } else if (st->scientific) {
+        snprintf(out, len, "%.*e", st->precision, v);
+    } else {
+        int d = fraction_digits(v);
+        snprintf(out, len, "%.*f", d, v);
+        if (d == 0)
+            strncat(out, ".", len - strlen(out) - 1);
+    }
+    char *dot = strchr(out, '.');
+    *point_at = st->is_float && dot && !st->scientific ? (int)(dot - out) + 1 : (int)strlen(out);
+}
+
+static number_style choose_style(const dz_array *a, const double *v)
+{
+    number_style st = {dz_dtype_is_float(a->dtype) || a->dtype == DZ_F16, false, 0, 0};
+    double max_abs = 0, min_abs = INFINITY;
+    for (int64_t i = 0; i < a->size; i++) {
+        if (!isfinite(v[i]))
+            continue;
+        double m = fabs(v[i]);
+        if (m > max_abs)
+            max_abs = m;
+        if (m > 0 && m < min_abs)
+            min_abs = m;
+    }
+    if (st.is_float) {
+        st.scientific = max_abs >= 1e16 || (min_abs < 1e-4 && min_abs > 0) ||
+                        (min_abs < INFINITY && max_abs / min_abs > 1e3 && min_abs < 1e-3);
+        if (st.scientific)
+            st.precision = 8;
+    }
+    char s[64];
+    for (int64_t i = 0; i < a->size; i++) {
+        int point_at;
+        format_number(&st, v[i], s, sizeof s, &point_at);
+        int frac = (int)strlen(s) - point_at;
+        if (point_at > st.int_width)
+            st.int_width = point_at;
+        if (frac > st.precision)
+            st.precision = frac;
+    }
+    return st;
+}
+
+static void format_block(text *t, const dz_array *a, const double *v, const number_style *st, int axis,
+                         int64_t offset, int indent)
+{
+    if (axis == a->ndim) {
+        char s[64], padded[96];
+        int point_at;
+        format_number(st, v[offset], s, sizeof s, &point_at);
+        int frac = (int)strlen(s) - point_at, pad_right = st->is_float && !st->scientific ? st->precision - frac : 0;
+        snprintf(padded, sizeof padded, "%*s%s%*s", st->int_width - point_at, "", s, pad_right, "");
+        puts_(t, padded);
+        return;
+    }
+    int64_t stride = 1;
+    for (int i = axis + 1; i < a->ndim; i++)
+        stride *= a->shape[i];
+    puts_(t, "[");
+    for (int64_t i = 0; i < a->shape[axis]; i++) {
+        if (i > 0) {
+            if (axis == a->ndim - 1) {
+                puts_(t, " ");
+            } else {
+                for (int k = axis; k < a->ndim - 1; k++)
+                    puts_(t, "\n");
+                for (int k = 0; k < indent + axis + 1; k++)
+                    puts_(t, " ");
+            }
+        }
+        format_block(t, a, v, st, axis + 1, offset + i * stride, indent);
+    }
+    puts_(t, "]");
+}
+
+char *dz_array_format(const dz_array *a, int indent)
+{
+    text t = {NULL, 0, 0};
+    double *v = dz_xmalloc((size_t)(a->size ? a->size : 1) * sizeof *v);
+    dz_array_to_doubles(a, v);
+    number_style st = choose_style(a, v);
+    if (a->ndim == 0) {
+        char s[64];
+        int point_at;
+        format_number(&st, v[0], s, sizeof s, &point_at);
+        puts_(&t, s);
+    } else {
+        format_block(&t, a, v, &st, 0, 0, indent);
+    }
+    free(v);
+    return t.buf;
+}
+
+void dz_array_print(const dz_array *a, FILE *out)
+{
+    char *s = dz_array_format(a, 0);
+    fprintf(out, "%s\n", s);
+    free(s);
+}

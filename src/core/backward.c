@@ -1,0 +1,150 @@
+/* Backpropagation: walk the recorded Functions from the output back to the
+ * leaves in order of decreasing generation (a max-heap), so every Function
+ * runs once, after all the grads of its outputs are complete. Grads meet in
+ * one place: accumulate(). */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "dezero/config.h"
+#include "dezero/function.h"
+#include "dezero/math.h"
+#include "dezero/scope.h"
+#include "internal.h"
+
+typedef struct {
+    dz_function **items;
+    int count, capacity;
+} heap;
+
+static void heap_push(heap *h, dz_function *f)
+{
+    if (h->count == h->capacity) {
+        h->capacity = h->capacity ? h->capacity * 2 : 64;
+        h->items = dz_xrealloc(h->items, (size_t)h->capacity * sizeof *h->items);
+    }
+    int i = h->count++;
+    while (i > 0) { /* sift up */
+        int parent = (i - 1) / 2;
+        if (h->items[parent]->generation >= f->generation)
+            break;
+        h->items[i] = h->items[parent];
+        i = parent;
+    }
+    h->items[i] = f;
+}
+
+static dz_function *heap_pop(heap *h)
+{
+    dz_function *top = h->items[0], *last = h->items[--h->count];
+    int i = 0;
+    for (;;) { /* sift down */
+        int child = 2 * i + 1;
+        if (child >= h->count)
+            break;
+        if (child + 1 < h->count && h->items[child + 1]->generation > h->items[child]->generation)
+            child++;
+        if (h->items[child]->generation <= last->generation)
+            break;
+        h->items[i] = h->items[child];
+        i = child;
+    }
+    h->items[i] = last;
+    return top;
+}
+
+/* x.grad = gx, or x.grad + gx (a new Variable, never in place). */
+static dz_status accumulate(dz_variable *x, dz_variable *gx, const dz_function *f)
+{
+    if (!dz_array_same_shape(x->data, gx->data) || x->data->dtype != gx->data->dtype) {
+        fprintf(stderr, "dezero: internal error: backward of '%s' gave a %s %s grad for a %s %s input\n",
+                f->ops->name, dz_dtype_name(gx->data->dtype), DZ_SHAPE_OF(gx->data),
+                dz_dtype_name(x->data->dtype), DZ_SHAPE_OF(x->data));
+        abort();
+    }
+    if (!x->grad) {
+        x->grad = dz_variable_retain(gx);
+        return DZ_OK;
+    }
+    dz_variable *sum = dz_add(x->grad, gx);
+    if (!sum)
+        return dz_last_error_code();
+    dz_variable_set_grad(x, sum);
+    return DZ_OK;
+}
+
+static dz_status run_function(dz_function *f, heap *h, unsigned visit, bool retain_grad)
+{
+    dz_variable *gys_local[4], *gxs_local[8];
+    dz_variable **gys = f->noutputs <= 4 ? gys_local : dz_xmalloc((size_t)f->noutputs * sizeof *gys);
+    dz_variable **gxs = f->ninputs <= 8 ? gxs_local : dz_xmalloc((size_t)f->ninputs * sizeof *gxs);
+    bool any = false;
+    dz_status status = DZ_OK;
+    for (int i = 0; i < f->noutputs; i++) {
+        gys[i] = f->outputs[i] ? f->outputs[i]->grad : NULL;
+        any = any || gys[i];
+    }
+    for (int i = 0; i < f->ninputs; i++)
+        gxs[i] = NULL;
+    if (any) {
+        if (!f->ops->backward) {
+            status = dz_raise(DZ_ERR_UNSUPPORTED, "backward: function '%s' has no backward", f->ops->name);
+        } else {
+            dz_clear_error();
+            f->ops->backward(f, gys, gxs);
+            status = dz_last_error_code();
+        }
+    }
+    for (int i = 0; status == DZ_OK && i < f->ninputs; i++) {
+        dz_variable *x = f->inputs[i];
+        if (!gxs[i] || (!x->requires_grad && !x->creator))
+            continue;
+        status = accumulate(x, gxs[i], f);
+        if (x->creator && x->creator->visit != visit) {
+            x->creator->visit = visit;
+            heap_push(h, x->creator);
+        }
+    }
+    if (!retain_grad)
+        for (int i = 0; i < f->noutputs; i++)
+            if (f->outputs[i])
+                dz_variable_set_grad(f->outputs[i], NULL);
+    if (gys != gys_local)
+        free(gys);
+    if (gxs != gxs_local)
+        free(gxs);
+    return status;
+}
+
+dz_status dz_variable_backward(dz_variable *v, bool retain_grad, bool create_graph)
+{
+    static _Thread_local unsigned visit_counter;
+    if (!v)
+        return dz_raise(DZ_ERR_NULL, "dz_variable_backward: variable is NULL");
+    if (!v->data)
+        return dz_raise(DZ_ERR_STATE, "dz_variable_backward: variable '%s' has no data", v->name ? v->name : "");
+    if (!v->grad) {
+        dz_array *ones = dz_array_ones_like(v->data);
+        if (!ones)
+            return dz_last_error_code();
+        dz_variable *seed = dz_variable_new(ones, NULL);
+        dz_variable_set_grad(v, seed);
+        if (dz_scope_depth() == 0)
+            dz_variable_release(seed);
+    }
+    if (!v->creator)
+        return DZ_OK;
+
+    unsigned visit = ++visit_counter;
+    heap h = {NULL, 0, 0};
+    bool was_enabled = dz_set_enable_backprop(create_graph);
+    dz_status status = DZ_OK;
+    dz_scope_begin(); /* owns the temporaries the backwards create */
+    v->creator->visit = visit;
+    heap_push(&h, v->creator);
+    while (h.count > 0 && status == DZ_OK)
+        status = run_function(heap_pop(&h), &h, visit, retain_grad);
+    dz_scope_end();
+    dz_set_enable_backprop(was_enabled);
+    free(h.items);
+    return status;
+}

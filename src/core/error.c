@@ -1,0 +1,108 @@
+/* The error path: last error per thread, the user-error handler, asserts. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+static _Thread_local char last_message[1024];
+static _Thread_local dz_status last_code = DZ_OK;
+
+static void default_handler(dz_status code, const char *message)
+{
+    fprintf(stderr, "dezero: %s: %s\n", dz_status_name(code), message);
+    fprintf(stderr, "dezero: aborting (call dz_set_error_handler_off() to get NULL/status returns instead)\n");
+    abort();
+}
+
+static void silent_handler(dz_status code, const char *message)
+{
+    (void)code;
+    (void)message;
+}
+
+static dz_error_handler handler = default_handler;
+
+dz_error_handler dz_set_error_handler(dz_error_handler h)
+{
+    dz_error_handler old = handler;
+    handler = h ? h : default_handler;
+    return old;
+}
+
+dz_error_handler dz_set_error_handler_off(void) { return dz_set_error_handler(silent_handler); }
+
+const char *dz_last_error(void) { return last_message; }
+dz_status dz_last_error_code(void) { return last_code; }
+
+void dz_clear_error(void)
+{
+    last_code = DZ_OK;
+    last_message[0] = '\0';
+}
+
+const char *dz_status_name(dz_status code)
+{
+    static const char *names[] = {
+        "ok", "null argument", "shape error", "dtype error", "index error",
+        "value error", "device error", "overflow", "state error", "out of memory",
+        "I/O error", "format error", "unsupported", "CUDA error",
+    };
+    if ((unsigned)code < sizeof names / sizeof names[0])
+        return names[code];
+    return "unknown error";
+}
+
+static void record(dz_status code, const char *fmt, va_list ap)
+{
+    last_code = code;
+    vsnprintf(last_message, sizeof last_message, fmt, ap);
+}
+
+dz_status dz_raise(dz_status code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    record(code, fmt, ap);
+    va_end(ap);
+    handler(code, last_message);
+    return code;
+}
+
+dz_status dz_fail(dz_status code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    record(code, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+void dz_assert_fail(const char *expr, const char *file, int line)
+{
+    fprintf(stderr, "dezero: internal error: %s:%d: assertion failed: %s\n", file, line, expr);
+    abort();
+}
+
+static void *check_alloc(void *p, size_t n)
+{
+    if (!p && n) {
+        fprintf(stderr, "dezero: out of memory allocating %zu bytes\n", n);
+        abort();
+    }
+    return p;
+}
+
+void *dz_xmalloc(size_t n) { return check_alloc(malloc(n), n); }
+void *dz_xcalloc(size_t count, size_t size) { return check_alloc(calloc(count, size), count * size); }
+void *dz_xrealloc(void *p, size_t n) { return check_alloc(realloc(p, n), n); }
+
+const char *dz_shape_str(int ndim, const int64_t *shape)
+{
+    static _Thread_local char buffers[4][128];
+    static _Thread_local int next;
+    char *buf = buffers[next];
+    next = (next + 1) % 4;
+    return dz_shape_format(ndim, shape, buf, sizeof buffers[0]);
+}

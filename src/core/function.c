@@ -1,0 +1,74 @@
+/* Function application: wrap forward results as Variables and, when backprop
+ * is enabled, record the Function that links them to their inputs. */
+#include <stdlib.h>
+
+#include "dezero/config.h"
+#include "dezero/function.h"
+#include "dezero/scope.h"
+#include "internal.h"
+
+static void destroy_state(const dz_function_ops *ops, void *state)
+{
+    if (!state)
+        return;
+    if (ops->destroy_state)
+        ops->destroy_state(state);
+    else
+        free(state);
+}
+
+dz_variable *dz_function_apply(const dz_function_ops *ops, int ninputs, dz_variable *const *inputs,
+                               int noutputs, dz_array **outputs, dz_variable **out_vars,
+                               double scalar, void *state)
+{
+    for (int i = 0; i < noutputs; i++) {
+        if (!outputs[i]) { /* the forward failed (error already raised) */
+            for (int j = 0; j < noutputs; j++)
+                dz_array_release(outputs[j]);
+            destroy_state(ops, state);
+            return NULL;
+        }
+    }
+    dz_variable *first = NULL;
+    dz_variable *local[4];
+    dz_variable **vars = out_vars ? out_vars : noutputs <= 4 ? local : dz_xmalloc((size_t)noutputs * sizeof *vars);
+    for (int i = 0; i < noutputs; i++)
+        vars[i] = dz_variable_new(outputs[i], NULL);
+    first = vars[0];
+    if (!dz_enable_backprop()) {
+        destroy_state(ops, state);
+    } else {
+        /* One allocation: the Function, then its input and output slots. */
+        dz_function *f = dz_xmalloc(sizeof *f + (size_t)(ninputs + noutputs) * sizeof(dz_variable *));
+        f->ops = ops;
+        f->ninputs = ninputs;
+        f->noutputs = noutputs;
+        f->inputs = (dz_variable **)(f + 1);
+        f->outputs = f->inputs + ninputs;
+        f->generation = 0;
+        f->visit = 0;
+        f->scalar = scalar;
+        f->state = state;
+        for (int i = 0; i < ninputs; i++) {
+            DZ_ASSERT(inputs[i] != NULL);
+            f->inputs[i] = dz_variable_retain(inputs[i]);
+            if (inputs[i]->generation > f->generation)
+                f->generation = inputs[i]->generation;
+        }
+        for (int i = 0; i < noutputs; i++) {
+            f->outputs[i] = vars[i];
+            vars[i]->creator = f;
+            vars[i]->generation = f->generation + 1;
+        }
+        f->refcount = noutputs;
+    }
+    if (vars != local && vars != out_vars)
+        free(vars);
+    return first;
+}
+
+dz_variable *dz_function_apply1(const dz_function_ops *ops, int ninputs, dz_variable *const *inputs,
+                                dz_array *output, double scalar, void *state)
+{
+    return dz_function_apply(ops, ninputs, inputs, 1, &output, NULL, scalar, state);
+}

@@ -1,0 +1,98 @@
+/* Numerical gradient check: backprop against central differences. */
+#include <math.h>
+#include <stdlib.h>
+
+#include "dezero/config.h"
+#include "dezero/gradient_check.h"
+#include "dezero/rng.h"
+#include "dezero/scope.h"
+#include "internal.h"
+
+/* sum(w * f(inputs)) in double, with recording off. */
+static bool weighted_output(dz_checked_fn f, void *ctx, dz_variable *const *inputs, const double *w,
+                            int64_t n, double *out)
+{
+    bool ok = false;
+    bool was = dz_set_enable_backprop(false);
+    dz_scope_begin();
+    dz_variable *y = f(inputs, ctx);
+    if (y && y->data && y->data->size == n) {
+        double s = 0;
+        for (int64_t i = 0; i < n; i++)
+            s += w[i] * dz_array_get(y->data, i);
+        *out = s;
+        ok = true;
+    }
+    dz_scope_end();
+    dz_set_enable_backprop(was);
+    return ok;
+}
+
+static bool checked(const dz_variable *x)
+{
+    return x && x->data && x->data->dtype == DZ_F64 && x->requires_grad;
+}
+
+dz_status dz_gradient_check(dz_checked_fn f, void *ctx, int ninputs, dz_variable *const *inputs,
+                            const dz_gradient_check_options *options)
+{
+    dz_gradient_check_options o = {1e-4, 1e-4, 1e-5, 42};
+    if (options)
+        o = *options;
+    if (!f || !inputs)
+        return dz_raise(DZ_ERR_NULL, "dz_gradient_check: function or inputs is NULL");
+    dz_status status = DZ_OK;
+    dz_scope_begin();
+    for (int i = 0; i < ninputs; i++)
+        dz_variable_cleargrad(inputs[i]);
+    dz_variable *y = f(inputs, ctx);
+    if (!y) {
+        dz_scope_end();
+        return dz_fail(dz_last_error_code() ? dz_last_error_code() : DZ_ERR_VALUE,
+                       "dz_gradient_check: the function failed: %s", dz_last_error());
+    }
+    int64_t n = y->data->size;
+    dz_rng rng;
+    dz_rng_seed(&rng, o.seed);
+    dz_array *weights = dz_array_normal(&rng, y->data->dtype, y->data->ndim, y->data->shape, 0.0, 1.0);
+    double *w = dz_xmalloc((size_t)(n ? n : 1) * sizeof *w);
+    dz_array_to_doubles(weights, w);
+    dz_variable_set_grad(y, dz_variable_new(weights, NULL));
+    status = dz_variable_backward(y, true, false); /* keep grads of non-leaf inputs */
+    /* Snapshot the grads: evaluating f again may clear or change them. */
+    dz_array **grads = dz_xcalloc((size_t)ninputs, sizeof *grads);
+    for (int i = 0; i < ninputs; i++)
+        grads[i] = inputs[i]->grad ? dz_array_retain(inputs[i]->grad->data) : NULL;
+
+    for (int i = 0; status == DZ_OK && i < ninputs; i++) {
+        dz_variable *x = inputs[i];
+        if (!checked(x))
+            continue;
+        double *data = x->data->data;
+        for (int64_t j = 0; j < x->data->size && status == DZ_OK; j++) {
+            double saved = data[j], plus, minus;
+            data[j] = saved + o.eps;
+            bool ok = weighted_output(f, ctx, inputs, w, n, &plus);
+            data[j] = saved - o.eps;
+            ok = ok && weighted_output(f, ctx, inputs, w, n, &minus);
+            data[j] = saved;
+            if (!ok) {
+                status = dz_fail(DZ_ERR_VALUE, "dz_gradient_check: the function failed at input %d element %lld",
+                                 i, (long long)j);
+                break;
+            }
+            double numeric = (plus - minus) / (2 * o.eps);
+            double analytic = grads[i] ? dz_array_get(grads[i], j) : 0.0;
+            if (!(fabs(analytic - numeric) <= o.atol + o.rtol * fabs(numeric)))
+                status = dz_fail(DZ_ERR_VALUE,
+                                 "dz_gradient_check: input %d %s element %lld: backprop %.10g, numerical %.10g",
+                                 i, DZ_SHAPE_OF(x->data), (long long)j, analytic, numeric);
+        }
+    }
+    for (int i = 0; i < ninputs; i++)
+        dz_array_release(grads[i]);
+    free(grads);
+    free(w);
+    dz_scope_end();
+    return status;
+}

@@ -1,0 +1,33 @@
+/* Internal helpers shared by the library's sources: raising errors, the
+ * always-on assert, checked allocation. Not installed. */
+#ifndef DEZERO_INTERNAL_H
+#define DEZERO_INTERNAL_H
+
+#include <stdlib.h>
+
+#include "dezero/array.h"
+#include "dezero/error.h"
+
+/* A user error: records the message, runs the handler (default: abort), and
+ * returns the code so callers can `return dz_raise(...)` or return NULL. */
+dz_status dz_raise(dz_status code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* An environment error: records the message and returns the code; never aborts. */
+dz_status dz_fail(dz_status code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+_Noreturn void dz_assert_fail(const char *expr, const char *file, int line);
+#define DZ_ASSERT(x) ((x) ? (void)0 : dz_assert_fail(#x, __FILE__, __LINE__))
+
+/* malloc/calloc that abort with a message when memory runs out (used for
+ * small bookkeeping allocations; array buffers report DZ_ERR_NOMEM instead). */
+void *dz_xmalloc(size_t n);
+void *dz_xcalloc(size_t count, size_t size);
+void *dz_xrealloc(void *p, size_t n);
+
+/* A zero-filled array on `device`. */
+dz_array *dz_array_empty_on(dz_device device, dz_dtype dtype, int ndim, const int64_t *shape);
+
+/* Shape text for messages, in a rotating static buffer (up to 4 live). */
+const char *dz_shape_str(int ndim, const int64_t *shape);
+#define DZ_SHAPE_OF(a) dz_shape_str((a)->ndim, (a)->shape)
+
+#endif

@@ -1,0 +1,50 @@
+/* Scopes: a stack of autorelease pools, one array of Variables each. */
+#include "dezero/scope.h"
+#include "internal.h"
+
+typedef struct {
+    dz_variable **items;
+    int count, capacity;
+} pool;
+
+static _Thread_local pool *pools;
+static _Thread_local int depth, pools_capacity;
+
+void dz_scope_begin(void)
+{
+    if (depth == pools_capacity) {
+        int cap = pools_capacity ? pools_capacity * 2 : 8;
+        pools = dz_xrealloc(pools, (size_t)cap * sizeof *pools);
+        for (int i = pools_capacity; i < cap; i++)
+            pools[i] = (pool){NULL, 0, 0};
+        pools_capacity = cap;
+    }
+    pools[depth++].count = 0;
+}
+
+void dz_scope_end(void)
+{
+    DZ_ASSERT(depth > 0);
+    pool *p = &pools[depth - 1];
+    for (int i = 0; i < p->count; i++)
+        dz_variable_release(p->items[i]);
+    p->count = 0;
+    depth--;
+}
+
+dz_variable *dz_scope_keep(dz_variable *v) { return dz_variable_retain(v); }
+
+dz_variable *dz_autorelease(dz_variable *v)
+{
+    if (!v || depth == 0)
+        return v;
+    pool *p = &pools[depth - 1];
+    if (p->count == p->capacity) {
+        p->capacity = p->capacity ? p->capacity * 2 : 64;
+        p->items = dz_xrealloc(p->items, (size_t)p->capacity * sizeof *p->items);
+    }
+    p->items[p->count++] = v;
+    return v;
+}
+
+int dz_scope_depth(void) { return depth; }

@@ -1,0 +1,225 @@
+/* Variables: creation, refcounting, accessors, unchain, printing.
+ *
+ * Releasing is iterative: when a Variable dies it may drop the last reference
+ * to its creator, which drops its inputs, and so on up the graph. Instead of
+ * recursing, dying objects go on a work stack that one loop drains, so a chain
+ * of a million ops frees in constant C stack. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "dezero/function.h"
+#include "dezero/scope.h"
+#include "internal.h"
+#include "dezero/sparse_grad.h"
+
+typedef struct {
+    void *object;
+    bool is_function;
+} dying;
+
+static _Thread_local dying *stack;
+static _Thread_local int stack_count, stack_capacity;
+static _Thread_local bool draining;
+
+static void push_dying(void *object, bool is_function)
+{
+    if (stack_count == stack_capacity) {
+        stack_capacity = stack_capacity ? stack_capacity * 2 : 256;
+        stack = dz_xrealloc(stack, (size_t)stack_capacity * sizeof *stack);
+    }
+    stack[stack_count++] = (dying){object, is_function};
+}
+
+static void drop_variable(dz_variable *v)
+{
+    if (v && --v->refcount == 0)
+        push_dying(v, false);
+}
+
+static void destroy_function(dz_function *f)
+{
+    for (int i = 0; i < f->ninputs; i++)
+        drop_variable(f->inputs[i]);
+    if (f->state) {
+        if (f->ops->destroy_state)
+            f->ops->destroy_state(f->state);
+        else
+            free(f->state);
+    }
+    free(f);
+}
+
+static void destroy_variable(dz_variable *v)
+{
+    dz_function *f = v->creator;
+    if (f) {
+        for (int i = 0; i < f->noutputs; i++) /* clear the weak slot */
+            if (f->outputs[i] == v)
+                f->outputs[i] = NULL;
+        if (--f->refcount == 0)
+            push_dying(f, true);
+    }
+    drop_variable(v->grad);
+    dz_sparse_grad_free(v->sparse_grad);
+    dz_array_release(v->data);
+    free(v->name);
+    free(v);
+}
+
+static void drain(void)
+{
+    draining = true;
+    while (stack_count > 0) {
+        dying d = stack[--stack_count];
+        if (d.is_function)
+            destroy_function(d.object);
+        else
+            destroy_variable(d.object);
+    }
+    draining = false;
+}
+
+void dz_variable_release(dz_variable *v)
+{
+    if (!v)
+        return;
+    DZ_ASSERT(v->refcount > 0);
+    drop_variable(v);
+    if (!draining)
+        drain();
+}
+
+/* Drops a reference to a Function held outside its outputs (unchain). */
+static void release_function(dz_function *f)
+{
+    if (--f->refcount == 0) {
+        push_dying(f, true);
+        if (!draining)
+            drain();
+    }
+}
+
+dz_variable *dz_variable_retain(dz_variable *v)
+{
+    if (v)
+        v->refcount++;
+    return v;
+}
+
+static dz_variable *variable_alloc(dz_array *data, const char *name, bool is_parameter)
+{
+    dz_variable *v = dz_xcalloc(1, sizeof *v);
+    v->data = data;
+    v->name = name ? strdup(name) : NULL;
+    v->is_parameter = is_parameter;
+    v->requires_grad = true;
+    v->refcount = 1;
+    return dz_autorelease(v);
+}
+
+dz_variable *dz_variable_new(dz_array *data, const char *name) { return variable_alloc(data, name, false); }
+dz_variable *dz_parameter_new(dz_array *data, const char *name) { return variable_alloc(data, name, true); }
+
+dz_variable *dz_variable_scalar(dz_dtype dtype, double value)
+{
+    dz_array *a = dz_array_scalar(dtype, value);
+    return a ? dz_variable_new(a, NULL) : NULL;
+}
+
+void dz_variable_set_name(dz_variable *v, const char *name)
+{
+    free(v->name);
+    v->name = name ? strdup(name) : NULL;
+}
+
+void dz_variable_set_data(dz_variable *v, dz_array *data)
+{
+    dz_array_release(v->data);
+    v->data = data;
+}
+
+void dz_variable_set_grad(dz_variable *v, dz_variable *grad)
+{
+    dz_variable *old = v->grad;
+    v->grad = dz_variable_retain(grad);
+    dz_variable_release(old);
+}
+
+int dz_variable_ndim(const dz_variable *v) { return v->data ? v->data->ndim : 0; }
+const int64_t *dz_variable_shape(const dz_variable *v) { return v->data ? v->data->shape : NULL; }
+int64_t dz_variable_size(const dz_variable *v) { return v->data ? v->data->size : 0; }
+dz_dtype dz_variable_dtype(const dz_variable *v) { return v->data ? v->data->dtype : DZ_F32; }
+
+int64_t dz_variable_len(const dz_variable *v)
+{
+    return v->data && v->data->ndim > 0 ? v->data->shape[0] : 0;
+}
+
+void dz_variable_cleargrad(dz_variable *v)
+{
+    dz_variable_set_grad(v, NULL);
+    dz_sparse_grad_free(v->sparse_grad);
+    v->sparse_grad = NULL;
+}
+
+/* Detach v from its creator: v leaves the creator's outputs and the creator
+ * loses the reference v held. */
+void dz_variable_unchain(dz_variable *v)
+{
+    dz_function *f = v->creator;
+    if (!f)
+        return;
+    for (int i = 0; i < f->noutputs; i++)
+        if (f->outputs[i] == v)
+            f->outputs[i] = NULL;
+    v->creator = NULL;
+    release_function(f);
+}
+
+void dz_variable_unchain_backward(dz_variable *v)
+{
+    if (!v->creator)
+        return;
+    /* Depth-first over the creators upstream, with an explicit stack. Each
+     * input is retained while it sits on the stack, since unchaining it may
+     * free the Function that held it. */
+    int count = 0, capacity = 64;
+    dz_variable **todo = dz_xmalloc((size_t)capacity * sizeof *todo);
+    dz_function *f = v->creator;
+    for (int i = 0; i < f->ninputs; i++)
+        todo[count++] = dz_variable_retain(f->inputs[i]);
+    while (count > 0) {
+        dz_variable *x = todo[--count];
+        dz_function *g = x->creator;
+        if (g) {
+            if (count + g->ninputs > capacity) {
+                capacity = (count + g->ninputs) * 2;
+                todo = dz_xrealloc(todo, (size_t)capacity * sizeof *todo);
+            }
+            for (int i = 0; i < g->ninputs; i++)
+                todo[count++] = dz_variable_retain(g->inputs[i]);
+            dz_variable_unchain(x);
+        }
+        dz_variable_release(x);
+    }
+    free(todo);
+}
+
+char *dz_variable_format(const dz_variable *v)
+{
+    if (!v->data)
+        return strdup("variable(None)");
+    char *body = dz_array_format(v->data, 9);
+    size_t n = strlen(body) + 16;
+    char *s = dz_xmalloc(n);
+    snprintf(s, n, "variable(%s)", body);
+    free(body);
+    return s;
+}
+
+void dz_variable_print(const dz_variable *v, FILE *out)
+{
+    char *s = dz_variable_format(v);
+    fprintf(out, "%s\n", s);
+    free(s);
+}

@@ -1,0 +1,137 @@
+/* Arithmetic: add, sub, mul, div with NumPy broadcasting, neg, pow, and the
+ * scalar forms. Backwards sum the grad back to each input's shape (sum_to). */
+#include "../core/array_ops.h"
+#include "checks.h"
+#include "dezero/function.h"
+#include "dezero/math.h"
+#include "dezero/shape.h"
+
+#define IN(f, i) ((f)->inputs[i])
+#define SHAPE_OF(v) (v)->data->ndim, (v)->data->shape
+
+static dz_variable *apply_binary(const dz_function_ops *ops, dz_binary_op op, dz_variable *a, dz_variable *b)
+{
+    if (!dz_check_broadcast(ops->name, a, b))
+        return NULL;
+    dz_variable *in[2] = {a, b};
+    return dz_function_apply1(ops, 2, in, dz_array_binary(op, a->data, b->data), 0, NULL);
+}
+
+static dz_variable *apply_unary(const dz_function_ops *ops, dz_unary_op op, dz_variable *x, double p)
+{
+    dz_variable *in[1] = {x};
+    return dz_function_apply1(ops, 1, in, dz_array_unary(op, x->data, p), p, NULL);
+}
+
+/* add: y = a + b; ga = sum_to(gy), gb = sum_to(gy) */
+static void add_backward(dz_function *f, dz_variable *const *gy, dz_variable **gx)
+{
+    gx[0] = dz_sum_to(gy[0], SHAPE_OF(IN(f, 0)));
+    gx[1] = dz_sum_to(gy[0], SHAPE_OF(IN(f, 1)));
+}
+static const dz_function_ops add_ops = {"dz_add", add_backward, NULL};
+dz_variable *dz_add(dz_variable *a, dz_variable *b) { return apply_binary(&add_ops, DZ_BINARY_ADD, a, b); }
+
+/* sub: y = a - b; ga = sum_to(gy), gb = sum_to(-gy) */
+static void sub_backward(dz_function *f, dz_variable *const *gy, dz_variable **gx)
+{
+    gx[0] = dz_sum_to(gy[0], SHAPE_OF(IN(f, 0)));
+    gx[1] = dz_sum_to(dz_neg(gy[0]), SHAPE_OF(IN(f, 1)));
+}
+static const dz_function_ops sub_ops = {"dz_sub", sub_backward, NULL};
+dz_variable *dz_sub(dz_variable *a, dz_variable *b) { return apply_binary(&sub_ops, DZ_BINARY_SUB, a, b); }
+
+/* mul: y = a * b; ga = sum_to(gy * b), gb = sum_to(gy * a) */
+static void mul_backward(dz_function *f, dz_variable *const *gy, dz_variable **gx)
+{
+    gx[0] = dz_sum_to(dz_mul(gy[0], IN(f, 1)), SHAPE_OF(IN(f, 0)));
+    gx[1] = dz_sum_to(dz_mul(gy[0], IN(f, 0)), SHAPE_OF(IN(f, 1)));
+}
+static const dz_function_ops mul_ops = {"dz_mul", mul_backward, NULL};
+dz_variable *dz_mul(dz_variable *a, dz_variable *b) { return apply_binary(&mul_ops, DZ_BINARY_MUL, a, b); }
+
+/* div: y = a / b; ga = sum_to(gy / b), gb = sum_to(-gy * a / b^2) */
+static void div_backward(dz_function *f, dz_variable *const *gy, dz_variable **gx)
+{
+    dz_variable *a = IN(f, 0), *b = IN(f, 1);
+    gx[0] = dz_sum_to(dz_div(gy[0], b), SHAPE_OF(a));
+    gx[1] = dz_sum_to(dz_mul(gy[0], dz_div(dz_neg(a), dz_square(b))), SHAPE_OF(b));
+}
+static const dz_function_ops div_ops = {"dz_div", div_backward, NULL};
+dz_variable *dz_div(dz_variable *a, dz_variable *b)
+{
+    if (a && a->data && !dz_check_float("dz_div", a))
+        return NULL;
+    return apply_binary(&div_ops, DZ_BINARY_DIV, a, b);
+}
+
+/* neg: y = -x; gx = -gy */
+static void neg_backward(dz_function *f, dz_variable *const *gy, dz_variable **gx)
+{
+    (void)f;
+    gx[0] = dz_neg(gy[0]);
+}
+static const dz_function_ops neg_ops = {"dz_neg", neg_backward, NULL};
+dz_variable *dz_neg(dz_variable *x)
+{
+    return dz_check_variable("dz_neg", x) ? apply_unary(&neg_ops, DZ_UNARY_NEG, x, 0) : NULL;
+}
+
+/* pow: y = x^c; gx = c * x^(c-1) * gy */
+static void pow_backward(dz_function *f, dz_variable *const *gy, dz_variable **gx)
+{
+    double c = f->scalar;
+    gx[0] = dz_mul(dz_mul_scalar(dz_pow(IN(f, 0), c - 1), c), gy[0]);
+}
+static const dz_function_ops pow_ops = {"dz_pow", pow_backward, NULL};
+dz_variable *dz_pow(dz_variable *x, double c)
+{
+    return dz_check_float("dz_pow", x) ? apply_unary(&pow_ops, DZ_UNARY_POW, x, c) : NULL;
+}
+
+/* add_scalar: y = x + c; gx = gy */
+static void add_scalar_backward(dz_function *f, dz_variable *const *gy, dz_variable **gx)
+{
+    (void)f;
+    gx[0] = dz_identity_result(gy[0]);
+}
+static const dz_function_ops add_scalar_ops = {"dz_add_scalar", add_scalar_backward, NULL};
+dz_variable *dz_add_scalar(dz_variable *x, double c)
+{
+    return dz_check_variable("dz_add_scalar", x) ? apply_unary(&add_scalar_ops, DZ_UNARY_ADD_SCALAR, x, c) : NULL;
+}
+dz_variable *dz_sub_scalar(dz_variable *x, double c) { return dz_add_scalar(x, -c); }
+
+/* mul_scalar: y = x * c; gx = gy * c */
+static void mul_scalar_backward(dz_function *f, dz_variable *const *gy, dz_variable **gx)
+{
+    gx[0] = dz_mul_scalar(gy[0], f->scalar);
+}
+static const dz_function_ops mul_scalar_ops = {"dz_mul_scalar", mul_scalar_backward, NULL};
+dz_variable *dz_mul_scalar(dz_variable *x, double c)
+{
+    return dz_check_variable("dz_mul_scalar", x) ? apply_unary(&mul_scalar_ops, DZ_UNARY_MUL_SCALAR, x, c) : NULL;
+}
+dz_variable *dz_div_scalar(dz_variable *x, double c)
+{
+    return dz_check_float("dz_div_scalar", x) ? dz_mul_scalar(x, 1.0 / c) : NULL;
+}
+
+/* rsub_scalar: y = c - x; gx = -gy */
+static const dz_function_ops rsub_scalar_ops = {"dz_rsub_scalar", neg_backward, NULL};
+dz_variable *dz_rsub_scalar(double c, dz_variable *x)
+{
+    return dz_check_variable("dz_rsub_scalar", x) ? apply_unary(&rsub_scalar_ops, DZ_UNARY_RSUB_SCALAR, x, c)
+                                                  : NULL;
+}
+
+/* rdiv_scalar: y = c / x; gx = gy * (-c / x^2) */
+static void rdiv_scalar_backward(dz_function *f, dz_variable *const *gy, dz_variable **gx)
+{
+    gx[0] = dz_mul(gy[0], dz_rdiv_scalar(-f->scalar, dz_square(IN(f, 0))));
+}
+static const dz_function_ops rdiv_scalar_ops = {"dz_rdiv_scalar", rdiv_scalar_backward, NULL};
+dz_variable *dz_rdiv_scalar(double c, dz_variable *x)
+{
+    return dz_check_float("dz_rdiv_scalar", x) ? apply_unary(&rdiv_scalar_ops, DZ_UNARY_RDIV_SCALAR, x, c) : NULL;
+}

@@ -1,0 +1,79 @@
+/* Elementwise math: exp, log, sin, cos, tanh, square, sqrt. Each backward is
+ * written with differentiable ops, so these differentiate to any order. */
+#include "../core/array_ops.h"
+#include "checks.h"
+#include "dezero/function.h"
+#include "dezero/math.h"
+
+#define IN(f) ((f)->inputs[0])
+#define OUT(f) ((f)->outputs[0]) /* alive: backward runs only for outputs with a grad */
+
+static dz_variable *apply_math(const dz_function_ops *ops, dz_unary_op op, dz_variable *x)
+{
+    if (!dz_check_float(ops->name, x))
+        return NULL;
+    dz_variable *in[1] = {x};
+    return dz_function_apply1(ops, 1, in, dz_array_unary(op, x->data, 0), 0, NULL);
+}
+
+/* exp: y = e^x; gx = gy * y */
+static void exp_backward(dz_function *f, dz_variable *const *gy, dz_variable **gx)
+{
+    gx[0] = dz_mul(gy[0], OUT(f));
+}
+static const dz_function_ops exp_ops = {"dz_exp", exp_backward, NULL};
+dz_variable *dz_exp(dz_variable *x) { return apply_math(&exp_ops, DZ_UNARY_EXP, x); }
+
+/* log: y = ln x; gx = gy / x */
+static void log_backward(dz_function *f, dz_variable *const *gy, dz_variable **gx)
+{
+    gx[0] = dz_div(gy[0], IN(f));
+}
+static const dz_function_ops log_ops = {"dz_log", log_backward, NULL};
+dz_variable *dz_log(dz_variable *x) { return apply_math(&log_ops, DZ_UNARY_LOG, x); }
+
+/* sin: y = sin x; gx = gy * cos x */
+static void sin_backward(dz_function *f, dz_variable *const *gy, dz_variable **gx)
+{
+    gx[0] = dz_mul(gy[0], dz_cos(IN(f)));
+}
+static const dz_function_ops sin_ops = {"dz_sin", sin_backward, NULL};
+dz_variable *dz_sin(dz_variable *x) { return apply_math(&sin_ops, DZ_UNARY_SIN, x); }
+
+/* cos: y = cos x; gx = gy * -sin x */
+static void cos_backward(dz_function *f, dz_variable *const *gy, dz_variable **gx)
+{
+    gx[0] = dz_mul(gy[0], dz_neg(dz_sin(IN(f))));
+}
+static const dz_function_ops cos_ops = {"dz_cos", cos_backward, NULL};
+dz_variable *dz_cos(dz_variable *x) { return apply_math(&cos_ops, DZ_UNARY_COS, x); }
+
+/* tanh: y = tanh x; gx = gy * (1 - y^2) */
+static void tanh_backward(dz_function *f, dz_variable *const *gy, dz_variable **gx)
+{
+    gx[0] = dz_mul(gy[0], dz_rsub_scalar(1.0, dz_square(OUT(f))));
+}
+static const dz_function_ops tanh_ops = {"dz_tanh", tanh_backward, NULL};
+dz_variable *dz_tanh(dz_variable *x) { return apply_math(&tanh_ops, DZ_UNARY_TANH, x); }
+
+/* square: y = x^2; gx = gy * 2x */
+static void square_backward(dz_function *f, dz_variable *const *gy, dz_variable **gx)
+{
+    gx[0] = dz_mul(gy[0], dz_mul_scalar(IN(f), 2.0));
+}
+static const dz_function_ops square_ops = {"dz_square", square_backward, NULL};
+dz_variable *dz_square(dz_variable *x)
+{
+    if (!dz_check_variable("dz_square", x))
+        return NULL;
+    dz_variable *in[1] = {x};
+    return dz_function_apply1(&square_ops, 1, in, dz_array_unary(DZ_UNARY_SQUARE, x->data, 0), 0, NULL);
+}
+
+/* sqrt: y = sqrt x; gx = gy / (2y) */
+static void sqrt_backward(dz_function *f, dz_variable *const *gy, dz_variable **gx)
+{
+    gx[0] = dz_div(gy[0], dz_mul_scalar(OUT(f), 2.0));
+}
+static const dz_function_ops sqrt_ops = {"dz_sqrt", sqrt_backward, NULL};
+dz_variable *dz_sqrt(dz_variable *x) { return apply_math(&sqrt_ops, DZ_UNARY_SQRT, x); }

@@ -1,0 +1,166 @@
+/* Gradient checks (f64 central differences) of the elementwise functions,
+ * with broadcasting, plus double backward. */
+#include <math.h>
+
+#include "test_common.h"
+
+typedef dz_variable *(*binary_fn)(dz_variable *, dz_variable *);
+typedef dz_variable *(*unary_fn)(dz_variable *);
+
+static dz_variable *call_binary(dz_variable *const *in, void *ctx) { return ((binary_fn)ctx)(in[0], in[1]); }
+static dz_variable *call_unary(dz_variable *const *in, void *ctx) { return ((unary_fn)ctx)(in[0]); }
+
+/* Shapes that broadcast against each other. */
+static const struct {
+    int na, nb;
+    int64_t a[3], b[3];
+} pairs[] = {
+    {2, 2, {2, 3}, {2, 3}},
+    {2, 1, {2, 3}, {3}},
+    {2, 2, {2, 3}, {2, 1}},
+    {3, 2, {2, 1, 3}, {4, 1}},
+    {0, 2, {0}, {2, 3}},
+    {1, 2, {1}, {2, 3}},
+};
+
+static void check_binary(binary_fn f, bool positive_b)
+{
+    for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
+        dz_scope_begin();
+        dz_variable *in[2] = {tc_randn(10 + i, pairs[i].na, pairs[i].a), tc_randn(20 + i, pairs[i].nb, pairs[i].b)};
+        if (positive_b) /* keep divisors away from zero */
+            in[1] = dz_add_scalar(dz_square(in[1]), 0.5);
+        dz_variable_unchain(in[1]);
+        tc_assert_gradient(call_binary, (void *)f, 2, in);
+        tc_assert_double_gradient(call_binary, (void *)f, 2, in);
+        dz_scope_end();
+    }
+}
+
+START_TEST(test_add) { check_binary(dz_add, false); }
+END_TEST
+START_TEST(test_sub) { check_binary(dz_sub, false); }
+END_TEST
+START_TEST(test_mul) { check_binary(dz_mul, false); }
+END_TEST
+START_TEST(test_div) { check_binary(dz_div, true); }
+END_TEST
+
+static void check_unary(unary_fn f, bool positive)
+{
+    dz_scope_begin();
+    dz_variable *x = tc_randn(7, 2, DZ_SHAPE(3, 4));
+    if (positive)
+        x = dz_add_scalar(dz_square(x), 0.5);
+    dz_variable_unchain(x);
+    tc_assert_gradient(call_unary, (void *)f, 1, &x);
+    tc_assert_double_gradient(call_unary, (void *)f, 1, &x);
+    dz_scope_end();
+}
+
+static dz_variable *cube(dz_variable *x) { return dz_pow(x, 3.0); }
+static dz_variable *add3(dz_variable *x) { return dz_add_scalar(x, 3.0); }
+static dz_variable *sub3(dz_variable *x) { return dz_sub_scalar(x, 3.0); }
+static dz_variable *rsub3(dz_variable *x) { return dz_rsub_scalar(3.0, x); }
+static dz_variable *mul3(dz_variable *x) { return dz_mul_scalar(x, 3.0); }
+static dz_variable *div3(dz_variable *x) { return dz_div_scalar(x, 3.0); }
+static dz_variable *rdiv3(dz_variable *x) { return dz_rdiv_scalar(3.0, x); }
+static dz_variable *sqrt_pow(dz_variable *x) { return dz_pow(x, 0.5); }
+
+START_TEST(test_unary_functions)
+{
+    check_unary(dz_neg, false);
+    check_unary(dz_exp, false);
+    check_unary(dz_sin, false);
+    check_unary(dz_cos, false);
+    check_unary(dz_tanh, false);
+    check_unary(dz_square, false);
+    check_unary(cube, false);
+    check_unary(dz_log, true);
+    check_unary(dz_sqrt, true);
+    check_unary(sqrt_pow, true);
+}
+END_TEST
+
+START_TEST(test_scalar_forms)
+{
+    check_unary(add3, false);
+    check_unary(sub3, false);
+    check_unary(rsub3, false);
+    check_unary(mul3, false);
+    check_unary(div3, false);
+    check_unary(rdiv3, true);
+}
+END_TEST
+
+START_TEST(test_forward_values)
+{
+    dz_scope_begin();
+    dz_variable *a = tc_var(DZ_F32, 2, DZ_SHAPE(2, 3), (double[]){1, 2, 3, 4, 5, 6});
+    dz_variable *b = tc_var(DZ_F32, 1, DZ_SHAPE(3), (double[]){10, 20, 30});
+    tc_assert_values(dz_add(a, b)->data, (double[]){11, 22, 33, 14, 25, 36}, 6, 0);
+    tc_assert_values(dz_sub(a, b)->data, (double[]){-9, -18, -27, -6, -15, -24}, 6, 0);
+    tc_assert_values(dz_mul(a, b)->data, (double[]){10, 40, 90, 40, 100, 180}, 6, 0);
+    tc_assert_values(dz_div(b, a)->data, (double[]){10, 10, 10, 2.5, 4, 5}, 6, 1e-6);
+    tc_assert_values(dz_pow(a, 2)->data, (double[]){1, 4, 9, 16, 25, 36}, 6, 0);
+    ck_assert_int_eq(dz_add(a, b)->data->dtype, DZ_F32);
+    /* the broadcast operand's grad is summed back to its shape */
+    dz_variable *y = dz_mul(a, b);
+    dz_variable_backward(y, false, false);
+    tc_assert_values(b->grad->data, (double[]){5, 7, 9}, 3, 0);
+    tc_assert_values(a->grad->data, (double[]){10, 20, 30, 10, 20, 30}, 6, 0);
+    dz_scope_end();
+}
+END_TEST
+
+static dz_variable *sum_to_1x4(dz_variable *const *in, void *ctx)
+{
+    (void)ctx;
+    return dz_sum_to(in[0], 2, DZ_SHAPE(1, 4));
+}
+
+static dz_variable *broadcast_to_2x3x4(dz_variable *const *in, void *ctx)
+{
+    (void)ctx;
+    return dz_broadcast_to(in[0], 3, DZ_SHAPE(2, 3, 4));
+}
+
+START_TEST(test_sum_to_broadcast_to)
+{
+    dz_scope_begin();
+    dz_variable *x = tc_var(DZ_F64, 2, DZ_SHAPE(2, 3), (double[]){1, 2, 3, 4, 5, 6});
+    tc_assert_values(dz_sum_to(x, 2, DZ_SHAPE(1, 3))->data, (double[]){5, 7, 9}, 3, 0);
+    tc_assert_values(dz_sum_to(x, 2, DZ_SHAPE(2, 1))->data, (double[]){6, 15}, 2, 0);
+    tc_assert_values(dz_sum_to(x, 0, NULL)->data, (double[]){21}, 1, 0);
+    dz_variable *b = tc_var(DZ_F64, 1, DZ_SHAPE(3), (double[]){1, 2, 3});
+    dz_variable *y = dz_broadcast_to(b, 2, DZ_SHAPE(2, 3));
+    tc_assert_values(y->data, (double[]){1, 2, 3, 1, 2, 3}, 6, 0);
+    ck_assert_ptr_eq(dz_sum_to(x, 2, DZ_SHAPE(2, 3)), x); /* identity */
+    dz_variable *r = tc_randn(3, 3, DZ_SHAPE(2, 3, 4));
+    tc_assert_gradient(sum_to_1x4, NULL, 1, &r);
+    tc_assert_double_gradient(sum_to_1x4, NULL, 1, &r);
+    dz_variable *c = tc_randn(4, 2, DZ_SHAPE(3, 1));
+    tc_assert_gradient(broadcast_to_2x3x4, NULL, 1, &c);
+    tc_assert_double_gradient(broadcast_to_2x3x4, NULL, 1, &c);
+    dz_scope_end();
+}
+END_TEST
+
+static Suite *arith_suite(void)
+{
+    Suite *s = suite_create("arith");
+    TCase *tc = tcase_create("core");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_add);
+    tcase_add_test(tc, test_sub);
+    tcase_add_test(tc, test_mul);
+    tcase_add_test(tc, test_div);
+    tcase_add_test(tc, test_unary_functions);
+    tcase_add_test(tc, test_scalar_forms);
+    tcase_add_test(tc, test_forward_values);
+    tcase_add_test(tc, test_sum_to_broadcast_to);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void) { return tc_run(arith_suite()); }

@@ -1,0 +1,31 @@
+/* Helpers shared by the Check suites. */
+#ifndef DEZERO_TEST_COMMON_H
+#define DEZERO_TEST_COMMON_H
+
+#include <check.h>
+
+#include "dezero/dezero.h"
+
+/* A leaf from doubles, in dtype (converted). */
+dz_variable *tc_var(dz_dtype dtype, int ndim, const int64_t *shape, const double *values);
+/* A leaf of standard normals (f64) from a fixed seed. */
+dz_variable *tc_randn(uint64_t seed, int ndim, const int64_t *shape);
+/* Element i of a variable's data / grad as double. */
+double tc_at(const dz_variable *v, int64_t i);
+double tc_grad_at(const dz_variable *v, int64_t i);
+/* Every element of a within tol of expected (n values). */
+void tc_assert_values(const dz_array *a, const double *expected, int64_t n, double tol);
+/* Gradient check that fails the test with dz_last_error() on mismatch. */
+void tc_assert_gradient(dz_checked_fn f, void *ctx, int n, dz_variable *const *inputs);
+/* Second-order check: differentiates grad(f) w.r.t. input 0 with create_graph,
+ * and checks sum(w * grad) by gradient_check again. */
+void tc_assert_double_gradient(dz_checked_fn f, void *ctx, int n, dz_variable *const *inputs);
+
+/* Turn the abort-on-error handler off for a test, restore it after. */
+void tc_errors_off(void);
+void tc_errors_on(void);
+
+/* Run one suite; returns the process exit code. */
+int tc_run(Suite *s);
+
+#endif
