@@ -72,6 +72,12 @@ typedef struct dz_backend {
                  double beta, void *c, int64_t ldc, int64_t stride_c, int64_t batch);
     /* y = x transposed by `axes` (a permutation of 0..ndim-1). */
     void (*transpose)(const dz_array *x, const int *axes, dz_array *y);
+
+    /* ---- indexing kernels (getitem, embedding) ---- */
+
+    /* ---- neural-network kernels (activations, softmax, losses) ---- */
+
+    /* ---- optimizer kernels ---- */
 } dz_backend;
 
 const dz_backend *dz_backend_cpu(void);

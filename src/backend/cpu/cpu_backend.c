@@ -163,6 +163,9 @@ static const dz_backend cpu_backend = {
     .reduce = dz_cpu_reduce,
     .gemm = dz_cpu_gemm,
     .transpose = dz_cpu_transpose,
+    /* indexing kernels */
+    /* neural-network kernels */
+    /* optimizer kernels */
 };
 
 const dz_backend *dz_backend_cpu(void) { return &cpu_backend; }
