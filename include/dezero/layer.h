@@ -1,0 +1,79 @@
+/* Layers: containers of Parameters and sub-layers, registered by name in
+ * insertion order (so iteration and saved files are deterministic). A
+ * concrete layer embeds dz_layer as its first member and supplies a
+ * dz_layer_ops table:
+ *
+ *     typedef struct { dz_layer base; int64_t out_size; } my_layer;
+ *     static dz_variable *my_forward(dz_layer *self, int n, dz_variable *const *x) { ... }
+ *     static const dz_layer_ops my_ops = {"MyLayer", my_forward, NULL, NULL};
+ *
+ * Ownership: a layer owns its sub-layers (dz_layer_free frees the tree) and
+ * holds one reference to each parameter. Forward results are like any op
+ * result (owned by the innermost scope). Parameter paths in files are the
+ * '/'-joined names from the root: "l1/W".
+ */
+#ifndef DEZERO_LAYER_H
+#define DEZERO_LAYER_H
+
+#include <stdbool.h>
+
+#include "dezero/variable.h"
+
+typedef struct dz_layer dz_layer;
+
+typedef struct dz_layer_ops {
+    const char *type;
+    dz_variable *(*forward)(dz_layer *self, int ninputs, dz_variable *const *inputs);
+    /* Frees what the concrete layer added (not params or sub-layers); may be NULL. */
+    void (*destroy)(dz_layer *self);
+    /* Clears recurrent state (RNN/LSTM); may be NULL. */
+    void (*reset_state)(dz_layer *self);
+} dz_layer_ops;
+
+struct dz_layer {
+    const dz_layer_ops *ops;
+    int nparams, params_capacity;
+    char **param_names;
+    dz_variable **params;
+    int nchildren, children_capacity;
+    char **child_names;
+    dz_layer **children;
+};
+
+/* Set up the base of a newly allocated layer (zeroed memory). */
+void dz_layer_init(dz_layer *layer, const dz_layer_ops *ops);
+/* Frees the layer, its sub-layers, and its references to parameters. */
+void dz_layer_free(dz_layer *layer);
+
+/* Register a parameter (retained) / a sub-layer (ownership moves in) under
+ * `name`; a name may be used once per layer. Return what they register. */
+dz_variable *dz_layer_add_param(dz_layer *layer, const char *name, dz_variable *param);
+dz_layer *dz_layer_add_child(dz_layer *layer, const char *name, dz_layer *child);
+/* Direct lookups by name (borrowed; NULL when absent). */
+dz_variable *dz_layer_param(const dz_layer *layer, const char *name);
+dz_layer *dz_layer_child(const dz_layer *layer, const char *name);
+
+/* Run the layer. */
+dz_variable *dz_layer_forward(dz_layer *layer, int ninputs, dz_variable *const *inputs);
+dz_variable *dz_layer_call(dz_layer *layer, dz_variable *x);
+void dz_layer_reset_state(dz_layer *layer);
+
+/* Every parameter of the tree, depth first in registration order. */
+typedef struct dz_param_list {
+    int count;
+    dz_variable **params; /* borrowed */
+    char **paths;         /* "l1/W" */
+} dz_param_list;
+
+dz_param_list *dz_layer_params(const dz_layer *layer);
+void dz_param_list_free(dz_param_list *list);
+
+void dz_layer_cleargrads(dz_layer *layer);
+/* Number of scalar parameters (uninitialised lazy parameters count 0). */
+int64_t dz_layer_count_params(const dz_layer *layer);
+/* Move every parameter's data to `device` (grads are cleared). */
+dz_status dz_layer_to_device(dz_layer *layer, dz_device device);
+dz_status dz_layer_to_cpu(dz_layer *layer);
+dz_status dz_layer_to_gpu(dz_layer *layer);
+
+#endif
