@@ -77,6 +77,8 @@ typedef struct dz_backend {
 
     /* ---- neural-network kernels (activations, softmax, losses) ---- */
 
+    /* ---- embedding kernels ---- */
+
     /* ---- optimizer kernels ---- */
 } dz_backend;
 

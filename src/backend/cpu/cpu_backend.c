@@ -165,6 +165,7 @@ static const dz_backend cpu_backend = {
     .transpose = dz_cpu_transpose,
     /* indexing kernels */
     /* neural-network kernels */
+    /* embedding kernels */
     /* optimizer kernels */
 };
 
