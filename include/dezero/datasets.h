@@ -1,0 +1,50 @@
+/* Datasets and a mini-batch loader (src/data). Arrays returned are new
+ * references owned by the caller. Loaders of files return a status and never
+ * abort (environment errors). */
+#ifndef DEZERO_DATASETS_H
+#define DEZERO_DATASETS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "dezero/array.h"
+#include "dezero/rng.h"
+
+/* DeZero's spiral: 3 classes x 100 points, x (300, 2) f32, t (300,) i32,
+ * shuffled by the seed. */
+dz_status dz_dataset_spiral(uint64_t seed, dz_array **x, dz_array **t);
+
+/* Where Debian's dataset-fashion-mnist package puts the IDX files; the
+ * environment variable DZ_FASHION_MNIST_DIR overrides it. */
+#define DZ_FASHION_MNIST_DIR "/usr/share/datasets/fashion-mnist"
+
+/* Fashion-MNIST (or MNIST: same IDX layout) from `dir` (NULL = default):
+ * images (N, 784) f32 scaled to [0, 1], labels (N,) i32. Reads the .gz files
+ * or uncompressed ones with the same names minus ".gz". */
+dz_status dz_dataset_fashion_mnist(const char *dir, bool train, dz_array **images, dz_array **labels);
+
+/* A text corpus as in "Deep Learning from Scratch 2": lower-cased words split
+ * on white space, with '.' as its own word. corpus (N,) i32 word ids in order
+ * of first appearance; the vocabulary maps ids back to words. */
+typedef struct dz_vocabulary {
+    int64_t count;
+    char **words;
+} dz_vocabulary;
+
+dz_status dz_text_corpus(const char *text, dz_array **corpus, dz_vocabulary **vocabulary);
+/* The same from a file; fortune files ('%' lines between entries) work as is. */
+dz_status dz_text_corpus_file(const char *path, int64_t max_bytes, dz_array **corpus, dz_vocabulary **vocabulary);
+int64_t dz_vocabulary_find(const dz_vocabulary *vocabulary, const char *word); /* -1 if absent */
+void dz_vocabulary_free(dz_vocabulary *vocabulary);
+
+/* Mini-batches of (x, t) along the first axis, reshuffled each epoch. */
+typedef struct dz_dataloader dz_dataloader;
+
+dz_dataloader *dz_dataloader_new(dz_array *x, dz_array *t, int64_t batch_size, bool shuffle, dz_rng *rng);
+/* Next batch (new references) or false at the end of the epoch, after which
+ * the loader rewinds (and reshuffles) for the next epoch. */
+bool dz_dataloader_next(dz_dataloader *loader, dz_array **x, dz_array **t);
+int64_t dz_dataloader_batches(const dz_dataloader *loader);
+void dz_dataloader_free(dz_dataloader *loader);
+
+#endif
