@@ -228,6 +228,7 @@ static double nth_derivative(dz_variable *(*f)(dz_variable *), double at, int n)
         y = dz_autorelease(dz_variable_retain(x->grad)); /* outlives cleargrad */
     }
     double v = tc_at(y, 0);
+    dz_variable_cleargrad(x); /* x's grad graph refers back to x: break the cycle */
     dz_scope_end();
     return v;
 }

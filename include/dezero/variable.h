@@ -3,7 +3,11 @@
  * Ownership: every call that returns a dz_variable * hands the reference to the
  * innermost open scope (see scope.h); with no scope open the caller owns it and
  * must call dz_variable_release. Accessor fields (data, grad, creator) are
- * borrowed.
+ * borrowed: retain v->grad (dz_scope_keep) to use it after a cleargrad.
+ *
+ * Cycles: after backward with create_graph=true, x->grad is computed from x,
+ * so x and its grad refer to each other. Call dz_variable_cleargrad(x) when
+ * done with the grad, or the pair is never freed (refcounts see no cycles).
  */
 #ifndef DEZERO_VARIABLE_H
 #define DEZERO_VARIABLE_H

@@ -127,6 +127,7 @@ dz_status dz_variable_backward(dz_variable *v, bool retain_grad, bool create_gra
         if (!ones)
             return dz_last_error_code();
         dz_variable *seed = dz_variable_new(ones, NULL);
+        seed->requires_grad = false; /* a constant: a grad here could only form cycles */
         dz_variable_set_grad(v, seed);
         if (dz_scope_depth() == 0)
             dz_variable_release(seed);

@@ -57,7 +57,9 @@ dz_status dz_gradient_check(dz_checked_fn f, void *ctx, int ninputs, dz_variable
     dz_array *weights = dz_array_normal(&rng, y->data->dtype, y->data->ndim, y->data->shape, 0.0, 1.0);
     double *w = dz_xmalloc((size_t)(n ? n : 1) * sizeof *w);
     dz_array_to_doubles(weights, w);
-    dz_variable_set_grad(y, dz_variable_new(weights, NULL));
+    dz_variable *seed = dz_variable_new(weights, NULL);
+    seed->requires_grad = false;
+    dz_variable_set_grad(y, seed);
     status = dz_variable_backward(y, true, false); /* keep grads of non-leaf inputs */
     /* Snapshot the grads: evaluating f again may clear or change them. */
     dz_array **grads = dz_xcalloc((size_t)ninputs, sizeof *grads);
