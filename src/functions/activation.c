@@ -1,0 +1,265 @@
+/* Activations: sigmoid, relu, leaky_relu, softmax, log_softmax, max / min,
+ * clip and dropout. While a graph is recorded (create_graph) the backwards are
+ * built from differentiable ops; otherwise they call fused kernels. Masks
+ * (relu, clip, max, dropout) are constants, as in DeZero. */
+#include "../core/array_ops.h"
+#include "../core/internal.h"
+#include "checks.h"
+#include "dezero/activation.h"
+#include "dezero/config.h"
+#include "dezero/function.h"
+#include "dezero/math.h"
+#include "dezero/shape.h"
+#include "nn_util.h"
+
+#define IN(f) ((f)->inputs[0])
+#define OUT(f) ((f)->outputs[0]) /* alive: backward runs only for outputs with a grad */
+
+static dz_array *empty_like(const dz_array *x) { return dz_array_empty_on(x->device, x->dtype, x->ndim, x->shape); }
+
+static dz_variable *apply(const dz_function_ops *ops, dz_variable *x, dz_array *y, double scalar, void *state)
+{
+    dz_variable *in[1] = {x};
+    return dz_function_apply1(ops, 1, in, y, scalar, state);
+}
+
+/* gx = gy * mask, the mask a constant (the caller's reference moves in). */
+static dz_variable *masked_grad(dz_variable *gy, dz_array *mask)
+{
+    if (dz_enable_backprop())
+        return dz_mul(gy, dz_constant(mask));
+    dz_array *g = gy && mask ? dz_array_binary(DZ_BINARY_MUL, gy->data, mask) : NULL;
+    dz_array_release(mask);
+    return dz_raw_result(g);
+}
+
+/* ---- sigmoid --------------------------------------------------------------- */
+
+/* sigmoid: y = 0.5 tanh(0.5 x) + 0.5; gx = gy * y * (1 - y) */
+static void sigmoid_backward(dz_function *f, dz_variable *const *gy, dz_variable **gx)
+{
+    dz_variable *y = OUT(f);
+    if (dz_enable_backprop()) {
+        gx[0] = dz_mul(gy[0], dz_mul(y, dz_rsub_scalar(1.0, y)));
+        return;
+    }
+    dz_array *g = empty_like(y->data);
+    if (g)
+        dz_backend_of(g)->sigmoid_backward(y->data, gy[0]->data, g);
+    gx[0] = dz_raw_result(g);
+}
+static const dz_function_ops sigmoid_ops = {"dz_sigmoid", sigmoid_backward, NULL};
+
+dz_variable *dz_sigmoid(dz_variable *x)
+{
+    if (!dz_check_float("dz_sigmoid", x))
+        return NULL;
+    return apply(&sigmoid_ops, x, dz_array_unary(DZ_UNARY_SIGMOID, x->data, 0), 0, NULL);
+}
+
+/* ---- relu, leaky_relu ------------------------------------------------------ */
+
+/* relu / leaky_relu: y = x * mask, mask = x > 0 ? 1 : slope; gx = gy * mask */
+static void leaky_backward(dz_function *f, dz_variable *const *gy, dz_variable **gx)
+{
+    gx[0] = masked_grad(gy[0], dz_array_unary(DZ_UNARY_LEAKY_MASK, IN(f)->data, f->scalar));
+}
+static const dz_function_ops relu_ops = {"dz_relu", leaky_backward, NULL};
+static const dz_function_ops leaky_relu_ops = {"dz_leaky_relu", leaky_backward, NULL};
+
+dz_variable *dz_relu(dz_variable *x)
+{
+    if (!dz_check_float("dz_relu", x))
+        return NULL;
+    return apply(&relu_ops, x, dz_array_unary(DZ_UNARY_RELU, x->data, 0), 0.0, NULL);
+}
+
+dz_variable *dz_leaky_relu(dz_variable *x, double slope)
+{
+    if (!dz_check_float("dz_leaky_relu", x))
+        return NULL;
+    dz_array *mask = dz_array_unary(DZ_UNARY_LEAKY_MASK, x->data, slope);
+    dz_array *y = mask ? dz_array_binary(DZ_BINARY_MUL, x->data, mask) : NULL;
+    dz_array_release(mask);
+    return apply(&leaky_relu_ops, x, y, slope, NULL);
+}
+
+/* ---- softmax, log_softmax -------------------------------------------------- */
+
+/* softmax: y = exp(x - max) / sum(exp(x - max)) along axis;
+ * gx = y * gy - y * sum(y * gy, axis) */
+static void softmax_backward(dz_function *f, dz_variable *const *gy, dz_variable **gx)
+{
+    int axis = (int)f->scalar;
+    dz_variable *y = OUT(f);
+    if (dz_enable_backprop()) {
+        dz_variable *ygy = dz_mul(y, gy[0]);
+        gx[0] = dz_sub(ygy, dz_mul(y, dz_sum(ygy, 1, &axis, true)));
+        return;
+    }
+    dz_array *g = empty_like(y->data);
+    if (g)
+        dz_backend_of(g)->softmax_backward(y->data, gy[0]->data, axis, false, g);
+    gx[0] = dz_raw_result(g);
+}
+static const dz_function_ops softmax_ops = {"dz_softmax", softmax_backward, NULL};
+
+/* log_softmax: y = x - logsumexp(x) along axis; gx = gy - exp(y) * sum(gy, axis) */
+static void log_softmax_backward(dz_function *f, dz_variable *const *gy, dz_variable **gx)
+{
+    int axis = (int)f->scalar;
+    dz_variable *y = OUT(f);
+    if (dz_enable_backprop()) {
+        gx[0] = dz_sub(gy[0], dz_mul(dz_exp(y), dz_sum(gy[0], 1, &axis, true)));
+        return;
+    }
+    dz_array *g = empty_like(y->data);
+    if (g)
+        dz_backend_of(g)->softmax_backward(y->data, gy[0]->data, axis, true, g);
+    gx[0] = dz_raw_result(g);
+}
+static const dz_function_ops log_softmax_ops = {"dz_log_softmax", log_softmax_backward, NULL};
+
+static dz_variable *apply_softmax(const dz_function_ops *ops, dz_variable *x, int axis, bool log)
+{
+    int a;
+    if (!dz_check_float(ops->name, x) || !dz_check_axis(ops->name, x->data, axis, &a))
+        return NULL;
+    dz_array *y = empty_like(x->data);
+    if (y)
+        dz_backend_of(y)->softmax(x->data, a, log, y);
+    return apply(ops, x, y, a, NULL);
+}
+
+dz_variable *dz_softmax(dz_variable *x, int axis) { return apply_softmax(&softmax_ops, x, axis, false); }
+dz_variable *dz_log_softmax(dz_variable *x, int axis) { return apply_softmax(&log_softmax_ops, x, axis, true); }
+
+/* ---- max, min -------------------------------------------------------------- */
+
+typedef struct {
+    int ndim;
+    int64_t kept[DZ_MAX_NDIM]; /* x shape with 1 on the reduced axes */
+} kept_state;
+
+/* max / min: y = extremum over axes; gx = reshape(gy, kept) * (x == y), so
+ * every tied extremum gets the full grad */
+static void extremum_backward(dz_function *f, dz_variable *const *gy, dz_variable **gx)
+{
+    const kept_state *s = f->state;
+    dz_array *y = dz_array_reshape(OUT(f)->data, s->ndim, s->kept);
+    dz_array *mask = y ? dz_array_binary(DZ_BINARY_EQUAL, IN(f)->data, y) : NULL; // (x shape)
+    dz_array_release(y);
+    gx[0] = masked_grad(dz_reshape(gy[0], s->ndim, s->kept), mask);
+}
+static const dz_function_ops max_ops = {"dz_max", extremum_backward, NULL};
+static const dz_function_ops min_ops = {"dz_min", extremum_backward, NULL};
+
+static dz_variable *extremum(const dz_function_ops *ops, dz_reduce_op op, dz_variable *x, int naxes,
+                             const int *axes, bool keepdims)
+{
+    int ndim;
+    int64_t shape[DZ_MAX_NDIM];
+    if (!dz_check_float(ops->name, x))
+        return NULL;
+    kept_state *s = dz_xmalloc(sizeof *s);
+    s->ndim = x->data->ndim;
+    if (!dz_reduced_shape(ops->name, x->data, naxes, axes, s->kept, &ndim, shape)) {
+        free(s);
+        return NULL;
+    }
+    if (x->data->size == 0) {
+        dz_raise(DZ_ERR_VALUE, "%s: the input of shape %s is empty", ops->name, DZ_SHAPE_OF(x->data));
+        free(s);
+        return NULL;
+    }
+    dz_array *kept = dz_array_reduce(op, x->data, s->kept);
+    dz_array *y = keepdims || !kept ? kept : dz_array_reshape(kept, ndim, shape);
+    if (y != kept)
+        dz_array_release(kept);
+    return apply(ops, x, y, 0, s);
+}
+
+dz_variable *dz_max(dz_variable *x, int naxes, const int *axes, bool keepdims)
+{
+    return extremum(&max_ops, DZ_REDUCE_MAX, x, naxes, axes, keepdims);
+}
+
+dz_variable *dz_min(dz_variable *x, int naxes, const int *axes, bool keepdims)
+{
+    return extremum(&min_ops, DZ_REDUCE_MIN, x, naxes, axes, keepdims);
+}
+
+/* ---- clip ------------------------------------------------------------------ */
+
+typedef struct {
+    double lo, hi;
+} clip_state;
+
+/* clip: y = min(max(x, lo), hi); gx = gy * (lo <= x <= hi) */
+static void clip_backward(dz_function *f, dz_variable *const *gy, dz_variable **gx)
+{
+    const clip_state *s = f->state;
+    const dz_array *x = IN(f)->data;
+    dz_array *mask = empty_like(x);
+    if (mask)
+        dz_backend_of(x)->clip(x, s->lo, s->hi, true, mask);
+    gx[0] = masked_grad(gy[0], mask);
+}
+static const dz_function_ops clip_ops = {"dz_clip", clip_backward, NULL};
+
+dz_variable *dz_clip(dz_variable *x, double lo, double hi)
+{
+    if (!dz_check_float("dz_clip", x))
+        return NULL;
+    if (!(lo <= hi)) {
+        dz_raise(DZ_ERR_VALUE, "dz_clip: lo %g is greater than hi %g", lo, hi);
+        return NULL;
+    }
+    clip_state *s = dz_xmalloc(sizeof *s);
+    *s = (clip_state){lo, hi};
+    dz_array *y = empty_like(x->data);
+    if (y)
+        dz_backend_of(y)->clip(x->data, lo, hi, false, y);
+    return apply(&clip_ops, x, y, 0, s);
+}
+
+/* ---- dropout --------------------------------------------------------------- */
+
+static void release_mask(void *mask) { dz_array_release(mask); }
+
+/* dropout: y = x * mask, mask = (uniform > ratio) / (1 - ratio); gx = gy * mask */
+static void dropout_backward(dz_function *f, dz_variable *const *gy, dz_variable **gx)
+{
+    gx[0] = masked_grad(gy[0], dz_array_retain(f->state));
+}
+static const dz_function_ops dropout_ops = {"dz_dropout", dropout_backward, release_mask};
+
+/* (uniform > ratio) / (1 - ratio) in x's dtype, on x's device. */
+static dz_array *dropout_mask(const dz_array *x, double ratio, dz_rng *rng)
+{
+    dz_array *u = dz_array_uniform(rng, x->dtype, x->ndim, x->shape, 0.0, 1.0);
+    dz_array *ud = u ? dz_array_to_device(u, x->device) : NULL;
+    dz_array *shifted = ud ? dz_array_unary(DZ_UNARY_ADD_SCALAR, ud, -ratio) : NULL;
+    dz_array *keep = shifted ? dz_array_unary(DZ_UNARY_STEP, shifted, 0) : NULL;
+    dz_array *mask = keep ? dz_array_unary(DZ_UNARY_MUL_SCALAR, keep, 1.0 / (1.0 - ratio)) : NULL;
+    dz_array_release(u);
+    dz_array_release(ud);
+    dz_array_release(shifted);
+    dz_array_release(keep);
+    return mask;
+}
+
+dz_variable *dz_dropout(dz_variable *x, double ratio, dz_rng *rng)
+{
+    if (!dz_check_float("dz_dropout", x))
+        return NULL;
+    if (!(ratio >= 0.0 && ratio < 1.0)) {
+        dz_raise(DZ_ERR_VALUE, "dz_dropout: ratio %g is outside [0, 1)", ratio);
+        return NULL;
+    }
+    if (!dz_is_train())
+        return dz_identity_result(x);
+    dz_array *mask = dropout_mask(x->data, ratio, rng);
+    dz_array *y = mask ? dz_array_binary(DZ_BINARY_MUL, x->data, mask) : NULL;
+    return apply(&dropout_ops, x, y, ratio, mask);
+}

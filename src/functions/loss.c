@@ -1,0 +1,248 @@
+/* Losses: mean squared error, softmax cross entropy (fused, stable, with
+ * ignore_index), sigmoid cross entropy (stable log-sigmoid form), binary cross
+ * entropy (composed from clip / log, as DeZero), and accuracy. Means are over
+ * all elements (PyTorch); see loss.h. */
+#include <math.h>
+
+#include "../core/array_ops.h"
+#include "../core/internal.h"
+#include "checks.h"
+#include "dezero/activation.h"
+#include "dezero/config.h"
+#include "dezero/function.h"
+#include "dezero/loss.h"
+#include "dezero/math.h"
+#include "dezero/scope.h"
+#include "dezero/shape.h"
+#include "nn_util.h"
+
+#define IN(f, i) ((f)->inputs[i])
+#define SHAPE_OF(v) (v)->data->ndim, (v)->data->shape
+
+static dz_array *empty_like(const dz_array *x) { return dz_array_empty_on(x->device, x->dtype, x->ndim, x->shape); }
+
+/* ---- mean squared error ---------------------------------------------------- */
+
+/* The mean of every element of x, as a 0-d array. */
+static dz_array *mean_all(const dz_array *x)
+{
+    int64_t ones[DZ_MAX_NDIM];
+    for (int i = 0; i < x->ndim; i++)
+        ones[i] = 1;
+    dz_array *kept = dz_array_reduce(DZ_REDUCE_SUM, x, ones);
+    dz_array *sum = kept ? dz_array_reshape(kept, 0, NULL) : NULL;
+    dz_array *mean = sum ? dz_array_unary(DZ_UNARY_MUL_SCALAR, sum, 1.0 / (double)x->size) : NULL;
+    dz_array_release(kept);
+    dz_array_release(sum);
+    return mean;
+}
+
+/* mse: y = sum((x0 - x1)^2) / n over the n elements of the broadcast difference;
+ * g = (x0 - x1) * gy * 2 / n; gx0 = sum_to(g, x0 shape), gx1 = sum_to(-g, x1 shape) */
+static void mse_backward(dz_function *f, dz_variable *const *gy, dz_variable **gx)
+{
+    dz_variable *x0 = IN(f, 0), *x1 = IN(f, 1);
+    dz_variable *g = dz_mul(dz_sub(x0, x1), dz_mul_scalar(gy[0], 2.0 / f->scalar));
+    if (dz_needs_grad(x0))
+        gx[0] = dz_sum_to(g, SHAPE_OF(x0));
+    if (dz_needs_grad(x1))
+        gx[1] = dz_sum_to(dz_neg(g), SHAPE_OF(x1));
+}
+static const dz_function_ops mse_ops = {"dz_mean_squared_error", mse_backward, NULL};
+
+dz_variable *dz_mean_squared_error(dz_variable *x0, dz_variable *x1)
+{
+    if (!dz_check_float("dz_mean_squared_error", x0) || !dz_check_broadcast("dz_mean_squared_error", x0, x1))
+        return NULL;
+    dz_array *diff = dz_array_binary(DZ_BINARY_SUB, x0->data, x1->data);
+    dz_array *square = diff ? dz_array_unary(DZ_UNARY_SQUARE, diff, 0) : NULL;
+    dz_array *y = square ? mean_all(square) : NULL; // ()
+    double n = diff ? (double)diff->size : 0.0;
+    dz_array_release(diff);
+    dz_array_release(square);
+    dz_variable *in[2] = {x0, x1};
+    return dz_function_apply1(&mse_ops, 2, in, y, n, NULL);
+}
+
+/* ---- softmax cross entropy ------------------------------------------------- */
+
+typedef struct {
+    int64_t ignore_index;
+    double scale; /* 1 / (rows counted), 0 when every row is ignored */
+} sce_state;
+
+/* onehot(t) (N, C) in x's dtype, with all-zero rows where t is ignored. */
+static dz_array *sce_target(const dz_array *x, const dz_array *t, int64_t ignore_index)
+{
+    int64_t c = x->shape[1];
+    dz_array *target = dz_array_zeros(x->dtype, 2, x->shape);
+    for (int64_t i = 0; target && i < t->size; i++) {
+        int64_t label = dz_label_at(t, i);
+        if (label != ignore_index)
+            dz_array_set(target, i * c + label, 1.0);
+    }
+    return target;
+}
+
+/* (N, 1): 1 on the rows that count, 0 on ignored ones. */
+static dz_array *sce_row_mask(const dz_array *x, const dz_array *t, int64_t ignore_index)
+{
+    dz_array *mask = dz_array_zeros(x->dtype, 2, DZ_SHAPE(x->shape[0], 1));
+    for (int64_t i = 0; mask && i < t->size; i++)
+        dz_array_set(mask, i, dz_label_at(t, i) != ignore_index);
+    return mask;
+}
+
+/* softmax_cross_entropy: y = scale * sum over counted rows of -log_softmax(x)[i, t[i]];
+ * gx (N, C) = (softmax(x) - onehot(t)) * row_mask * gy * scale; t gets none */
+static void sce_backward(dz_function *f, dz_variable *const *gy, dz_variable **gx)
+{
+    const sce_state *s = f->state;
+    dz_variable *x = IN(f, 0);
+    const dz_array *t = IN(f, 1)->data;
+    if (!dz_enable_backprop()) {
+        dz_array *g = empty_like(x->data);
+        if (g)
+            dz_backend_of(g)->softmax_cross_entropy_backward(x->data, t, s->ignore_index, s->scale, gy[0]->data, g);
+        gx[0] = dz_raw_result(g);
+        return;
+    }
+    dz_variable *d = dz_sub(dz_softmax(x, 1), dz_constant(sce_target(x->data, t, s->ignore_index)));
+    if (s->ignore_index != DZ_NO_IGNORE)
+        d = dz_mul(d, dz_constant(sce_row_mask(x->data, t, s->ignore_index)));
+    gx[0] = dz_mul(d, dz_mul_scalar(gy[0], s->scale));
+}
+static const dz_function_ops sce_ops = {"dz_softmax_cross_entropy", sce_backward, NULL};
+
+static bool sce_check(const char *op, dz_variable *x, dz_variable *t)
+{
+    if (!dz_check_float(op, x) || !dz_check_variable(op, t) || !dz_check_label_dtype(op, t))
+        return false;
+    const dz_array *xa = x->data, *ta = t->data;
+    if (xa->ndim != 2)
+        dz_raise(DZ_ERR_SHAPE, "%s: logits must be (N, C); got shape %s", op, DZ_SHAPE_OF(xa));
+    else if (ta->ndim != 1 || ta->shape[0] != xa->shape[0])
+        dz_raise(DZ_ERR_SHAPE, "%s: labels of shape %s do not match logits %s; expected (%lld,)", op,
+                 DZ_SHAPE_OF(ta), DZ_SHAPE_OF(xa), (long long)xa->shape[0]);
+    else
+        return true;
+    return false;
+}
+
+static dz_variable *softmax_cross_entropy(const char *op, dz_variable *x, dz_variable *t, int64_t ignore_index)
+{
+    int64_t count;
+    if (!sce_check(op, x, t) || !dz_check_label_range(op, t->data, x->data->shape[1], ignore_index, &count))
+        return NULL;
+    sce_state *s = dz_xmalloc(sizeof *s);
+    *s = (sce_state){ignore_index, count ? 1.0 / (double)count : 0.0};
+    dz_array *loss = dz_array_empty_on(x->data->device, x->data->dtype, 0, NULL); // ()
+    if (loss)
+        dz_backend_of(loss)->softmax_cross_entropy(x->data, t->data, ignore_index, count ? s->scale : NAN, loss);
+    dz_variable *in[2] = {x, t};
+    return dz_function_apply1(&sce_ops, 2, in, loss, 0, s);
+}
+
+dz_variable *dz_softmax_cross_entropy(dz_variable *x, dz_variable *t)
+{
+    return softmax_cross_entropy("dz_softmax_cross_entropy", x, t, DZ_NO_IGNORE);
+}
+
+dz_variable *dz_softmax_cross_entropy_ignore(dz_variable *x, dz_variable *t, int64_t ignore_index)
+{
+    return softmax_cross_entropy("dz_softmax_cross_entropy_ignore", x, t, ignore_index);
+}
+
+/* ---- sigmoid / binary cross entropy ---------------------------------------- */
+
+/* t as a target for x: integer labels become a constant of x's dtype, and a t
+ * of x's size but another ndim is reshaped (as DeZero). NULL after raising. */
+static dz_variable *target_like(const char *op, dz_variable *x, dz_variable *t)
+{
+    if (!dz_check_variable(op, t))
+        return NULL;
+    if (dz_dtype_is_integer(t->data->dtype))
+        t = dz_constant(dz_array_astype(t->data, x->data->dtype));
+    if (!t || !dz_check_pair(op, x, t))
+        return NULL;
+    if (t->data->ndim != x->data->ndim && t->data->size == x->data->size)
+        return dz_reshape(t, SHAPE_OF(x));
+    if (!dz_array_same_shape(t->data, x->data)) {
+        dz_raise(DZ_ERR_SHAPE, "%s: targets of shape %s do not match inputs of shape %s", op, DZ_SHAPE_OF(t->data),
+                 DZ_SHAPE_OF(x->data));
+        return NULL;
+    }
+    return t;
+}
+
+/* sigmoid_cross_entropy: y = scale * sum(max(x, 0) - x t + log(1 + exp(-|x|)));
+ * gx = (sigmoid(x) - t) * gy * scale, gt = -x * gy * scale */
+static void sigmoid_ce_backward(dz_function *f, dz_variable *const *gy, dz_variable **gx)
+{
+    dz_variable *x = IN(f, 0), *t = IN(f, 1);
+    dz_variable *g = dz_mul_scalar(gy[0], f->scalar);
+    if (dz_needs_grad(x))
+        gx[0] = dz_mul(dz_sub(dz_sigmoid(x), t), g);
+    if (dz_needs_grad(t))
+        gx[1] = dz_mul(dz_neg(x), g);
+}
+static const dz_function_ops sigmoid_ce_ops = {"dz_sigmoid_cross_entropy", sigmoid_ce_backward, NULL};
+
+dz_variable *dz_sigmoid_cross_entropy(dz_variable *x, dz_variable *t)
+{
+    if (!dz_check_float("dz_sigmoid_cross_entropy", x))
+        return NULL;
+    dz_scope_begin();
+    dz_variable *target = target_like("dz_sigmoid_cross_entropy", x, t), *y = NULL;
+    if (target) {
+        double scale = 1.0 / (double)x->data->size;
+        dz_array *loss = dz_array_empty_on(x->data->device, x->data->dtype, 0, NULL); // ()
+        if (loss)
+            dz_backend_of(loss)->sigmoid_cross_entropy(x->data, target->data, scale, loss);
+        dz_variable *in[2] = {x, target};
+        y = dz_function_apply1(&sigmoid_ce_ops, 2, in, loss, scale, NULL);
+    }
+    return dz_composite_result(y);
+}
+
+/* binary_cross_entropy: p = clip(p, 1e-15, 0.999); y = -mean(t log p + (1 - t) log(1 - p)) */
+dz_variable *dz_binary_cross_entropy(dz_variable *p, dz_variable *t)
+{
+    if (!dz_check_float("dz_binary_cross_entropy", p))
+        return NULL;
+    dz_scope_begin();
+    dz_variable *target = target_like("dz_binary_cross_entropy", p, t), *y = NULL;
+    if (target) {
+        dz_variable *pc = dz_clip(p, 1e-15, 0.999);
+        dz_variable *tlogp = dz_add(dz_mul(target, dz_log(pc)),
+                                    dz_mul(dz_rsub_scalar(1.0, target), dz_log(dz_rsub_scalar(1.0, pc))));
+        y = dz_neg(dz_mean(tlogp, 0, NULL, false));
+    }
+    return dz_composite_result(y);
+}
+
+/* ---- accuracy -------------------------------------------------------------- */
+
+static int64_t argmax_row(const dz_array *y, int64_t row)
+{
+    int64_t c = y->shape[1], best = 0;
+    double top = dz_array_get(y, row * c);
+    for (int64_t k = 1; k < c; k++) {
+        double v = dz_array_get(y, row * c + k);
+        if (v > top) {
+            top = v;
+            best = k;
+        }
+    }
+    return best;
+}
+
+dz_variable *dz_accuracy(dz_variable *y, dz_variable *t)
+{
+    if (!sce_check("dz_accuracy", y, t))
+        return NULL;
+    int64_t n = y->data->shape[0], correct = 0;
+    for (int64_t i = 0; y->data->shape[1] > 0 && i < n; i++)
+        correct += argmax_row(y->data, i) == dz_label_at(t->data, i);
+    return dz_constant(dz_array_scalar(DZ_F64, n ? (double)correct / (double)n : NAN));
+}
