@@ -17,6 +17,7 @@
 #include "dezero/loss.h"
 #include "dezero/gradient_check.h"
 #include "dezero/layer.h"
+#include "dezero/layers.h"
 #include "dezero/datasets.h"
 
 #endif

@@ -1,0 +1,47 @@
+/* MLP: Linear layers with an activation between them. */
+#include <stdio.h>
+
+#include "../core/internal.h"
+#include "dezero/activation.h"
+#include "dezero/layers.h"
+
+typedef struct {
+    dz_layer base;
+    dz_activation activation;
+} mlp_layer;
+
+static dz_variable *mlp_forward(dz_layer *self, int n, dz_variable *const *x)
+{
+    mlp_layer *m = (mlp_layer *)self;
+    dz_variable *h = n == 1 ? x[0] : NULL;
+    for (int i = 0; h && i < self->nchildren; i++) {
+        h = dz_layer_call(self->children[i], h);
+        if (h && i + 1 < self->nchildren)
+            h = m->activation(h);
+    }
+    return h;
+}
+
+static const dz_layer_ops mlp_ops = {"MLP", mlp_forward, NULL, NULL};
+
+dz_layer *dz_mlp_new(int nlayers, const int64_t *sizes, dz_activation activation, dz_dtype dtype, dz_rng *rng)
+{
+    if (nlayers < 1 || !sizes) {
+        dz_raise(DZ_ERR_VALUE, "dz_mlp_new: needs at least one layer size (got %d)", nlayers);
+        return NULL;
+    }
+    mlp_layer *m = dz_xcalloc(1, sizeof *m);
+    dz_layer_init(&m->base, &mlp_ops);
+    m->activation = activation ? activation : dz_sigmoid;
+    for (int i = 0; i < nlayers; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "l%d", i);
+        dz_layer *l = dz_linear_layer_new(sizes[i], 0, false, dtype, rng);
+        if (!l) {
+            dz_layer_free(&m->base);
+            return NULL;
+        }
+        dz_layer_add_child(&m->base, name, l);
+    }
+    return &m->base;
+}
