@@ -13,5 +13,6 @@
 #include "dezero/math.h"
 #include "dezero/shape.h"
 #include "dezero/gradient_check.h"
+#include "dezero/npz.h"
 
 #endif
