@@ -19,5 +19,6 @@
 #include "dezero/layer.h"
 #include "dezero/layers.h"
 #include "dezero/datasets.h"
+#include "dezero/npz.h"
 
 #endif
