@@ -76,4 +76,16 @@ dz_status dz_layer_to_device(dz_layer *layer, dz_device device);
 dz_status dz_layer_to_cpu(dz_layer *layer);
 dz_status dz_layer_to_gpu(dz_layer *layer);
 
+/* Save every parameter as one .npz member per '/'-joined path (stored, or
+ * deflated when `compressed`), atomically: a failure leaves any old file
+ * intact. Refuses uninitialised (lazy) parameters. Parameters on the GPU are
+ * copied to the host for writing; the layer stays where it is. */
+dz_status dz_layer_save_weights(const dz_layer *layer, const char *path, bool compressed);
+/* Load parameters saved by dz_layer_save_weights or np.savez. Every key,
+ * shape and dtype is checked before anything changes: a missing key, an
+ * extra key or a shape mismatch fails and leaves the model unchanged. Float
+ * parameters take f16/f32/f64/u8/bool data (converted to their dtype);
+ * uninitialised lazy parameters take the file's shape. */
+dz_status dz_layer_load_weights(dz_layer *layer, const char *path);
+
 #endif
