@@ -164,6 +164,11 @@ static const dz_backend cpu_backend = {
     .gemm = dz_cpu_gemm,
     .transpose = dz_cpu_transpose,
     /* indexing kernels */
+    .gather = dz_cpu_gather,
+    .scatter = dz_cpu_scatter,
+    .scatter_add = dz_cpu_scatter_add,
+    .take_rows = dz_cpu_take_rows,
+    .scatter_add_rows = dz_cpu_scatter_add_rows,
     /* neural-network kernels */
     /* optimizer kernels */
 };
