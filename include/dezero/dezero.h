@@ -12,6 +12,8 @@
 #include "dezero/scope.h"
 #include "dezero/math.h"
 #include "dezero/shape.h"
+#include "dezero/getitem.h"
+#include "dezero/graph.h"
 #include "dezero/gradient_check.h"
 
 #endif
