@@ -15,6 +15,8 @@
 #include "dezero/linalg.h"
 #include "dezero/activation.h"
 #include "dezero/loss.h"
+#include "dezero/getitem.h"
+#include "dezero/graph.h"
 #include "dezero/gradient_check.h"
 #include "dezero/layer.h"
 #include "dezero/layers.h"

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 
+#include "dezero/error.h"
 #include "dezero/variable.h"
 
 /* Same data, new shape (one entry may be -1); identity when unchanged. */
@@ -22,5 +23,22 @@ dz_variable *dz_mean(dz_variable *x, int naxes, const int *axes, bool keepdims);
 dz_variable *dz_sum_to(dz_variable *x, int ndim, const int64_t *shape);
 /* Repeat x along size-1 / missing axes to `shape` (identity when equal). */
 dz_variable *dz_broadcast_to(dz_variable *x, int ndim, const int64_t *shape);
+
+/* Insert a size-1 axis at `axis` (-1 appends); a reshape. */
+dz_variable *dz_expand_dims(dz_variable *x, int axis);
+/* (N, ...) -> (N, product of the rest); a reshape. x must have an axis. */
+dz_variable *dz_flatten(dz_variable *x);
+
+/* Join xs[0..n-1] along an existing axis: the shapes may differ only there;
+ * dtype and device must match. n == 1 gives xs[0] back. */
+dz_variable *dz_concat(int n, dz_variable *const *xs, int axis);
+/* Join n same-shaped inputs along a new axis (0..ndim, negative from the end). */
+dz_variable *dz_stack(int n, dz_variable *const *xs, int axis);
+/* Cut x along `axis` into n pieces, sizes[k] long (they must add up to the
+ * axis length; 0 is allowed), or n equal pieces when sizes is NULL. Writes n
+ * new Variables (scope-owned, see variable.h) to outputs and returns DZ_OK, or
+ * leaves them NULL and returns the error. One node: a piece that gets no grad
+ * counts as zeros in the backward. */
+dz_status dz_split(dz_variable *x, int n, const int64_t *sizes, int axis, dz_variable **outputs);
 
 #endif

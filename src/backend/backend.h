@@ -47,6 +47,21 @@ typedef enum dz_binary_op {
 
 typedef enum dz_reduce_op { DZ_REDUCE_SUM, DZ_REDUCE_MAX, DZ_REDUCE_MIN } dz_reduce_op;
 
+/* How the elements of an array `y` map to elements of a source array `x`
+ * (gather: y = x[spec]; scatter: x[spec] = y). Element j of y, with C-order
+ * coordinates c[0..ndim-1], maps to source element
+ *     offset + sum_d c[d] * stride[d] + offsets[c[axis] .. c[axis + count - 1]]
+ * where the last term (an index into `offsets`, flattened in C order) is
+ * present only when offsets is not NULL; stride is 0 on those dims. */
+typedef struct dz_gather_spec {
+    int ndim;                       /* dims of y */
+    int64_t shape[DZ_MAX_NDIM];     /* shape of y */
+    int64_t stride[DZ_MAX_NDIM];    /* source stride (elements) per dim of y */
+    int64_t offset;                 /* source element of y's first element */
+    int offsets_axis, offsets_ndim; /* the dims of y that index `offsets` */
+    const dz_array *offsets;        /* i64 source offsets over those dims, or NULL */
+} dz_gather_spec;
+
 typedef struct dz_backend {
     const char *name;
     /* Memory. alloc returns NULL on failure (zero-filled). */
@@ -74,6 +89,20 @@ typedef struct dz_backend {
     void (*transpose)(const dz_array *x, const int *axes, dz_array *y);
 
     /* ---- indexing kernels (getitem, embedding) ---- */
+    /* y = x[spec], any dtype (x and y share it). */
+    void (*gather)(const dz_array *x, const dz_gather_spec *spec, dz_array *y);
+    /* x[spec] = y, any dtype; spec must not map two elements to one. */
+    void (*scatter)(const dz_array *y, const dz_gather_spec *spec, dz_array *x);
+    /* x[spec] += y, in order, so repeated targets accumulate (np.add.at).
+     * f32, f64, i32 or i64. */
+    void (*scatter_add)(const dz_array *y, const dz_gather_spec *spec, dz_array *x);
+    /* Rows of a table: table (V, D) seen as V rows of D = size / V elements,
+     * rows (N) i64 in [0, V) of any shape, y (N, D) of table's dtype:
+     * y[i, :] = table[rows[i], :]. */
+    void (*take_rows)(const dz_array *table, const dz_array *rows, dz_array *y);
+    /* grad[rows[i], :] += gy[i, :] in order of i (duplicates accumulate);
+     * gy (N, D), grad (V, D); f32, f64, i32 or i64. */
+    void (*scatter_add_rows)(const dz_array *gy, const dz_array *rows, dz_array *grad);
 
     /* ---- neural-network kernels (activations, softmax, losses) ---- */
     /* y = softmax(x) along `axis`, or log_softmax when `log` (max-shifted). */

@@ -1,10 +1,12 @@
 /* Shape functions: sum_to / broadcast_to (each the other's backward), reshape,
- * transpose, sum and mean. */
+ * transpose, sum and mean, expand_dims and flatten (reshapes), concat / split
+ * (each the other's backward) and stack (concat of expand_dims). */
 #include "../core/array_ops.h"
 #include "../core/internal.h"
 #include "checks.h"
 #include "dezero/function.h"
 #include "dezero/math.h"
+#include "dezero/scope.h"
 #include "dezero/shape.h"
 
 #include <stdlib.h>
@@ -244,4 +246,253 @@ dz_variable *dz_mean(dz_variable *x, int naxes, const int *axes, bool keepdims)
         return NULL;
     double count = x->data->size && y->data->size ? (double)x->data->size / (double)y->data->size : 0.0;
     return dz_div_scalar(y, count);
+}
+
+/* expand_dims: (..., ...) -> (..., 1, ...) at `axis`, a reshape */
+dz_variable *dz_expand_dims(dz_variable *x, int axis)
+{
+    if (!dz_check_variable("dz_expand_dims", x))
+        return NULL;
+    const dz_array *a = x->data;
+    int at = axis < 0 ? axis + a->ndim + 1 : axis;
+    if (at < 0 || at > a->ndim || a->ndim == DZ_MAX_NDIM) {
+        dz_raise(DZ_ERR_VALUE, "dz_expand_dims: axis %d is out of range for an input of shape %s (ndim %d)", axis,
+                 DZ_SHAPE_OF(a), a->ndim);
+        return NULL;
+    }
+    int64_t shape[DZ_MAX_NDIM];
+    for (int i = 0, j = 0; i <= a->ndim; i++)
+        shape[i] = i == at ? 1 : a->shape[j++];
+    return dz_reshape(x, a->ndim + 1, shape);
+}
+
+/* flatten: (N, ...) -> (N, rest), a reshape */
+dz_variable *dz_flatten(dz_variable *x)
+{
+    if (!dz_check_variable("dz_flatten", x))
+        return NULL;
+    const dz_array *a = x->data;
+    if (a->ndim == 0) {
+        dz_raise(DZ_ERR_SHAPE, "dz_flatten: the input is 0-d; flatten needs a first axis to keep");
+        return NULL;
+    }
+    int64_t rest = 1;
+    for (int i = 1; i < a->ndim; i++)
+        rest *= a->shape[i];
+    return dz_reshape(x, 2, DZ_SHAPE(a->shape[0], rest));
+}
+
+/* Concat and split record the axis and the length of each piece along it. */
+typedef struct {
+    int axis, n;
+    int64_t sizes[];
+} pieces_state;
+
+static pieces_state *pieces_new(int axis, int n)
+{
+    pieces_state *s = dz_xmalloc(sizeof *s + (size_t)n * sizeof s->sizes[0]);
+    s->axis = axis;
+    s->n = n;
+    return s;
+}
+
+/* The elements of `piece` as the block from `start` on along `axis` of `whole`. */
+static dz_gather_spec block_spec(const dz_array *whole, int axis, int64_t start, const dz_array *piece)
+{
+    dz_gather_spec spec = {.ndim = piece->ndim};
+    int64_t stride = 1;
+    for (int d = whole->ndim - 1; d >= 0; d--) {
+        spec.shape[d] = piece->shape[d];
+        spec.stride[d] = stride;
+        stride *= whole->shape[d];
+    }
+    spec.offset = start * spec.stride[axis];
+    return spec;
+}
+
+static int resolve_axis(const char *op, const dz_array *x, int axis, int extra)
+{
+    int n = x->ndim + extra, at = axis < 0 ? axis + n : axis;
+    if (at < 0 || at >= n) {
+        dz_raise(DZ_ERR_VALUE, "%s: axis %d is out of range for inputs of shape %s (ndim %d)", op, axis,
+                 DZ_SHAPE_OF(x), x->ndim);
+        return -1;
+    }
+    return at;
+}
+
+/* The inputs share dtype, device, ndim and every dim but `axis`. */
+static bool check_joinable(const char *op, int n, dz_variable *const *xs, int axis)
+{
+    for (int k = 0; k < n; k++) {
+        if (!dz_check_pair(op, xs[0], xs[k]))
+            return false;
+        const dz_array *a = xs[0]->data, *b = xs[k]->data;
+        bool fits = a->ndim == b->ndim;
+        for (int d = 0; fits && d < a->ndim; d++)
+            fits = d == axis || a->shape[d] == b->shape[d];
+        if (!fits) {
+            dz_raise(DZ_ERR_SHAPE, "%s: input %d has shape %s, which does not match input 0's %s except on axis %d",
+                     op, k, DZ_SHAPE_OF(b), DZ_SHAPE_OF(a), axis);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* concat: xs[k] (..., n_k, ...) -> (..., sum n_k, ...); gxs = split(gy, n_k) */
+static void concat_backward(dz_function *f, dz_variable *const *gy, dz_variable **gx)
+{
+    const pieces_state *s = f->state;
+    dz_split(gy[0], s->n, s->sizes, s->axis, gx);
+}
+static const dz_function_ops concat_ops = {"dz_concat", concat_backward, NULL};
+
+dz_variable *dz_concat(int n, dz_variable *const *xs, int axis)
+{
+    if (n < 1 || !xs) {
+        dz_raise(DZ_ERR_VALUE, "dz_concat: need at least one input (n is %d%s)", n, xs ? "" : ", xs is NULL");
+        return NULL;
+    }
+    if (!dz_check_variable("dz_concat", xs[0]))
+        return NULL;
+    int at = resolve_axis("dz_concat", xs[0]->data, axis, 0);
+    if (at < 0 || !check_joinable("dz_concat", n, xs, at))
+        return NULL;
+    if (n == 1)
+        return dz_identity_result(xs[0]);
+    const dz_array *first = xs[0]->data;
+    pieces_state *s = pieces_new(at, n);
+    int64_t shape[DZ_MAX_NDIM], start = 0;
+    for (int d = 0; d < first->ndim; d++)
+        shape[d] = first->shape[d];
+    shape[at] = 0;
+    for (int k = 0; k < n; k++)
+        shape[at] += s->sizes[k] = xs[k]->data->shape[at];
+    dz_array *y = dz_array_empty_on(first->device, first->dtype, first->ndim, shape);
+    for (int k = 0; y && k < n; k++) {
+        dz_gather_spec spec = block_spec(y, at, start, xs[k]->data);
+        dz_backend_of(y)->scatter(xs[k]->data, &spec, y);
+        start += s->sizes[k];
+    }
+    return dz_function_apply1(&concat_ops, n, xs, y, 0, s);
+}
+
+/* stack: n x (...) -> (..., n, ...) at `axis` = concat of expand_dims */
+dz_variable *dz_stack(int n, dz_variable *const *xs, int axis)
+{
+    if (n < 1 || !xs) {
+        dz_raise(DZ_ERR_VALUE, "dz_stack: need at least one input (n is %d%s)", n, xs ? "" : ", xs is NULL");
+        return NULL;
+    }
+    for (int k = 0; k < n; k++) {
+        if (!dz_check_pair("dz_stack", xs[0], xs[k]))
+            return NULL;
+        if (!dz_array_same_shape(xs[0]->data, xs[k]->data)) {
+            dz_raise(DZ_ERR_SHAPE, "dz_stack: input %d has shape %s but input 0 has %s; stacked inputs must "
+                     "have one shape", k, DZ_SHAPE_OF(xs[k]->data), DZ_SHAPE_OF(xs[0]->data));
+            return NULL;
+        }
+    }
+    int at = resolve_axis("dz_stack", xs[0]->data, axis, 1);
+    if (at < 0)
+        return NULL;
+    dz_variable **expanded = dz_xmalloc((size_t)n * sizeof *expanded);
+    dz_scope_begin(); /* owns the expanded inputs */
+    dz_variable *y = NULL;
+    bool ok = true;
+    for (int k = 0; ok && k < n; k++)
+        ok = (expanded[k] = dz_expand_dims(xs[k], at)) != NULL;
+    if (ok)
+        y = dz_scope_keep(dz_concat(n, expanded, at));
+    dz_scope_end();
+    free(expanded);
+    return dz_autorelease(y);
+}
+
+/* split: x (..., sum n_k, ...) -> pieces (..., n_k, ...); gx = concat(gys),
+ * with zeros for the pieces that got no grad */
+static dz_variable *zeros_piece(const dz_array *x, int axis, int64_t size)
+{
+    int64_t shape[DZ_MAX_NDIM];
+    for (int d = 0; d < x->ndim; d++)
+        shape[d] = d == axis ? size : x->shape[d];
+    dz_array *z = dz_array_empty_on(x->device, x->dtype, x->ndim, shape);
+    return z ? dz_variable_new(z, NULL) : NULL;
+}
+
+static void split_backward(dz_function *f, dz_variable *const *gy, dz_variable **gx)
+{
+    const pieces_state *s = f->state;
+    dz_variable **parts = dz_xmalloc((size_t)s->n * sizeof *parts);
+    bool ok = true;
+    for (int k = 0; ok && k < s->n; k++)
+        ok = (parts[k] = gy[k] ? gy[k] : zeros_piece(f->inputs[0]->data, s->axis, s->sizes[k])) != NULL;
+    if (ok)
+        gx[0] = dz_concat(s->n, parts, s->axis);
+    free(parts);
+}
+static const dz_function_ops split_ops = {"dz_split", split_backward, NULL};
+
+/* Piece lengths: `sizes`, or n equal ones; false after raising. */
+static bool piece_sizes(const dz_array *x, int axis, int n, const int64_t *sizes, int64_t *out)
+{
+    int64_t len = x->shape[axis], total = 0;
+    if (!sizes && len % n != 0) {
+        dz_raise(DZ_ERR_VALUE, "dz_split: axis %d of shape %s (length %lld) does not split into %d equal pieces",
+                 axis, DZ_SHAPE_OF(x), (long long)len, n);
+        return false;
+    }
+    for (int k = 0; k < n; k++) {
+        out[k] = sizes ? sizes[k] : len / n;
+        if (out[k] < 0 || __builtin_add_overflow(total, out[k], &total))
+            total = -1;
+        if (total < 0)
+            break;
+    }
+    if (total != len) {
+        dz_raise(DZ_ERR_VALUE, "dz_split: piece sizes must be non-negative and add up to %lld, the length of axis %d "
+                 "of shape %s", (long long)len, axis, DZ_SHAPE_OF(x));
+        return false;
+    }
+    return true;
+}
+
+dz_status dz_split(dz_variable *x, int n, const int64_t *sizes, int axis, dz_variable **outputs)
+{
+    if (!outputs || n < 1)
+        return dz_raise(n < 1 ? DZ_ERR_VALUE : DZ_ERR_NULL, "dz_split: need n >= 1 and an outputs array (n is %d)",
+                        n);
+    for (int k = 0; k < n; k++)
+        outputs[k] = NULL;
+    if (!dz_check_variable("dz_split", x))
+        return dz_last_error_code();
+    const dz_array *a = x->data;
+    if (a->ndim == 0)
+        return dz_raise(DZ_ERR_SHAPE, "dz_split: the input is 0-d; there is no axis to split");
+    int at = resolve_axis("dz_split", a, axis, 0);
+    if (at < 0)
+        return dz_last_error_code();
+    pieces_state *s = pieces_new(at, n);
+    if (!piece_sizes(a, at, n, sizes, s->sizes)) {
+        free(s);
+        return dz_last_error_code();
+    }
+    dz_array **pieces = dz_xcalloc((size_t)n, sizeof *pieces);
+    int64_t shape[DZ_MAX_NDIM], start = 0;
+    for (int d = 0; d < a->ndim; d++)
+        shape[d] = a->shape[d];
+    for (int k = 0; k < n; k++) {
+        shape[at] = s->sizes[k];
+        pieces[k] = dz_array_empty_on(a->device, a->dtype, a->ndim, shape);
+        if (!pieces[k])
+            break;
+        dz_gather_spec spec = block_spec(a, at, start, pieces[k]);
+        dz_backend_of(a)->gather(a, &spec, pieces[k]);
+        start += s->sizes[k];
+    }
+    dz_variable *in[1] = {x};
+    dz_variable *first = dz_function_apply(&split_ops, 1, in, n, pieces, outputs, 0, s);
+    free(pieces);
+    return first ? DZ_OK : dz_last_error_code();
 }

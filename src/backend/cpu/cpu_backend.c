@@ -3,6 +3,8 @@
  * cpu_elementwise.c. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "cpu_kernels.h"
 
@@ -10,7 +12,23 @@
 #include <cblas.h>
 #endif
 
-static void *cpu_alloc(size_t nbytes) { return calloc(1, nbytes ? nbytes : 1); }
+/* Buffers from this size on ask for transparent huge pages, as NumPy does:
+ * touching a fresh buffer then faults once per 2 MiB instead of once per
+ * 4 KiB page, which dominates the cost of a large op's first write. */
+#define HUGE_PAGE_MIN_BYTES ((size_t)4 << 20)
+
+static void *cpu_alloc(size_t nbytes)
+{
+    void *p = calloc(1, nbytes ? nbytes : 1);
+#ifdef MADV_HUGEPAGE
+    if (p && nbytes >= HUGE_PAGE_MIN_BYTES) {
+        uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+        uintptr_t start = ((uintptr_t)p + page - 1) & ~(page - 1), end = ((uintptr_t)p + nbytes) & ~(page - 1);
+        madvise((void *)start, end - start, MADV_HUGEPAGE);
+    }
+#endif
+    return p;
+}
 static void cpu_free(void *p) { free(p); }
 static void cpu_copy(void *dst, const void *src, size_t n) { memcpy(dst, src, n); }
 
@@ -164,6 +182,11 @@ static const dz_backend cpu_backend = {
     .gemm = dz_cpu_gemm,
     .transpose = dz_cpu_transpose,
     /* indexing kernels */
+    .gather = dz_cpu_gather,
+    .scatter = dz_cpu_scatter,
+    .scatter_add = dz_cpu_scatter_add,
+    .take_rows = dz_cpu_take_rows,
+    .scatter_add_rows = dz_cpu_scatter_add_rows,
     /* neural-network kernels */
     .softmax = dz_cpu_softmax,
     .softmax_backward = dz_cpu_softmax_backward,

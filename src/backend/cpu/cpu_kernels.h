@@ -14,6 +14,11 @@ void dz_cpu_gemm(dz_dtype dtype, bool trans_a, bool trans_b, int64_t m, int64_t 
                  double alpha, const void *a, int64_t lda, int64_t stride_a,
                  const void *b, int64_t ldb, int64_t stride_b,
                  double beta, void *c, int64_t ldc, int64_t stride_c, int64_t batch);
+void dz_cpu_gather(const dz_array *x, const dz_gather_spec *spec, dz_array *y);
+void dz_cpu_scatter(const dz_array *y, const dz_gather_spec *spec, dz_array *x);
+void dz_cpu_scatter_add(const dz_array *y, const dz_gather_spec *spec, dz_array *x);
+void dz_cpu_take_rows(const dz_array *table, const dz_array *rows, dz_array *y);
+void dz_cpu_scatter_add_rows(const dz_array *gy, const dz_array *rows, dz_array *grad);
 
 /* Neural-network kernels (cpu_nn.c). */
 void dz_cpu_softmax(const dz_array *x, int axis, bool log, dz_array *y);

@@ -1,0 +1,77 @@
+/* Indexing: y = x[index] as NumPy writes it (src/functions/getitem.c).
+ *
+ * An index is a list of entries, one per leading axis of x; axes left out
+ * are taken whole. Each entry is
+ *   DZ_I(n)            one position (negative n counts from the end); the axis goes away
+ *   DZ_SLICE(a, b, s)  start:stop:step with Python's rules (negative bounds count from
+ *                      the end, out-of-range bounds clip, negative steps walk backwards);
+ *                      DZ_OMIT leaves a bound out, as in x[::-1]
+ *   DZ_ALL             the whole axis (x[:])
+ *   DZ_TAKE(array)     an int32/int64 dz_array of positions, any shape, repeats allowed,
+ *                      negative entries count from the end
+ * With index arrays present the indexing is NumPy's "advanced" kind: all the
+ * arrays (and DZ_I entries, as 0-d arrays) broadcast to one shape B; the
+ * result has B's dims in place of the indexed axes when those axes are next
+ * to each other, else first, followed by the sliced axes.
+ *
+ *     x[1]                  dz_get_item(x, DZ_INDICES(DZ_I(1)))
+ *     x[:, 1:3]             dz_get_item(x, DZ_INDICES(DZ_ALL, DZ_SLICE(1, 3, 1)))
+ *     x[::-1]               dz_get_item(x, DZ_INDICES(DZ_SLICE(DZ_OMIT, DZ_OMIT, -1)))
+ *     x[-2:]                dz_get_item(x, DZ_INDICES(DZ_SLICE(-2, DZ_OMIT, 1)))
+ *     W[idx]                dz_get_item(W, DZ_INDICES(DZ_TAKE(idx)))          // (idx shape..., D)
+ *     x[np.arange(N), t]    dz_get_item(x, DZ_INDICES(DZ_TAKE(rows), DZ_TAKE(t)))  // (N,)
+ *
+ * The backward of GetItem is GetItemGrad: zeros of x's shape with the output
+ * grad added at the indexed positions, repeats accumulating (np.add.at); the
+ * backward of GetItemGrad is GetItem, so grads of any order work.
+ *
+ * Index arrays are borrowed by the call and retained by the graph (an array
+ * already int64 and in range is kept as is, not copied): do not change it
+ * while the graph that used it is alive. Errors (user errors, NULL returned
+ * when the handler is off): an index out of range (DZ_ERR_INDEX, naming the
+ * index, the axis and its size), more entries than x has axes (DZ_ERR_INDEX),
+ * a non-integer index array (DZ_ERR_DTYPE), a zero step (DZ_ERR_VALUE), index
+ * arrays that do not broadcast (DZ_ERR_SHAPE).
+ */
+#ifndef DEZERO_GETITEM_H
+#define DEZERO_GETITEM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "dezero/variable.h"
+
+typedef enum dz_index_kind { DZ_INDEX_INT, DZ_INDEX_SLICE, DZ_INDEX_ARRAY } dz_index_kind;
+
+typedef struct dz_index {
+    dz_index_kind kind;
+    int64_t i;                 /* DZ_INDEX_INT */
+    int64_t start, stop, step; /* DZ_INDEX_SLICE; a bound counts only when has_* is set */
+    bool has_start, has_stop;
+    dz_array *array;           /* DZ_INDEX_ARRAY: int32 or int64 positions (borrowed) */
+} dz_index;
+
+/* A left-out slice bound (Python's None). */
+#define DZ_OMIT INT64_MIN
+
+#define DZ_I(n) ((dz_index){.kind = DZ_INDEX_INT, .i = (n)})
+#define DZ_SLICE(a, b, s)                                                                          \
+    ((dz_index){.kind = DZ_INDEX_SLICE, .start = (a), .stop = (b), .step = (s),                   \
+                .has_start = (a) != DZ_OMIT, .has_stop = (b) != DZ_OMIT})
+#define DZ_ALL DZ_SLICE(DZ_OMIT, DZ_OMIT, 1)
+#define DZ_TAKE(arr) ((dz_index){.kind = DZ_INDEX_ARRAY, .array = (arr)})
+
+/* Index lists: dz_get_item(x, DZ_INDICES(DZ_ALL, DZ_I(0))) passes the count and the entries. */
+#define DZ_INDICES(...)                                                                            \
+    (int)(sizeof((const dz_index[]){__VA_ARGS__}) / sizeof(dz_index)), ((const dz_index[]){__VA_ARGS__})
+
+/* y = x[index] (a new array; x any dtype). */
+dz_variable *dz_get_item(dz_variable *x, int nindex, const dz_index *index);
+
+/* gx = zeros(in_shape) with gx[index] += gy (np.add.at): the backward of
+ * dz_get_item(x, index) for an x of in_shape. gy must have the shape that
+ * indexing in_shape gives; f32, f64, i32 or i64. */
+dz_variable *dz_get_item_grad(dz_variable *gy, int nindex, const dz_index *index, int ndim,
+                              const int64_t *in_shape);
+
+#endif

@@ -1,0 +1,405 @@
+/* GetItem and GetItemGrad: y = x[index] and its backward, gx = zeros with
+ * gx[index] += gy (np.add.at), each the other's backward.
+ *
+ * An index is first resolved against the input shape into an index_plan:
+ * either "rows of a table" (one index array on axis 0, the rest whole), served
+ * by the take_rows / scatter_add_rows kernels, or a general dz_gather_spec
+ * (strides for the sliced axes plus a table of offsets over the broadcast
+ * shape of the index arrays). One plan, refcounted, is shared by a GetItem
+ * node and the GetItemGrad nodes of its backward. */
+#include <inttypes.h>
+#include <stdlib.h>
+
+#include "../core/array_ops.h"
+#include "../core/internal.h"
+#include "checks.h"
+#include "dezero/function.h"
+#include "dezero/getitem.h"
+
+typedef struct {
+    int refcount;
+    int in_ndim, out_ndim;
+    int64_t in_shape[DZ_MAX_NDIM], out_shape[DZ_MAX_NDIM];
+    dz_array *rows;         /* rows of a table: i64 positions on axis 0, else NULL */
+    dz_gather_spec spec;    /* the general case: y = x[spec] */
+    dz_array *offsets;      /* spec.offsets (owned), or NULL */
+} index_plan;
+
+static index_plan *plan_retain(index_plan *p)
+{
+    p->refcount++;
+    return p;
+}
+
+static void plan_release(void *vp)
+{
+    index_plan *p = vp;
+    if (!p || --p->refcount > 0)
+        return;
+    dz_array_release(p->rows);
+    dz_array_release(p->offsets);
+    free(p);
+}
+
+/* ---- resolving an index -------------------------------------------------- */
+
+/* One input axis after resolution: a position (int), a range (slice: start,
+ * step, len) or an array of in-range i64 positions. */
+typedef struct {
+    dz_index_kind kind;
+    int64_t start, step, len;
+    dz_array *positions;
+} axis_index;
+
+static bool resolve_int(const char *op, int axis, int64_t size, int64_t i, axis_index *out)
+{
+    if (i < -size || i >= size) {
+        dz_raise(DZ_ERR_INDEX, "%s: index %" PRId64 " is out of bounds for axis %d with size %" PRId64, op, i,
+                 axis, size);
+        return false;
+    }
+    *out = (axis_index){DZ_INDEX_INT, i < 0 ? i + size : i, 0, 1, NULL};
+    return true;
+}
+
+/* A slice bound as Python's slice.indices clips it to [lower, upper]. */
+static int64_t clip_bound(int64_t v, int64_t size, int64_t lower, int64_t upper)
+{
+    if (v < 0)
+        v = v + size < lower ? lower : v + size;
+    return v > upper ? upper : v;
+}
+
+static bool resolve_slice(const char *op, int axis, int64_t size, const dz_index *ix, axis_index *out)
+{
+    if (ix->step == 0) {
+        dz_raise(DZ_ERR_VALUE, "%s: slice step cannot be zero (axis %d)", op, axis);
+        return false;
+    }
+    int64_t step = ix->step < -INT64_MAX ? -INT64_MAX : ix->step;
+    int64_t lower = step > 0 ? 0 : -1, upper = step > 0 ? size : size - 1;
+    int64_t start = ix->has_start ? clip_bound(ix->start, size, lower, upper) : step > 0 ? lower : upper;
+    int64_t stop = ix->has_stop ? clip_bound(ix->stop, size, lower, upper) : step > 0 ? upper : lower;
+    int64_t len = step > 0 ? (start < stop ? (stop - start - 1) / step + 1 : 0)
+                           : (stop < start ? (start - stop - 1) / -step + 1 : 0);
+    *out = (axis_index){DZ_INDEX_SLICE, start, step, len, NULL};
+    return true;
+}
+
+static int64_t position_at(const dz_array *a, int64_t k)
+{
+    return a->dtype == DZ_I64 ? ((const int64_t *)a->data)[k] : ((const int32_t *)a->data)[k];
+}
+
+/* Index-array entries checked and wrapped to [0, size) as i64 (the array
+ * itself when it already is). */
+static bool resolve_array(const char *op, int axis, int64_t size, dz_array *a, axis_index *out)
+{
+    if (!a) {
+        dz_raise(DZ_ERR_NULL, "%s: the index array for axis %d is NULL", op, axis);
+        return false;
+    }
+    if (!dz_dtype_is_integer(a->dtype) || a->device != DZ_CPU) {
+        dz_raise(DZ_ERR_DTYPE, "%s: the index array for axis %d is %s on the %s; index arrays must be int32 or "
+                 "int64 on the CPU (dz_array_astype)", op, axis, dz_dtype_name(a->dtype),
+                 a->device == DZ_CPU ? "CPU" : "GPU");
+        return false;
+    }
+    bool as_is = a->dtype == DZ_I64;
+    for (int64_t k = 0; k < a->size; k++) {
+        int64_t v = position_at(a, k);
+        if (v < -size || v >= size) {
+            dz_raise(DZ_ERR_INDEX, "%s: index %" PRId64 " is out of bounds for axis %d with size %" PRId64
+                     " (entry %" PRId64 " of the index array)", op, v, axis, size, k);
+            return false;
+        }
+        as_is = as_is && v >= 0;
+    }
+    dz_array *p = as_is ? dz_array_retain(a) : dz_array_empty(DZ_I64, a->ndim, a->shape);
+    if (!p)
+        return false;
+    for (int64_t k = 0; !as_is && k < a->size; k++) {
+        int64_t v = position_at(a, k);
+        ((int64_t *)p->data)[k] = v < 0 ? v + size : v;
+    }
+    *out = (axis_index){DZ_INDEX_ARRAY, 0, 0, 0, p};
+    return true;
+}
+
+static bool resolve_axis(const char *op, int axis, int64_t size, const dz_index *ix, axis_index *out)
+{
+    static const dz_index whole = {.kind = DZ_INDEX_SLICE, .step = 1};
+    if (!ix)
+        ix = &whole;
+    switch (ix->kind) {
+    case DZ_INDEX_INT: return resolve_int(op, axis, size, ix->i, out);
+    case DZ_INDEX_SLICE: return resolve_slice(op, axis, size, ix, out);
+    case DZ_INDEX_ARRAY: return resolve_array(op, axis, size, ix->array, out);
+    }
+    dz_raise(DZ_ERR_VALUE, "%s: index entry %d has unknown kind %d", op, axis, (int)ix->kind);
+    return false;
+}
+
+/* ---- building a plan ----------------------------------------------------- */
+
+static void contiguous_strides(int ndim, const int64_t *shape, int64_t *strides)
+{
+    int64_t s = 1;
+    for (int d = ndim - 1; d >= 0; d--) {
+        strides[d] = s;
+        s *= shape[d];
+    }
+}
+
+static bool add_out_dim(const char *op, index_plan *p, int64_t size, int64_t stride)
+{
+    if (p->out_ndim == DZ_MAX_NDIM) {
+        dz_raise(DZ_ERR_SHAPE, "%s: the result would have more than %d dims", op, DZ_MAX_NDIM);
+        return false;
+    }
+    p->spec.stride[p->out_ndim] = stride;
+    p->out_shape[p->out_ndim++] = size;
+    return true;
+}
+
+/* The broadcast shape of the index arrays (B). */
+static bool broadcast_positions(const char *op, const axis_index *ax, int n, int *ndim, int64_t *shape)
+{
+    *ndim = 0;
+    for (int a = 0; a < n; a++) {
+        if (ax[a].kind != DZ_INDEX_ARRAY)
+            continue;
+        const dz_array *pa = ax[a].positions;
+        int64_t so_far[DZ_MAX_NDIM];
+        for (int d = 0; d < *ndim; d++)
+            so_far[d] = shape[d];
+        if (!dz_broadcast_shapes(*ndim, so_far, pa->ndim, pa->shape, ndim, shape)) {
+            dz_raise(DZ_ERR_SHAPE, "%s: index arrays of shapes %s and %s cannot broadcast together", op,
+                     dz_shape_str(*ndim, so_far), DZ_SHAPE_OF(pa));
+            return false;
+        }
+    }
+    return true;
+}
+
+/* offsets (B) = sum over index arrays of positions * (stride of their axis). */
+static dz_array *array_offsets(const axis_index *ax, int n, const int64_t *strides, int ndim, const int64_t *shape)
+{
+    dz_array *sum = dz_array_zeros(DZ_I64, ndim, shape);
+    for (int a = 0; sum && a < n; a++) {
+        if (ax[a].kind != DZ_INDEX_ARRAY)
+            continue;
+        dz_array *term = dz_array_unary(DZ_UNARY_MUL_SCALAR, ax[a].positions, (double)strides[a]);
+        dz_array *next = term ? dz_array_binary(DZ_BINARY_ADD, sum, term) : NULL;
+        dz_array_release(term);
+        dz_array_release(sum);
+        sum = next;
+    }
+    return sum;
+}
+
+/* The index arrays' dims go where the arrays' axes are when those (with the
+ * int entries) are next to each other, else first (NumPy's rule). */
+static int advanced_position(const axis_index *ax, int n)
+{
+    int first = -1, last = -1, count = 0, sliced_before = 0;
+    for (int a = 0; a < n; a++) {
+        if (ax[a].kind == DZ_INDEX_SLICE) {
+            sliced_before += first < 0;
+            continue;
+        }
+        first = first < 0 ? a : first;
+        last = a;
+        count++;
+    }
+    return last - first + 1 == count ? sliced_before : 0;
+}
+
+/* The general case: slices become strided dims, ints a fixed offset, index
+ * arrays one table of offsets. */
+static bool plan_general(const char *op, index_plan *p, const axis_index *ax)
+{
+    int n = p->in_ndim, bdims = 0;
+    int64_t strides[DZ_MAX_NDIM], bshape[DZ_MAX_NDIM];
+    bool advanced = false;
+    contiguous_strides(n, p->in_shape, strides);
+    for (int a = 0; a < n; a++)
+        advanced = advanced || ax[a].kind == DZ_INDEX_ARRAY;
+    if (advanced && !broadcast_positions(op, ax, n, &bdims, bshape))
+        return false;
+    int at = advanced ? advanced_position(ax, n) : -1;
+    for (int a = 0; a < n; a++) {
+        if (p->out_ndim == at) { /* B's dims, offsets from the table */
+            p->spec.offsets_axis = at;
+            p->spec.offsets_ndim = bdims;
+            for (int d = 0; d < bdims; d++)
+                if (!add_out_dim(op, p, bshape[d], 0))
+                    return false;
+            at = -1;
+        }
+        if (ax[a].kind != DZ_INDEX_ARRAY)
+            p->spec.offset += ax[a].start * strides[a];
+        int64_t stride = ax[a].len > 1 ? ax[a].step * strides[a] : 0; /* |step| < size when len > 1 */
+        if (ax[a].kind == DZ_INDEX_SLICE && !add_out_dim(op, p, ax[a].len, stride))
+            return false;
+    }
+    if (advanced) {
+        p->offsets = array_offsets(ax, n, strides, bdims, bshape);
+        p->spec.offsets = p->offsets;
+    }
+    p->spec.ndim = p->out_ndim;
+    for (int d = 0; d < p->out_ndim; d++)
+        p->spec.shape[d] = p->out_shape[d];
+    return !advanced || p->offsets;
+}
+
+/* x[idx] on axis 0 with every other axis whole: rows of a table. */
+static bool is_rows(const axis_index *ax, int n, const int64_t *shape)
+{
+    if (n == 0 || ax[0].kind != DZ_INDEX_ARRAY)
+        return false;
+    for (int a = 1; a < n; a++)
+        if (ax[a].kind != DZ_INDEX_SLICE || ax[a].start != 0 || ax[a].step != 1 || ax[a].len != shape[a])
+            return false;
+    return true;
+}
+
+static bool plan_rows(const char *op, index_plan *p, const axis_index *ax)
+{
+    const dz_array *pos = ax[0].positions;
+    for (int d = 0; d < pos->ndim; d++)
+        if (!add_out_dim(op, p, pos->shape[d], 0))
+            return false;
+    for (int a = 1; a < p->in_ndim; a++)
+        if (!add_out_dim(op, p, p->in_shape[a], 0))
+            return false;
+    p->rows = dz_array_retain(ax[0].positions);
+    return true;
+}
+
+static index_plan *plan_new(const char *op, int in_ndim, const int64_t *in_shape, int nindex,
+                            const dz_index *index)
+{
+    if (nindex < 0 || nindex > in_ndim) {
+        dz_raise(DZ_ERR_INDEX, "%s: too many indices: %d given for an array of shape %s with %d dims", op,
+                 nindex, dz_shape_str(in_ndim, in_shape), in_ndim);
+        return NULL;
+    }
+    if (nindex > 0 && !index) {
+        dz_raise(DZ_ERR_NULL, "%s: index is NULL but nindex is %d", op, nindex);
+        return NULL;
+    }
+    axis_index ax[DZ_MAX_NDIM] = {{0}};
+    bool ok = true;
+    for (int a = 0; ok && a < in_ndim; a++)
+        ok = resolve_axis(op, a, in_shape[a], a < nindex ? &index[a] : NULL, &ax[a]);
+    index_plan *p = dz_xcalloc(1, sizeof *p);
+    p->refcount = 1;
+    p->in_ndim = in_ndim;
+    for (int a = 0; a < in_ndim; a++)
+        p->in_shape[a] = in_shape[a];
+    if (ok)
+        ok = is_rows(ax, in_ndim, in_shape) ? plan_rows(op, p, ax) : plan_general(op, p, ax);
+    for (int a = 0; a < in_ndim; a++)
+        dz_array_release(ax[a].positions);
+    if (!ok) {
+        plan_release(p);
+        return NULL;
+    }
+    return p;
+}
+
+/* ---- the two functions --------------------------------------------------- */
+
+static dz_variable *get_item_planned(dz_variable *x, index_plan *p);
+static dz_variable *get_item_grad_planned(dz_variable *gy, index_plan *p);
+
+/* get_item: (in_shape) -> (out_shape); gx = get_item_grad(gy) */
+static void get_item_backward(dz_function *f, dz_variable *const *gy, dz_variable **gx)
+{
+    gx[0] = get_item_grad_planned(gy[0], f->state);
+}
+static const dz_function_ops get_item_ops = {"dz_get_item", get_item_backward, plan_release};
+
+static dz_variable *get_item_planned(dz_variable *x, index_plan *p)
+{
+    const dz_array *a = x->data;
+    dz_array *y = dz_array_empty_on(a->device, a->dtype, p->out_ndim, p->out_shape);
+    if (y && p->rows)
+        dz_backend_of(a)->take_rows(a, p->rows, y);
+    else if (y)
+        dz_backend_of(a)->gather(a, &p->spec, y);
+    dz_variable *in[1] = {x};
+    return dz_function_apply1(&get_item_ops, 1, in, y, 0, plan_retain(p));
+}
+
+/* get_item_grad: (out_shape) -> (in_shape); ggy = get_item(ggx) */
+static void get_item_grad_backward(dz_function *f, dz_variable *const *gy, dz_variable **gx)
+{
+    gx[0] = get_item_planned(gy[0], f->state);
+}
+static const dz_function_ops get_item_grad_ops = {"dz_get_item_grad", get_item_grad_backward, plan_release};
+
+static dz_variable *get_item_grad_planned(dz_variable *gy, index_plan *p)
+{
+    const dz_array *g = gy->data;
+    dz_array *gx = dz_array_empty_on(g->device, g->dtype, p->in_ndim, p->in_shape); /* zeros */
+    if (gx && p->rows)
+        dz_backend_of(g)->scatter_add_rows(g, p->rows, gx);
+    else if (gx)
+        dz_backend_of(g)->scatter_add(g, &p->spec, gx);
+    dz_variable *in[1] = {gy};
+    return dz_function_apply1(&get_item_grad_ops, 1, in, gx, 0, plan_retain(p));
+}
+
+dz_variable *dz_get_item(dz_variable *x, int nindex, const dz_index *index)
+{
+    if (!dz_check_variable("dz_get_item", x))
+        return NULL;
+    index_plan *p = plan_new("dz_get_item", x->data->ndim, x->data->shape, nindex, index);
+    if (!p)
+        return NULL;
+    dz_variable *y = get_item_planned(x, p);
+    plan_release(p);
+    return y;
+}
+
+static bool valid_shape(const char *op, int ndim, const int64_t *shape)
+{
+    if (ndim < 0 || ndim > DZ_MAX_NDIM || (ndim > 0 && !shape)) {
+        dz_raise(DZ_ERR_SHAPE, "%s: in_shape must have 0..%d dims and not be NULL (ndim %d)", op, DZ_MAX_NDIM,
+                 ndim);
+        return false;
+    }
+    for (int d = 0; d < ndim; d++) {
+        if (shape[d] < 0) {
+            dz_raise(DZ_ERR_SHAPE, "%s: in_shape %s has a negative dimension", op, dz_shape_str(ndim, shape));
+            return false;
+        }
+    }
+    return true;
+}
+
+dz_variable *dz_get_item_grad(dz_variable *gy, int nindex, const dz_index *index, int ndim,
+                              const int64_t *in_shape)
+{
+    const char *op = "dz_get_item_grad";
+    if (!dz_check_variable(op, gy) || !valid_shape(op, ndim, in_shape))
+        return NULL;
+    if (!dz_dtype_is_float(gy->data->dtype) && !dz_dtype_is_integer(gy->data->dtype)) {
+        dz_raise(DZ_ERR_DTYPE, "%s: gy of dtype %s cannot be added up; use float32, float64, int32 or int64", op,
+                 dz_dtype_name(gy->data->dtype));
+        return NULL;
+    }
+    index_plan *p = plan_new(op, ndim, in_shape, nindex, index);
+    if (!p)
+        return NULL;
+    dz_variable *gx = NULL;
+    if (!dz_shape_equal(p->out_ndim, p->out_shape, gy->data->ndim, gy->data->shape))
+        dz_raise(DZ_ERR_SHAPE, "%s: gy has shape %s but indexing %s gives %s", op, DZ_SHAPE_OF(gy->data),
+                 dz_shape_str(ndim, in_shape), dz_shape_str(p->out_ndim, p->out_shape));
+    else
+        gx = get_item_grad_planned(gy, p);
+    plan_release(p);
+    return gx;
+}
