@@ -2,6 +2,7 @@
  * paths, cleargrads, parameter counts, name errors. */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "test_common.h"
 
@@ -92,6 +93,31 @@ START_TEST(test_name_errors)
 }
 END_TEST
 
+START_TEST(test_plot)
+{
+    dz_layer *model = chain_new();
+    char path[] = "/tmp/dz_plot_XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+    dz_scope_begin();
+    dz_variable *x = tc_var(DZ_F64, 1, DZ_SHAPE(2), (double[]){1, 2});
+    dz_variable_set_name(x, "x");
+    ck_assert_int_eq(dz_layer_plot(model, 1, &x, path, true), DZ_OK);
+    dz_scope_end();
+    FILE *f = fopen(path, "r");
+    char text[8192];
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    text[n] = '\0';
+    fclose(f);
+    unlink(path);
+    ck_assert_msg(strstr(text, "digraph"), "%s", text);
+    ck_assert_msg(strstr(text, "dz_mul") && strstr(text, "dz_add"), "%s", text);
+    ck_assert_msg(strstr(text, "x"), "%s", text);
+    dz_layer_free(model);
+}
+END_TEST
+
 static Suite *layer_suite(void)
 {
     Suite *s = suite_create("layer");
@@ -99,6 +125,7 @@ static Suite *layer_suite(void)
     tcase_add_test(tc, test_params_in_order);
     tcase_add_test(tc, test_forward_backward_cleargrads);
     tcase_add_test(tc, test_name_errors);
+    tcase_add_test(tc, test_plot);
     suite_add_tcase(s, tc);
     return s;
 }

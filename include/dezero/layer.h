@@ -58,6 +58,10 @@ dz_variable *dz_layer_forward(dz_layer *layer, int ninputs, dz_variable *const *
 dz_variable *dz_layer_call(dz_layer *layer, dz_variable *x);
 void dz_layer_reset_state(dz_layer *layer);
 
+/* DeZero's Model.plot: run a forward on `inputs` and write the graph that
+ * produced its output as Graphviz DOT to `path` (render with `dot -Tpng`). */
+dz_status dz_layer_plot(dz_layer *layer, int ninputs, dz_variable *const *inputs, const char *path, bool verbose);
+
 /* Every parameter of the tree, depth first in registration order. */
 typedef struct dz_param_list {
     int count;

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "../core/internal.h"
+#include "dezero/graph.h"
 #include "dezero/layer.h"
 #include "dezero/scope.h"
 
@@ -121,6 +122,15 @@ dz_variable *dz_layer_forward(dz_layer *layer, int ninputs, dz_variable *const *
 }
 
 dz_variable *dz_layer_call(dz_layer *layer, dz_variable *x) { return dz_layer_forward(layer, 1, &x); }
+
+dz_status dz_layer_plot(dz_layer *layer, int ninputs, dz_variable *const *inputs, const char *path, bool verbose)
+{
+    dz_scope_begin();
+    dz_variable *y = dz_layer_forward(layer, ninputs, inputs);
+    dz_status status = y ? dz_graph_write_dot(y, path, verbose) : dz_last_error_code();
+    dz_scope_end();
+    return status;
+}
 
 void dz_layer_reset_state(dz_layer *layer)
 {
