@@ -616,12 +616,14 @@ static void assert_standard(const dz_npz *z)
     ck_assert(i64 == ((int64_t)1 << 40) + 1);
 }
 
-static dz_npz *load_fixture(const char *name)
+static dz_npz *load_path(const char *path)
 {
     dz_npz *z = NULL;
-    ck_assert_msg(dz_npz_load(fixture(name), &z) == DZ_OK, "%s", dz_last_error());
+    ck_assert_msg(dz_npz_load(path, &z) == DZ_OK, "%s", dz_last_error());
     return z;
 }
+
+static dz_npz *load_fixture(const char *name) { return load_path(fixture(name)); }
 
 START_TEST(test_fixture_standard)
 {
@@ -965,8 +967,7 @@ START_TEST(test_save_load_files)
         assert_bytes_eq(file.p, file.n, mem.p, mem.n);
         free(file.p);
         free(mem.p);
-        dz_npz *back = NULL;
-        ck_assert_int_eq(dz_npz_load(path, &back), DZ_OK);
+        dz_npz *back = load_path(path);
         assert_standard(back);
         dz_npz_free(back);
     }
@@ -983,6 +984,22 @@ START_TEST(test_save_load_files)
         dz_array_release(a);
         free(file.p);
         free(want.p);
+    }
+    if (dz_cuda_available()) { /* device arrays are saved from a host copy */
+        dz_npz *g = dz_npz_new();
+        dz_array *host = vector_array(&vectors[0]), *dev = dz_array_to_device(host, DZ_CUDA), *back;
+        dz_npz_add(g, "a", dev);
+        ck_assert_int_eq(dz_npz_save(g, tmp_path("g.npz"), true), DZ_OK);
+        ck_assert_int_eq(dz_npy_save(tmp_path("g.npy"), dev), DZ_OK);
+        ck_assert_int_eq(dz_npy_load(tmp_path("g.npy"), &back), DZ_OK);
+        assert_array(back, DZ_F32, 2, shape23, v6);
+        dz_npz_free(g);
+        g = load_path(tmp_path("g.npz"));
+        assert_vector_npz(g);
+        dz_npz_free(g);
+        dz_array_release(back);
+        dz_array_release(dev);
+        dz_array_release(host);
     }
     struct stat sb;
     ck_assert_int_eq(chmod(tmp_path("s.npz"), 0640), 0);
@@ -1158,8 +1175,7 @@ START_TEST(test_we_load_numpys)
     run_numpy("write");
     const char *names[] = {"np_stored.npz", "np_compressed.npz", "np_streamed.npz"};
     for (int i = 0; i < 3; i++) {
-        dz_npz *z = NULL;
-        ck_assert_msg(dz_npz_load(tmp_path(names[i]), &z) == DZ_OK, "%s", dz_last_error());
+        dz_npz *z = load_path(tmp_path(names[i]));
         assert_standard(z);
         dz_npz_free(z);
     }
