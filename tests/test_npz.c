@@ -28,12 +28,14 @@ typedef struct bytes {
     size_t n;
 } bytes;
 
+/* Keeps a NUL after the bytes, so text files can be scanned as strings. */
 static void append(bytes *b, const void *p, size_t n)
 {
     b->p = realloc(b->p, b->n + n + 1);
     if (n)
         memcpy(b->p + b->n, p, n);
     b->n += n;
+    b->p[b->n] = '\0';
 }
 
 /* Hex digits, whitespace ignored. */
@@ -614,12 +616,14 @@ static void assert_standard(const dz_npz *z)
     ck_assert(i64 == ((int64_t)1 << 40) + 1);
 }
 
-static dz_npz *load_fixture(const char *name)
+static dz_npz *load_path(const char *path)
 {
     dz_npz *z = NULL;
-    ck_assert_msg(dz_npz_load(fixture(name), &z) == DZ_OK, "%s", dz_last_error());
+    ck_assert_msg(dz_npz_load(path, &z) == DZ_OK, "%s", dz_last_error());
     return z;
 }
+
+static dz_npz *load_fixture(const char *name) { return load_path(fixture(name)); }
 
 START_TEST(test_fixture_standard)
 {
@@ -963,8 +967,7 @@ START_TEST(test_save_load_files)
         assert_bytes_eq(file.p, file.n, mem.p, mem.n);
         free(file.p);
         free(mem.p);
-        dz_npz *back = NULL;
-        ck_assert_int_eq(dz_npz_load(path, &back), DZ_OK);
+        dz_npz *back = load_path(path);
         assert_standard(back);
         dz_npz_free(back);
     }
@@ -981,6 +984,22 @@ START_TEST(test_save_load_files)
         dz_array_release(a);
         free(file.p);
         free(want.p);
+    }
+    if (dz_cuda_available()) { /* device arrays are saved from a host copy */
+        dz_npz *g = dz_npz_new();
+        dz_array *host = vector_array(&vectors[0]), *dev = dz_array_to_device(host, DZ_CUDA), *back;
+        dz_npz_add(g, "a", dev);
+        ck_assert_int_eq(dz_npz_save(g, tmp_path("g.npz"), true), DZ_OK);
+        ck_assert_int_eq(dz_npy_save(tmp_path("g.npy"), dev), DZ_OK);
+        ck_assert_int_eq(dz_npy_load(tmp_path("g.npy"), &back), DZ_OK);
+        assert_array(back, DZ_F32, 2, shape23, v6);
+        dz_npz_free(g);
+        g = load_path(tmp_path("g.npz"));
+        assert_vector_npz(g);
+        dz_npz_free(g);
+        dz_array_release(back);
+        dz_array_release(dev);
+        dz_array_release(host);
     }
     struct stat sb;
     ck_assert_int_eq(chmod(tmp_path("s.npz"), 0640), 0);
@@ -1120,4 +1139,88 @@ static Suite *npz_suite(void)
     return s;
 }
 
-int main(void) { return tc_run(npz_suite()); }
+/* ------------------------------------------------ live NumPy (npz_numpy_roundtrip) */
+
+static const char *numpy_script; /* tests/npz_numpy_check.py */
+
+static void run_numpy(const char *mode)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 '%s' %s '%s'", numpy_script, mode, tmpdir);
+    ck_assert_msg(system(cmd) == 0, "%s failed", cmd);
+}
+
+START_TEST(test_numpy_loads_ours)
+{
+    make_tmpdir();
+    dz_npz *z = standard_npz();
+    ck_assert_int_eq(dz_npz_save(z, tmp_path("c_stored.npz"), false), DZ_OK);
+    ck_assert_int_eq(dz_npz_save(z, tmp_path("c_compressed.npz"), true), DZ_OK);
+    for (int i = 0; i < NSTANDARD; i++) {
+        if (strchr(standard[i].name, '/'))
+            continue;
+        char name[64];
+        snprintf(name, sizeof name, "c_%s.npy", standard[i].name);
+        ck_assert_int_eq(dz_npy_save(tmp_path(name), dz_npz_get(z, standard[i].name)), DZ_OK);
+    }
+    run_numpy("check");
+    dz_npz_free(z);
+    remove_tmpdir();
+}
+END_TEST
+
+START_TEST(test_we_load_numpys)
+{
+    make_tmpdir();
+    run_numpy("write");
+    const char *names[] = {"np_stored.npz", "np_compressed.npz", "np_streamed.npz"};
+    for (int i = 0; i < 3; i++) {
+        dz_npz *z = load_path(tmp_path(names[i]));
+        assert_standard(z);
+        dz_npz_free(z);
+    }
+    /* our bytes for the same arrays, in the zip layout of that CPython */
+    bytes info = slurp(tmp_path("info"));
+    char layout[8] = "", zver[64] = "";
+    ck_assert_int_eq(sscanf((char *)info.p, "%7s %63s", layout, zver), 2);
+    dz_zip_layout lay = strcmp(layout, "old") == 0 ? DZ_ZIP_LAYOUT_CPYTHON_3_11_3 : DZ_ZIP_LAYOUT_CPYTHON;
+    dz_npz *c = standard_npz();
+    for (int compressed = 0; compressed < 2; compressed++) {
+        if (compressed && (!stock_zlib() || strcmp(zver, zlibVersion()) != 0))
+            continue; /* deflate bytes are only comparable with the same zlib */
+        bytes want = slurp(tmp_path(names[compressed])), got = encode(c, compressed, lay, DZ_ZIP64_LIMIT);
+        assert_bytes_eq(got.p, got.n, want.p, want.n);
+        free(want.p);
+        free(got.p);
+    }
+    dz_npz_free(c);
+    free(info.p);
+    remove_tmpdir();
+}
+END_TEST
+
+static Suite *numpy_suite(void)
+{
+    Suite *s = suite_create("npz_numpy_roundtrip");
+    TCase *tc = tcase_create("numpy");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_numpy_loads_ours);
+    tcase_add_test(tc, test_we_load_numpys);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+/* test_npz: the suite above. test_npz --numpy SCRIPT: the round trip through
+ * /usr/bin/python3's NumPy, skipped (exit 77) where NumPy is missing. */
+int main(int argc, char **argv)
+{
+    if (argc == 3 && strcmp(argv[1], "--numpy") == 0) {
+        numpy_script = argv[2];
+        if (system("/usr/bin/python3 -c 'import numpy' >/dev/null 2>&1") != 0) {
+            printf("SKIP: /usr/bin/python3 cannot import numpy (apt-get install python3-numpy)\n");
+            return 77;
+        }
+        return tc_run(numpy_suite());
+    }
+    return tc_run(npz_suite());
+}

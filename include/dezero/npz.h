@@ -42,7 +42,8 @@ dz_status dz_npz_load_buffer(const void *data, size_t len, dz_npz **out);
 
 /* Writes atomically: a temporary file in the same directory, fsync'd, then
  * renamed over `path`. On failure the previous file is left as it was.
- * compressed = false is np.savez, true is np.savez_compressed. */
+ * compressed = false is np.savez, true is np.savez_compressed. `path` is used
+ * as given (np.savez would append ".npz"). */
 dz_status dz_npz_save(const dz_npz *z, const char *path, bool compressed);
 
 /* A single array as .npy (np.save / np.load); the save is atomic as above. */

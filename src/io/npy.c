@@ -225,7 +225,7 @@ static dz_status parse_descr(parser *ps, npy_header *h)
         return bad(ps, "'descr' is not a dtype string");
     memcpy(d, s, n);
     d[n] = '\0';
-    const char *k = strchr("<>|=", d[0]) ? d + 1 : d;
+    const char *k = d[0] && strchr("<>|=", d[0]) ? d + 1 : d;
     char order = k == d ? '=' : d[0];
     if (*k == 'O')
         return dz_fail(DZ_ERR_UNSUPPORTED,

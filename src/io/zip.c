@@ -616,6 +616,9 @@ static written *new_entry(dz_zip_writer *w, const char *name, bool deflate)
 
 dz_status dz_zip_writer_add(dz_zip_writer *w, const char *name, const dz_zip_part *parts, int nparts, bool deflate)
 {
+    if (strlen(name) > UINT16_MAX)
+        return dz_fail(DZ_ERR_VALUE, "%s: a member name of %zu bytes is longer than ZIP allows (65535)", w->label,
+                       strlen(name));
     written *e = new_entry(w, name, deflate);
     for (int i = 0; i < nparts; i++) {
         e->crc = (uint32_t)crc32_z(e->crc, parts[i].data, parts[i].len);
