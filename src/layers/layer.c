@@ -140,11 +140,16 @@ void dz_layer_reset_state(dz_layer *layer)
         dz_layer_reset_state(layer->children[i]);
 }
 
+/* "prefix/name", or "name" at the root (prefix ""). */
 static char *join_path(const char *prefix, const char *name)
 {
-    size_t n = strlen(prefix) + strlen(name) + 2;
-    char *s = dz_xmalloc(n);
-    snprintf(s, n, "%s%s%s", prefix, *prefix ? "/" : "", name);
+    size_t np = strlen(prefix), nn = strlen(name);
+    char *s = dz_xmalloc(np + nn + 2), *p = s;
+    memcpy(p, prefix, np);
+    p += np;
+    if (np)
+        *p++ = '/';
+    memcpy(p, name, nn + 1);
     return s;
 }
 
