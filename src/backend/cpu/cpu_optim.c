@@ -246,9 +246,16 @@ void dz_cpu_axpy(dz_array *y, const dz_array *x, double alpha)
                               double alpha_)                                                       \
     {                                                                                              \
         const T alpha = (T)alpha_;                                                                 \
-        for (int64_t k = 0; k < n; k++)                                                            \
-            for (int64_t j = 0; j < d; j++)                                                        \
-                y[rows[k] * d + j] = FMA(x[k * d + j], alpha, y[rows[k] * d + j]); /* y[r] += a*x[k] */ \
+        for (int64_t k = 0; k < n; k++) {                                                          \
+            T *y_row = y + rows[k] * d;                                                            \
+            const T *x_row = x + k * d;                                                            \
+            if (alpha == 1) /* fma(x, 1, y) is x + y, rounded once: skip the fma call */           \
+                for (int64_t j = 0; j < d; j++)                                                    \
+                    y_row[j] = y_row[j] + x_row[j];                                                \
+            else                                                                                   \
+                for (int64_t j = 0; j < d; j++)                                                    \
+                    y_row[j] = FMA(x_row[j], alpha, y_row[j]); /* y[r] = y[r] + alpha*x[k] */     \
+        }                                                                                          \
     }
 ROWS_AXPY_LOOP(float)
 ROWS_AXPY_LOOP(double)
