@@ -65,10 +65,16 @@ static dz_status adamw_step_dense(dz_optimizer *opt, dz_param_state *state, dz_v
     return adam_step(opt, state, param, true);
 }
 
+static bool adam_uses_slot(const dz_optimizer *opt, int slot)
+{
+    return slot != MAX_EXP_AVG_SQ || ((const adam_optimizer *)opt)->config.amsgrad;
+}
+
 static const dz_optimizer_ops adam_ops = {
     .name = "Adam",
     .state_names = {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"},
     .counts_steps = true,
+    .uses_slot = adam_uses_slot,
     .sparse_refusal = ", please consider SparseAdam instead",
     .step_dense = adam_step_dense,
 };
@@ -77,6 +83,7 @@ static const dz_optimizer_ops adamw_ops = {
     .name = "AdamW",
     .state_names = {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"},
     .counts_steps = true,
+    .uses_slot = adam_uses_slot,
     .step_dense = adamw_step_dense,
 };
 
@@ -159,9 +166,12 @@ dz_sparse_adam_config dz_sparse_adam_defaults(void)
 dz_optimizer *dz_sparse_adam_new(const dz_sparse_adam_config *config)
 {
     dz_sparse_adam_config c = config ? *config : dz_sparse_adam_defaults();
-    if (!(c.lr > 0) || !(c.eps > 0)) {
-        dz_raise(DZ_ERR_VALUE, "SparseAdam: Invalid %s: %g (must be > 0)", c.lr > 0 ? "epsilon value" : "learning rate",
-                 c.lr > 0 ? c.eps : c.lr);
+    if (!(c.lr > 0)) {
+        dz_raise(DZ_ERR_VALUE, "SparseAdam: Invalid learning rate: %g (must be > 0)", c.lr);
+        return NULL;
+    }
+    if (!(c.eps > 0)) {
+        dz_raise(DZ_ERR_VALUE, "SparseAdam: Invalid epsilon value: %g (must be > 0)", c.eps);
         return NULL;
     }
     if (!dz_optim_check_beta("SparseAdam", 0, c.beta1) || !dz_optim_check_beta("SparseAdam", 1, c.beta2))

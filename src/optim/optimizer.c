@@ -49,11 +49,12 @@ static dz_status add_param(dz_optimizer *opt, dz_variable *param, const char *pa
     return DZ_OK;
 }
 
-static void free_state(dz_param_state *state)
+void dz_optim_state_clear(dz_param_state *state)
 {
     for (int s = 0; s < DZ_OPTIM_MAX_STATE; s++)
         dz_array_release(state->arrays[s]);
     dz_array_release(state->touched_rows);
+    memset(state, 0, sizeof *state);
 }
 
 /* Undo add_param back to `count` parameters. */
@@ -63,7 +64,7 @@ static void truncate_params(dz_optimizer *opt, int count)
         opt->nparams--;
         dz_variable_release(opt->params[opt->nparams]);
         free(opt->paths[opt->nparams]);
-        free_state(&opt->states[opt->nparams]);
+        dz_optim_state_clear(&opt->states[opt->nparams]);
     }
 }
 
@@ -85,7 +86,7 @@ dz_status dz_optimizer_setup(dz_optimizer *opt, const dz_layer *target)
 dz_status dz_optimizer_add_params(dz_optimizer *opt, int n, dz_variable *const *params)
 {
     if (!opt || (n > 0 && !params))
-        return dz_raise(DZ_ERR_NULL, "dz_optimizer_add_params: the optimizer and the parameters must not be NULL");
+        return dz_raise(DZ_ERR_NULL, "dz_optimizer_add_params: the optimizer and parameters must not be NULL");
     int before = opt->nparams;
     dz_status status = DZ_OK;
     for (int i = 0; i < n && status == DZ_OK; i++) {
@@ -169,7 +170,8 @@ bool dz_optim_check_beta(const char *optimizer, int index, double beta)
 {
     if (beta >= 0 && beta < 1)
         return true;
-    dz_raise(DZ_ERR_VALUE, "%s: Invalid beta parameter at index %d: %g (must be in [0, 1))", optimizer, index, beta);
+    dz_raise(DZ_ERR_VALUE, "%s: Invalid beta parameter at index %d: %g (must be in [0, 1))", optimizer, index,
+             beta);
     return false;
 }
 

@@ -33,6 +33,9 @@ typedef struct dz_optimizer_ops {
     const char *name;             /* "Adam": used in every message */
     const char *state_names[DZ_OPTIM_MAX_STATE]; /* NULL-padded */
     bool counts_steps;            /* state files keep "step" */
+    /* Whether this configuration uses state slot `slot` (NULL: every named
+     * slot); a loaded state must have exactly these arrays. */
+    bool (*uses_slot)(const dz_optimizer *opt, int slot);
     /* Text after "<name> does not support sparse (dense) gradients" when
      * step_sparse (step_dense) is NULL, e.g. ", please consider SparseAdam
      * instead"; NULL for none. */
@@ -71,6 +74,9 @@ void dz_optimizer_init(dz_optimizer *opt, const dz_optimizer_ops *ops, double lr
 /* The state array `slot` of a parameter, created as zeros (or `fill`) on the
  * parameter's device, dtype and shape at first use. NULL when out of memory. */
 dz_array *dz_optim_state_array(dz_param_state *state, int slot, const dz_variable *param, double fill);
+
+/* Release a parameter's state and zero it (step 0, no arrays). */
+void dz_optim_state_clear(dz_param_state *state);
 
 /* Checks shared by constructors: raise DZ_ERR_VALUE with PyTorch's text. */
 bool dz_optim_check_nonnegative(const char *optimizer, const char *what, double value);

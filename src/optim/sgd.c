@@ -51,9 +51,16 @@ static dz_status sgd_step_sparse(dz_optimizer *opt, dz_param_state *state, dz_va
     return dz_optim_sgd_sparse_step(&c, state, param);
 }
 
+static bool sgd_uses_slot(const dz_optimizer *opt, int slot)
+{
+    (void)slot;
+    return ((const sgd_optimizer *)opt)->config.momentum != 0;
+}
+
 static const dz_optimizer_ops sgd_ops = {
     .name = "SGD",
     .state_names = {"momentum_buffer"},
+    .uses_slot = sgd_uses_slot,
     .check = sgd_check,
     .step_dense = sgd_step_dense,
     .step_sparse = sgd_step_sparse,

@@ -41,11 +41,11 @@ static dz_status check_layout(const char *optimizer, const char *path, const dz_
         return dz_raise(DZ_ERR_SHAPE, "%s: the sparse grad of parameter '%s' has %lld rows but the parameter has "
                         "shape %s", optimizer, path, (long long)g->num_rows, DZ_SHAPE_OF(p));
     if (idx->dtype != DZ_I64 || idx->ndim != 1)
-        return dz_raise(DZ_ERR_DTYPE, "%s: the sparse grad of parameter '%s' needs (nnz,) int64 indices, got %s %s",
-                        optimizer, path, dz_dtype_name(idx->dtype), DZ_SHAPE_OF(idx));
+        return dz_raise(DZ_ERR_DTYPE, "%s: the sparse grad of parameter '%s' needs (nnz,) int64 indices, got "
+                        "%s %s", optimizer, path, dz_dtype_name(idx->dtype), DZ_SHAPE_OF(idx));
     if (val->dtype != p->dtype)
-        return dz_raise(DZ_ERR_DTYPE, "%s: parameter '%s' is %s but its sparse grad values are %s", optimizer, path,
-                        dz_dtype_name(p->dtype), dz_dtype_name(val->dtype));
+        return dz_raise(DZ_ERR_DTYPE, "%s: parameter '%s' is %s but its sparse grad values are %s", optimizer,
+                        path, dz_dtype_name(p->dtype), dz_dtype_name(val->dtype));
     if (val->ndim != p->ndim || val->shape[0] != idx->shape[0] || row_size(val) != row_size(p) ||
         !dz_shape_equal(val->ndim - 1, val->shape + 1, p->ndim - 1, p->shape + 1))
         return dz_raise(DZ_ERR_SHAPE, "%s: sparse grad of parameter '%s': values %s do not fit %s indices and a "
