@@ -14,5 +14,6 @@
 #include "dezero/shape.h"
 #include "dezero/gradient_check.h"
 #include "dezero/layer.h"
+#include "dezero/npz.h"
 
 #endif

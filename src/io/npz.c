@@ -1,0 +1,414 @@
+/* dz_npz: named arrays in insertion order, loaded from and saved to .npz
+ * archives (np.savez layout: member "<name>.npy" holds np.save's bytes), and
+ * single-array .npy files.
+ *
+ * Files are read through a read-only mapping and written atomically: a
+ * mkstemp file beside the target, fflush + fsync, rename over the target.
+ * Any failure removes the temporary file and leaves the target untouched.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../core/internal.h"
+#include "npy.h"
+#include "npz_internal.h"
+
+#define NPY_SUFFIX ".npy"
+#define NPY_SUFFIX_LEN 4
+#define BUFFER_LABEL "<buffer>"
+
+struct dz_npz {
+    int count, cap;
+    char **names;
+    dz_array **arrays;
+    int *slots; /* hash index by name: entry index + 1, 0 when empty */
+    size_t nslots; /* a power of two, more than twice count */
+};
+
+/* --- the set of arrays ---------------------------------------------------- */
+
+dz_npz *dz_npz_new(void) { return dz_xcalloc(1, sizeof(dz_npz)); }
+
+void dz_npz_free(dz_npz *z)
+{
+    if (!z)
+        return;
+    for (int i = 0; i < z->count; i++) {
+        free(z->names[i]);
+        dz_array_release(z->arrays[i]);
+    }
+    free(z->names);
+    free(z->arrays);
+    free(z->slots);
+    free(z);
+}
+
+static size_t hash_name(const char *s)
+{
+    uint64_t h = 14695981039346656037u; /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211u;
+    return (size_t)h;
+}
+
+static int *find_slot(const dz_npz *z, const char *name)
+{
+    size_t mask = z->nslots - 1, i = hash_name(name) & mask;
+    while (z->slots[i] && strcmp(z->names[z->slots[i] - 1], name) != 0)
+        i = (i + 1) & mask;
+    return &z->slots[i];
+}
+
+/* Room for one more name in the index (rebuilt when it grows). */
+static void reserve_slot(dz_npz *z)
+{
+    if (2 * ((size_t)z->count + 1) < z->nslots)
+        return;
+    free(z->slots);
+    z->nslots = z->nslots ? 2 * z->nslots : 16;
+    z->slots = dz_xcalloc(z->nslots, sizeof *z->slots);
+    for (int i = 0; i < z->count; i++)
+        *find_slot(z, z->names[i]) = i + 1;
+}
+
+/* Adds or replaces without checking the name (names from files may be anything). */
+static void put(dz_npz *z, const char *name, size_t len, dz_array *a)
+{
+    char *key = memcpy(dz_xmalloc(len + 1), name, len);
+    key[len] = '\0';
+    reserve_slot(z);
+    int *slot = find_slot(z, key);
+    dz_array_retain(a);
+    if (*slot) {
+        dz_array_release(z->arrays[*slot - 1]);
+        z->arrays[*slot - 1] = a;
+        free(key);
+        return;
+    }
+    if (z->count == z->cap) {
+        z->cap = z->cap ? 2 * z->cap : 8;
+        z->names = dz_xrealloc(z->names, (size_t)z->cap * sizeof *z->names);
+        z->arrays = dz_xrealloc(z->arrays, (size_t)z->cap * sizeof *z->arrays);
+    }
+    z->names[z->count] = key;
+    z->arrays[z->count] = a;
+    *slot = ++z->count;
+}
+
+dz_status dz_npz_add(dz_npz *z, const char *name, const dz_array *a)
+{
+    if (!z || !name || !a)
+        return dz_raise(DZ_ERR_NULL, "dz_npz_add: %s is NULL", !z ? "the npz" : !name ? "the name" : "the array");
+    size_t len = strlen(name);
+    if (len == 0 || len > UINT16_MAX - NPY_SUFFIX_LEN)
+        return dz_raise(DZ_ERR_VALUE, "dz_npz_add: a name of %zu bytes: names need 1 to %d bytes", len,
+                        UINT16_MAX - NPY_SUFFIX_LEN);
+    put(z, name, len, (dz_array *)a);
+    return DZ_OK;
+}
+
+int dz_npz_count(const dz_npz *z) { return z ? z->count : 0; }
+
+const char *dz_npz_name(const dz_npz *z, int i)
+{
+    if (!z || i < 0 || i >= z->count) {
+        dz_raise(DZ_ERR_INDEX, "dz_npz_name: index %d is out of range for %d arrays", i, dz_npz_count(z));
+        return NULL;
+    }
+    return z->names[i];
+}
+
+dz_array *dz_npz_get(const dz_npz *z, const char *name)
+{
+    if (!z || !name || !z->count)
+        return NULL;
+    int slot = *find_slot(z, name);
+    return slot ? z->arrays[slot - 1] : NULL;
+}
+
+/* --- loading ------------------------------------------------------------ */
+
+static dz_status stream_read(void *ctx, void *buf, size_t n) { return dz_zip_stream_read(ctx, buf, n); }
+
+static bool has_npy_suffix(const char *name, size_t len)
+{
+    return len >= NPY_SUFFIX_LEN && memcmp(name + len - NPY_SUFFIX_LEN, NPY_SUFFIX, NPY_SUFFIX_LEN) == 0;
+}
+
+/* One member: a .npy whose byte count must equal the member's size, then the
+ * CRC check. Directory entries (empty, name ending in '/') are skipped. */
+static dz_status read_member(const dz_zip_reader *r, size_t i, dz_npz *z)
+{
+    const dz_zip_entry *e = &r->entries[i];
+    size_t len = strlen(e->name);
+    if (len > 0 && e->name[len - 1] == '/' && e->usize == 0)
+        return DZ_OK;
+    char label[512];
+    snprintf(label, sizeof label, "%s: member '%s'", r->label, e->name);
+    dz_zip_stream s;
+    dz_array *a = NULL;
+    dz_status st = dz_zip_stream_open(&s, r, i);
+    if (st == DZ_OK) {
+        dz_npy_source src = {stream_read, &s, e->usize, true, label};
+        st = dz_npy_read(&src, &a);
+    }
+    if (st == DZ_OK)
+        st = dz_zip_stream_finish(&s);
+    dz_zip_stream_close(&s);
+    if (st == DZ_OK)
+        put(z, e->name, has_npy_suffix(e->name, len) ? len - NPY_SUFFIX_LEN : len, a);
+    dz_array_release(a);
+    return st;
+}
+
+static dz_status decode(const void *data, size_t len, const char *label, dz_npz **out)
+{
+    dz_zip_reader r;
+    dz_status st = dz_zip_reader_open(&r, data, len, label);
+    if (st != DZ_OK)
+        return st;
+    dz_npz *z = dz_npz_new();
+    for (size_t i = 0; i < r.count && st == DZ_OK; i++)
+        st = read_member(&r, i, z);
+    dz_zip_reader_close(&r);
+    if (st != DZ_OK) {
+        dz_npz_free(z);
+        return st;
+    }
+    *out = z;
+    return DZ_OK;
+}
+
+dz_status dz_npz_load_buffer(const void *data, size_t len, dz_npz **out)
+{
+    if (!out || (!data && len))
+        return dz_raise(DZ_ERR_NULL, "dz_npz_load_buffer: %s is NULL", !out ? "out" : "data");
+    *out = NULL;
+    return decode(data, len, BUFFER_LABEL, out);
+}
+
+static dz_status io_fail(const char *path, const char *what)
+{
+    return dz_fail(DZ_ERR_IO, "%s: %s: %s", path, what, strerror(errno));
+}
+
+/* A read-only mapping of the whole file (NULL for an empty file). */
+static dz_status map_file(const char *path, void **data, size_t *len)
+{
+    *data = NULL;
+    *len = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return io_fail(path, "cannot open");
+    struct stat sb;
+    dz_status st = DZ_OK;
+    if (fstat(fd, &sb) != 0)
+        st = io_fail(path, "cannot stat");
+    else if (!S_ISREG(sb.st_mode))
+        st = dz_fail(DZ_ERR_IO, "%s: not a regular file", path);
+    else if (sb.st_size > 0) {
+        *len = (size_t)sb.st_size;
+        *data = mmap(NULL, *len, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (*data == MAP_FAILED) {
+            *data = NULL;
+            st = io_fail(path, "cannot map");
+        }
+    }
+    close(fd);
+    return st;
+}
+
+static void unmap_file(void *data, size_t len)
+{
+    if (data)
+        munmap(data, len);
+}
+
+dz_status dz_npz_load(const char *path, dz_npz **out)
+{
+    if (!path || !out)
+        return dz_raise(DZ_ERR_NULL, "dz_npz_load: %s is NULL", !path ? "path" : "out");
+    *out = NULL;
+    void *data;
+    size_t len;
+    dz_status st = map_file(path, &data, &len);
+    if (st == DZ_OK)
+        st = decode(data, len, path, out);
+    unmap_file(data, len);
+    return st;
+}
+
+dz_status dz_npy_load(const char *path, dz_array **out)
+{
+    if (!path || !out)
+        return dz_raise(DZ_ERR_NULL, "dz_npy_load: %s is NULL", !path ? "path" : "out");
+    *out = NULL;
+    void *data;
+    size_t len;
+    dz_status st = map_file(path, &data, &len);
+    if (st == DZ_OK)
+        st = dz_npy_read_buffer(data, len, path, out);
+    unmap_file(data, len);
+    return st;
+}
+
+/* --- saving ------------------------------------------------------------- */
+
+/* np.save's header and the array's bytes, as zip parts; *host holds the data
+ * (a CPU copy of a device array). */
+static dz_status npy_parts(const dz_array *a, const char *label, dz_array **host, dz_zip_part parts[2])
+{
+    *host = dz_array_to_device(a, DZ_CPU);
+    if (!*host)
+        return dz_fail(DZ_ERR_NOMEM, "%s: cannot copy an array of shape %s to the host", label, DZ_SHAPE_OF(a));
+    size_t hlen;
+    unsigned char *header = dz_npy_header(*host, &hlen);
+    parts[0] = (dz_zip_part){header, hlen};
+    parts[1] = (dz_zip_part){(*host)->data, (size_t)(*host)->size * dz_dtype_size((*host)->dtype)};
+    return DZ_OK;
+}
+
+static dz_status add_member(dz_zip_writer *w, const char *label, const char *name, const dz_array *a,
+                            bool compressed)
+{
+    dz_array *host;
+    dz_zip_part parts[2] = {{NULL, 0}, {NULL, 0}};
+    dz_status st = npy_parts(a, label, &host, parts);
+    if (st != DZ_OK)
+        return st;
+    size_t len = strlen(name);
+    char *member = dz_xmalloc(len + NPY_SUFFIX_LEN + 1);
+    memcpy(member, name, len);
+    memcpy(member + len, NPY_SUFFIX, NPY_SUFFIX_LEN + 1);
+    st = dz_zip_writer_add(w, member, parts, 2, compressed);
+    free(member);
+    free((void *)parts[0].data);
+    dz_array_release(host);
+    return st;
+}
+
+static dz_status write_archive(const dz_npz *z, bool compressed, dz_zip_writer *w, const char *label)
+{
+    dz_status st = DZ_OK;
+    for (int i = 0; i < z->count && st == DZ_OK; i++)
+        st = add_member(w, label, z->names[i], z->arrays[i], compressed);
+    return st == DZ_OK ? dz_zip_writer_finish(w) : st;
+}
+
+dz_status dz_npz_encode(const dz_npz *z, bool compressed, dz_zip_layout layout, uint64_t zip64_limit,
+                        unsigned char **out, size_t *len)
+{
+    dz_zip_writer *w = dz_zip_writer_new(NULL, BUFFER_LABEL, layout, zip64_limit);
+    dz_status st = write_archive(z, compressed, w, BUFFER_LABEL);
+    *out = st == DZ_OK ? dz_zip_writer_take(w, len) : NULL;
+    dz_zip_writer_free(w);
+    return st;
+}
+
+/* Writes the file's content to f; errors name `path`. */
+typedef dz_status (*content_fn)(FILE *f, const char *path, const void *ctx);
+
+/* The mode open(path, "wb") would give: an existing file keeps its mode, a
+ * new one gets 0666 minus the umask (which can only be read by setting it). */
+static mode_t target_mode(const char *path)
+{
+    struct stat sb;
+    if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode))
+        return sb.st_mode & 07777;
+    mode_t mask = umask(0);
+    umask(mask);
+    return 0666 & ~mask;
+}
+
+/* Best effort: makes the rename itself durable. */
+static void sync_parent_dir(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
+    int fd = dir ? open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+    free(dir);
+}
+
+/* The content in a temporary file beside `path`, flushed and fsync'd, then
+ * renamed over `path`; on failure the temporary file is removed. */
+static dz_status atomic_write(const char *path, content_fn content, const void *ctx)
+{
+    size_t n = strlen(path);
+    char *tmp = dz_xmalloc(n + sizeof ".tmp.XXXXXX");
+    memcpy(tmp, path, n);
+    memcpy(tmp + n, ".tmp.XXXXXX", sizeof ".tmp.XXXXXX");
+    mode_t mode = target_mode(path);
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        dz_status st = io_fail(path, "cannot create a temporary file");
+        free(tmp);
+        return st;
+    }
+    FILE *f = fdopen(fd, "wb");
+    dz_status st = f ? content(f, path, ctx) : io_fail(path, "cannot open the temporary file");
+    if (st == DZ_OK && (fflush(f) != 0 || fsync(fileno(f)) != 0 || fchmod(fileno(f), mode) != 0))
+        st = io_fail(path, "write failed");
+    if ((f ? fclose(f) : close(fd)) != 0 && st == DZ_OK)
+        st = io_fail(path, "write failed");
+    if (st == DZ_OK && rename(tmp, path) != 0)
+        st = io_fail(path, "cannot rename the temporary file over it");
+    if (st == DZ_OK)
+        sync_parent_dir(path);
+    else
+        unlink(tmp);
+    free(tmp);
+    return st;
+}
+
+typedef struct npz_job {
+    const dz_npz *z;
+    bool compressed;
+} npz_job;
+
+static dz_status npz_content(FILE *f, const char *path, const void *ctx)
+{
+    const npz_job *job = ctx;
+    dz_zip_writer *w = dz_zip_writer_new(f, path, DZ_ZIP_LAYOUT_CPYTHON, DZ_ZIP64_LIMIT);
+    dz_status st = write_archive(job->z, job->compressed, w, path);
+    dz_zip_writer_free(w);
+    return st;
+}
+
+dz_status dz_npz_save(const dz_npz *z, const char *path, bool compressed)
+{
+    if (!z || !path)
+        return dz_raise(DZ_ERR_NULL, "dz_npz_save: %s is NULL", !z ? "the npz" : "path");
+    npz_job job = {z, compressed};
+    return atomic_write(path, npz_content, &job);
+}
+
+static dz_status npy_content(FILE *f, const char *path, const void *ctx)
+{
+    dz_array *host;
+    dz_zip_part parts[2] = {{NULL, 0}, {NULL, 0}};
+    dz_status st = npy_parts(ctx, path, &host, parts);
+    if (st != DZ_OK)
+        return st;
+    for (int i = 0; i < 2 && st == DZ_OK; i++)
+        if (fwrite(parts[i].data, 1, parts[i].len, f) != parts[i].len)
+            st = io_fail(path, "write failed");
+    free((void *)parts[0].data);
+    dz_array_release(host);
+    return st;
+}
+
+dz_status dz_npy_save(const char *path, const dz_array *a)
+{
+    if (!path || !a)
+        return dz_raise(DZ_ERR_NULL, "dz_npy_save: %s is NULL", !path ? "path" : "the array");
+    return atomic_write(path, npy_content, a);
+}
