@@ -132,7 +132,7 @@ static dz_status check_array(const dz_optimizer *opt, const char *key, const dz_
 
 static dz_status read_key(const dz_optimizer *opt, const char *key, const dz_array *a, file_state *states)
 {
-    int param, slot;
+    int param = -1, slot = STEP_SLOT;
     dz_status status = parse_key(opt, key, &param, &slot);
     if (status != DZ_OK)
         return status;
