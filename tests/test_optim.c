@@ -412,6 +412,56 @@ START_TEST(test_sparse_sgd_without_duplicates_is_exact)
 }
 END_TEST
 
+START_TEST(test_coalesced_grads_are_used_as_they_are)
+{
+    dz_optimizer *(*makers[])(void) = {make_sparse_adam, make_sparse_adagrad, make_sparse_sgd_nesterov};
+    for (int k = 0; k < 3; k++) {
+        dz_variable *marked = table(), *plain = table();
+        dz_optimizer *a = makers[k](), *b = makers[k]();
+        dz_optimizer_add_params(a, 1, &marked);
+        dz_optimizer_add_params(b, 1, &plain);
+        for (int step = 0; step < 2; step++) {
+            dz_sparse_grad *g = sparse_grad(6, 2, (int64_t[]){0, 4}, 3, &golden_sparse_values1[0][0]);
+            g->coalesced = true;
+            set_sparse_grad(marked, g);
+            set_sparse_grad(plain, sparse_grad(6, 2, (int64_t[]){0, 4}, 3, &golden_sparse_values1[0][0]));
+            dz_optimizer_update(a);
+            dz_optimizer_update(b);
+        }
+        assert_bits(marked->data, 0, plain->data->data, 18, "coalesced grad");
+        dz_optimizer_free(a);
+        dz_optimizer_free(b);
+        dz_variable_release(marked);
+        dz_variable_release(plain);
+    }
+}
+END_TEST
+
+START_TEST(test_sparse_momentum_after_dense_step)
+{
+    /* after a dense step the buffer's rows are unknown: the sparse steps after it must still decay and
+     * apply row 1, which only the dense step touched */
+    dz_variable *sparse_w = table(), *dense_w = table();
+    dz_optimizer *sparse_opt = make_sparse_sgd_momentum(), *dense_opt = make_sparse_sgd_momentum();
+    dz_optimizer_add_params(sparse_opt, 1, &sparse_w);
+    dz_optimizer_add_params(dense_opt, 1, &dense_w);
+    for (int step = 0; step < GOLDEN_SPARSE_STEPS; step++) {
+        if (step == 0)
+            set_dense_grad(sparse_w, densify(step));
+        else
+            set_sparse_grad(sparse_w, golden_sparse_grad(step));
+        set_dense_grad(dense_w, densify(step));
+        dz_optimizer_update(sparse_opt);
+        dz_optimizer_update(dense_opt);
+        assert_close(sparse_w->data, dense_w->data->data, 18, 2.5e-7, "dense, then sparse momentum");
+    }
+    dz_optimizer_free(sparse_opt);
+    dz_optimizer_free(dense_opt);
+    dz_variable_release(sparse_w);
+    dz_variable_release(dense_w);
+}
+END_TEST
+
 START_TEST(test_sparse_grad_errors)
 {
     tc_errors_off();
@@ -459,6 +509,11 @@ START_TEST(test_sparse_grad_errors)
     set_sparse_grad(w, sparse_grad(6, 2, (int64_t[]){1, 6}, 3, (float[]){1, 1, 1, 1, 1, 1}));
     ck_assert_int_eq(dz_optimizer_update(opt), DZ_ERR_INDEX);
     ck_assert_msg(strstr(dz_last_error(), "row index 6"), "%s", dz_last_error());
+    dz_sparse_grad *unsorted = sparse_grad(6, 2, (int64_t[]){4, 1}, 3, (float[]){1, 1, 1, 1, 1, 1});
+    unsorted->coalesced = true;
+    set_sparse_grad(w, unsorted);
+    ck_assert_int_eq(dz_optimizer_update(opt), DZ_ERR_VALUE);
+    ck_assert_msg(strstr(dz_last_error(), "marked coalesced"), "%s", dz_last_error());
     dz_optimizer_free(opt);
 
     assert_bits(w->data, 0, &golden_s0[0][0], 18, "no failed update moves the table");
@@ -579,6 +634,8 @@ static Suite *optim_suite(void)
     TCase *sparse = tcase_create("sparse");
     tcase_add_test(sparse, test_sparse_sgd_equals_dense_sgd);
     tcase_add_test(sparse, test_sparse_sgd_without_duplicates_is_exact);
+    tcase_add_test(sparse, test_coalesced_grads_are_used_as_they_are);
+    tcase_add_test(sparse, test_sparse_momentum_after_dense_step);
     tcase_add_test(sparse, test_sparse_grad_errors);
     suite_add_tcase(s, sparse);
     TCase *api = tcase_create("api");

@@ -65,11 +65,15 @@ dz_status dz_optim_check_sparse_grad(const char *optimizer, const dz_update_item
     if (status != DZ_OK)
         return status;
     const int64_t *rows = g->indices->data;
-    for (int64_t k = 0; k < g->indices->size; k++)
+    for (int64_t k = 0; k < g->indices->size; k++) {
         if (rows[k] < 0 || rows[k] >= p->shape[0])
             return dz_raise(DZ_ERR_INDEX, "%s: the sparse grad of parameter '%s' has row index %lld (entry %lld), "
                             "out of range for %lld rows", optimizer, item->path, (long long)rows[k], (long long)k,
                             (long long)p->shape[0]);
+        if (g->coalesced && k > 0 && rows[k] <= rows[k - 1])
+            return dz_raise(DZ_ERR_VALUE, "%s: the sparse grad of parameter '%s' is marked coalesced but its rows "
+                            "are not sorted and unique (entry %lld)", optimizer, item->path, (long long)k);
+    }
     return DZ_OK;
 }
 
@@ -219,6 +223,9 @@ static dz_array *nesterov_direction(const dz_sgd_config *c, const dz_coalesced *
     if (d && where) {
         be->rows_axpy(d, where, g->values, 1.0); /* d = g */
         be->axpy(d, b_rows, c->momentum);        /* d = d + mu*b */
+    } else {
+        dz_array_release(d);
+        d = NULL;
     }
     dz_array_release(where);
     return d;
