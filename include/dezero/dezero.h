@@ -22,5 +22,6 @@
 #include "dezero/layers.h"
 #include "dezero/datasets.h"
 #include "dezero/npz.h"
+#include "dezero/optim.h"
 
 #endif

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "dezero/array.h"
+#include "optim_scalars.h"
 
 typedef enum dz_unary_op {
     DZ_UNARY_COPY,        /* y = x (also broadcasts) */
@@ -129,6 +130,38 @@ typedef struct dz_backend {
     /* ---- embedding kernels ---- */
 
     /* ---- optimizer kernels ---- */
+
+    /* Whole-parameter steps, in place. p, g and the state arrays share one
+     * shape and dtype (f32 or f64). */
+    void (*sgd_step)(const dz_sgd_scalars *s, dz_array *p, const dz_array *g,
+                     dz_array *momentum_buffer /* NULL without momentum */);
+    /* DeZero's MomentumSGD: v = momentum*v - lr*g; p += v. */
+    void (*momentum_sgd_step)(double lr, double momentum, dz_array *p, const dz_array *g, dz_array *velocity);
+    void (*adagrad_step)(const dz_adagrad_scalars *s, dz_array *p, const dz_array *g, dz_array *state_sum);
+    void (*adadelta_step)(const dz_adadelta_scalars *s, dz_array *p, const dz_array *g, dz_array *square_avg,
+                          dz_array *acc_delta);
+    void (*adam_step)(const dz_adam_scalars *s, dz_array *p, const dz_array *g, dz_array *exp_avg,
+                      dz_array *exp_avg_sq, dz_array *max_exp_avg_sq /* NULL unless amsgrad */);
+    /* Hook kernels: g += rate*p (DeZero's WeightDecay); x *= scale; sum(x^2) in double. */
+    void (*weight_decay)(double rate, const dz_array *p, dz_array *g);
+    void (*scale)(dz_array *x, double scale);
+    double (*sum_squares)(const dz_array *x);
+    /* y = y + alpha*x, fused (same shape). */
+    void (*axpy)(dz_array *y, const dz_array *x, double alpha);
+
+    /* Row kernels for sparse grads. y, p and state are (R, D) (any shape whose
+     * first axis is R); rows is (n,) int64 in [0, R); x and values are (n, D). */
+    /* y[rows[k]] += alpha * x[k], fused, for k = 0..n-1 in order (rows may repeat). */
+    void (*rows_axpy)(dz_array *y, const dz_array *rows, const dz_array *x, double alpha);
+    /* y[rows[k]] *= scale. */
+    void (*rows_scale)(dz_array *y, const dz_array *rows, double scale);
+    /* out[k] = y[rows[k]]. */
+    void (*rows_gather)(const dz_array *y, const dz_array *rows, dz_array *out);
+    /* Adagrad / SparseAdam on unique rows (a coalesced grad). */
+    void (*sparse_adagrad_rows)(const dz_adagrad_scalars *s, dz_array *p, dz_array *state_sum,
+                                const dz_array *rows, const dz_array *values);
+    void (*sparse_adam_rows)(const dz_sparse_adam_scalars *s, dz_array *p, dz_array *exp_avg,
+                             dz_array *exp_avg_sq, const dz_array *rows, const dz_array *values);
 } dz_backend;
 
 const dz_backend *dz_backend_cpu(void);

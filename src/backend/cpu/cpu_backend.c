@@ -198,6 +198,20 @@ static const dz_backend cpu_backend = {
     .sigmoid_cross_entropy = dz_cpu_sigmoid_cross_entropy,
     /* embedding kernels */
     /* optimizer kernels */
+    .sgd_step = dz_cpu_sgd_step,
+    .momentum_sgd_step = dz_cpu_momentum_sgd_step,
+    .adagrad_step = dz_cpu_adagrad_step,
+    .adadelta_step = dz_cpu_adadelta_step,
+    .adam_step = dz_cpu_adam_step,
+    .weight_decay = dz_cpu_weight_decay,
+    .scale = dz_cpu_scale,
+    .sum_squares = dz_cpu_sum_squares,
+    .axpy = dz_cpu_axpy,
+    .rows_axpy = dz_cpu_rows_axpy,
+    .rows_scale = dz_cpu_rows_scale,
+    .rows_gather = dz_cpu_rows_gather,
+    .sparse_adagrad_rows = dz_cpu_sparse_adagrad_rows,
+    .sparse_adam_rows = dz_cpu_sparse_adam_rows,
 };
 
 const dz_backend *dz_backend_cpu(void) { return &cpu_backend; }

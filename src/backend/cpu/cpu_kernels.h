@@ -32,6 +32,26 @@ void dz_cpu_softmax_cross_entropy_backward(const dz_array *x, const dz_array *t,
                                            double scale, const dz_array *gy, dz_array *gx);
 void dz_cpu_sigmoid_cross_entropy(const dz_array *x, const dz_array *t, double scale, dz_array *loss);
 
+/* Optimizer kernels (cpu_optim.c). */
+void dz_cpu_sgd_step(const dz_sgd_scalars *s, dz_array *p, const dz_array *g, dz_array *buf);
+void dz_cpu_momentum_sgd_step(double lr, double momentum, dz_array *p, const dz_array *g, dz_array *v);
+void dz_cpu_adagrad_step(const dz_adagrad_scalars *s, dz_array *p, const dz_array *g, dz_array *sum);
+void dz_cpu_adadelta_step(const dz_adadelta_scalars *s, dz_array *p, const dz_array *g, dz_array *square_avg,
+                          dz_array *acc_delta);
+void dz_cpu_adam_step(const dz_adam_scalars *s, dz_array *p, const dz_array *g, dz_array *m, dz_array *v,
+                      dz_array *vmax);
+void dz_cpu_weight_decay(double rate, const dz_array *p, dz_array *g);
+void dz_cpu_scale(dz_array *x, double scale);
+double dz_cpu_sum_squares(const dz_array *x);
+void dz_cpu_axpy(dz_array *y, const dz_array *x, double alpha);
+void dz_cpu_rows_axpy(dz_array *y, const dz_array *rows, const dz_array *x, double alpha);
+void dz_cpu_rows_scale(dz_array *y, const dz_array *rows, double scale);
+void dz_cpu_rows_gather(const dz_array *y, const dz_array *rows, dz_array *out);
+void dz_cpu_sparse_adagrad_rows(const dz_adagrad_scalars *s, dz_array *p, dz_array *sum, const dz_array *rows,
+                                const dz_array *values);
+void dz_cpu_sparse_adam_rows(const dz_sparse_adam_scalars *s, dz_array *p, dz_array *m, dz_array *v,
+                             const dz_array *rows, const dz_array *values);
+
 /* IEEE half <-> float. */
 float dz_half_to_float(uint16_t h);
 uint16_t dz_float_to_half(float f);

@@ -1,0 +1,102 @@
+/* What the optimizer sources share: the optimizer and hook structs, the
+ * per-parameter state, the vtable an update rule fills in, and the sparse
+ * helpers of sparse.c. Not installed. */
+#ifndef DEZERO_OPTIMIZER_INTERNAL_H
+#define DEZERO_OPTIMIZER_INTERNAL_H
+
+#include "../backend/backend.h"
+#include "../core/internal.h"
+#include "dezero/optim.h"
+#include "dezero/sparse_grad.h"
+
+#define DZ_OPTIM_MAX_STATE 3
+
+/* One parameter's state. arrays[i] is named ops->state_names[i]; NULL until
+ * the update rule needs it. */
+typedef struct dz_param_state {
+    int64_t step; /* updates so far, counting the one in progress */
+    dz_array *arrays[DZ_OPTIM_MAX_STATE];
+    /* SGD with momentum on sparse grads: the sorted rows whose momentum buffer
+     * may be nonzero (every other row of the buffer is 0). A cache, rebuilt
+     * from the buffer after a state load; NULL when unknown. */
+    dz_array *touched_rows;
+} dz_param_state;
+
+/* One parameter being updated: its position in the optimizer and its path. */
+typedef struct dz_update_item {
+    int index;
+    dz_variable *param;
+    const char *path;
+} dz_update_item;
+
+typedef struct dz_optimizer_ops {
+    const char *name;             /* "Adam": used in every message */
+    const char *state_names[DZ_OPTIM_MAX_STATE]; /* NULL-padded */
+    bool counts_steps;            /* state files keep "step" */
+    /* Whether this configuration uses state slot `slot` (NULL: every named
+     * slot); a loaded state must have exactly these arrays. */
+    bool (*uses_slot)(const dz_optimizer *opt, int slot);
+    /* Text after "<name> does not support sparse (dense) gradients" when
+     * step_sparse (step_dense) is NULL, e.g. ", please consider SparseAdam
+     * instead"; NULL for none. */
+    const char *sparse_refusal, *dense_refusal;
+    /* Optional check of a grad this rule accepts (e.g. weight decay with a
+     * sparse grad); raises and returns the code. */
+    dz_status (*check)(const dz_optimizer *opt, const dz_update_item *item);
+    /* One step of one parameter; fail only when memory runs out. */
+    dz_status (*step_dense)(dz_optimizer *opt, dz_param_state *state, dz_variable *param);
+    dz_status (*step_sparse)(dz_optimizer *opt, dz_param_state *state, dz_variable *param);
+} dz_optimizer_ops;
+
+/* A concrete optimizer embeds this as its first member. */
+struct dz_optimizer {
+    const dz_optimizer_ops *ops;
+    double lr;
+    int nparams, capacity;
+    dz_variable **params; /* retained */
+    char **paths;
+    dz_param_state *states;
+    int nhooks;
+    dz_optimizer_hook **hooks;
+};
+
+/* A hook edits the list of items about to be updated: it may change their
+ * grads or drop items (count shrinks). */
+struct dz_optimizer_hook {
+    const char *name;
+    dz_status (*run)(dz_optimizer_hook *hook, dz_update_item *items, int *count);
+    void (*destroy)(dz_optimizer_hook *hook); /* frees what the hook added; may be NULL */
+};
+
+/* Set up the base of a newly allocated optimizer (zeroed memory). */
+void dz_optimizer_init(dz_optimizer *opt, const dz_optimizer_ops *ops, double lr);
+
+/* The state array `slot` of a parameter, created as zeros (or `fill`) on the
+ * parameter's device, dtype and shape at first use. NULL when out of memory. */
+dz_array *dz_optim_state_array(dz_param_state *state, int slot, const dz_variable *param, double fill);
+
+/* Release a parameter's state and zero it (step 0, no arrays). */
+void dz_optim_state_clear(dz_param_state *state);
+
+/* Checks shared by constructors: raise DZ_ERR_VALUE with PyTorch's text. */
+bool dz_optim_check_nonnegative(const char *optimizer, const char *what, double value);
+bool dz_optim_check_beta(const char *optimizer, int index, double beta);
+
+/* ---- sparse.c ---- */
+
+/* A coalesced copy of a sparse grad: indices sorted and unique, duplicates
+ * summed in their original order. Both arrays are new references. */
+typedef struct dz_coalesced {
+    dz_array *rows;   /* (m,) int64 */
+    dz_array *values; /* (m, D) */
+} dz_coalesced;
+dz_status dz_optim_coalesce(const dz_sparse_grad *g, dz_coalesced *out);
+void dz_optim_coalesced_free(dz_coalesced *c);
+/* Check a sparse grad against its parameter (shapes, dtype, index range). */
+dz_status dz_optim_check_sparse_grad(const char *optimizer, const dz_update_item *item);
+/* SGD on a sparse grad (plain, momentum, Nesterov). */
+dz_status dz_optim_sgd_sparse_step(const dz_sgd_config *c, dz_param_state *state, dz_variable *param);
+/* Drop the touched-rows cache after a dense step or a state load. */
+void dz_optim_forget_touched_rows(dz_param_state *state);
+
+#endif

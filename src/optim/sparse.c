@@ -1,0 +1,282 @@
+/* Sparse gradients in the optimizers: checking a dz_sparse_grad against its
+ * parameter, coalescing it (sorted unique rows, duplicates summed), and SGD
+ * on sparse grads. Adagrad and SparseAdam step on the coalesced grad with
+ * their row kernels (adagrad.c, adam.c).
+ *
+ * SGD, as torch.optim.SGD on a sparse grad:
+ *   - without momentum, p.add_(grad, alpha=-lr) adds the entries one by one,
+ *     so a row that appears twice gets two separate subtractions;
+ *   - with momentum, PyTorch's buffer is itself a sparse tensor that keeps
+ *     every row it has ever held. Here the buffer is dense (same shape as p)
+ *     and the rows it may hold are tracked (touched_rows), so a step costs
+ *     time in proportion to those rows, not to the table:
+ *         b[r] = mu*b[r]                     for r in touched   (not at step 1)
+ *         b[r] = b[r] + (1-dampening)*g[r]   for r in the grad  (b = g at step 1)
+ *         d[r] = b[r], or g[r] + mu*b[r] (Nesterov)
+ *         p[r] = p[r] - lr*d[r]              for r in touched
+ *     The values are PyTorch's up to rounding: it adds uncoalesced entries one
+ *     at a time where this sums duplicates first.
+ */
+#include <string.h>
+
+#include "optimizer_internal.h"
+
+/* ---- checks ---- */
+
+static int64_t row_size(const dz_array *a)
+{
+    int64_t n = 1;
+    for (int i = 1; i < a->ndim; i++)
+        n *= a->shape[i];
+    return n;
+}
+
+static dz_status check_layout(const char *optimizer, const char *path, const dz_array *p, const dz_sparse_grad *g)
+{
+    const dz_array *idx = g->indices, *val = g->values;
+    if (!idx || !val)
+        return dz_raise(DZ_ERR_STATE, "%s: the sparse grad of parameter '%s' has no indices or values", optimizer,
+                        path);
+    if (p->ndim < 1 || g->num_rows != p->shape[0])
+        return dz_raise(DZ_ERR_SHAPE, "%s: the sparse grad of parameter '%s' has %lld rows but the parameter has "
+                        "shape %s", optimizer, path, (long long)g->num_rows, DZ_SHAPE_OF(p));
+    if (idx->dtype != DZ_I64 || idx->ndim != 1)
+        return dz_raise(DZ_ERR_DTYPE, "%s: the sparse grad of parameter '%s' needs (nnz,) int64 indices, got "
+                        "%s %s", optimizer, path, dz_dtype_name(idx->dtype), DZ_SHAPE_OF(idx));
+    if (val->dtype != p->dtype)
+        return dz_raise(DZ_ERR_DTYPE, "%s: parameter '%s' is %s but its sparse grad values are %s", optimizer,
+                        path, dz_dtype_name(p->dtype), dz_dtype_name(val->dtype));
+    if (val->ndim != p->ndim || val->shape[0] != idx->shape[0] || row_size(val) != row_size(p) ||
+        !dz_shape_equal(val->ndim - 1, val->shape + 1, p->ndim - 1, p->shape + 1))
+        return dz_raise(DZ_ERR_SHAPE, "%s: sparse grad of parameter '%s': values %s do not fit %s indices and a "
+                        "parameter of shape %s", optimizer, path, DZ_SHAPE_OF(val), DZ_SHAPE_OF(idx),
+                        DZ_SHAPE_OF(p));
+    if (idx->device != DZ_CPU || val->device != p->device)
+        return dz_raise(DZ_ERR_DEVICE, "%s: the sparse grad of parameter '%s' must have CPU indices and values on "
+                        "the parameter's device", optimizer, path);
+    return DZ_OK;
+}
+
+dz_status dz_optim_check_sparse_grad(const char *optimizer, const dz_update_item *item)
+{
+    const dz_array *p = item->param->data;
+    const dz_sparse_grad *g = item->param->sparse_grad;
+    dz_status status = check_layout(optimizer, item->path, p, g);
+    if (status != DZ_OK)
+        return status;
+    const int64_t *rows = g->indices->data;
+    for (int64_t k = 0; k < g->indices->size; k++) {
+        if (rows[k] < 0 || rows[k] >= p->shape[0])
+            return dz_raise(DZ_ERR_INDEX, "%s: the sparse grad of parameter '%s' has row index %lld (entry %lld), "
+                            "out of range for %lld rows", optimizer, item->path, (long long)rows[k], (long long)k,
+                            (long long)p->shape[0]);
+        if (g->coalesced && k > 0 && rows[k] <= rows[k - 1])
+            return dz_raise(DZ_ERR_VALUE, "%s: the sparse grad of parameter '%s' is marked coalesced but its rows "
+                            "are not sorted and unique (entry %lld)", optimizer, item->path, (long long)k);
+    }
+    return DZ_OK;
+}
+
+/* ---- coalescing ---- */
+
+/* An (n,) int64 array holding values[0..n-1]. */
+static dz_array *int64_vector(const int64_t *values, int64_t n)
+{
+    dz_array *a = dz_array_empty(DZ_I64, 1, DZ_SHAPE(n));
+    if (a && n > 0)
+        memcpy(a->data, values, (size_t)n * sizeof *values);
+    return a;
+}
+
+typedef struct {
+    int64_t row, position;
+} entry;
+
+static int compare_entries(const void *a, const void *b)
+{
+    const entry *x = a, *y = b;
+    if (x->row != y->row)
+        return x->row < y->row ? -1 : 1;
+    return x->position < y->position ? -1 : x->position > y->position;
+}
+
+/* Sort the entries by (row, position) and number the distinct rows:
+ * slots[k] is the output row of entry k; returns how many there are. */
+static int64_t assign_slots(const dz_array *indices, int64_t *slots, int64_t *unique_rows)
+{
+    int64_t n = indices->size, count = 0;
+    entry *sorted = dz_xmalloc((size_t)n * sizeof *sorted + 1);
+    for (int64_t k = 0; k < n; k++)
+        sorted[k] = (entry){((const int64_t *)indices->data)[k], k};
+    qsort(sorted, (size_t)n, sizeof *sorted, compare_entries);
+    for (int64_t k = 0; k < n; k++) {
+        if (k == 0 || sorted[k].row != sorted[k - 1].row)
+            unique_rows[count++] = sorted[k].row;
+        slots[sorted[k].position] = count - 1;
+    }
+    free(sorted);
+    return count;
+}
+
+dz_status dz_optim_coalesce(const dz_sparse_grad *g, dz_coalesced *out)
+{
+    if (g->coalesced) {
+        out->rows = dz_array_retain(g->indices);
+        out->values = dz_array_retain(g->values);
+        return DZ_OK;
+    }
+    int64_t n = g->indices->size;
+    int64_t *unique = dz_xmalloc((size_t)n * sizeof *unique + 1);
+    dz_array *slots = dz_array_empty(DZ_I64, 1, DZ_SHAPE(n));
+    int64_t m = slots ? assign_slots(g->indices, slots->data, unique) : 0;
+    int64_t shape[DZ_MAX_NDIM];
+    memcpy(shape, g->values->shape, sizeof shape);
+    shape[0] = m;
+    out->rows = int64_vector(unique, m);
+    out->values = dz_array_empty_on(g->values->device, g->values->dtype, g->values->ndim, shape); /* zeros */
+    dz_status status = slots && out->rows && out->values ? DZ_OK : DZ_ERR_NOMEM;
+    if (status == DZ_OK) /* out[slots[k]] += values[k], in entry order */
+        dz_backend_of(out->values)->rows_axpy(out->values, slots, g->values, 1.0);
+    else
+        dz_optim_coalesced_free(out);
+    dz_array_release(slots);
+    free(unique);
+    return status;
+}
+
+void dz_optim_coalesced_free(dz_coalesced *c)
+{
+    dz_array_release(c->rows);
+    dz_array_release(c->values);
+    c->rows = c->values = NULL;
+}
+
+/* ---- SGD ---- */
+
+void dz_optim_forget_touched_rows(dz_param_state *state)
+{
+    dz_array_release(state->touched_rows);
+    state->touched_rows = NULL;
+}
+
+/* Rows of `buffer` that are not all zero bits (after a load or a dense step). */
+static dz_array *nonzero_rows(const dz_array *buffer)
+{
+    int64_t rows = buffer->shape[0], count = 0;
+    size_t row_bytes = (size_t)row_size(buffer) * dz_dtype_size(buffer->dtype);
+    char *zero = dz_xcalloc(1, row_bytes + 1);
+    int64_t *found = dz_xmalloc((size_t)rows * sizeof *found + 1);
+    for (int64_t r = 0; r < rows; r++)
+        if (memcmp((const char *)buffer->data + (size_t)r * row_bytes, zero, row_bytes) != 0)
+            found[count++] = r;
+    dz_array *out = int64_vector(found, count);
+    free(zero);
+    free(found);
+    return out;
+}
+
+/* The sorted union of two sorted row lists. */
+static dz_array *union_rows(const dz_array *a, const dz_array *b)
+{
+    const int64_t *x = a->data, *y = b->data;
+    int64_t *z = dz_xmalloc((size_t)(a->size + b->size) * sizeof *z + 1), i = 0, j = 0, n = 0;
+    while (i < a->size || j < b->size) {
+        int64_t next = j >= b->size || (i < a->size && x[i] < y[j]) ? x[i] : y[j];
+        i += i < a->size && x[i] == next;
+        j += j < b->size && y[j] == next;
+        z[n++] = next;
+    }
+    dz_array *out = int64_vector(z, n);
+    free(z);
+    return out;
+}
+
+/* positions[k] = where rows[k] sits in `touched` (both sorted; rows within touched). */
+static dz_array *positions_in(const dz_array *rows, const dz_array *touched)
+{
+    dz_array *out = dz_array_empty(DZ_I64, 1, DZ_SHAPE(rows->size));
+    if (!out)
+        return NULL;
+    const int64_t *r = rows->data, *t = touched->data;
+    for (int64_t k = 0, i = 0; k < rows->size; k++) {
+        while (t[i] != r[k])
+            i++;
+        ((int64_t *)out->data)[k] = i;
+    }
+    return out;
+}
+
+static dz_array *rows_like(const dz_array *p, int64_t n)
+{
+    int64_t shape[DZ_MAX_NDIM];
+    memcpy(shape, p->shape, sizeof shape);
+    shape[0] = n;
+    return dz_array_empty_on(p->device, p->dtype, p->ndim, shape); /* zeros */
+}
+
+/* d = g + mu*b on the touched rows (g is 0 on rows it does not hold). */
+static dz_array *nesterov_direction(const dz_sgd_config *c, const dz_coalesced *g, const dz_array *touched,
+                                    const dz_array *b_rows)
+{
+    const dz_backend *be = dz_backend_of(b_rows);
+    dz_array *d = rows_like(b_rows, touched->size), *where = positions_in(g->rows, touched);
+    if (d && where) {
+        be->rows_axpy(d, where, g->values, 1.0); /* d = g */
+        be->axpy(d, b_rows, c->momentum);        /* d = d + mu*b */
+    } else {
+        dz_array_release(d);
+        d = NULL;
+    }
+    dz_array_release(where);
+    return d;
+}
+
+/* The momentum step on the coalesced grad g (see the comment atop the file). */
+static dz_status momentum_step(const dz_sgd_config *c, dz_param_state *state, dz_variable *param,
+                               const dz_coalesced *g)
+{
+    const dz_backend *be = dz_backend_of(param->data);
+    bool first_step = state->arrays[0] == NULL;
+    dz_array *b = dz_optim_state_array(state, 0, param, 0);
+    if (b && !state->touched_rows)
+        state->touched_rows = nonzero_rows(b);
+    if (!b || !state->touched_rows)
+        return DZ_ERR_NOMEM;
+    if (!first_step)
+        be->rows_scale(b, state->touched_rows, c->momentum);                   /* b = mu*b */
+    be->rows_axpy(b, g->rows, g->values, first_step ? 1.0 : 1 - c->dampening); /* b = b + (1-damp)*g */
+    dz_array *touched = union_rows(state->touched_rows, g->rows);
+    if (!touched)
+        return DZ_ERR_NOMEM;
+    dz_optim_forget_touched_rows(state);
+    state->touched_rows = touched;
+    dz_array *d = rows_like(b, touched->size);
+    if (!d)
+        return DZ_ERR_NOMEM;
+    be->rows_gather(b, touched, d); /* d = b */
+    if (c->nesterov) {
+        dz_array *b_rows = d;
+        d = nesterov_direction(c, g, touched, b_rows); /* d = g + mu*b */
+        dz_array_release(b_rows);
+        if (!d)
+            return DZ_ERR_NOMEM;
+    }
+    be->rows_axpy(param->data, touched, d, -c->lr); /* p = p - lr*d */
+    dz_array_release(d);
+    return DZ_OK;
+}
+
+dz_status dz_optim_sgd_sparse_step(const dz_sgd_config *c, dz_param_state *state, dz_variable *param)
+{
+    const dz_sparse_grad *g = param->sparse_grad;
+    if (c->momentum == 0) { /* p[r] = p[r] - lr*g_k, entry by entry */
+        dz_backend_of(param->data)->rows_axpy(param->data, g->indices, g->values, -c->lr);
+        return DZ_OK;
+    }
+    dz_coalesced coalesced = {0};
+    dz_status status = dz_optim_coalesce(g, &coalesced);
+    if (status == DZ_OK)
+        status = momentum_step(c, state, param, &coalesced);
+    dz_optim_coalesced_free(&coalesced);
+    return status;
+}
