@@ -1,17 +1,71 @@
-/* dz_array: creation, refcounting, reshape, dtype and device conversion. */
+/* dz_array: creation, refcounting, reshape, dtype and device conversion.
+ *
+ * Array headers come from a free list. A small CPU buffer lives inside its
+ * storage block, which comes from the free list of its size class; larger
+ * buffers and GPU buffers come from the backend.
+ */
 #include <math.h>
+#include <stdalign.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "../backend/backend.h"
 #include "internal.h"
+#include "pool.h"
 
 struct dz_storage {
     void *data;
     size_t nbytes;
     dz_device device;
     int refcount;
+    int size_class;   /* index into storage_pools, -1: data from the backend */
+    alignas(max_align_t) unsigned char inline_data[]; /* small CPU buffers */
 };
+
+/* Storage blocks with inline buffers of up to 64, 256, 1024 and 4096 bytes. */
+#define STORAGE_CLASSES 4
+#define CLASS_BYTES(c) ((size_t)64 << (2 * (c)))
+#define STORAGE_POOL(c) {sizeof(dz_storage) + CLASS_BYTES(c), NULL, 0}
+
+static DZ_THREAD_LOCAL dz_pool header_pool = {sizeof(dz_array), NULL, 0};
+static DZ_THREAD_LOCAL dz_pool storage_pools[STORAGE_CLASSES] = {
+    STORAGE_POOL(0), STORAGE_POOL(1), STORAGE_POOL(2), STORAGE_POOL(3),
+};
+static DZ_THREAD_LOCAL dz_pool backend_storage_pool = {sizeof(dz_storage), NULL, 0};
+
+/* Zero-filled storage of nbytes on `device`; NULL when the backend is out of memory. */
+static dz_storage *storage_new(dz_device device, size_t nbytes)
+{
+    int c = 0;
+    while (c < STORAGE_CLASSES && nbytes > CLASS_BYTES(c))
+        c++;
+    if (device == DZ_CPU && c < STORAGE_CLASSES) {
+        dz_storage *st = dz_pool_alloc(&storage_pools[c]);
+        *st = (dz_storage){st->inline_data, nbytes, device, 1, c};
+        memset(st->inline_data, 0, nbytes);
+        return st;
+    }
+    const dz_backend *backend = dz_backend_for(device);
+    void *data = backend->alloc(nbytes);
+    if (!data)
+        return NULL;
+    dz_storage *st = dz_pool_alloc(&backend_storage_pool);
+    *st = (dz_storage){data, nbytes, device, 1, -1};
+    return st;
+}
+
+static void storage_release(dz_storage *st)
+{
+    if (--st->refcount > 0)
+        return;
+    if (st->size_class >= 0) {
+        dz_pool_free(&storage_pools[st->size_class], st);
+    } else {
+        dz_backend_for(st->device)->free(st->data);
+        dz_pool_free(&backend_storage_pool, st);
+    }
+}
 
 size_t dz_dtype_size(dz_dtype dtype)
 {
@@ -41,7 +95,12 @@ bool dz_shape_size(int ndim, const int64_t *shape, int64_t *size)
 
 bool dz_shape_equal(int ndim_a, const int64_t *a, int ndim_b, const int64_t *b)
 {
-    return ndim_a == ndim_b && (ndim_a == 0 || memcmp(a, b, (size_t)ndim_a * sizeof *a) == 0);
+    if (ndim_a != ndim_b)
+        return false;
+    for (int i = 0; i < ndim_a; i++) /* shapes are short: a loop beats a call to memcmp */
+        if (a[i] != b[i])
+            return false;
+    return true;
 }
 
 bool dz_array_same_shape(const dz_array *a, const dz_array *b)
@@ -59,7 +118,31 @@ char *dz_shape_format(int ndim, const int64_t *shape, char *buf, size_t len)
     return buf;
 }
 
-/* Backends hand out zero-filled memory, so every new array starts as zeros. */
+/* A zero-filled array of a shape already known to be valid, with `size`
+ * elements; NULL when memory runs out. */
+static dz_array *array_new(dz_dtype dtype, dz_device device, int ndim, const int64_t *shape, int64_t size)
+{
+    size_t nbytes = (size_t)size * dz_dtype_size(dtype);
+    dz_storage *st = storage_new(device, nbytes);
+    if (!st) {
+        dz_fail(DZ_ERR_NOMEM, "dz_array: cannot allocate %zu bytes for shape %s on %s", nbytes,
+                dz_shape_str(ndim, shape), dz_backend_for(device)->name);
+        return NULL;
+    }
+    dz_array *a = dz_pool_alloc(&header_pool);
+    a->dtype = dtype;
+    a->device = device;
+    a->ndim = ndim;
+    for (int i = 0; i < DZ_MAX_NDIM; i++) /* field by field: cheaper than zeroing the struct */
+        a->shape[i] = i < ndim ? shape[i] : 0;
+    a->size = size;
+    a->data = st->data;
+    a->storage = st;
+    a->refcount = 1;
+    return a;
+}
+
+/* array_new after checking the dtype and the shape (user errors). */
 static dz_array *array_alloc(dz_dtype dtype, dz_device device, int ndim, const int64_t *shape)
 {
     int64_t size;
@@ -89,27 +172,7 @@ static dz_array *array_alloc(dz_dtype dtype, dz_device device, int ndim, const i
                  dz_shape_str(ndim, shape), dz_dtype_name(dtype));
         return NULL;
     }
-    const dz_backend *backend = dz_backend_for(device);
-    void *data = backend->alloc(nbytes);
-    if (!data) {
-        dz_fail(DZ_ERR_NOMEM, "dz_array: cannot allocate %zu bytes for shape %s on %s", nbytes,
-                dz_shape_str(ndim, shape), backend->name);
-        return NULL;
-    }
-    dz_storage *st = dz_xmalloc(sizeof *st);
-    *st = (dz_storage){data, nbytes, device, 1};
-    dz_array *a = dz_xmalloc(sizeof *a);
-    memset(a, 0, sizeof *a);
-    a->dtype = dtype;
-    a->device = device;
-    a->ndim = ndim;
-    if (ndim)
-        memcpy(a->shape, shape, (size_t)ndim * sizeof *shape);
-    a->size = size;
-    a->data = data;
-    a->storage = st;
-    a->refcount = 1;
-    return a;
+    return array_new(dtype, device, ndim, shape, size);
 }
 
 dz_array *dz_array_empty(dz_dtype dtype, int ndim, const int64_t *shape)
@@ -171,7 +234,7 @@ dz_array *dz_array_from_buffer(dz_dtype dtype, int ndim, const int64_t *shape, c
 
 dz_array *dz_array_zeros_like(const dz_array *a)
 {
-    return array_alloc(a->dtype, a->device, a->ndim, a->shape);
+    return array_new(a->dtype, a->device, a->ndim, a->shape, a->size);
 }
 
 dz_array *dz_array_ones_like(const dz_array *a)
@@ -184,7 +247,7 @@ dz_array *dz_array_ones_like(const dz_array *a)
 
 dz_array *dz_array_copy(const dz_array *a)
 {
-    dz_array *y = array_alloc(a->dtype, a->device, a->ndim, a->shape);
+    dz_array *y = array_new(a->dtype, a->device, a->ndim, a->shape, a->size);
     if (y)
         dz_backend_of(y)->copy(y->data, a->data, (size_t)a->size * dz_dtype_size(a->dtype));
     return y;
@@ -230,7 +293,7 @@ dz_array *dz_array_reshape(const dz_array *a, int ndim, const int64_t *shape)
                  (long long)a->size, DZ_SHAPE_OF(a), dz_shape_str(ndim, shape));
         return NULL;
     }
-    dz_array *y = dz_xmalloc(sizeof *y);
+    dz_array *y = dz_pool_alloc(&header_pool);
     *y = *a;
     y->ndim = ndim;
     memset(y->shape, 0, sizeof y->shape);
@@ -272,12 +335,8 @@ void dz_array_release(dz_array *a)
 {
     if (!a || --a->refcount > 0)
         return;
-    dz_storage *st = a->storage;
-    if (--st->refcount == 0) {
-        dz_backend_for(st->device)->free(st->data);
-        free(st);
-    }
-    free(a);
+    storage_release(a->storage);
+    dz_pool_free(&header_pool, a);
 }
 
 static void check_host_index(const dz_array *a, int64_t index, const char *op)

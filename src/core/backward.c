@@ -72,6 +72,9 @@ static dz_status accumulate(dz_variable *x, dz_variable *gx, const dz_function *
     return DZ_OK;
 }
 
+/* Runs f's backward and hands the grads to its inputs. The scope around it
+ * frees the backward's temporaries as soon as the grads are stored, so the
+ * memory used stays small however long the graph is. */
 static dz_status run_function(dz_function *f, heap *h, unsigned visit, bool retain_grad)
 {
     dz_variable *gys_local[4], *gxs_local[8];
@@ -85,6 +88,7 @@ static dz_status run_function(dz_function *f, heap *h, unsigned visit, bool reta
     }
     for (int i = 0; i < f->ninputs; i++)
         gxs[i] = NULL;
+    dz_scope_begin();
     if (any) {
         if (!f->ops->backward) {
             status = dz_raise(DZ_ERR_UNSUPPORTED, "backward: function '%s' has no backward", f->ops->name);
@@ -104,6 +108,7 @@ static dz_status run_function(dz_function *f, heap *h, unsigned visit, bool reta
             heap_push(h, x->creator);
         }
     }
+    dz_scope_end();
     if (!retain_grad)
         for (int i = 0; i < f->noutputs; i++)
             if (f->outputs[i])
@@ -117,7 +122,7 @@ static dz_status run_function(dz_function *f, heap *h, unsigned visit, bool reta
 
 dz_status dz_variable_backward(dz_variable *v, bool retain_grad, bool create_graph)
 {
-    static _Thread_local unsigned visit_counter;
+    static DZ_THREAD_LOCAL unsigned visit_counter;
     if (!v)
         return dz_raise(DZ_ERR_NULL, "dz_variable_backward: variable is NULL");
     if (!v->data)
@@ -139,12 +144,10 @@ dz_status dz_variable_backward(dz_variable *v, bool retain_grad, bool create_gra
     heap h = {NULL, 0, 0};
     bool was_enabled = dz_set_enable_backprop(create_graph);
     dz_status status = DZ_OK;
-    dz_scope_begin(); /* owns the temporaries the backwards create */
     v->creator->visit = visit;
     heap_push(&h, v->creator);
     while (h.count > 0 && status == DZ_OK)
         status = run_function(heap_pop(&h), &h, visit, retain_grad);
-    dz_scope_end();
     dz_set_enable_backprop(was_enabled);
     free(h.items);
     return status;

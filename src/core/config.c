@@ -1,8 +1,9 @@
 /* Config: backprop recording and train/test mode (per thread). */
 #include "dezero/config.h"
+#include "internal.h"
 
-static _Thread_local bool backprop_disabled;
-static _Thread_local bool test_mode;
+static DZ_THREAD_LOCAL bool backprop_disabled;
+static DZ_THREAD_LOCAL bool test_mode;
 
 bool dz_enable_backprop(void) { return !backprop_disabled; }
 

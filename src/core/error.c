@@ -6,8 +6,24 @@
 
 #include "internal.h"
 
-static _Thread_local char last_message[1024];
-static _Thread_local dz_status last_code = DZ_OK;
+/* The per-thread text buffers live on the heap, allocated at the first error
+ * or shape string, so that the thread-local block stays small (see
+ * DZ_THREAD_LOCAL in internal.h). */
+typedef struct {
+    char last_message[1024];
+    char shapes[4][128]; /* dz_shape_str's rotating buffers */
+    int next_shape;
+} text_buffers;
+
+static DZ_THREAD_LOCAL text_buffers *texts;
+static DZ_THREAD_LOCAL dz_status last_code = DZ_OK;
+
+static text_buffers *thread_texts(void)
+{
+    if (!texts)
+        texts = dz_xcalloc(1, sizeof *texts);
+    return texts;
+}
 
 static void default_handler(dz_status code, const char *message)
 {
@@ -33,13 +49,14 @@ dz_error_handler dz_set_error_handler(dz_error_handler h)
 
 dz_error_handler dz_set_error_handler_off(void) { return dz_set_error_handler(silent_handler); }
 
-const char *dz_last_error(void) { return last_message; }
+const char *dz_last_error(void) { return texts ? texts->last_message : ""; }
 dz_status dz_last_error_code(void) { return last_code; }
 
 void dz_clear_error(void)
 {
     last_code = DZ_OK;
-    last_message[0] = '\0';
+    if (texts)
+        texts->last_message[0] = '\0';
 }
 
 const char *dz_status_name(dz_status code)
@@ -57,7 +74,7 @@ const char *dz_status_name(dz_status code)
 static void record(dz_status code, const char *fmt, va_list ap)
 {
     last_code = code;
-    vsnprintf(last_message, sizeof last_message, fmt, ap);
+    vsnprintf(thread_texts()->last_message, sizeof texts->last_message, fmt, ap);
 }
 
 dz_status dz_raise(dz_status code, const char *fmt, ...)
@@ -66,7 +83,7 @@ dz_status dz_raise(dz_status code, const char *fmt, ...)
     va_start(ap, fmt);
     record(code, fmt, ap);
     va_end(ap);
-    handler(code, last_message);
+    handler(code, texts->last_message);
     return code;
 }
 
@@ -100,9 +117,8 @@ void *dz_xrealloc(void *p, size_t n) { return check_alloc(realloc(p, n), n); }
 
 const char *dz_shape_str(int ndim, const int64_t *shape)
 {
-    static _Thread_local char buffers[4][128];
-    static _Thread_local int next;
-    char *buf = buffers[next];
-    next = (next + 1) % 4;
-    return dz_shape_format(ndim, shape, buf, sizeof buffers[0]);
+    text_buffers *t = thread_texts();
+    char *buf = t->shapes[t->next_shape];
+    t->next_shape = (t->next_shape + 1) % 4;
+    return dz_shape_format(ndim, shape, buf, sizeof t->shapes[0]);
 }

@@ -1,11 +1,39 @@
 /* Function application: wrap forward results as Variables and, when backprop
- * is enabled, record the Function that links them to their inputs. */
+ * is enabled, record the Function that links them to their inputs. Functions
+ * come from a free list (pool.h). */
 #include <stdlib.h>
 
 #include "dezero/config.h"
 #include "dezero/function.h"
 #include "dezero/scope.h"
 #include "internal.h"
+#include "pool.h"
+
+/* Functions with up to POOLED_SLOTS inputs + outputs come from a free list. */
+#define POOLED_SLOTS 4
+static DZ_THREAD_LOCAL dz_pool function_pool = {
+    sizeof(dz_function) + POOLED_SLOTS * sizeof(dz_variable *), NULL, 0};
+
+/* One block: the Function, then its input and output slots. */
+dz_function *dz_function_alloc(int ninputs, int noutputs)
+{
+    int slots = ninputs + noutputs;
+    dz_function *f = slots <= POOLED_SLOTS ? dz_pool_alloc(&function_pool)
+                                           : dz_xmalloc(sizeof *f + (size_t)slots * sizeof(dz_variable *));
+    f->ninputs = ninputs;
+    f->noutputs = noutputs;
+    f->inputs = (dz_variable **)(f + 1);
+    f->outputs = f->inputs + ninputs;
+    return f;
+}
+
+void dz_function_free(dz_function *f)
+{
+    if (f->ninputs + f->noutputs <= POOLED_SLOTS)
+        dz_pool_free(&function_pool, f);
+    else
+        free(f);
+}
 
 static void destroy_state(const dz_function_ops *ops, void *state)
 {
@@ -38,13 +66,8 @@ dz_variable *dz_function_apply(const dz_function_ops *ops, int ninputs, dz_varia
     if (!dz_enable_backprop()) {
         destroy_state(ops, state);
     } else {
-        /* One allocation: the Function, then its input and output slots. */
-        dz_function *f = dz_xmalloc(sizeof *f + (size_t)(ninputs + noutputs) * sizeof(dz_variable *));
+        dz_function *f = dz_function_alloc(ninputs, noutputs);
         f->ops = ops;
-        f->ninputs = ninputs;
-        f->noutputs = noutputs;
-        f->inputs = (dz_variable **)(f + 1);
-        f->outputs = f->inputs + ninputs;
         f->generation = 0;
         f->visit = 0;
         f->scalar = scalar;

@@ -7,6 +7,14 @@
 
 #include "dezero/array.h"
 #include "dezero/error.h"
+#include "dezero/variable.h"
+
+/* Per-thread state on the per-op paths (scopes, free lists, the release
+ * stack, config). In a shared library a plain _Thread_local costs a call to
+ * __tls_get_addr on every use; the initial-exec model makes it one load from
+ * the thread pointer. These variables take a few hundred bytes in all, which
+ * fits the static TLS that glibc keeps for libraries loaded with dlopen. */
+#define DZ_THREAD_LOCAL _Thread_local __attribute__((tls_model("initial-exec")))
 
 /* A user error: records the message, runs the handler (default: abort), and
  * returns the code so callers can `return dz_raise(...)` or return NULL. */
@@ -22,6 +30,11 @@ _Noreturn void dz_assert_fail(const char *expr, const char *file, int line);
 void *dz_xmalloc(size_t n);
 void *dz_xcalloc(size_t count, size_t size);
 void *dz_xrealloc(void *p, size_t n);
+
+/* A Function with its input and output slots, fields uninitialised, and its
+ * release (function.c); the state is not freed here. */
+dz_function *dz_function_alloc(int ninputs, int noutputs);
+void dz_function_free(dz_function *f);
 
 /* A zero-filled array on `device`. */
 dz_array *dz_array_empty_on(dz_device device, dz_dtype dtype, int ndim, const int64_t *shape);

@@ -7,8 +7,8 @@ typedef struct {
     int count, capacity;
 } pool;
 
-static _Thread_local pool *pools;
-static _Thread_local int depth, pools_capacity;
+static DZ_THREAD_LOCAL pool *pools;
+static DZ_THREAD_LOCAL int depth, pools_capacity;
 
 void dz_scope_begin(void)
 {

@@ -3,13 +3,15 @@
  * Releasing is iterative: when a Variable dies it may drop the last reference
  * to its creator, which drops its inputs, and so on up the graph. Instead of
  * recursing, dying objects go on a work stack that one loop drains, so a chain
- * of a million ops frees in constant C stack. */
+ * of a million ops frees in constant C stack. Variables come from a free list
+ * (pool.h). */
 #include <stdlib.h>
 #include <string.h>
 
 #include "dezero/function.h"
 #include "dezero/scope.h"
 #include "internal.h"
+#include "pool.h"
 #include "dezero/sparse_grad.h"
 
 typedef struct {
@@ -17,9 +19,10 @@ typedef struct {
     bool is_function;
 } dying;
 
-static _Thread_local dying *stack;
-static _Thread_local int stack_count, stack_capacity;
-static _Thread_local bool draining;
+static DZ_THREAD_LOCAL dying *stack;
+static DZ_THREAD_LOCAL int stack_count, stack_capacity;
+static DZ_THREAD_LOCAL bool draining;
+static DZ_THREAD_LOCAL dz_pool variable_pool = {sizeof(dz_variable), NULL, 0};
 
 static void push_dying(void *object, bool is_function)
 {
@@ -46,7 +49,7 @@ static void destroy_function(dz_function *f)
         else
             free(f->state);
     }
-    free(f);
+    dz_function_free(f);
 }
 
 static void destroy_variable(dz_variable *v)
@@ -63,7 +66,7 @@ static void destroy_variable(dz_variable *v)
     dz_sparse_grad_free(v->sparse_grad);
     dz_array_release(v->data);
     free(v->name);
-    free(v);
+    dz_pool_free(&variable_pool, v);
 }
 
 static void drain(void)
@@ -108,12 +111,9 @@ dz_variable *dz_variable_retain(dz_variable *v)
 
 static dz_variable *variable_alloc(dz_array *data, const char *name, bool is_parameter)
 {
-    dz_variable *v = dz_xcalloc(1, sizeof *v);
-    v->data = data;
-    v->name = name ? strdup(name) : NULL;
-    v->is_parameter = is_parameter;
-    v->requires_grad = true;
-    v->refcount = 1;
+    dz_variable *v = dz_pool_alloc(&variable_pool);
+    *v = (dz_variable){.data = data, .name = name ? strdup(name) : NULL, .is_parameter = is_parameter,
+                       .requires_grad = true, .refcount = 1};
     return dz_autorelease(v);
 }
 
