@@ -25,10 +25,20 @@ typedef struct dz_pool {
     size_t free_bytes;
 } dz_pool;
 
+/* Builds for memory checkers (-Dobject_pool=false, and every ASan build) use
+ * plain malloc/free, so each object's life is visible to the checker. */
+#if defined(DZ_NO_OBJECT_POOL) || defined(__SANITIZE_ADDRESS__)
+#define DZ_POOL_ENABLED 0
+#else
+#define DZ_POOL_ENABLED 1
+#endif
+
 /* An uninitialised block of pool->block_size bytes (aborts when memory runs out,
  * like dz_xmalloc). */
 static inline void *dz_pool_alloc(dz_pool *pool)
 {
+    if (!DZ_POOL_ENABLED)
+        return dz_xmalloc(pool->block_size);
     dz_pool_block *b = pool->free;
     if (!b)
         return dz_xmalloc(pool->block_size);
@@ -39,7 +49,7 @@ static inline void *dz_pool_alloc(dz_pool *pool)
 
 static inline void dz_pool_free(dz_pool *pool, void *block)
 {
-    if (pool->free_bytes >= DZ_POOL_BYTES) {
+    if (!DZ_POOL_ENABLED || pool->free_bytes >= DZ_POOL_BYTES) {
         free(block);
         return;
     }
