@@ -14,5 +14,7 @@
 #include "dezero/shape.h"
 #include "dezero/gradient_check.h"
 #include "dezero/layer.h"
+#include "dezero/sparse_grad.h"
+#include "dezero/embedding.h"
 
 #endif

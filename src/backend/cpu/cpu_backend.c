@@ -166,6 +166,14 @@ static const dz_backend cpu_backend = {
     /* indexing kernels */
     /* neural-network kernels */
     /* embedding kernels */
+    .embedding_gather = dz_cpu_embedding_gather,
+    .embedding_scatter_add = dz_cpu_embedding_scatter_add,
+    .embedding_renorm = dz_cpu_embedding_renorm,
+    .embedding_bag_sum = dz_cpu_embedding_bag_sum,
+    .embedding_bag_max = dz_cpu_embedding_bag_max,
+    .embedding_bag_grad_rows = dz_cpu_embedding_bag_grad_rows,
+    .embedding_bag_max_backward = dz_cpu_embedding_bag_max_backward,
+    .embedding_bag_weights_grad = dz_cpu_embedding_bag_weights_grad,
     /* optimizer kernels */
 };
 
