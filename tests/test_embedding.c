@@ -177,20 +177,27 @@ START_TEST(test_renorm_golden)
 }
 END_TEST
 
-/* Rows of 13: a block of 8 lanes, then a tail of 4 squares and one fma. */
+/* Rows of 13 (a block of 8 lanes, then 4 squares and one fma) and of 7 (4
+ * squares, then 3 fma's): PyTorch's reduction order, to the bit. */
 START_TEST(test_renorm_order_golden)
 {
-    const float *expected[2] = {renorm13_p1_w, renorm13_p2_w};
+    const float *inputs[2] = {renorm13_w, renorm7_w};
+    const float *expected[2][2] = {{renorm13_p1_w, renorm13_p2_w}, {renorm7_p1_w, renorm7_p2_w}};
+    const int64_t widths[2] = {13, 7};
+    int64_t rows[12];
+    for (int i = 0; i < 12; i++)
+        rows[i] = i;
     dz_scope_begin();
-    for (int p = 1; p <= 2; p++) {
-        dz_variable *W = f32_var(2, DZ_SHAPE(4, 13), renorm13_w);
-        dz_embedding_options o = dz_embedding_default_options();
-        o.has_max_norm = true;
-        o.max_norm = 1.5;
-        o.norm_type = p;
-        dz_embedding(i64_var(1, DZ_SHAPE(3), (const int64_t[]){0, 1, 3}), W, &o);
-        assert_bits(W->data, expected[p - 1], 4 * 13);
-    }
+    for (int c = 0; c < 2; c++)
+        for (int p = 1; p <= 2; p++) {
+            dz_variable *W = f32_var(2, DZ_SHAPE(12, widths[c]), inputs[c]);
+            dz_embedding_options o = dz_embedding_default_options();
+            o.has_max_norm = true;
+            o.max_norm = 1.5;
+            o.norm_type = p;
+            dz_embedding(i64_var(1, DZ_SHAPE(12), rows), W, &o);
+            assert_bits(W->data, expected[c][p - 1], 12 * widths[c]);
+        }
     dz_scope_end();
 }
 END_TEST
@@ -554,10 +561,12 @@ static dz_variable *embed_fn(dz_variable *const *in, void *vctx)
 
 static const int64_t check_idx[8] = {0, 1, 1, 2, 3, 5, 1, 11};
 
+/* test_embedding_dense_grad: Embedding(20, 20) double, gradcheck and gradgradcheck. */
 START_TEST(test_gradient_check_plain_and_double)
 {
     dz_scope_begin();
-    embed_ctx c = {i64_var(2, DZ_SHAPE(2, 4), check_idx), dz_embedding_default_options(), NULL};
+    embed_ctx c = {i64_var(2, DZ_SHAPE(2, 4), (const int64_t[]){0, 1, 1, 2, 3, 5, 7, 11}),
+                   dz_embedding_default_options(), NULL};
     dz_variable *W = tc_randn(1, 2, DZ_SHAPE(20, 20));
     tc_assert_gradient(embed_fn, &c, 1, &W);
     tc_assert_double_gradient(embed_fn, &c, 1, &W);
@@ -787,6 +796,39 @@ START_TEST(test_errors)
 }
 END_TEST
 
+/* OpInfo's sample inputs with every option at once (M = 20, S = 5): W is
+ * renormed in place first, the output is its rows, the padding row gets no
+ * grad and the others are divided by their counts. */
+START_TEST(test_all_options)
+{
+    dz_scope_begin();
+    dz_variable *W = dz_variable_new(dz_array_normal(NULL, DZ_F32, 2, DZ_SHAPE(20, 5), 0, 2), NULL);
+    dz_variable *idx = i64_var(2, DZ_SHAPE(2, 3), (const int64_t[]){1, 1, 2, 19, 0, 1});
+    dz_embedding_options o = padded(-1);
+    o.has_max_norm = true;
+    o.max_norm = 1;
+    o.norm_type = 1;
+    o.scale_grad_by_freq = true;
+    dz_variable *y = dz_embedding(idx, W, &o);
+    for (int i = 0; i < 6; i++) {
+        int64_t row = ((const int64_t *)idx->data->data)[i];
+        double norm = 0;
+        for (int d = 0; d < 5; d++) {
+            ck_assert_double_eq(tc_at(y, i * 5 + d), dz_array_get(W->data, row * 5 + d));
+            norm += fabs(tc_at(y, i * 5 + d));
+        }
+        ck_assert_double_le(norm, 1 + 1e-6);
+    }
+    dz_variable_backward(dz_sum(y, 0, NULL, false), false, false);
+    for (int d = 0; d < 5; d++) {
+        ck_assert_double_eq(tc_grad_at(W, 1 * 5 + d), 1); /* three 1s, each scaled by 1/3 */
+        ck_assert_double_eq(tc_grad_at(W, 19 * 5 + d), 0);
+        ck_assert_double_eq(tc_grad_at(W, 3 * 5 + d), 0);
+    }
+    dz_scope_end();
+}
+END_TEST
+
 START_TEST(test_shapes)
 {
     dz_scope_begin();
@@ -843,6 +885,7 @@ static Suite *embedding_suite(void)
     TCase *misc = tcase_create("layer_errors");
     tcase_add_test(misc, test_layer_init);
     tcase_add_test(misc, test_errors);
+    tcase_add_test(misc, test_all_options);
     tcase_add_test(misc, test_shapes);
     suite_add_tcase(s, misc);
     return s;

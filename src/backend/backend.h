@@ -100,8 +100,14 @@ typedef struct dz_backend {
      * on ties); empty bags give 0 and -1. y (B, D), argmax (B, D) int64 */
     void (*embedding_bag_max)(const dz_array *w, const dz_array *idx, const dz_array *starts, int64_t skip_idx,
                               dz_array *y, dz_array *argmax);
-    /* rows[j] = gy[bag of j] times psw[j] (or 1/count when mean); zeros for
-     * skipped entries. gy (B, D), rows (N, D) */
+    /* gw (zero-filled) += gy[bag of j] * scale_j at row idx[j], in input order,
+     * with scale_j = 1 / count(idx[j]) (scale_by_freq) / non-skipped bag size
+     * (mean) * psw[j] (in double, rounded once; fused multiply-add). */
+    void (*embedding_bag_scatter)(const dz_array *gy, const dz_array *idx, const dz_array *starts,
+                                  const dz_array *psw, int64_t skip_idx, bool mean, bool scale_by_freq,
+                                  dz_array *gw);
+    /* rows[j] = gy[bag of j] times psw[j] (or 1/count when mean), rounded;
+     * zeros for skipped entries (the sparse grad's values). gy (B, D), rows (N, D) */
     void (*embedding_bag_grad_rows)(const dz_array *gy, const dz_array *idx, const dz_array *starts,
                                     const dz_array *psw, int64_t skip_idx, bool mean, dz_array *rows);
     /* gw (zero-filled) [argmax[b, d], d] += gy[b, d] where argmax >= 0. */

@@ -139,10 +139,22 @@ static dz_array *unique_slots(const int64_t *indices, int64_t nnz, int64_t *slot
     return a;
 }
 
+/* The sums below run on the CPU backend's kernels. */
+static bool on_cpu(const char *op, const dz_sparse_grad *g)
+{
+    if (g->values->device != DZ_CPU || g->indices->device != DZ_CPU) {
+        dz_raise(DZ_ERR_UNSUPPORTED, "%s: sparse grads on the GPU are not supported; move them to the CPU", op);
+        return false;
+    }
+    return true;
+}
+
 dz_status dz_sparse_grad_coalesce(dz_sparse_grad *g)
 {
     if (!g)
         return dz_raise(DZ_ERR_NULL, "dz_sparse_grad_coalesce: grad is NULL");
+    if (!on_cpu("dz_sparse_grad_coalesce", g))
+        return DZ_ERR_UNSUPPORTED;
     if (g->coalesced)
         return DZ_OK;
     const int64_t nnz = g->indices->size;
@@ -177,7 +189,7 @@ dz_array *dz_sparse_grad_to_dense(const dz_sparse_grad *g, int64_t D)
                  DZ_SHAPE_OF(g->values));
         return NULL;
     }
-    if (!indices_in_range("dz_sparse_grad_to_dense", g))
+    if (!on_cpu("dz_sparse_grad_to_dense", g) || !indices_in_range("dz_sparse_grad_to_dense", g))
         return NULL;
     dz_array *dense = dz_array_empty_on(g->values->device, g->values->dtype, 2, DZ_SHAPE(g->num_rows, D));
     if (dense)

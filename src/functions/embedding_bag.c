@@ -218,37 +218,29 @@ static dz_variable *max_grad(const dz_array *gy, const dz_array *w, const bag_st
     return dz_variable_new(gw, NULL);
 }
 
-/* rows (N, D): the grad each entry's row receives (padding entries zero). */
-static dz_array *grad_rows(const dz_array *gy, const dz_array *psw, const bag_state *s)
-{
-    dz_array *rows = dz_array_empty_on(gy->device, gy->dtype, 2, DZ_SHAPE(s->idx->size, gy->shape[1]));
-    if (rows)
-        dz_backend_of(gy)->embedding_bag_grad_rows(gy, s->idx, s->starts, psw, s->padding_idx,
-                                                   s->mode == DZ_EMBEDDING_BAG_MEAN, rows);
-    return rows;
-}
-
 /* gW for sum/mean: dense (V, D), or appended to W's sparse grad (returns NULL). */
 static dz_variable *sum_grad(const dz_array *gy, dz_variable *W, const dz_array *psw, const bag_state *s)
 {
-    const bool sparse = s->sparse && !W->creator;
-    if (sparse && s->scale_grad_by_freq) {
-        dz_raise(DZ_ERR_UNSUPPORTED, "%s: scale_grad_by_freq is not supported with sparse gradients (as in "
-                 "PyTorch); turn one of them off", op_name);
-        return NULL;
-    }
-    dz_array *rows = grad_rows(gy, psw, s); // (N, D)
-    if (!rows)
-        return NULL;
-    if (sparse) {
-        dz_embedding_sparse_append(W, s->idx, rows, s->padding_idx);
+    const bool mean = s->mode == DZ_EMBEDDING_BAG_MEAN;
+    if (s->sparse && !W->creator) {
+        if (s->scale_grad_by_freq) {
+            dz_raise(DZ_ERR_UNSUPPORTED, "%s: scale_grad_by_freq is not supported with sparse gradients (as in "
+                     "PyTorch); turn one of them off", op_name);
+            return NULL;
+        }
+        dz_array *rows = dz_array_empty_on(gy->device, gy->dtype, 2, DZ_SHAPE(s->idx->size, gy->shape[1])); // (N, D)
+        if (rows) {
+            dz_backend_of(gy)->embedding_bag_grad_rows(gy, s->idx, s->starts, psw, s->padding_idx, mean, rows);
+            dz_embedding_sparse_append(W, s->idx, rows, s->padding_idx);
+        }
         return NULL;
     }
     dz_array *gw = dz_array_empty_on(gy->device, gy->dtype, 2, W->data->shape); // (V, D)
-    if (gw)
-        dz_backend_of(gy)->embedding_scatter_add(rows, s->idx, s->padding_idx, s->scale_grad_by_freq, gw);
-    dz_array_release(rows);
-    return gw ? dz_variable_new(gw, NULL) : NULL;
+    if (!gw)
+        return NULL;
+    dz_backend_of(gy)->embedding_bag_scatter(gy, s->idx, s->starts, psw, s->padding_idx, mean, s->scale_grad_by_freq,
+                                             gw);
+    return dz_variable_new(gw, NULL);
 }
 
 /* gpsw (idx shape): dot(gy[bag of j], W[idx[j]]). */

@@ -171,6 +171,7 @@ static const dz_backend cpu_backend = {
     .embedding_renorm = dz_cpu_embedding_renorm,
     .embedding_bag_sum = dz_cpu_embedding_bag_sum,
     .embedding_bag_max = dz_cpu_embedding_bag_max,
+    .embedding_bag_scatter = dz_cpu_embedding_bag_scatter,
     .embedding_bag_grad_rows = dz_cpu_embedding_bag_grad_rows,
     .embedding_bag_max_backward = dz_cpu_embedding_bag_max_backward,
     .embedding_bag_weights_grad = dz_cpu_embedding_bag_weights_grad,

@@ -103,12 +103,16 @@ void dz_cpu_embedding_gather(const dz_array *w, const dz_array *idx, int64_t ski
         for (int64_t d = 0; d < n; d++)                                                            \
             dst[d] *= s;                                                                           \
     }                                                                                              \
+    /* BLAS ?dot as PyTorch calls it (OpenBLAS: products in T summed in double; */ \
+    /* its SIMD blocks of 32 are not reproduced) */                                                \
     static inline T dot_row_##S(const T *a, const T *b, int64_t n)                                 \
     {                                                                                              \
-        T s = 0;                                                                                   \
-        for (int64_t d = 0; d < n; d++)                                                            \
-            s += a[d] * b[d];                                                                      \
-        return s;                                                                                  \
+        double s = 0;                                                                              \
+        for (int64_t d = 0; d < n; d++) {                                                          \
+            T product = a[d] * b[d];                                                               \
+            s += product;                                                                          \
+        }                                                                                          \
+        return (T)s;                                                                               \
     }
 
 DEFINE_ROW_OPS(float, f32, fmaf)
@@ -305,6 +309,33 @@ static int64_t bag_count(const dz_array *idx, const int64_t *starts, int64_t b, 
         }                                                                                          \
     }
 
+/* gw[idx[j]] = fma(scale_j, gy[b], gw[idx[j]]) for j in bag b, in input
+ * order; scale_j built in double as PyTorch's dense sum/mean backward. */
+#define DEFINE_BAG_SCATTER(T, S)                                                                   \
+    static void bag_scatter_##S(const T *gy, const dz_array *idx, const int64_t *starts, const T *psw, \
+                                int64_t skip_idx, bool mean, const int64_t *counts, int64_t B, int64_t D, T *gw) \
+    {                                                                                              \
+        for (int64_t b = 0; b < B; b++) {                                                          \
+            int64_t size = mean ? bag_count(idx, starts, b, skip_idx) : 0;                         \
+            for (int64_t j = starts[b]; j < starts[b + 1]; j++) {                                  \
+                int64_t k = index_at(idx, j);                                                      \
+                if (k == skip_idx)                                                                 \
+                    continue;                                                                      \
+                double scale = 1.0;                                                                \
+                if (counts)                                                                        \
+                    scale /= (double)counts[k];                                                    \
+                if (size > 0)                                                                      \
+                    scale /= (double)size;                                                         \
+                if (psw)                                                                           \
+                    scale *= psw[j];                                                               \
+                if (scale == 1.0)                                                                  \
+                    add_row_##S(gw + k * D, gy + b * D, D);                                        \
+                else                                                                               \
+                    fma_row_##S(gw + k * D, gy + b * D, (T)scale, D);                              \
+            }                                                                                      \
+        }                                                                                          \
+    }
+
 /* rows[j] = gy[b] * (psw[j] or 1/count), for j in bag b. */
 #define DEFINE_BAG_GRAD_ROWS(T, S)                                                                 \
     static void bag_grad_rows_##S(const T *gy, const dz_array *idx, const int64_t *starts, const T *psw, \
@@ -349,6 +380,7 @@ static int64_t bag_count(const dz_array *idx, const int64_t *starts, int64_t b, 
 #define DEFINE_BAG_KERNELS(T, S)                                                                   \
     DEFINE_BAG_SUM(T, S)                                                                           \
     DEFINE_BAG_MAX(T, S)                                                                           \
+    DEFINE_BAG_SCATTER(T, S)                                                                       \
     DEFINE_BAG_GRAD_ROWS(T, S)                                                                     \
     DEFINE_BAG_MAX_BACKWARD(T, S)                                                                  \
     DEFINE_BAG_WEIGHTS_GRAD(T, S)
@@ -377,6 +409,19 @@ void dz_cpu_embedding_bag_max(const dz_array *w, const dz_array *idx, const dz_a
         bag_max_f32(w->data, idx, starts->data, skip_idx, B, D, y->data, argmax->data);
     else
         bag_max_f64(w->data, idx, starts->data, skip_idx, B, D, y->data, argmax->data);
+}
+
+void dz_cpu_embedding_bag_scatter(const dz_array *gy, const dz_array *idx, const dz_array *starts,
+                                  const dz_array *psw, int64_t skip_idx, bool mean, bool scale_by_freq, dz_array *gw)
+{
+    const int64_t B = BAGS(starts), D = gw->shape[1];
+    int64_t *counts = scale_by_freq ? row_counts(idx, gw->shape[0]) : NULL;
+    const void *p = psw ? psw->data : NULL;
+    if (gw->dtype == DZ_F32)
+        bag_scatter_f32(gy->data, idx, starts->data, p, skip_idx, mean, counts, B, D, gw->data);
+    else
+        bag_scatter_f64(gy->data, idx, starts->data, p, skip_idx, mean, counts, B, D, gw->data);
+    free(counts);
 }
 
 void dz_cpu_embedding_bag_grad_rows(const dz_array *gy, const dz_array *idx, const dz_array *starts,

@@ -24,6 +24,8 @@ void dz_cpu_embedding_bag_sum(const dz_array *w, const dz_array *idx, const dz_a
                               int64_t skip_idx, bool mean, dz_array *y);
 void dz_cpu_embedding_bag_max(const dz_array *w, const dz_array *idx, const dz_array *starts, int64_t skip_idx,
                               dz_array *y, dz_array *argmax);
+void dz_cpu_embedding_bag_scatter(const dz_array *gy, const dz_array *idx, const dz_array *starts,
+                                  const dz_array *psw, int64_t skip_idx, bool mean, bool scale_by_freq, dz_array *gw);
 void dz_cpu_embedding_bag_grad_rows(const dz_array *gy, const dz_array *idx, const dz_array *starts,
                                     const dz_array *psw, int64_t skip_idx, bool mean, dz_array *rows);
 void dz_cpu_embedding_bag_max_backward(const dz_array *gy, const dz_array *argmax, dz_array *gw);
