@@ -653,6 +653,15 @@ START_TEST(test_sparse_coalesce_and_accumulate)
     tc_errors_off();
     ck_assert_ptr_null(dz_sparse_grad_to_dense(W->sparse_grad, EMB_D + 1));
     ck_assert_int_eq(dz_sparse_grad_coalesce(NULL), DZ_ERR_NULL);
+    ck_assert_int_eq(dz_sparse_grad_append(W, dz_array_zeros(DZ_I64, 1, DZ_SHAPE(1)),
+                                           dz_array_zeros(DZ_F32, 2, DZ_SHAPE(1, EMB_D + 1)), EMB_V),
+                     DZ_ERR_SHAPE);
+    ck_assert_msg(strstr(dz_last_error(), "do not fit the existing float32 (13, 4) grad of 6 rows"), "%s",
+                  dz_last_error());
+    ck_assert_int_eq(dz_sparse_grad_append(W, dz_array_zeros(DZ_I32, 1, DZ_SHAPE(1)),
+                                           dz_array_zeros(DZ_F32, 2, DZ_SHAPE(1, EMB_D)), EMB_V),
+                     DZ_ERR_SHAPE);
+    ck_assert_int_eq(W->sparse_grad->indices->size, 13);
     tc_errors_on();
     dz_array_release(before);
     dz_array_release(after);

@@ -70,35 +70,41 @@ static dz_sparse_grad *sparse_grad_new(dz_array *indices, dz_array *values, int6
     return g;
 }
 
+static dz_status check_append(const dz_variable *param, const dz_array *indices, const dz_array *values,
+                              int64_t num_rows)
+{
+    if (!param)
+        return dz_raise(DZ_ERR_NULL, "dz_sparse_grad_append: param is NULL");
+    if (!valid_entries("dz_sparse_grad_append", indices, values, num_rows))
+        return dz_last_error_code();
+    const dz_sparse_grad *old = param->sparse_grad;
+    if (old && (old->num_rows != num_rows || old->values->shape[1] != values->shape[1] ||
+                old->values->dtype != values->dtype))
+        return dz_raise(DZ_ERR_SHAPE,
+                        "dz_sparse_grad_append: entries %s %s do not fit the existing %s %s grad of %lld rows",
+                        dz_dtype_name(values->dtype), DZ_SHAPE_OF(values), dz_dtype_name(old->values->dtype),
+                        DZ_SHAPE_OF(old->values), (long long)old->num_rows);
+    return DZ_OK;
+}
+
 dz_status dz_sparse_grad_append(dz_variable *param, dz_array *indices, dz_array *values, int64_t num_rows)
 {
-    dz_status st = DZ_OK;
-    if (!param)
-        st = dz_raise(DZ_ERR_NULL, "dz_sparse_grad_append: param is NULL");
-    else if (!valid_entries("dz_sparse_grad_append", indices, values, num_rows))
-        st = dz_last_error_code();
-    dz_sparse_grad *old = param ? param->sparse_grad : NULL;
-    if (st == DZ_OK && old && (old->num_rows != num_rows || old->values->shape[1] != values->shape[1] ||
-                               old->values->dtype != values->dtype))
-        st = dz_raise(DZ_ERR_SHAPE, "dz_sparse_grad_append: entries %s %s do not fit the existing %s %s grad of %lld rows",
-                      dz_dtype_name(values->dtype), DZ_SHAPE_OF(values), dz_dtype_name(old->values->dtype),
-                      DZ_SHAPE_OF(old->values), (long long)old->num_rows);
-    if (st != DZ_OK || !old) {
-        if (st == DZ_OK)
-            param->sparse_grad = sparse_grad_new(indices, values, num_rows);
-        else {
-            dz_array_release(indices);
-            dz_array_release(values);
-        }
-        return st;
+    dz_status st = check_append(param, indices, values, num_rows);
+    dz_sparse_grad *old = st == DZ_OK ? param->sparse_grad : NULL;
+    if (st == DZ_OK && !old) {
+        param->sparse_grad = sparse_grad_new(indices, values, num_rows);
+        return DZ_OK;
     }
-    dz_array *all_indices = concat_rows(old->indices, indices), *all_values = concat_rows(old->values, values);
+    dz_array *all_indices = old ? concat_rows(old->indices, indices) : NULL;
+    dz_array *all_values = old ? concat_rows(old->values, values) : NULL;
     dz_array_release(indices);
     dz_array_release(values);
-    if (!all_indices || !all_values) {
+    if (st == DZ_OK && (!all_indices || !all_values))
+        st = dz_last_error_code();
+    if (st != DZ_OK) {
         dz_array_release(all_indices);
         dz_array_release(all_values);
-        return dz_last_error_code();
+        return st;
     }
     dz_sparse_grad_free(old);
     param->sparse_grad = sparse_grad_new(all_indices, all_values, num_rows);

@@ -32,6 +32,11 @@ dz_embedding_options dz_embedding_default_options(void) { return (dz_embedding_o
 
 /* ---- shared checks ------------------------------------------------------ */
 
+int64_t dz_embedding_index_at(const dz_array *idx, int64_t i)
+{
+    return idx->dtype == DZ_I64 ? ((const int64_t *)idx->data)[i] : ((const int32_t *)idx->data)[i];
+}
+
 bool dz_embedding_check_index_dtype(const char *op, const char *what, const dz_variable *idx)
 {
     if (!dz_check_variable(op, idx))
@@ -81,7 +86,7 @@ bool dz_embedding_check_range(const char *op, const dz_array *idx, int64_t num_r
         return true;
     int64_t pos = 0, value = 0;
     for (; pos < idx->size; pos++) {
-        value = idx->dtype == DZ_I64 ? ((const int64_t *)idx->data)[pos] : ((const int32_t *)idx->data)[pos];
+        value = dz_embedding_index_at(idx, pos);
         if (value < 0 || value >= num_rows)
             break;
     }
@@ -133,7 +138,7 @@ static void drop_padding(const dz_array *idx, int64_t padding_idx, int64_t kept,
     *values = kept == idx->size ? dz_array_retain(rows) : dz_array_empty(rows->dtype, 2, DZ_SHAPE(kept, D));
     int64_t *out = (*indices)->data;
     for (int64_t i = 0, n = 0; i < idx->size; i++) {
-        int64_t k = idx->dtype == DZ_I64 ? ((const int64_t *)idx->data)[i] : ((const int32_t *)idx->data)[i];
+        int64_t k = dz_embedding_index_at(idx, i);
         if (k == padding_idx)
             continue;
         if (*values != rows)
@@ -147,8 +152,7 @@ void dz_embedding_sparse_append(dz_variable *W, const dz_array *idx, dz_array *r
 {
     int64_t kept = idx->size;
     for (int64_t i = 0; padding_idx >= 0 && i < idx->size; i++)
-        kept -= (idx->dtype == DZ_I64 ? ((const int64_t *)idx->data)[i] : ((const int32_t *)idx->data)[i]) ==
-                padding_idx;
+        kept -= dz_embedding_index_at(idx, i) == padding_idx;
     dz_array *indices, *values;
     drop_padding(idx, padding_idx, kept, rows, &indices, &values);
     dz_array_release(rows);

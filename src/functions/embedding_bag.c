@@ -68,19 +68,22 @@ static bool offsets_valid(const int64_t *o, int64_t n, int64_t N, bool include_l
     }
     for (int64_t i = 1; i < n; i++) {
         if (o[i] < o[i - 1]) {
-            dz_raise(DZ_ERR_VALUE, "%s: offsets must not decrease, but offsets[%lld] = %lld follows offsets[%lld] = %lld",
+            dz_raise(DZ_ERR_VALUE,
+                     "%s: offsets must not decrease, but offsets[%lld] = %lld follows offsets[%lld] = %lld",
                      op_name, (long long)i, (long long)o[i], (long long)i - 1, (long long)o[i - 1]);
             return false;
         }
     }
     if (n > 0 && o[n - 1] > N) {
-        dz_raise(DZ_ERR_VALUE, "%s: offsets[-1] can not be greater than input's length %lld but got offsets[-1] of %lld",
+        dz_raise(DZ_ERR_VALUE,
+                 "%s: offsets[-1] can not be greater than input's length %lld but got offsets[-1] of %lld",
                  op_name, (long long)N, (long long)o[n - 1]);
         return false;
     }
     if (include_last && o[n - 1] != N) {
-        dz_raise(DZ_ERR_VALUE, "%s: with include_last_offset, offsets[-1] must equal the input's length %lld (it ends "
-                 "the last bag) but got offsets[-1] of %lld", op_name, (long long)N, (long long)o[n - 1]);
+        dz_raise(DZ_ERR_VALUE,
+                 "%s: with include_last_offset, offsets[-1] must equal the input's length %lld (it ends the last "
+                 "bag) but got offsets[-1] of %lld", op_name, (long long)N, (long long)o[n - 1]);
         return false;
     }
     return true;
@@ -100,7 +103,7 @@ static dz_array *offset_starts(const dz_variable *offsets, int64_t N, bool inclu
     const int64_t n = off->size, bounds = include_last ? n : n + 1; /* B + 1 */
     int64_t *o = dz_xmalloc((size_t)(n + 1) * sizeof *o);            /* the offsets, then N */
     for (int64_t i = 0; i < n; i++)
-        o[i] = off->dtype == DZ_I64 ? ((const int64_t *)off->data)[i] : ((const int32_t *)off->data)[i];
+        o[i] = dz_embedding_index_at(off, i);
     o[n] = N;
     dz_array *starts = offsets_valid(o, n, N, include_last) ? dz_array_from_buffer(DZ_I64, 1, &bounds, o) : NULL;
     free(o);

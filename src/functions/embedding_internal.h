@@ -8,6 +8,8 @@
 
 #include "dezero/variable.h"
 
+/* Entry i of an int32 or int64 array. */
+int64_t dz_embedding_index_at(const dz_array *idx, int64_t i);
 /* idx is a valid int32/int64 variable. */
 bool dz_embedding_check_index_dtype(const char *op, const char *what, const dz_variable *idx);
 /* Every entry of idx is in [0, num_rows); the message names the first bad
