@@ -221,28 +221,30 @@ static dz_variable *max_grad(const dz_array *gy, const dz_array *w, const bag_st
     return dz_variable_new(gw, NULL);
 }
 
-/* gW for sum/mean: dense (V, D), or appended to W's sparse grad (returns NULL). */
-static dz_variable *sum_grad(const dz_array *gy, dz_variable *W, const dz_array *psw, const bag_state *s)
+/* sum/mean with a sparse W: the per-entry rows (N, D) appended to W->sparse_grad. */
+static void sparse_sum_grad(const dz_array *gy, dz_variable *W, const dz_array *psw, const bag_state *s)
 {
-    const bool mean = s->mode == DZ_EMBEDDING_BAG_MEAN;
-    if (s->sparse && !W->creator) {
-        if (s->scale_grad_by_freq) {
-            dz_raise(DZ_ERR_UNSUPPORTED, "%s: scale_grad_by_freq is not supported with sparse gradients (as in "
-                     "PyTorch); turn one of them off", op_name);
-            return NULL;
-        }
-        dz_array *rows = dz_array_empty_on(gy->device, gy->dtype, 2, DZ_SHAPE(s->idx->size, gy->shape[1])); // (N, D)
-        if (rows) {
-            dz_backend_of(gy)->embedding_bag_grad_rows(gy, s->idx, s->starts, psw, s->padding_idx, mean, rows);
-            dz_embedding_sparse_append(W, s->idx, rows, s->padding_idx);
-        }
-        return NULL;
+    if (s->scale_grad_by_freq) {
+        dz_raise(DZ_ERR_UNSUPPORTED, "%s: scale_grad_by_freq is not supported with sparse gradients (as in "
+                 "PyTorch); turn one of them off", op_name);
+        return;
     }
-    dz_array *gw = dz_array_empty_on(gy->device, gy->dtype, 2, W->data->shape); // (V, D)
+    dz_array *rows = dz_array_empty_on(gy->device, gy->dtype, 2, DZ_SHAPE(s->idx->size, gy->shape[1])); // (N, D)
+    if (!rows)
+        return;
+    dz_backend_of(gy)->embedding_bag_grad_rows(gy, s->idx, s->starts, psw, s->padding_idx,
+                                               s->mode == DZ_EMBEDDING_BAG_MEAN, rows);
+    dz_embedding_sparse_append(W, s->idx, rows, s->padding_idx);
+}
+
+/* gW (V, D) for sum/mean: gy[bag of j] scaled into row idx[j]. */
+static dz_variable *sum_grad(const dz_array *gy, const dz_array *w, const dz_array *psw, const bag_state *s)
+{
+    dz_array *gw = dz_array_empty_on(gy->device, gy->dtype, 2, w->shape); // (V, D)
     if (!gw)
         return NULL;
-    dz_backend_of(gy)->embedding_bag_scatter(gy, s->idx, s->starts, psw, s->padding_idx, mean, s->scale_grad_by_freq,
-                                             gw);
+    dz_backend_of(gy)->embedding_bag_scatter(gy, s->idx, s->starts, psw, s->padding_idx,
+                                             s->mode == DZ_EMBEDDING_BAG_MEAN, s->scale_grad_by_freq, gw);
     return dz_variable_new(gw, NULL);
 }
 
@@ -270,10 +272,13 @@ static void bag_backward(dz_function *f, dz_variable *const *gy, dz_variable **g
         gx[1] = weights_grad(gy[0]->data, W->data, psw->data, s);
     if (!wants_grad(W))
         return;
+    const dz_array *weights = psw ? psw->data : NULL;
     if (s->mode == DZ_EMBEDDING_BAG_MAX)
         gx[0] = max_grad(gy[0]->data, W->data, s);
+    else if (s->sparse && !W->creator)
+        sparse_sum_grad(gy[0]->data, W, weights, s);
     else
-        gx[0] = sum_grad(gy[0]->data, W, psw ? psw->data : NULL, s);
+        gx[0] = sum_grad(gy[0]->data, W->data, weights, s);
 }
 static const dz_function_ops bag_ops = {"dz_embedding_bag", bag_backward, bag_state_free};
 
