@@ -23,5 +23,7 @@
 #include "dezero/datasets.h"
 #include "dezero/npz.h"
 #include "dezero/optim.h"
+#include "dezero/sparse_grad.h"
+#include "dezero/embedding.h"
 
 #endif

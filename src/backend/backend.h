@@ -128,6 +128,43 @@ typedef struct dz_backend {
     void (*sigmoid_cross_entropy)(const dz_array *x, const dz_array *t, double scale, dz_array *loss);
 
     /* ---- embedding kernels ---- */
+    /* Arguments: w (V, D) and gw (V, D); idx (N,) int32/int64 (any shape, read
+     * flat), every entry in [0, V); starts (B + 1,) int64 bag bounds, bag b is
+     * idx[starts[b] : starts[b + 1]]; skip_idx a row to leave out (-1: none). */
+
+    /* y[i] = w[idx[i]] (any dtype), zeros where idx[i] == skip_idx. y (N, D) */
+    void (*embedding_gather)(const dz_array *w, const dz_array *idx, int64_t skip_idx, dz_array *y);
+    /* gw (zero-filled, f32/f64) += gy[i] at row idx[i] for idx[i] != skip_idx,
+     * each row summed in input order (deterministic); scale_by_freq scales each
+     * term by 1/count(idx[i]) with a fused multiply-add. gy (N, D) */
+    void (*embedding_scatter_add)(const dz_array *gy, const dz_array *idx, int64_t skip_idx,
+                                  bool scale_by_freq, dz_array *gw);
+    /* In place, once per distinct idx row of w (f32/f64): if norm_p(row) >
+     * max_norm, row *= max_norm / (norm + 1e-7). */
+    void (*embedding_renorm)(dz_array *w, const dz_array *idx, double max_norm, double norm_type);
+    /* y[b] = sum over bag b of w[idx[j]] (times psw[j] when psw is not NULL),
+     * divided by the count of non-skipped entries when mean. psw (N,), y (B, D) */
+    void (*embedding_bag_sum)(const dz_array *w, const dz_array *idx, const dz_array *starts,
+                              const dz_array *psw, int64_t skip_idx, bool mean, dz_array *y);
+    /* y[b, d] = max over bag b of w[idx[j], d], argmax[b, d] = that row (first
+     * on ties); empty bags give 0 and -1. y (B, D), argmax (B, D) int64 */
+    void (*embedding_bag_max)(const dz_array *w, const dz_array *idx, const dz_array *starts, int64_t skip_idx,
+                              dz_array *y, dz_array *argmax);
+    /* gw (zero-filled) += gy[bag of j] * scale_j at row idx[j], in input order,
+     * with scale_j = 1 / count(idx[j]) (scale_by_freq) / non-skipped bag size
+     * (mean) * psw[j] (in double, rounded once; fused multiply-add). */
+    void (*embedding_bag_scatter)(const dz_array *gy, const dz_array *idx, const dz_array *starts,
+                                  const dz_array *psw, int64_t skip_idx, bool mean, bool scale_by_freq,
+                                  dz_array *gw);
+    /* rows[j] = gy[bag of j] times psw[j] (or 1/count when mean), rounded;
+     * zeros for skipped entries (the sparse grad's values). gy (B, D), rows (N, D) */
+    void (*embedding_bag_grad_rows)(const dz_array *gy, const dz_array *idx, const dz_array *starts,
+                                    const dz_array *psw, int64_t skip_idx, bool mean, dz_array *rows);
+    /* gw (zero-filled) [argmax[b, d], d] += gy[b, d] where argmax >= 0. */
+    void (*embedding_bag_max_backward)(const dz_array *gy, const dz_array *argmax, dz_array *gw);
+    /* gpsw[j] = dot(gy[bag of j], w[idx[j]]), 0 for skipped entries. gpsw (N,) */
+    void (*embedding_bag_weights_grad)(const dz_array *gy, const dz_array *w, const dz_array *idx,
+                                       const dz_array *starts, int64_t skip_idx, dz_array *gpsw);
 
     /* ---- optimizer kernels ---- */
 

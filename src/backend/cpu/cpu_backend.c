@@ -197,6 +197,15 @@ static const dz_backend cpu_backend = {
     .softmax_cross_entropy_backward = dz_cpu_softmax_cross_entropy_backward,
     .sigmoid_cross_entropy = dz_cpu_sigmoid_cross_entropy,
     /* embedding kernels */
+    .embedding_gather = dz_cpu_embedding_gather,
+    .embedding_scatter_add = dz_cpu_embedding_scatter_add,
+    .embedding_renorm = dz_cpu_embedding_renorm,
+    .embedding_bag_sum = dz_cpu_embedding_bag_sum,
+    .embedding_bag_max = dz_cpu_embedding_bag_max,
+    .embedding_bag_scatter = dz_cpu_embedding_bag_scatter,
+    .embedding_bag_grad_rows = dz_cpu_embedding_bag_grad_rows,
+    .embedding_bag_max_backward = dz_cpu_embedding_bag_max_backward,
+    .embedding_bag_weights_grad = dz_cpu_embedding_bag_weights_grad,
     /* optimizer kernels */
     .sgd_step = dz_cpu_sgd_step,
     .momentum_sgd_step = dz_cpu_momentum_sgd_step,

@@ -52,6 +52,23 @@ void dz_cpu_sparse_adagrad_rows(const dz_adagrad_scalars *s, dz_array *p, dz_arr
 void dz_cpu_sparse_adam_rows(const dz_sparse_adam_scalars *s, dz_array *p, dz_array *m, dz_array *v,
                              const dz_array *rows, const dz_array *values);
 
+/* Embedding kernels (cpu_embedding.c); see backend.h. */
+void dz_cpu_embedding_gather(const dz_array *w, const dz_array *idx, int64_t skip_idx, dz_array *y);
+void dz_cpu_embedding_scatter_add(const dz_array *gy, const dz_array *idx, int64_t skip_idx, bool scale_by_freq,
+                                  dz_array *gw);
+void dz_cpu_embedding_renorm(dz_array *w, const dz_array *idx, double max_norm, double norm_type);
+void dz_cpu_embedding_bag_sum(const dz_array *w, const dz_array *idx, const dz_array *starts, const dz_array *psw,
+                              int64_t skip_idx, bool mean, dz_array *y);
+void dz_cpu_embedding_bag_max(const dz_array *w, const dz_array *idx, const dz_array *starts, int64_t skip_idx,
+                              dz_array *y, dz_array *argmax);
+void dz_cpu_embedding_bag_scatter(const dz_array *gy, const dz_array *idx, const dz_array *starts,
+                                  const dz_array *psw, int64_t skip_idx, bool mean, bool scale_by_freq, dz_array *gw);
+void dz_cpu_embedding_bag_grad_rows(const dz_array *gy, const dz_array *idx, const dz_array *starts,
+                                    const dz_array *psw, int64_t skip_idx, bool mean, dz_array *rows);
+void dz_cpu_embedding_bag_max_backward(const dz_array *gy, const dz_array *argmax, dz_array *gw);
+void dz_cpu_embedding_bag_weights_grad(const dz_array *gy, const dz_array *w, const dz_array *idx,
+                                       const dz_array *starts, int64_t skip_idx, dz_array *gpsw);
+
 /* IEEE half <-> float. */
 float dz_half_to_float(uint16_t h);
 uint16_t dz_float_to_half(float f);

@@ -1,0 +1,27 @@
+/* Helpers shared by dz_embedding and dz_embedding_bag (defined in
+ * embedding.c). Each check raises a user error naming `op` and returns false. */
+#ifndef DEZERO_EMBEDDING_INTERNAL_H
+#define DEZERO_EMBEDDING_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "dezero/variable.h"
+
+/* Entry i of an int32 or int64 array. */
+int64_t dz_embedding_index_at(const dz_array *idx, int64_t i);
+/* idx is a valid int32/int64 variable. */
+bool dz_embedding_check_index_dtype(const char *op, const char *what, const dz_variable *idx);
+/* Every entry of idx is in [0, num_rows); the message names the first bad
+ * index, its position and the number of rows. */
+bool dz_embedding_check_range(const char *op, const dz_array *idx, int64_t num_rows);
+/* padding_idx in [-V, V) normalised to [0, V) into *out; -1 when !has. */
+bool dz_embedding_padding(const char *op, const char *message, bool has, int64_t padding_idx, int64_t num_rows,
+                          int64_t *out);
+/* The in-place max_norm renorm of W's rows referenced by idx (f32/f64 W). */
+bool dz_embedding_renorm(const char *op, dz_variable *W, const dz_array *idx, double max_norm, double norm_type);
+/* Appends rows (N, D) (the reference moves in) for the indices idx (N
+ * entries) to W->sparse_grad, dropping entries equal to padding_idx. */
+void dz_embedding_sparse_append(dz_variable *W, const dz_array *idx, dz_array *rows, int64_t padding_idx);
+
+#endif
