@@ -42,6 +42,10 @@ struct dz_layer {
 
 /* Set up the base of a newly allocated layer (zeroed memory). */
 void dz_layer_init(dz_layer *layer, const dz_layer_ops *ops);
+/* An empty container (type "Model") to which parameters and sub-layers are
+ * added; it has no forward of its own. Handy to group layers for one
+ * optimizer or one weights file. */
+dz_layer *dz_model_new(void);
 /* Frees the layer, its sub-layers, and its references to parameters. */
 void dz_layer_free(dz_layer *layer);
 

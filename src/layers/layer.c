@@ -14,6 +14,15 @@ void dz_layer_init(dz_layer *layer, const dz_layer_ops *ops)
     layer->ops = ops;
 }
 
+static const dz_layer_ops model_ops = {"Model", NULL, NULL, NULL};
+
+dz_layer *dz_model_new(void)
+{
+    dz_layer *layer = dz_xmalloc(sizeof *layer);
+    dz_layer_init(layer, &model_ops);
+    return layer;
+}
+
 void dz_layer_free(dz_layer *layer)
 {
     if (!layer)
