@@ -1,22 +1,33 @@
 #!/bin/sh
-# Builds the benchmarks and runs each C program with its PyTorch twin in the
+# Builds the benchmarks and runs each C program and its PyTorch twin in the
 # same run, then prints a Markdown table of both figures and the speed-up.
 #
 # Usage: bench/run_benchmarks.sh [BUILD_DIR]   (default: build; configured
 # here with meson when it does not exist yet)
 #
-# Adding a benchmark: write bench/bench_X.c and bench/bench_X.py, each printing
-# one line "<key> <value>" (lower is better), list bench_X in bench/meson.build,
-# and add one line "X|description|unit" to BENCHMARKS below.
+# Each bench/bench_X.c prints lines "<key> <value>" (lower is better) and its
+# twin bench/bench_X.py prints "<torch key> <value>". A row of METRICS below
+# names the program, the C key, the PyTorch key, a description and the unit;
+# to add a benchmark, list bench_X in bench/meson.build and add its rows.
 set -eu
 
-BENCHMARKS='
-overhead|per-op overhead: 2,000-op elementwise chain on 4 x f32, forward + backward|µs/op
+METRICS='
+overhead|overhead_c_us_per_op|overhead_torch_us_per_op|per-op overhead: 2,000-op elementwise chain on 4 x f32, forward + backward|µs/op
+getitem|getitem_forward_ms|getitem_forward_torch_ms|GetItem: gather 65,536 rows of 128 from (100000, 128) f32, forward|ms
+getitem|getitem_forward_backward_ms|getitem_forward_backward_torch_ms|GetItem: the same, forward + backward|ms
+embedding|embedding_forward_ms|torch_embedding_forward_ms|Embedding (100000, 128) f32, 65,536 indices: forward|ms
+embedding|embedding_dense_fwd_bwd_ms|torch_embedding_dense_fwd_bwd_ms|Embedding: dense forward + backward|ms
+embedding|embedding_sparse_fwd_bwd_ms|torch_embedding_sparse_fwd_bwd_ms|Embedding: sparse forward + backward|ms
+optim|adam_step_ms|torch_adam_step_ms|Adam step, 10M f32 parameters|ms
+optim|sparse_adam_step_ms_1m|torch_sparse_adam_step_ms_1m|SparseAdam step, (1,000,000, 64) table, 4,096 rows touched|ms
+optim|sparse_adam_step_ms_100k|torch_sparse_adam_step_ms_100k|SparseAdam step, (100,000, 64) table, 4,096 rows touched|ms
 '
 
 PYTHON=/usr/bin/python3
 src_dir=$(cd "$(dirname "$0")/.." && pwd)
 build_dir=${1:-build}
+out_dir=$(mktemp -d)
+trap 'rm -rf "$out_dir"' EXIT
 
 if [ ! -d "$build_dir" ]; then
     meson setup "$build_dir" "$src_dir" >/dev/null
@@ -29,18 +40,27 @@ else
     have_torch=no
 fi
 
-# The value from a benchmark's one-line output.
+# Runs each program (and its twin) once, in the order METRICS first names it.
+programs=$(echo "$METRICS" | awk -F'|' 'NF > 1 && !seen[$1]++ { print $1 }')
+for name in $programs; do
+    "$build_dir/bench/bench_$name" > "$out_dir/$name.c"
+    if [ "$have_torch" = yes ]; then
+        "$PYTHON" "$src_dir/bench/bench_$name.py" > "$out_dir/$name.torch"
+    fi
+done
+
+# The value printed for `key` in `file`.
 value_of() {
-    awk 'NF == 2 { v = $2 } END { if (v == "") exit 1; print v }'
+    awk -v k="$1" '$1 == k { v = $2 } END { if (v == "") exit 1; print v }' "$2"
 }
 
 echo '| benchmark | dezero-c | PyTorch | speed-up |'
 echo '|---|---|---|---|'
-echo "$BENCHMARKS" | while IFS='|' read -r name description unit; do
+echo "$METRICS" | while IFS='|' read -r name c_key torch_key description unit; do
     [ -n "$name" ] || continue
-    c_value=$("$build_dir/bench/bench_$name" | value_of)
+    c_value=$(value_of "$c_key" "$out_dir/$name.c")
     if [ "$have_torch" = yes ]; then
-        torch_value=$("$PYTHON" "$src_dir/bench/bench_$name.py" | value_of)
+        torch_value=$(value_of "$torch_key" "$out_dir/$name.torch")
         speedup=$(awk -v c="$c_value" -v t="$torch_value" 'BEGIN { printf "%.1fx", t / c }')
         echo "| $description | $c_value $unit | $torch_value $unit | $speedup |"
     else
