@@ -165,11 +165,14 @@ static const dz_backend cpu_backend = {
     .transpose = dz_cpu_transpose,
     /* indexing kernels */
     /* neural-network kernels */
+    .sigmoid = dz_cpu_sigmoid,
     .softmax = dz_cpu_softmax,
     .softmax_backward = dz_cpu_softmax_backward,
     .sigmoid_backward = dz_cpu_sigmoid_backward,
     .clip = dz_cpu_clip,
     .one_hot = dz_cpu_one_hot,
+    .repeat_rows = dz_cpu_repeat_rows,
+    .sum_rows = dz_cpu_sum_rows,
     .softmax_cross_entropy = dz_cpu_softmax_cross_entropy,
     .softmax_cross_entropy_backward = dz_cpu_softmax_cross_entropy_backward,
     .sigmoid_cross_entropy = dz_cpu_sigmoid_cross_entropy,
