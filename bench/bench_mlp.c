@@ -58,10 +58,10 @@ static int make_batches(dz_variable ***xs, dz_variable ***ts)
     *xs = malloc(n * sizeof **xs);
     *ts = malloc(n * sizeof **ts);
     for (int i = 0; i < n; i++) {
-        (*xs)[i] = dz_variable_new(dz_array_from_buffer(DZ_F32, 2, DZ_SHAPE(BATCH, 2), (float *)x->data + i * BATCH * 2),
-                                   NULL);
-        (*ts)[i] = dz_variable_new(dz_array_from_buffer(DZ_I32, 1, DZ_SHAPE(BATCH), (int32_t *)t->data + i * BATCH),
-                                   NULL);
+        const float *xi = (const float *)x->data + i * BATCH * 2;   // (BATCH, 2)
+        const int32_t *ti = (const int32_t *)t->data + i * BATCH; // (BATCH,)
+        (*xs)[i] = dz_variable_new(dz_array_from_buffer(DZ_F32, 2, DZ_SHAPE(BATCH, 2), xi), NULL);
+        (*ts)[i] = dz_variable_new(dz_array_from_buffer(DZ_I32, 1, DZ_SHAPE(BATCH), ti), NULL);
         (*xs)[i]->requires_grad = (*ts)[i]->requires_grad = false;
     }
     dz_array_release(x);

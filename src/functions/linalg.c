@@ -55,10 +55,9 @@ static void gemm_run(const gemm_shape *g, const operand *a, const operand *b, co
                      const int64_t *o, const int64_t *s, int64_t batch)
 {
     size_t es = dz_dtype_size(g->dtype);
-    g->backend->gemm(g->dtype, g->ta, g->tb, g->m, g->n, g->k, 1.0,
-                                 (const char *)a->data + o[0] * (int64_t)es, a->ld, s[0],
-                                 (const char *)b->data + o[1] * (int64_t)es, b->ld, s[1], g->beta,
-                                 (char *)c->data + o[2] * (int64_t)es, c->ld, s[2], batch);
+    g->backend->gemm(g->dtype, g->ta, g->tb, g->m, g->n, g->k, 1.0, (const char *)a->data + o[0] * (int64_t)es,
+                     a->ld, s[0], (const char *)b->data + o[1] * (int64_t)es, b->ld, s[1], g->beta,
+                     (char *)c->data + o[2] * (int64_t)es, c->ld, s[2], batch);
 }
 
 /* C = op(A) op(B) (+ C when beta = 1) for every index of `batch`. A product
