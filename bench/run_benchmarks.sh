@@ -7,12 +7,16 @@
 #
 # Each bench/bench_X.c prints lines "<key> <value>" (lower is better) and its
 # twin bench/bench_X.py prints "<torch key> <value>". A row of METRICS below
-# names the program, the C key, the PyTorch key, a description and the unit;
+# names the program, the C key, the PyTorch key ('-' for a C-only figure), a
+# description and the unit;
 # to add a benchmark, list bench_X in bench/meson.build and add its rows.
 set -eu
 
 METRICS='
 overhead|overhead_c_us_per_op|overhead_torch_us_per_op|per-op overhead: 2,000-op elementwise chain on 4 x f32, forward + backward|µs/op
+linear|linear_fwd_bwd_ms|torch_linear_fwd_bwd_ms|Linear forward + backward, x (256, 1024), W (1024, 1024) f32|ms
+linear|linear_three_sgemm_ms|-|the same work as three raw cblas_sgemm calls (no PyTorch figure)|ms
+mlp|mlp_step_us|torch_mlp_step_us|2-10-3 MLP training step (linear, sigmoid, linear, softmax CE, SGD), batch 30|µs
 getitem|getitem_forward_ms|getitem_forward_torch_ms|GetItem: gather 65,536 rows of 128 from (100000, 128) f32, forward|ms
 getitem|getitem_forward_backward_ms|getitem_forward_backward_torch_ms|GetItem: the same, forward + backward|ms
 embedding|embedding_forward_ms|torch_embedding_forward_ms|Embedding (100000, 128) f32, 65,536 indices: forward|ms
@@ -59,7 +63,9 @@ echo '|---|---|---|---|'
 echo "$METRICS" | while IFS='|' read -r name c_key torch_key description unit; do
     [ -n "$name" ] || continue
     c_value=$(value_of "$c_key" "$out_dir/$name.c")
-    if [ "$have_torch" = yes ]; then
+    if [ "$torch_key" = - ]; then
+        echo "| $description | $c_value $unit | | |"
+    elif [ "$have_torch" = yes ]; then
         torch_value=$(value_of "$torch_key" "$out_dir/$name.torch")
         speedup=$(awk -v c="$c_value" -v t="$torch_value" 'BEGIN { printf "%.1fx", t / c }')
         echo "| $description | $c_value $unit | $torch_value $unit | $speedup |"

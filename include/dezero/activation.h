@@ -9,7 +9,9 @@
 #include "dezero/rng.h"
 #include "dezero/variable.h"
 
-/* 1 / (1 + e^-x), computed as 0.5 tanh(0.5 x) + 0.5 (as DeZero). */
+/* DeZero's 0.5 tanh(0.5 x) + 0.5, which is exactly 1 / (1 + e^-x); evaluated
+ * with e = e^-|x| as 1 / (1 + e) or e / (1 + e), so it neither overflows nor
+ * cancels on either side (f32 uses a vectorized exp within 1.4 ulp). */
 dz_variable *dz_sigmoid(dz_variable *x);
 /* max(x, 0); the grad is gy where x > 0, else 0. */
 dz_variable *dz_relu(dz_variable *x);

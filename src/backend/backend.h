@@ -106,6 +106,8 @@ typedef struct dz_backend {
     void (*scatter_add_rows)(const dz_array *gy, const dz_array *rows, dz_array *grad);
 
     /* ---- neural-network kernels (activations, softmax, losses) ---- */
+    /* y = 1 / (1 + e^-x), stable on both sides (DeZero's tanh form, exactly). */
+    void (*sigmoid)(const dz_array *x, dz_array *y);
     /* y = softmax(x) along `axis`, or log_softmax when `log` (max-shifted). */
     void (*softmax)(const dz_array *x, int axis, bool log, dz_array *y);
     /* From y = softmax(x) and gy (all one shape), sums along `axis`:
@@ -117,12 +119,17 @@ typedef struct dz_backend {
     void (*clip)(const dz_array *x, double lo, double hi, bool mask, dz_array *y);
     /* y (indices shape + (V,)) = 1 at each index, 0 elsewhere; indices i32/i64 in 0..V-1. */
     void (*one_hot)(const dz_array *indices, dz_array *y);
+    /* y (N, D) = x (D,) on every row. */
+    void (*repeat_rows)(const dz_array *x, dz_array *y);
+    /* y (D,) = the sum of the rows of x (N, D). */
+    void (*sum_rows)(const dz_array *x, dz_array *y);
     /* loss (0-d) = scale * sum of -log_softmax(x[i])[t[i]] over the rows i whose
-     * label is not ignore_index; x (N, C), t (N,) i32/i64 with labels in 0..C-1. */
+     * label is not ignore_index, and probs (N, C) = softmax(x) for the backward;
+     * x (N, C), t (N,) i32/i64 with labels in 0..C-1. */
     void (*softmax_cross_entropy)(const dz_array *x, const dz_array *t, int64_t ignore_index, double scale,
-                                  dz_array *loss);
-    /* gx (N, C) = gy * scale * (softmax(x[i]) - onehot(t[i])), zero on ignored rows; gy 0-d. */
-    void (*softmax_cross_entropy_backward)(const dz_array *x, const dz_array *t, int64_t ignore_index,
+                                  dz_array *loss, dz_array *probs);
+    /* gx (N, C) = gy * scale * (probs[i] - onehot(t[i])), zero on ignored rows; gy 0-d. */
+    void (*softmax_cross_entropy_backward)(const dz_array *probs, const dz_array *t, int64_t ignore_index,
                                            double scale, const dz_array *gy, dz_array *gx);
     /* loss (0-d) = scale * sum(max(x, 0) - x * t + log1p(exp(-|x|))); x, t one shape. */
     void (*sigmoid_cross_entropy)(const dz_array *x, const dz_array *t, double scale, dz_array *loss);

@@ -35,7 +35,7 @@ static dz_variable *masked_grad(dz_variable *gy, dz_array *mask)
 
 /* ---- sigmoid --------------------------------------------------------------- */
 
-/* sigmoid: y = 0.5 tanh(0.5 x) + 0.5; gx = gy * y * (1 - y) */
+/* sigmoid: y = 0.5 tanh(0.5 x) + 0.5 = 1 / (1 + e^-x); gx = gy * y * (1 - y) */
 static void sigmoid_backward(dz_function *f, dz_variable *const *gy, dz_variable **gx)
 {
     dz_variable *y = OUT(f);
@@ -54,7 +54,10 @@ dz_variable *dz_sigmoid(dz_variable *x)
 {
     if (!dz_check_float("dz_sigmoid", x))
         return NULL;
-    return apply(&sigmoid_ops, x, dz_array_unary(DZ_UNARY_SIGMOID, x->data, 0), 0, NULL);
+    dz_array *y = empty_like(x->data);
+    if (y)
+        dz_backend_of(y)->sigmoid(x->data, y);
+    return apply(&sigmoid_ops, x, y, 0, NULL);
 }
 
 /* ---- relu, leaky_relu ------------------------------------------------------ */

@@ -55,10 +55,9 @@ static void gemm_run(const gemm_shape *g, const operand *a, const operand *b, co
                      const int64_t *o, const int64_t *s, int64_t batch)
 {
     size_t es = dz_dtype_size(g->dtype);
-    g->backend->gemm(g->dtype, g->ta, g->tb, g->m, g->n, g->k, 1.0,
-                                 (const char *)a->data + o[0] * (int64_t)es, a->ld, s[0],
-                                 (const char *)b->data + o[1] * (int64_t)es, b->ld, s[1], g->beta,
-                                 (char *)c->data + o[2] * (int64_t)es, c->ld, s[2], batch);
+    g->backend->gemm(g->dtype, g->ta, g->tb, g->m, g->n, g->k, 1.0, (const char *)a->data + o[0] * (int64_t)es,
+                     a->ld, s[0], (const char *)b->data + o[1] * (int64_t)es, b->ld, s[1], g->beta,
+                     (char *)c->data + o[2] * (int64_t)es, c->ld, s[2], batch);
 }
 
 /* C = op(A) op(B) (+ C when beta = 1) for every index of `batch`. A product
@@ -234,8 +233,12 @@ static void linear_backward_raw(dz_function *f, const dz_array *gy, dz_variable 
             product(x, true, gy, false, g, false, 0, NULL);
         gx[1] = dz_raw_result(g);
     }
-    if (f->ninputs == 3 && dz_needs_grad(IN(f, 2)))
-        gx[2] = dz_raw_result(dz_array_sum_to(gy, SHAPE_OF(IN(f, 2))));
+    if (f->ninputs == 3 && dz_needs_grad(IN(f, 2))) {
+        dz_array *g = empty_like(IN(f, 2)->data);
+        if (g)
+            dz_backend_of(g)->sum_rows(gy, g);
+        gx[2] = dz_raw_result(g);
+    }
 }
 
 /* linear: y (N, O) = x (N, I) @ W (I, O) + b (O,);
@@ -283,8 +286,8 @@ dz_variable *dz_linear(dz_variable *x, dz_variable *W, dz_variable *b)
     const dz_array *xa = x->data;
     dz_array *y = dz_array_empty_on(xa->device, xa->dtype, 2, DZ_SHAPE(xa->shape[0], W->data->shape[1])); // (N, O)
     if (y) {
-        if (b) /* y = broadcast b, then y += x W in the same gemm */
-            dz_backend_of(xa)->unary(DZ_UNARY_COPY, b->data, 0, y);
+        if (b) /* y = b on every row, then y += x W in the same gemm */
+            dz_backend_of(xa)->repeat_rows(b->data, y);
         product(xa, false, W->data, false, y, b != NULL, 0, NULL);
     }
     dz_variable *in[3] = {x, W, b};

@@ -68,8 +68,16 @@ dz_variable *dz_mean_squared_error(dz_variable *x0, dz_variable *x1)
 
 typedef struct {
     int64_t ignore_index;
-    double scale; /* 1 / (rows counted), 0 when every row is ignored */
+    double scale;    /* 1 / (rows counted), 0 when every row is ignored */
+    dz_array *probs; /* (N, C) softmax(x) from the forward */
 } sce_state;
+
+static void sce_state_free(void *state)
+{
+    sce_state *s = state;
+    dz_array_release(s->probs);
+    free(s);
+}
 
 /* onehot(t) (N, C) in x's dtype, with all-zero rows where t is ignored. */
 static dz_array *sce_target(const dz_array *x, const dz_array *t, int64_t ignore_index)
@@ -94,7 +102,8 @@ static dz_array *sce_row_mask(const dz_array *x, const dz_array *t, int64_t igno
 }
 
 /* softmax_cross_entropy: y = scale * sum over counted rows of -log_softmax(x)[i, t[i]];
- * gx (N, C) = (softmax(x) - onehot(t)) * row_mask * gy * scale; t gets none */
+ * gx (N, C) = (softmax(x) - onehot(t)) * row_mask * gy * scale; t gets none.
+ * The raw backward reuses the forward's softmax. */
 static void sce_backward(dz_function *f, dz_variable *const *gy, dz_variable **gx)
 {
     const sce_state *s = f->state;
@@ -103,7 +112,7 @@ static void sce_backward(dz_function *f, dz_variable *const *gy, dz_variable **g
     if (!dz_enable_backprop()) {
         dz_array *g = empty_like(x->data);
         if (g)
-            dz_backend_of(g)->softmax_cross_entropy_backward(x->data, t, s->ignore_index, s->scale, gy[0]->data, g);
+            dz_backend_of(g)->softmax_cross_entropy_backward(s->probs, t, s->ignore_index, s->scale, gy[0]->data, g);
         gx[0] = dz_raw_result(g);
         return;
     }
@@ -112,7 +121,7 @@ static void sce_backward(dz_function *f, dz_variable *const *gy, dz_variable **g
         d = dz_mul(d, dz_constant(sce_row_mask(x->data, t, s->ignore_index)));
     gx[0] = dz_mul(d, dz_mul_scalar(gy[0], s->scale));
 }
-static const dz_function_ops sce_ops = {"dz_softmax_cross_entropy", sce_backward, NULL};
+static const dz_function_ops sce_ops = {"dz_softmax_cross_entropy", sce_backward, sce_state_free};
 
 static bool sce_check(const char *op, dz_variable *x, dz_variable *t)
 {
@@ -134,11 +143,12 @@ static dz_variable *softmax_cross_entropy(const char *op, dz_variable *x, dz_var
     int64_t count;
     if (!sce_check(op, x, t) || !dz_check_label_range(op, t->data, x->data->shape[1], ignore_index, &count))
         return NULL;
+    const dz_array *xa = x->data;
     sce_state *s = dz_xmalloc(sizeof *s);
-    *s = (sce_state){ignore_index, count ? 1.0 / (double)count : 0.0};
-    dz_array *loss = dz_array_empty_on(x->data->device, x->data->dtype, 0, NULL); // ()
-    if (loss)
-        dz_backend_of(loss)->softmax_cross_entropy(x->data, t->data, ignore_index, count ? s->scale : NAN, loss);
+    *s = (sce_state){ignore_index, count ? 1.0 / (double)count : 0.0, empty_like(xa)};
+    dz_array *loss = dz_array_empty_on(xa->device, xa->dtype, 0, NULL); // ()
+    if (loss && s->probs)
+        dz_backend_of(xa)->softmax_cross_entropy(xa, t->data, ignore_index, count ? s->scale : NAN, loss, s->probs);
     dz_variable *in[2] = {x, t};
     return dz_function_apply1(&sce_ops, 2, in, loss, 0, s);
 }

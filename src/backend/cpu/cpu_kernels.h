@@ -21,14 +21,17 @@ void dz_cpu_take_rows(const dz_array *table, const dz_array *rows, dz_array *y);
 void dz_cpu_scatter_add_rows(const dz_array *gy, const dz_array *rows, dz_array *grad);
 
 /* Neural-network kernels (cpu_nn.c). */
+void dz_cpu_sigmoid(const dz_array *x, dz_array *y);
 void dz_cpu_softmax(const dz_array *x, int axis, bool log, dz_array *y);
 void dz_cpu_softmax_backward(const dz_array *y, const dz_array *gy, int axis, bool log, dz_array *gx);
 void dz_cpu_sigmoid_backward(const dz_array *y, const dz_array *gy, dz_array *gx);
 void dz_cpu_clip(const dz_array *x, double lo, double hi, bool mask, dz_array *y);
 void dz_cpu_one_hot(const dz_array *indices, dz_array *y);
+void dz_cpu_repeat_rows(const dz_array *x, dz_array *y);
+void dz_cpu_sum_rows(const dz_array *x, dz_array *y);
 void dz_cpu_softmax_cross_entropy(const dz_array *x, const dz_array *t, int64_t ignore_index, double scale,
-                                  dz_array *loss);
-void dz_cpu_softmax_cross_entropy_backward(const dz_array *x, const dz_array *t, int64_t ignore_index,
+                                  dz_array *loss, dz_array *probs);
+void dz_cpu_softmax_cross_entropy_backward(const dz_array *probs, const dz_array *t, int64_t ignore_index,
                                            double scale, const dz_array *gy, dz_array *gx);
 void dz_cpu_sigmoid_cross_entropy(const dz_array *x, const dz_array *t, double scale, dz_array *loss);
 
