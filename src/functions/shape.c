@@ -241,11 +241,14 @@ dz_variable *dz_mean(dz_variable *x, int naxes, const int *axes, bool keepdims)
 {
     if (!dz_check_float("dz_mean", x))
         return NULL;
-    dz_variable *y = dz_sum(x, naxes, axes, keepdims);
-    if (!y)
-        return NULL;
-    double count = x->data->size && y->data->size ? (double)x->data->size / (double)y->data->size : 0.0;
-    return dz_div_scalar(y, count);
+    dz_scope_begin(); /* owns the intermediate sum */
+    dz_variable *sum = dz_sum(x, naxes, axes, keepdims), *y = NULL;
+    if (sum) {
+        double count = x->data->size && sum->data->size ? (double)x->data->size / (double)sum->data->size : 0.0;
+        y = dz_scope_keep(dz_div_scalar(sum, count));
+    }
+    dz_scope_end();
+    return dz_autorelease(y);
 }
 
 /* expand_dims: (..., ...) -> (..., 1, ...) at `axis`, a reshape */
