@@ -180,15 +180,6 @@ START_TEST(test_dropout)
 }
 END_TEST
 
-#define ASSERT_ERROR(call, code, fragment)                                                          \
-    do {                                                                                           \
-        dz_clear_error();                                                                          \
-        ck_assert_ptr_null(call);                                                                  \
-        ck_assert_int_eq(dz_last_error_code(), code);                                              \
-        ck_assert_msg(strstr(dz_last_error(), fragment) != NULL, "message '%s' lacks '%s'",        \
-                      dz_last_error(), fragment);                                                  \
-    } while (0)
-
 START_TEST(test_bad_inputs)
 {
     tc_errors_off();

@@ -19,6 +19,34 @@ dz_variable *tc_randn(uint64_t seed, int ndim, const int64_t *shape)
     return dz_variable_new(dz_array_normal(&rng, DZ_F64, ndim, shape, 0, 1), NULL);
 }
 
+dz_variable *tc_f32(int ndim, const int64_t *shape, const float *values)
+{
+    return dz_variable_new(dz_array_from_buffer(DZ_F32, ndim, shape, values), NULL);
+}
+
+dz_variable *tc_i64(int ndim, const int64_t *shape, const int64_t *values)
+{
+    return dz_variable_new(dz_array_from_buffer(DZ_I64, ndim, shape, values), NULL);
+}
+
+uint32_t tc_bits_of(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    return u;
+}
+
+void tc_assert_bits(const dz_array *a, const float *expected, int64_t n)
+{
+    ck_assert_int_eq(a->dtype, DZ_F32);
+    ck_assert_int_eq(a->size, n);
+    const float *v = a->data;
+    for (int64_t i = 0; i < n; i++)
+        ck_assert_msg(tc_bits_of(v[i]) == tc_bits_of(expected[i]),
+                      "element %lld: got %.9g (%08x), expected %.9g (%08x)", (long long)i, v[i], tc_bits_of(v[i]),
+                      expected[i], tc_bits_of(expected[i]));
+}
+
 double tc_at(const dz_variable *v, int64_t i) { return dz_array_get(v->data, i); }
 
 double tc_grad_at(const dz_variable *v, int64_t i)

@@ -3,6 +3,7 @@
 #define DEZERO_TEST_COMMON_H
 
 #include <check.h>
+#include <string.h>
 
 #include "dezero/dezero.h"
 
@@ -20,6 +21,26 @@ void tc_assert_gradient(dz_checked_fn f, void *ctx, int n, dz_variable *const *i
 /* Second-order check: differentiates grad(f) w.r.t. input 0 with create_graph,
  * and checks sum(w * grad) by gradient_check again. */
 void tc_assert_double_gradient(dz_checked_fn f, void *ctx, int n, dz_variable *const *inputs);
+
+/* `failed` must hold, with dz_last_error_code() == code and a message
+ * containing `fragment` (run with the error handler off). ASSERT_ERROR is the
+ * usual case: a call that returns NULL. */
+#define ASSERT_FAILS(failed, code, fragment)                                                        \
+    do {                                                                                           \
+        dz_clear_error();                                                                          \
+        ck_assert(failed);                                                                         \
+        ck_assert_int_eq(dz_last_error_code(), code);                                              \
+        ck_assert_msg(strstr(dz_last_error(), fragment) != NULL, "message '%s' lacks '%s'",        \
+                      dz_last_error(), fragment);                                                  \
+    } while (0)
+#define ASSERT_ERROR(call, code, fragment) ASSERT_FAILS((call) == NULL, code, fragment)
+
+/* Leaves from host buffers. */
+dz_variable *tc_f32(int ndim, const int64_t *shape, const float *values);
+dz_variable *tc_i64(int ndim, const int64_t *shape, const int64_t *values);
+/* The bits of a float, and a bit-exact comparison of an f32 array. */
+uint32_t tc_bits_of(float f);
+void tc_assert_bits(const dz_array *a, const float *expected, int64_t n);
 
 /* Turn the abort-on-error handler off for a test, restore it after. */
 void tc_errors_off(void);

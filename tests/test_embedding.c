@@ -8,51 +8,14 @@
 #include "fixtures/embedding_golden.h"
 #include "test_common.h"
 
-#define ASSERT_ERROR(call, code, fragment)                                                          \
-    do {                                                                                           \
-        dz_clear_error();                                                                          \
-        ck_assert_ptr_null(call);                                                                  \
-        ck_assert_int_eq(dz_last_error_code(), code);                                              \
-        ck_assert_msg(strstr(dz_last_error(), fragment) != NULL, "message '%s' lacks '%s'",        \
-                      dz_last_error(), fragment);                                                  \
-    } while (0)
-
 /* ---- helpers ----------------------------------------------------------------- */
-
-static dz_variable *f32_var(int ndim, const int64_t *shape, const float *values)
-{
-    return dz_variable_new(dz_array_from_buffer(DZ_F32, ndim, shape, values), NULL);
-}
-
-static dz_variable *i64_var(int ndim, const int64_t *shape, const int64_t *values)
-{
-    return dz_variable_new(dz_array_from_buffer(DZ_I64, ndim, shape, values), NULL);
-}
-
-static uint32_t bits_of(float f)
-{
-    uint32_t u;
-    memcpy(&u, &f, 4);
-    return u;
-}
-
-/* Every element of the f32 array a has the bits of expected[i]. */
-static void assert_bits(const dz_array *a, const float *expected, int64_t n)
-{
-    ck_assert_int_eq(a->dtype, DZ_F32);
-    ck_assert_int_eq(a->size, n);
-    const float *v = a->data;
-    for (int64_t i = 0; i < n; i++)
-        ck_assert_msg(bits_of(v[i]) == bits_of(expected[i]), "element %lld: got %.9g (%08x), expected %.9g (%08x)",
-                      (long long)i, v[i], bits_of(v[i]), expected[i], bits_of(expected[i]));
-}
 
 static void assert_hex(const dz_array *a, const uint32_t *expected, int64_t n)
 {
     float f[64];
     for (int64_t i = 0; i < n; i++)
         memcpy(&f[i], &expected[i], 4);
-    assert_bits(a, f, n);
+    tc_assert_bits(a, f, n);
 }
 
 static dz_embedding_options padded(int64_t padding_idx)
@@ -64,8 +27,8 @@ static dz_embedding_options padded(int64_t padding_idx)
 }
 
 /* The fixture's W (6, 4) and idx (3, 3). */
-static dz_variable *golden_w(void) { return f32_var(2, DZ_SHAPE(EMB_V, EMB_D), emb_w); }
-static dz_variable *golden_idx(void) { return i64_var(2, DZ_SHAPE(3, 3), emb_idx); }
+static dz_variable *golden_w(void) { return tc_f32(2, DZ_SHAPE(EMB_V, EMB_D), emb_w); }
+static dz_variable *golden_idx(void) { return tc_i64(2, DZ_SHAPE(3, 3), emb_idx); }
 
 /* W.grad after backward of `gy` through dz_embedding(idx, W, opt). */
 static dz_variable *backward_with(dz_variable *W, dz_variable *idx, const dz_embedding_options *opt,
@@ -78,7 +41,7 @@ static dz_variable *backward_with(dz_variable *W, dz_variable *idx, const dz_emb
     return W->grad;
 }
 
-static dz_variable *golden_gy(void) { return f32_var(3, DZ_SHAPE(3, 3, EMB_D), emb_gy); }
+static dz_variable *golden_gy(void) { return tc_f32(3, DZ_SHAPE(3, 3, EMB_D), emb_gy); }
 
 /* ---- PyTorch fixtures ------------------------------------------------------------ */
 
@@ -87,11 +50,11 @@ START_TEST(test_forward_golden)
     dz_scope_begin();
     dz_variable *y = dz_embedding(golden_idx(), golden_w(), NULL);
     ck_assert(dz_shape_equal(y->data->ndim, y->data->shape, 3, DZ_SHAPE(3, 3, EMB_D)));
-    assert_bits(y->data, emb_y, 36);
+    tc_assert_bits(y->data, emb_y, 36);
     dz_embedding_options o = padded(4); /* padding does not mask the forward */
-    assert_bits(dz_embedding(golden_idx(), golden_w(), &o)->data, emb_y, 36);
+    tc_assert_bits(dz_embedding(golden_idx(), golden_w(), &o)->data, emb_y, 36);
     dz_variable *i32 = dz_variable_new(dz_array_astype(golden_idx()->data, DZ_I32), NULL);
-    assert_bits(dz_embedding(i32, golden_w(), NULL)->data, emb_y, 36);
+    tc_assert_bits(dz_embedding(i32, golden_w(), NULL)->data, emb_y, 36);
     dz_scope_end();
 }
 END_TEST
@@ -100,11 +63,11 @@ START_TEST(test_dense_backward_golden)
 {
     dz_scope_begin();
     dz_variable *W = golden_w();
-    assert_bits(backward_with(W, golden_idx(), NULL, golden_gy())->data, emb_gw_dense, 24);
+    tc_assert_bits(backward_with(W, golden_idx(), NULL, golden_gy())->data, emb_gw_dense, 24);
     dz_embedding_options o2 = padded(2), om2 = padded(-2);
     dz_variable *W2 = golden_w(), *Wm2 = golden_w();
-    assert_bits(backward_with(W2, golden_idx(), &o2, golden_gy())->data, emb_gw_pad2, 24);
-    assert_bits(backward_with(Wm2, golden_idx(), &om2, golden_gy())->data, emb_gw_padm2, 24);
+    tc_assert_bits(backward_with(W2, golden_idx(), &o2, golden_gy())->data, emb_gw_pad2, 24);
+    tc_assert_bits(backward_with(Wm2, golden_idx(), &om2, golden_gy())->data, emb_gw_padm2, 24);
     dz_scope_end();
 }
 END_TEST
@@ -115,11 +78,11 @@ START_TEST(test_scale_grad_by_freq_golden)
     dz_embedding_options o = dz_embedding_default_options();
     o.scale_grad_by_freq = true;
     dz_variable *W = golden_w();
-    assert_bits(backward_with(W, golden_idx(), &o, golden_gy())->data, emb_gw_freq, 24);
+    tc_assert_bits(backward_with(W, golden_idx(), &o, golden_gy())->data, emb_gw_freq, 24);
     o.has_padding_idx = true;
     o.padding_idx = 4;
     dz_variable *W4 = golden_w();
-    assert_bits(backward_with(W4, golden_idx(), &o, golden_gy())->data, emb_gw_freq_pad4, 24);
+    tc_assert_bits(backward_with(W4, golden_idx(), &o, golden_gy())->data, emb_gw_freq_pad4, 24);
     dz_scope_end();
 }
 END_TEST
@@ -137,12 +100,12 @@ START_TEST(test_sparse_backward_golden)
     ck_assert_int_eq(g->num_rows, EMB_V);
     ck_assert(!g->coalesced);
     ck_assert_int_eq(memcmp(g->indices->data, emb_sparse_pad0_indices, sizeof emb_sparse_pad0_indices), 0);
-    assert_bits(g->values, emb_sparse_pad0_values, EMB_SPARSE_NNZ * EMB_D);
+    tc_assert_bits(g->values, emb_sparse_pad0_values, EMB_SPARSE_NNZ * EMB_D);
     dz_array *dense = dz_sparse_grad_to_dense(g, EMB_D);
-    assert_bits(dense, emb_sparse_pad0_dense, 24);
+    tc_assert_bits(dense, emb_sparse_pad0_dense, 24);
     dz_embedding_options d = padded(0); /* the dense backward gives the same bits */
     dz_variable *Wd = golden_w();
-    assert_bits(backward_with(Wd, golden_idx(), &d, golden_gy())->data, emb_sparse_pad0_dense, 24);
+    tc_assert_bits(backward_with(Wd, golden_idx(), &d, golden_gy())->data, emb_sparse_pad0_dense, 24);
     dz_array_release(dense);
     dz_scope_end();
 }
@@ -158,19 +121,19 @@ START_TEST(test_renorm_golden)
     const float *expected_y[3] = {renorm_p1_y, renorm_p2_y, renorm_p3_y};
     dz_scope_begin();
     for (int p = 1; p <= 3; p++) {
-        dz_variable *W = f32_var(2, DZ_SHAPE(RENORM_V, RENORM_D), renorm_w);
-        dz_variable *idx = i64_var(2, DZ_SHAPE(2, 3), renorm_idx);
+        dz_variable *W = tc_f32(2, DZ_SHAPE(RENORM_V, RENORM_D), renorm_w);
+        dz_variable *idx = tc_i64(2, DZ_SHAPE(2, 3), renorm_idx);
         dz_embedding_options o = dz_embedding_default_options();
         o.has_max_norm = true;
         o.max_norm = 1.0;
         o.norm_type = p;
         dz_variable *y = dz_embedding(idx, W, &o);
-        assert_bits(W->data, expected_w[p - 1], RENORM_V * RENORM_D);
-        assert_bits(y->data, expected_y[p - 1], 6 * RENORM_D);
+        tc_assert_bits(W->data, expected_w[p - 1], RENORM_V * RENORM_D);
+        tc_assert_bits(y->data, expected_y[p - 1], 6 * RENORM_D);
         for (int i = 0; i < RENORM_V * RENORM_D; i++) { /* rows 1, 3, 4, 6 are not referenced */
             int r = i / RENORM_D;
             if (r == 1 || r == 3 || r == 4 || r == 6)
-                ck_assert_uint_eq(bits_of(((float *)W->data->data)[i]), bits_of(renorm_w[i]));
+                ck_assert_uint_eq(tc_bits_of(((float *)W->data->data)[i]), tc_bits_of(renorm_w[i]));
         }
     }
     dz_scope_end();
@@ -190,13 +153,13 @@ START_TEST(test_renorm_order_golden)
     dz_scope_begin();
     for (int c = 0; c < 2; c++)
         for (int p = 1; p <= 2; p++) {
-            dz_variable *W = f32_var(2, DZ_SHAPE(12, widths[c]), inputs[c]);
+            dz_variable *W = tc_f32(2, DZ_SHAPE(12, widths[c]), inputs[c]);
             dz_embedding_options o = dz_embedding_default_options();
             o.has_max_norm = true;
             o.max_norm = 1.5;
             o.norm_type = p;
-            dz_embedding(i64_var(1, DZ_SHAPE(12), rows), W, &o);
-            assert_bits(W->data, expected[c][p - 1], 12 * widths[c]);
+            dz_embedding(tc_i64(1, DZ_SHAPE(12), rows), W, &o);
+            tc_assert_bits(W->data, expected[c][p - 1], 12 * widths[c]);
         }
     dz_scope_end();
 }
@@ -207,20 +170,20 @@ END_TEST
 START_TEST(test_golden_g1_g2_renorm)
 {
     dz_scope_begin();
-    dz_variable *W = f32_var(2, DZ_SHAPE(4, 2), (const float[]){3, 4, .6f, .8f, 1, 1, -2, .5f});
+    dz_variable *W = tc_f32(2, DZ_SHAPE(4, 2), (const float[]){3, 4, .6f, .8f, 1, 1, -2, .5f});
     dz_embedding_options o = dz_embedding_default_options();
     o.has_max_norm = true;
     o.max_norm = 1;
-    dz_embedding(i64_var(2, DZ_SHAPE(2, 2), (const int64_t[]){0, 2, 0, 3}), W, &o);
+    dz_embedding(tc_i64(2, DZ_SHAPE(2, 2), (const int64_t[]){0, 2, 0, 3}), W, &o);
     const float row1[2] = {.6f, .8f};
     assert_hex(W->data,
-               (const uint32_t[]){0x3f19999a, 0x3f4ccccd, bits_of(row1[0]), bits_of(row1[1]), 0x3f3504f3, 0x3f3504f3,
+               (const uint32_t[]){0x3f19999a, 0x3f4ccccd, tc_bits_of(row1[0]), tc_bits_of(row1[1]), 0x3f3504f3, 0x3f3504f3,
                                   0xbf785b42, 0x3e785b42},
                8);
-    dz_variable *W2 = f32_var(2, DZ_SHAPE(2, 2), (const float[]){3, 4, .5f, .5f});
+    dz_variable *W2 = tc_f32(2, DZ_SHAPE(2, 2), (const float[]){3, 4, .5f, .5f});
     o.max_norm = 2;
     o.norm_type = 1;
-    dz_embedding(i64_var(1, DZ_SHAPE(2), (const int64_t[]){0, 1}), W2, &o);
+    dz_embedding(tc_i64(1, DZ_SHAPE(2), (const int64_t[]){0, 1}), W2, &o);
     assert_hex(W2->data, (const uint32_t[]){0x3f5b6db6, 0x3f924924, 0x3f000000, 0x3f000000}, 4);
     dz_scope_end();
 }
@@ -236,16 +199,16 @@ START_TEST(test_golden_g3_scale_grad_by_freq)
     dz_embedding_options o = dz_embedding_default_options();
     o.scale_grad_by_freq = true;
     dz_variable *W = dz_variable_new(dz_array_zeros(DZ_F32, 2, DZ_SHAPE(4, 2)), NULL);
-    dz_variable *g = backward_with(W, i64_var(2, DZ_SHAPE(2, 3), idx), &o, f32_var(3, DZ_SHAPE(2, 3, 2), up));
+    dz_variable *g = backward_with(W, tc_i64(2, DZ_SHAPE(2, 3), idx), &o, tc_f32(3, DZ_SHAPE(2, 3, 2), up));
     assert_hex(g->data, (const uint32_t[]){0x41300000, 0x41400000, 0x408aaaab, 0x40aaaaab, 0x40400000, 0x40800000,
                                            0x41100000, 0x41200000}, 8);
     o.has_padding_idx = true;
     o.padding_idx = 1;
     dz_variable *Wp = dz_variable_new(dz_array_zeros(DZ_F32, 2, DZ_SHAPE(4, 2)), NULL);
-    g = backward_with(Wp, i64_var(2, DZ_SHAPE(2, 3), idx), &o, f32_var(3, DZ_SHAPE(2, 3, 2), up));
+    g = backward_with(Wp, tc_i64(2, DZ_SHAPE(2, 3), idx), &o, tc_f32(3, DZ_SHAPE(2, 3, 2), up));
     tc_assert_values(g->data, (const double[]){11, 12, 0, 0, 3, 4, 9, 10}, 8, 0);
     dz_variable *Wn = dz_variable_new(dz_array_zeros(DZ_F32, 2, DZ_SHAPE(4, 2)), NULL);
-    g = backward_with(Wn, i64_var(2, DZ_SHAPE(2, 3), idx), NULL, f32_var(3, DZ_SHAPE(2, 3, 2), up));
+    g = backward_with(Wn, tc_i64(2, DZ_SHAPE(2, 3), idx), NULL, tc_f32(3, DZ_SHAPE(2, 3, 2), up));
     tc_assert_values(g->data, (const double[]){11, 12, 13, 16, 3, 4, 9, 10}, 8, 0);
     dz_scope_end();
 }
@@ -259,7 +222,7 @@ START_TEST(test_golden_g4_sparse)
     dz_layer *emb = dz_embedding_layer_from_pretrained(zeros, false, &o);
     dz_array_release(zeros);
     dz_scope_begin();
-    dz_variable *y = dz_layer_call(emb, i64_var(2, DZ_SHAPE(2, 3), (const int64_t[]){4, 0, 2, 4, 1, 0}));
+    dz_variable *y = dz_layer_call(emb, tc_i64(2, DZ_SHAPE(2, 3), (const int64_t[]){4, 0, 2, 4, 1, 0}));
     dz_variable_set_grad(y, dz_variable_new(dz_array_arange(DZ_F32, 0, 12, 1), NULL));
     dz_variable_set_grad(y, dz_variable_new(dz_array_reshape(y->grad->data, 3, DZ_SHAPE(2, 3, 2)), NULL));
     dz_variable_backward(y, false, false);
@@ -283,17 +246,17 @@ START_TEST(test_dezero_embed_id)
     dz_array *range = dz_array_arange(DZ_F64, 0, 21, 1);
     dz_variable *W = dz_variable_new(dz_array_reshape(range, 2, DZ_SHAPE(7, 3)), NULL); /* arange(21).reshape(7, 3) */
     dz_array_release(range);
-    dz_variable *y = dz_embedding(i64_var(1, DZ_SHAPE(4), (const int64_t[]){1, 0, 3, 0}), W, NULL);
+    dz_variable *y = dz_embedding(tc_i64(1, DZ_SHAPE(4), (const int64_t[]){1, 0, 3, 0}), W, NULL);
     tc_assert_values(y->data, (const double[]){3, 4, 5, 0, 1, 2, 9, 10, 11, 0, 1, 2}, 12, 0);
     /* np.add.at(dW, [1, 3, 1, 3], dh): duplicates accumulate */
     dz_variable *dh = tc_var(DZ_F64, 2, DZ_SHAPE(4, 3), (const double[]){1, 2, 3, 10, 20, 30, 100, 200, 300,
                                                                          1000, 2000, 3000});
-    dz_variable *g = backward_with(W, i64_var(1, DZ_SHAPE(4), (const int64_t[]){1, 3, 1, 3}), NULL, dh);
+    dz_variable *g = backward_with(W, tc_i64(1, DZ_SHAPE(4), (const int64_t[]){1, 3, 1, 3}), NULL, dh);
     tc_assert_values(g->data, (const double[]){0, 0, 0, 101, 202, 303, 0, 0, 0, 1010, 2020, 3030, 0, 0, 0,
                                                0, 0, 0, 0, 0, 0}, 21, 0);
     /* dezero.md: ids [[0, 1], [1, 4]] -> grad rows 0:1, 1:2, 4:1 */
     dz_variable_cleargrad(W);
-    dz_variable *y2 = dz_embedding(i64_var(2, DZ_SHAPE(2, 2), (const int64_t[]){0, 1, 1, 4}), W, NULL);
+    dz_variable *y2 = dz_embedding(tc_i64(2, DZ_SHAPE(2, 2), (const int64_t[]){0, 1, 1, 4}), W, NULL);
     dz_variable_backward(dz_sum(y2, 0, NULL, false), false, false);
     for (int r = 0; r < 7; r++)
         ck_assert_double_eq(tc_grad_at(W, r * 3 + 2), r == 0 || r == 4 ? 1 : r == 1 ? 2 : 0);
@@ -320,7 +283,7 @@ START_TEST(test_torch_sparse_basic_and_empty)
     for (int c = 0; c < 3; c++) {
         dz_layer *emb = layer_with(shapes[c][0], shapes[c][1], &o);
         dz_scope_begin();
-        dz_variable *idx = c == 0 ? i64_var(2, DZ_SHAPE(2, 4), (const int64_t[]){0, 2, 4, 5, 4, 3, 0, 9})
+        dz_variable *idx = c == 0 ? tc_i64(2, DZ_SHAPE(2, 4), (const int64_t[]){0, 2, 4, 5, 4, 3, 0, 9})
                                   : dz_variable_new(dz_array_zeros(DZ_I64, 1, DZ_SHAPE(0)), NULL);
         dz_variable_backward(dz_sum(dz_layer_call(emb, idx), 0, NULL, false), false, false);
         dz_variable *W = dz_layer_param(emb, "W");
@@ -345,7 +308,7 @@ START_TEST(test_torch_max_norm)
     o.max_norm = 1.0;
     dz_layer *emb = layer_with(22, 5, &o);
     dz_scope_begin();
-    dz_variable *y = dz_layer_call(emb, i64_var(1, DZ_SHAPE(4), (const int64_t[]){2, 8, 8, 6}));
+    dz_variable *y = dz_layer_call(emb, tc_i64(1, DZ_SHAPE(4), (const int64_t[]){2, 8, 8, 6}));
     const float *v = y->data->data;
     for (int d = 0; d < 5; d++)
         ck_assert_float_eq(v[5 + d], v[10 + d]);
@@ -367,7 +330,7 @@ START_TEST(test_torch_max_norm_backward)
     dz_embedding_options o = dz_embedding_default_options();
     o.has_max_norm = true;
     o.max_norm = 1;
-    dz_variable *y = dz_embedding(i64_var(1, DZ_SHAPE(4), (const int64_t[]){0, 1, 2, 2}), W, &o);
+    dz_variable *y = dz_embedding(tc_i64(1, DZ_SHAPE(4), (const int64_t[]){0, 1, 2, 2}), W, &o);
     dz_variable_backward(dz_sum(y, 0, NULL, false), false, false);
     const double counts[4] = {1, 1, 2, 0};
     for (int i = 0; i < 16; i++)
@@ -384,7 +347,7 @@ START_TEST(test_torch_from_pretrained)
         dz_array *f = dz_array_from_buffer(DZ_F64, 2, DZ_SHAPE(2, 3), a), *w = dz_array_astype(f, dtypes[t]);
         dz_layer *emb = dz_embedding_layer_from_pretrained(w, true, NULL);
         dz_scope_begin();
-        dz_variable *y = dz_layer_call(emb, i64_var(1, DZ_SHAPE(2), (const int64_t[]){0, 1}));
+        dz_variable *y = dz_layer_call(emb, tc_i64(1, DZ_SHAPE(2), (const int64_t[]){0, 1}));
         ck_assert_int_eq(y->data->dtype, dtypes[t]);
         tc_assert_values(y->data, a, 6, 0);
         tc_assert_values(dz_layer_param(emb, "W")->data, a, 6, 0);
@@ -419,7 +382,7 @@ START_TEST(test_torch_from_pretrained_padding_and_options)
     o.sparse = true;
     emb = dz_embedding_layer_from_pretrained(a, true, &o);
     dz_scope_begin();
-    dz_variable *y = dz_layer_call(emb, i64_var(1, DZ_SHAPE(2), (const int64_t[]){0, 1}));
+    dz_variable *y = dz_layer_call(emb, tc_i64(1, DZ_SHAPE(2), (const int64_t[]){0, 1}));
     for (int i = 0; i < 6; i++) {
         ck_assert_double_eq(tc_at(y, i), dz_array_get(a, i));
         ck_assert_double_ne(dz_array_get(a, i), original[i]);
@@ -443,7 +406,7 @@ START_TEST(test_torch_embedding_backward_appends)
     dz_layer *emb = layer_with(10, 3, &o);
     dz_variable *W = dz_layer_param(emb, "W");
     dz_scope_begin();
-    dz_variable *idx = i64_var(1, DZ_SHAPE(3), (const int64_t[]){7, 1, 3});
+    dz_variable *idx = tc_i64(1, DZ_SHAPE(3), (const int64_t[]){7, 1, 3});
     dz_variable_backward(dz_sum(dz_layer_call(emb, idx), 0, NULL, false), false, false);
     ck_assert_int_eq(memcmp(W->sparse_grad->indices->data, (const int64_t[]){7, 1, 3}, 3 * 8), 0);
     tc_assert_values(W->sparse_grad->values, (const double[]){1, 1, 1, 1, 1, 1, 1, 1, 1}, 9, 0);
@@ -468,7 +431,7 @@ START_TEST(test_torch_padding_idx)
         o.sparse = sparse;
         dz_layer *emb = layer_with(10, 20, &o);
         dz_scope_begin();
-        dz_variable *y = dz_layer_call(emb, i64_var(2, DZ_SHAPE(2, 4), input));
+        dz_variable *y = dz_layer_call(emb, tc_i64(2, DZ_SHAPE(2, 4), input));
         for (int d = 0; d < 20; d++) {
             ck_assert_double_eq(tc_at(y, d), 0);          /* out[0][0] */
             ck_assert_double_eq(tc_at(y, 6 * 20 + d), 0); /* out[1][2] */
@@ -490,7 +453,7 @@ START_TEST(test_torch_padding_idx)
     dz_embedding_options pad2 = padded(2);
     emb = dz_embedding_layer_from_pretrained(w, false, &pad2);
     dz_scope_begin();
-    dz_variable *y = dz_layer_call(emb, i64_var(1, DZ_SHAPE(3), (const int64_t[]){0, 2, 4}));
+    dz_variable *y = dz_layer_call(emb, tc_i64(1, DZ_SHAPE(3), (const int64_t[]){0, 2, 4}));
     for (int d = 0; d < 20; d++)
         ck_assert_double_eq(tc_at(y, 20 + d), 1);
     dz_scope_end();
@@ -526,7 +489,7 @@ START_TEST(test_torch_padding_row_grad)
                 o.sparse = sparse;
                 dz_scope_begin();
                 dz_variable *W = tc_randn(3, 2, DZ_SHAPE(5, 2));
-                dz_variable *y = dz_embedding(i64_var(1, &n, idx), W, &o);
+                dz_variable *y = dz_embedding(tc_i64(1, &n, idx), W, &o);
                 dz_variable_backward(dz_sum(dz_mul(y, y), 0, NULL, false), false, !sparse);
                 dz_array *g = sparse ? dz_sparse_grad_to_dense(W->sparse_grad, 2) : dz_array_retain(W->grad->data);
                 ck_assert_double_eq(dz_array_get(g, 0), 0);
@@ -565,7 +528,7 @@ static const int64_t check_idx[8] = {0, 1, 1, 2, 3, 5, 1, 11};
 START_TEST(test_gradient_check_plain_and_double)
 {
     dz_scope_begin();
-    embed_ctx c = {i64_var(2, DZ_SHAPE(2, 4), (const int64_t[]){0, 1, 1, 2, 3, 5, 7, 11}),
+    embed_ctx c = {tc_i64(2, DZ_SHAPE(2, 4), (const int64_t[]){0, 1, 1, 2, 3, 5, 7, 11}),
                    dz_embedding_default_options(), NULL};
     dz_variable *W = tc_randn(1, 2, DZ_SHAPE(20, 20));
     tc_assert_gradient(embed_fn, &c, 1, &W);
@@ -584,7 +547,7 @@ START_TEST(test_gradient_check_padding)
     double mask[8];
     for (int i = 0; i < 8; i++)
         mask[i] = check_idx[i] == 1 ? 0 : 1;
-    embed_ctx c = {i64_var(2, DZ_SHAPE(2, 4), check_idx), padded(1), tc_var(DZ_F64, 3, DZ_SHAPE(2, 4, 1), mask)};
+    embed_ctx c = {tc_i64(2, DZ_SHAPE(2, 4), check_idx), padded(1), tc_var(DZ_F64, 3, DZ_SHAPE(2, 4, 1), mask)};
     dz_variable *W = tc_randn(2, 2, DZ_SHAPE(12, 3));
     tc_assert_gradient(embed_fn, &c, 1, &W);
     c.mask = NULL;
@@ -598,7 +561,7 @@ END_TEST
 START_TEST(test_gradient_check_scale_grad_by_freq)
 {
     dz_scope_begin();
-    dz_variable *idx = i64_var(2, DZ_SHAPE(2, 4), check_idx);
+    dz_variable *idx = tc_i64(2, DZ_SHAPE(2, 4), check_idx);
     dz_variable *W = tc_randn(3, 2, DZ_SHAPE(12, 3));
     dz_variable *w = tc_randn(4, 3, DZ_SHAPE(2, 4, 3));
     dz_embedding_options o = dz_embedding_default_options();
@@ -632,16 +595,16 @@ START_TEST(test_sparse_coalesce_and_accumulate)
     dz_variable *W = golden_w();
     backward_with(W, golden_idx(), &o, golden_gy());
     dz_array *before = dz_sparse_grad_to_dense(W->sparse_grad, EMB_D);
-    assert_bits(before, emb_gw_dense, 24); /* entry order = the dense backward's order */
+    tc_assert_bits(before, emb_gw_dense, 24); /* entry order = the dense backward's order */
     ck_assert_int_eq(dz_sparse_grad_coalesce(W->sparse_grad), DZ_OK);
     ck_assert(W->sparse_grad->coalesced);
     ck_assert_int_eq(W->sparse_grad->indices->size, 4);
     ck_assert_int_eq(memcmp(W->sparse_grad->indices->data, (const int64_t[]){0, 1, 2, 4}, 32), 0);
     const float *row4 = (const float *)W->sparse_grad->values->data + 3 * EMB_D;
     for (int d = 0; d < EMB_D; d++)
-        ck_assert_uint_eq(bits_of(row4[d]), bits_of(emb_gw_dense[4 * EMB_D + d]));
+        ck_assert_uint_eq(tc_bits_of(row4[d]), tc_bits_of(emb_gw_dense[4 * EMB_D + d]));
     dz_array *after = dz_sparse_grad_to_dense(W->sparse_grad, EMB_D);
-    assert_bits(after, emb_gw_dense, 24);
+    tc_assert_bits(after, emb_gw_dense, 24);
 
     /* a second backward appends after the (coalesced) entries */
     backward_with(W, golden_idx(), &o, golden_gy());
@@ -729,7 +692,7 @@ START_TEST(test_layer_init)
     ck_assert_double_lt(fabs(sum / 9990), 0.05);
     ck_assert_double_lt(fabs(sq / 9990 - 1), 0.05);
     dz_scope_begin();
-    dz_variable *y = dz_layer_call(emb, i64_var(0, NULL, (const int64_t[]){5}));
+    dz_variable *y = dz_layer_call(emb, tc_i64(0, NULL, (const int64_t[]){5}));
     ck_assert_int_eq(y->data->ndim, 1);
     ck_assert_double_eq(tc_at(y, 3), dz_array_get(W->data, 53));
     dz_variable_backward(dz_sum(y, 0, NULL, false), false, false);
@@ -740,7 +703,7 @@ START_TEST(test_layer_init)
     dz_array *w = dz_array_ones(DZ_F32, 2, DZ_SHAPE(3, 2));
     emb = dz_embedding_layer_from_pretrained(w, false, NULL);
     dz_scope_begin();
-    dz_variable_backward(dz_sum(dz_layer_call(emb, i64_var(1, DZ_SHAPE(1), (const int64_t[]){2})), 0, NULL, false),
+    dz_variable_backward(dz_sum(dz_layer_call(emb, tc_i64(1, DZ_SHAPE(1), (const int64_t[]){2})), 0, NULL, false),
                          false, false);
     ck_assert_double_eq(tc_grad_at(dz_layer_param(emb, "W"), 4), 1);
     ck_assert_ptr_eq(dz_layer_param(emb, "W")->data, w); /* shared with the caller */
@@ -764,17 +727,17 @@ START_TEST(test_errors)
     tc_errors_off();
     dz_scope_begin();
     dz_variable *W = dz_variable_new(dz_array_ones(DZ_F32, 2, DZ_SHAPE(10, 3)), NULL);
-    dz_variable *bad = i64_var(2, DZ_SHAPE(2, 2), (const int64_t[]){1, 2, 12, 3});
+    dz_variable *bad = tc_i64(2, DZ_SHAPE(2, 2), (const int64_t[]){1, 2, 12, 3});
     ASSERT_ERROR(dz_embedding(bad, W, NULL), DZ_ERR_INDEX,
                  "dz_embedding: index 12 is out of range for an embedding of 10 rows (at idx[1, 0]");
-    dz_variable *neg = i64_var(1, DZ_SHAPE(2), (const int64_t[]){0, -1});
+    dz_variable *neg = tc_i64(1, DZ_SHAPE(2), (const int64_t[]){0, -1});
     ASSERT_ERROR(dz_embedding(neg, W, NULL), DZ_ERR_INDEX, "index -1 is out of range");
     ck_assert_msg(strstr(dz_last_error(), "negative indices are not wrapped"), "%s", dz_last_error());
     dz_variable *i32 = dz_variable_new(dz_array_full(DZ_I32, 1, DZ_SHAPE(1), 10), NULL);
     ASSERT_ERROR(dz_embedding(i32, W, NULL), DZ_ERR_INDEX, "index 10 is out of range");
     dz_variable *fl = dz_variable_new(dz_array_zeros(DZ_F32, 1, DZ_SHAPE(2)), NULL);
     ASSERT_ERROR(dz_embedding(fl, W, NULL), DZ_ERR_DTYPE, "expected idx of dtype int64 or int32, but got float32");
-    dz_variable *ok = i64_var(1, DZ_SHAPE(2), (const int64_t[]){0, 1});
+    dz_variable *ok = tc_i64(1, DZ_SHAPE(2), (const int64_t[]){0, 1});
     dz_embedding_options o = padded(10);
     ASSERT_ERROR(dz_embedding(ok, W, &o), DZ_ERR_INDEX, "-10 through 9, but got padding_idx 10");
     o.padding_idx = -11;
@@ -795,7 +758,7 @@ START_TEST(test_errors)
     for (int i = 0; i < 30; i++)
         ck_assert_double_eq(dz_array_get(W->data, i), 1);
     /* idx changed to a bad value after the forward: the backward refuses */
-    dz_variable *idx = i64_var(1, DZ_SHAPE(2), (const int64_t[]){0, 1});
+    dz_variable *idx = tc_i64(1, DZ_SHAPE(2), (const int64_t[]){0, 1});
     dz_variable *y = dz_embedding(idx, W, NULL);
     ((int64_t *)idx->data->data)[1] = 99;
     ck_assert_int_eq(dz_variable_backward(dz_sum(y, 0, NULL, false), false, false), DZ_ERR_INDEX);
@@ -812,7 +775,7 @@ START_TEST(test_all_options)
 {
     dz_scope_begin();
     dz_variable *W = dz_variable_new(dz_array_normal(NULL, DZ_F32, 2, DZ_SHAPE(20, 5), 0, 2), NULL);
-    dz_variable *idx = i64_var(2, DZ_SHAPE(2, 3), (const int64_t[]){1, 1, 2, 19, 0, 1});
+    dz_variable *idx = tc_i64(2, DZ_SHAPE(2, 3), (const int64_t[]){1, 1, 2, 19, 0, 1});
     dz_embedding_options o = padded(-1);
     o.has_max_norm = true;
     o.max_norm = 1;

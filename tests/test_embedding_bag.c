@@ -7,42 +7,7 @@
 #include "fixtures/embedding_golden.h"
 #include "test_common.h"
 
-#define ASSERT_ERROR(call, code, fragment)                                                          \
-    do {                                                                                           \
-        dz_clear_error();                                                                          \
-        ck_assert_ptr_null(call);                                                                  \
-        ck_assert_int_eq(dz_last_error_code(), code);                                              \
-        ck_assert_msg(strstr(dz_last_error(), fragment) != NULL, "message '%s' lacks '%s'",        \
-                      dz_last_error(), fragment);                                                  \
-    } while (0)
-
 /* ---- helpers ----------------------------------------------------------------- */
-
-static dz_variable *f32_var(int ndim, const int64_t *shape, const float *values)
-{
-    return dz_variable_new(dz_array_from_buffer(DZ_F32, ndim, shape, values), NULL);
-}
-
-static dz_variable *i64_var(int ndim, const int64_t *shape, const int64_t *values)
-{
-    return dz_variable_new(dz_array_from_buffer(DZ_I64, ndim, shape, values), NULL);
-}
-
-static uint32_t bits_of(float f)
-{
-    uint32_t u;
-    memcpy(&u, &f, 4);
-    return u;
-}
-
-static void assert_bits(const dz_array *a, const float *expected, int64_t n)
-{
-    ck_assert_int_eq(a->size, n);
-    const float *v = a->data;
-    for (int64_t i = 0; i < n; i++)
-        ck_assert_msg(bits_of(v[i]) == bits_of(expected[i]), "element %lld: got %.9g (%08x), expected %.9g (%08x)",
-                      (long long)i, v[i], bits_of(v[i]), expected[i], bits_of(expected[i]));
-}
 
 static dz_embedding_bag_options bag_options(dz_embedding_bag_mode mode)
 {
@@ -70,10 +35,10 @@ static dz_variable *bag_backward(dz_variable *idx, dz_variable *offsets, dz_vari
     return y;
 }
 
-static dz_variable *fixture_w(void) { return f32_var(2, DZ_SHAPE(BAG_V, BAG_D), bag_w); }
-static dz_variable *fixture_idx(void) { return i64_var(1, DZ_SHAPE(BAG_N), bag_idx); }
-static dz_variable *fixture_offsets(void) { return i64_var(1, DZ_SHAPE(BAG_B), bag_offsets); }
-static dz_variable *fixture_gy(void) { return f32_var(2, DZ_SHAPE(BAG_B, BAG_D), bag_gy); }
+static dz_variable *fixture_w(void) { return tc_f32(2, DZ_SHAPE(BAG_V, BAG_D), bag_w); }
+static dz_variable *fixture_idx(void) { return tc_i64(1, DZ_SHAPE(BAG_N), bag_idx); }
+static dz_variable *fixture_offsets(void) { return tc_i64(1, DZ_SHAPE(BAG_B), bag_offsets); }
+static dz_variable *fixture_gy(void) { return tc_f32(2, DZ_SHAPE(BAG_B, BAG_D), bag_gy); }
 
 /* ---- PyTorch fixtures ------------------------------------------------------------ */
 
@@ -88,13 +53,13 @@ START_TEST(test_golden_modes)
         dz_variable *W = fixture_w();
         dz_variable *y = bag_backward(fixture_idx(), fixture_offsets(), W, NULL, &o, fixture_gy());
         ck_assert(dz_shape_equal(2, y->data->shape, 2, DZ_SHAPE(BAG_B, BAG_D)));
-        assert_bits(y->data, y_plain[m], BAG_B * BAG_D);
-        assert_bits(W->grad->data, gw_plain[m], BAG_V * BAG_D);
+        tc_assert_bits(y->data, y_plain[m], BAG_B * BAG_D);
+        tc_assert_bits(W->grad->data, gw_plain[m], BAG_V * BAG_D);
         dz_embedding_bag_options p = padded((dz_embedding_bag_mode)m, 3);
         dz_variable *Wp = fixture_w();
         y = bag_backward(fixture_idx(), fixture_offsets(), Wp, NULL, &p, fixture_gy());
-        assert_bits(y->data, y_pad[m], BAG_B * BAG_D);
-        assert_bits(Wp->grad->data, gw_pad[m], BAG_V * BAG_D);
+        tc_assert_bits(y->data, y_pad[m], BAG_B * BAG_D);
+        tc_assert_bits(Wp->grad->data, gw_pad[m], BAG_V * BAG_D);
     }
     dz_scope_end();
 }
@@ -104,17 +69,17 @@ START_TEST(test_golden_per_sample_weights)
 {
     dz_scope_begin();
     dz_embedding_bag_options o = bag_options(DZ_EMBEDDING_BAG_SUM);
-    dz_variable *W = fixture_w(), *psw = f32_var(1, DZ_SHAPE(BAG_N), bag_psw);
+    dz_variable *W = fixture_w(), *psw = tc_f32(1, DZ_SHAPE(BAG_N), bag_psw);
     dz_variable *y = bag_backward(fixture_idx(), fixture_offsets(), W, psw, &o, fixture_gy());
-    assert_bits(y->data, bag_psw_y, BAG_B * BAG_D); /* fma, as PyTorch's fast path */
-    assert_bits(W->grad->data, bag_psw_gw, BAG_V * BAG_D);
-    assert_bits(psw->grad->data, bag_psw_gpsw, BAG_N);
+    tc_assert_bits(y->data, bag_psw_y, BAG_B * BAG_D); /* fma, as PyTorch's fast path */
+    tc_assert_bits(W->grad->data, bag_psw_gw, BAG_V * BAG_D);
+    tc_assert_bits(psw->grad->data, bag_psw_gpsw, BAG_N);
     dz_embedding_bag_options p = padded(DZ_EMBEDDING_BAG_SUM, 3);
-    dz_variable *Wp = fixture_w(), *pswp = f32_var(1, DZ_SHAPE(BAG_N), bag_psw);
+    dz_variable *Wp = fixture_w(), *pswp = tc_f32(1, DZ_SHAPE(BAG_N), bag_psw);
     y = bag_backward(fixture_idx(), fixture_offsets(), Wp, pswp, &p, fixture_gy());
-    assert_bits(y->data, bag_psw_pad3_y, BAG_B * BAG_D); /* multiply, then add: the slow path */
-    assert_bits(Wp->grad->data, bag_psw_pad3_gw, BAG_V * BAG_D);
-    assert_bits(pswp->grad->data, bag_psw_pad3_gpsw, BAG_N);
+    tc_assert_bits(y->data, bag_psw_pad3_y, BAG_B * BAG_D); /* multiply, then add: the slow path */
+    tc_assert_bits(Wp->grad->data, bag_psw_pad3_gw, BAG_V * BAG_D);
+    tc_assert_bits(pswp->grad->data, bag_psw_pad3_gpsw, BAG_N);
     dz_scope_end();
 }
 END_TEST
@@ -125,20 +90,20 @@ START_TEST(test_golden_last_offset_and_2d)
     dz_embedding_bag_options o = bag_options(DZ_EMBEDDING_BAG_MEAN);
     o.include_last_offset = true;
     dz_variable *W = fixture_w();
-    dz_variable *y = bag_backward(fixture_idx(), i64_var(1, DZ_SHAPE(BAG_B + 1), bag_last_offsets), W, NULL, &o,
+    dz_variable *y = bag_backward(fixture_idx(), tc_i64(1, DZ_SHAPE(BAG_B + 1), bag_last_offsets), W, NULL, &o,
                                   fixture_gy());
-    assert_bits(y->data, bag_last_mean_y, BAG_B * BAG_D);
-    assert_bits(W->grad->data, bag_last_mean_gw, BAG_V * BAG_D);
+    tc_assert_bits(y->data, bag_last_mean_y, BAG_B * BAG_D);
+    tc_assert_bits(W->grad->data, bag_last_mean_gw, BAG_V * BAG_D);
     const float *y2[3] = {bag2d_sum_y, bag2d_mean_y, bag2d_max_y}, *gw2[3] = {bag2d_sum_gw, bag2d_mean_gw,
                                                                               bag2d_max_gw};
     for (int m = 0; m < 3; m++) {
         dz_embedding_bag_options o2 = bag_options((dz_embedding_bag_mode)m);
         o2.include_last_offset = true; /* ignored for 2-D idx, as PyTorch */
         dz_variable *W2 = fixture_w();
-        y = bag_backward(i64_var(2, DZ_SHAPE(3, 3), bag2d_idx), NULL, W2, NULL, &o2,
-                         f32_var(2, DZ_SHAPE(3, BAG_D), bag2d_gy));
-        assert_bits(y->data, y2[m], 3 * BAG_D);
-        assert_bits(W2->grad->data, gw2[m], BAG_V * BAG_D);
+        y = bag_backward(tc_i64(2, DZ_SHAPE(3, 3), bag2d_idx), NULL, W2, NULL, &o2,
+                         tc_f32(2, DZ_SHAPE(3, BAG_D), bag2d_gy));
+        tc_assert_bits(y->data, y2[m], 3 * BAG_D);
+        tc_assert_bits(W2->grad->data, gw2[m], BAG_V * BAG_D);
     }
     dz_scope_end();
 }
@@ -171,13 +136,13 @@ START_TEST(test_torch_embedding_bag)
             grad[i] = m == 2 ? grad_max[i] : m == 1 ? grad_sum[i] / 3 : grad_sum[i];
         }
         dz_variable *W = arange_w();
-        dz_variable *y = bag_backward(i64_var(1, DZ_SHAPE(6), torch_input), i64_var(1, DZ_SHAPE(5), torch_offsets), W,
+        dz_variable *y = bag_backward(tc_i64(1, DZ_SHAPE(6), torch_input), tc_i64(1, DZ_SHAPE(5), torch_offsets), W,
                                       NULL, &o, tc_var(DZ_F32, 2, DZ_SHAPE(5, 2), upstream));
         tc_assert_values(y->data, out, 10, 1e-6);
         tc_assert_values(W->grad->data, grad, 10, 1e-6);
         /* the same as fixed bags of a (2, 3) idx */
         dz_variable *W2 = arange_w();
-        y = bag_backward(i64_var(2, DZ_SHAPE(2, 3), torch_input), NULL, W2, NULL, &o,
+        y = bag_backward(tc_i64(2, DZ_SHAPE(2, 3), torch_input), NULL, W2, NULL, &o,
                          tc_var(DZ_F32, 2, DZ_SHAPE(2, 2), (const double[]){1, 2, 3, 4}));
         tc_assert_values(y->data, (const double[]){out[2], out[3], out[6], out[7]}, 4, 1e-6);
         tc_assert_values(W2->grad->data, grad, 10, 1e-6);
@@ -193,13 +158,13 @@ START_TEST(test_torch_empty_bags)
         dz_embedding_bag_options o = bag_options((dz_embedding_bag_mode)m);
         dz_variable *W = arange_w();
         dz_variable *empty = dz_variable_new(dz_array_zeros(DZ_I64, 1, DZ_SHAPE(0)), NULL);
-        dz_variable *y = dz_embedding_bag(empty, i64_var(1, DZ_SHAPE(4), (const int64_t[]){0, 0, 0, 0}), W, NULL, &o);
+        dz_variable *y = dz_embedding_bag(empty, tc_i64(1, DZ_SHAPE(4), (const int64_t[]){0, 0, 0, 0}), W, NULL, &o);
         ck_assert(dz_shape_equal(2, y->data->shape, 2, DZ_SHAPE(4, 2)));
         dz_variable_backward(dz_sum(y, 0, NULL, false), false, false);
         for (int i = 0; i < 10; i++)
             ck_assert_double_eq(tc_grad_at(W, i), 0);
         for (int n = 1; n <= 2; n++) { /* offsets [0] and [0, 0] */
-            y = dz_embedding_bag(empty, i64_var(1, DZ_SHAPE(n), (const int64_t[]){0, 0}), W, NULL, &o);
+            y = dz_embedding_bag(empty, tc_i64(1, DZ_SHAPE(n), (const int64_t[]){0, 0}), W, NULL, &o);
             ck_assert_int_eq(y->data->shape[0], n);
             for (int i = 0; i < 2 * n; i++)
                 ck_assert_double_eq(tc_at(y, i), 0);
@@ -221,8 +186,8 @@ START_TEST(test_torch_include_last_offset)
     dz_layer *bag = dz_embedding_bag_layer_new(100, 3, &o, DZ_F32, &rng);
     dz_variable *W = dz_layer_param(bag, "W");
     dz_scope_begin();
-    dz_variable *in[2] = {i64_var(1, DZ_SHAPE(4), (const int64_t[]){0, 1, 2, 3}),
-                          i64_var(1, DZ_SHAPE(3), (const int64_t[]){0, 3, 4})};
+    dz_variable *in[2] = {tc_i64(1, DZ_SHAPE(4), (const int64_t[]){0, 1, 2, 3}),
+                          tc_i64(1, DZ_SHAPE(3), (const int64_t[]){0, 3, 4})};
     dz_variable *y = dz_layer_forward(bag, 2, in);
     ck_assert(dz_shape_equal(2, y->data->shape, 2, DZ_SHAPE(2, 3)));
     for (int d = 0; d < 3; d++) {
@@ -232,7 +197,7 @@ START_TEST(test_torch_include_last_offset)
         ck_assert_float_eq((float)tc_at(y, 3 + d), (float)dz_array_get(W->data, 9 + d));
     }
     tc_errors_off();
-    in[1] = i64_var(1, DZ_SHAPE(3), (const int64_t[]){0, 3, 3});
+    in[1] = tc_i64(1, DZ_SHAPE(3), (const int64_t[]){0, 3, 3});
     ASSERT_ERROR(dz_layer_forward(bag, 2, in), DZ_ERR_VALUE,
                  "with include_last_offset, offsets[-1] must equal the input's length 4 (it ends the last bag) but "
                  "got offsets[-1] of 3");
@@ -247,7 +212,7 @@ START_TEST(test_golden_g9_g10)
     dz_scope_begin();
     dz_embedding_bag_options o = bag_options(DZ_EMBEDDING_BAG_SUM);
     dz_variable *W = arange_w(), *psw = tc_var(DZ_F32, 1, DZ_SHAPE(6), (const double[]){1, 2, 3, 4, 5, 6});
-    dz_variable *y = bag_backward(i64_var(1, DZ_SHAPE(6), torch_input), i64_var(1, DZ_SHAPE(5), torch_offsets), W, psw,
+    dz_variable *y = bag_backward(tc_i64(1, DZ_SHAPE(6), torch_input), tc_i64(1, DZ_SHAPE(5), torch_offsets), W, psw,
                                   &o, tc_var(DZ_F32, 2, DZ_SHAPE(5, 2), (const double[]){0, 0, 1, 2, 0, 0, 3, 4, 0, 0}));
     tc_assert_values(y->data, (const double[]){0, 0, 22, 28, 0, 0, 63, 78, 0, 0}, 10, 0);
     tc_assert_values(psw->grad->data, (const double[]){23, 11, 11, 25, 67, 11}, 6, 0);
@@ -259,7 +224,7 @@ START_TEST(test_golden_g9_g10)
     for (int m = 0; m < 3; m++) {
         dz_embedding_bag_options p = padded((dz_embedding_bag_mode)m, 1);
         dz_variable *Wp = arange_w();
-        y = bag_backward(i64_var(1, DZ_SHAPE(6), torch_input), i64_var(1, DZ_SHAPE(5), torch_offsets), Wp, NULL, &p,
+        y = bag_backward(tc_i64(1, DZ_SHAPE(6), torch_input), tc_i64(1, DZ_SHAPE(5), torch_offsets), Wp, NULL, &p,
                          dz_variable_new(dz_array_ones(DZ_F32, 2, DZ_SHAPE(5, 2)), NULL));
         tc_assert_values(y->data, expected[m], 10, 0);
         if (m == DZ_EMBEDDING_BAG_MEAN)
@@ -275,7 +240,7 @@ START_TEST(test_max_ties)
     dz_scope_begin();
     dz_embedding_bag_options o = bag_options(DZ_EMBEDDING_BAG_MAX);
     dz_variable *W = tc_var(DZ_F32, 2, DZ_SHAPE(3, 2), (const double[]){1, 5, 2, 5, 2, 0});
-    dz_variable *y = bag_backward(i64_var(2, DZ_SHAPE(1, 3), (const int64_t[]){0, 1, 2}), NULL, W, NULL, &o,
+    dz_variable *y = bag_backward(tc_i64(2, DZ_SHAPE(1, 3), (const int64_t[]){0, 1, 2}), NULL, W, NULL, &o,
                                   tc_var(DZ_F32, 2, DZ_SHAPE(1, 2), (const double[]){10, 20}));
     tc_assert_values(y->data, (const double[]){2, 5}, 2, 0);
     tc_assert_values(W->grad->data, (const double[]){0, 20, 10, 0, 0, 0}, 6, 0);
@@ -291,7 +256,7 @@ START_TEST(test_scale_grad_by_freq_counts)
     dz_embedding_bag_options o = bag_options(DZ_EMBEDDING_BAG_SUM);
     o.scale_grad_by_freq = true;
     dz_variable *W = arange_w();
-    bag_backward(i64_var(2, DZ_SHAPE(2, 3), (const int64_t[]){3, 1, 1, 1, 4, 0}), NULL, W, NULL, &o,
+    bag_backward(tc_i64(2, DZ_SHAPE(2, 3), (const int64_t[]){3, 1, 1, 1, 4, 0}), NULL, W, NULL, &o,
                  dz_variable_new(dz_array_ones(DZ_F32, 2, DZ_SHAPE(2, 2)), NULL));
     tc_assert_values(W->grad->data, (const double[]){1, 1, 1, 1, 0, 0, 1, 1, 1, 1}, 10, 1e-7);
     dz_scope_end();
@@ -316,7 +281,7 @@ START_TEST(test_sparse)
         ck_assert_int_eq(W->sparse_grad->indices->size, n);
         ck_assert_int_eq(memcmp(W->sparse_grad->indices->data, kept, (size_t)n * sizeof *kept), 0);
         dz_array *dense = dz_sparse_grad_to_dense(W->sparse_grad, BAG_D);
-        assert_bits(dense, Wd->grad->data->data, BAG_V * BAG_D);
+        tc_assert_bits(dense, Wd->grad->data->data, BAG_V * BAG_D);
         dz_array_release(dense);
     }
     dz_embedding_bag_options o = bag_options(DZ_EMBEDDING_BAG_SUM);
@@ -363,7 +328,7 @@ START_TEST(test_gradient_checks)
     c.opt.has_padding_idx = true;
     c.opt.padding_idx = 1;
     tc_assert_gradient(bag_fn, &c, 2, in);
-    bag_ctx c2 = {i64_var(2, DZ_SHAPE(3, 3), bag2d_idx), NULL, bag_options(DZ_EMBEDDING_BAG_SUM), true};
+    bag_ctx c2 = {tc_i64(2, DZ_SHAPE(3, 3), bag2d_idx), NULL, bag_options(DZ_EMBEDDING_BAG_SUM), true};
     dz_variable *in2[2] = {tc_randn(32, 2, DZ_SHAPE(BAG_V, 2)), tc_randn(33, 2, DZ_SHAPE(3, 3))};
     tc_assert_gradient(bag_fn, &c2, 2, in2);
     dz_scope_end();
@@ -376,7 +341,7 @@ START_TEST(test_layer)
 {
     dz_layer *bag = dz_embedding_bag_layer_new(7, 3, NULL, DZ_F64, NULL);
     dz_scope_begin();
-    dz_variable *y = dz_layer_call(bag, i64_var(2, DZ_SHAPE(2, 2), (const int64_t[]){1, 2, 3, 3}));
+    dz_variable *y = dz_layer_call(bag, tc_i64(2, DZ_SHAPE(2, 2), (const int64_t[]){1, 2, 3, 3}));
     dz_variable *W = dz_layer_param(bag, "W");
     for (int d = 0; d < 3; d++) /* mean by default */
         ck_assert_double_eq_tol(tc_at(y, d), (dz_array_get(W->data, 3 + d) + dz_array_get(W->data, 6 + d)) / 2, 1e-15);
@@ -386,8 +351,8 @@ START_TEST(test_layer)
     dz_embedding_bag_options o = bag_options(DZ_EMBEDDING_BAG_SUM);
     bag = dz_embedding_bag_layer_from_pretrained(w, true, &o);
     dz_scope_begin();
-    dz_variable *in[3] = {i64_var(1, DZ_SHAPE(3), (const int64_t[]){0, 1, 2}),
-                          i64_var(1, DZ_SHAPE(2), (const int64_t[]){0, 1}),
+    dz_variable *in[3] = {tc_i64(1, DZ_SHAPE(3), (const int64_t[]){0, 1, 2}),
+                          tc_i64(1, DZ_SHAPE(2), (const int64_t[]){0, 1}),
                           tc_var(DZ_F32, 1, DZ_SHAPE(3), (const double[]){1, 2, 3})};
     y = dz_layer_forward(bag, 3, in);
     tc_assert_values(y->data, (const double[]){1, 1, 5, 5}, 4, 0);
@@ -410,9 +375,9 @@ START_TEST(test_errors)
     tc_errors_off();
     dz_scope_begin();
     dz_variable *W = dz_variable_new(dz_array_ones(DZ_F32, 2, DZ_SHAPE(10, 3)), NULL);
-    dz_variable *idx = i64_var(1, DZ_SHAPE(4), (const int64_t[]){1, 2, 3, 4});
-    dz_variable *off = i64_var(1, DZ_SHAPE(2), (const int64_t[]){0, 2});
-    dz_variable *idx2 = i64_var(2, DZ_SHAPE(2, 2), (const int64_t[]){1, 2, 3, 4});
+    dz_variable *idx = tc_i64(1, DZ_SHAPE(4), (const int64_t[]){1, 2, 3, 4});
+    dz_variable *off = tc_i64(1, DZ_SHAPE(2), (const int64_t[]){0, 2});
+    dz_variable *idx2 = tc_i64(2, DZ_SHAPE(2, 2), (const int64_t[]){1, 2, 3, 4});
     dz_embedding_bag_options sum = bag_options(DZ_EMBEDDING_BAG_SUM);
     ASSERT_ERROR(dz_embedding_bag(idx2, off, W, NULL, &sum), DZ_ERR_VALUE, "then offsets has to be NULL");
     ASSERT_ERROR(dz_embedding_bag(idx, NULL, W, NULL, &sum), DZ_ERR_VALUE, "offsets has to be a 1D Tensor");
@@ -422,20 +387,20 @@ START_TEST(test_errors)
     ASSERT_ERROR(dz_embedding_bag(idx, off2, W, NULL, &sum), DZ_ERR_SHAPE, "offsets has to be a 1D Tensor");
     dz_variable *wflat = dz_variable_new(dz_array_ones(DZ_F32, 1, DZ_SHAPE(3)), NULL);
     ASSERT_ERROR(dz_embedding_bag(idx, off, wflat, NULL, &sum), DZ_ERR_SHAPE, "weight has to be a 2D Tensor");
-    ASSERT_ERROR(dz_embedding_bag(idx, i64_var(1, DZ_SHAPE(2), (const int64_t[]){1, 2}), W, NULL, &sum), DZ_ERR_VALUE,
+    ASSERT_ERROR(dz_embedding_bag(idx, tc_i64(1, DZ_SHAPE(2), (const int64_t[]){1, 2}), W, NULL, &sum), DZ_ERR_VALUE,
                  "offsets[0] has to be 0");
-    ASSERT_ERROR(dz_embedding_bag(idx, i64_var(1, DZ_SHAPE(2), (const int64_t[]){0, 100}), W, NULL, &sum),
+    ASSERT_ERROR(dz_embedding_bag(idx, tc_i64(1, DZ_SHAPE(2), (const int64_t[]){0, 100}), W, NULL, &sum),
                  DZ_ERR_VALUE, "offsets[-1] can not be greater than input's length 4 but got offsets[-1] of 100");
-    ASSERT_ERROR(dz_embedding_bag(idx, i64_var(1, DZ_SHAPE(3), (const int64_t[]){0, 3, 1}), W, NULL, &sum),
+    ASSERT_ERROR(dz_embedding_bag(idx, tc_i64(1, DZ_SHAPE(3), (const int64_t[]){0, 3, 1}), W, NULL, &sum),
                  DZ_ERR_VALUE, "offsets must not decrease");
     dz_embedding_bag_options last = sum;
     last.include_last_offset = true;
     ASSERT_ERROR(dz_embedding_bag(idx, off, W, NULL, &last), DZ_ERR_VALUE, "offsets[-1] must equal the input's length 4");
     dz_variable *none = dz_variable_new(dz_array_zeros(DZ_I64, 1, DZ_SHAPE(0)), NULL);
     ASSERT_ERROR(dz_embedding_bag(idx, none, W, NULL, &last), DZ_ERR_SHAPE, "with at least one entry");
-    ASSERT_ERROR(dz_embedding_bag(i64_var(2, DZ_SHAPE(1, 2), (const int64_t[]){-1, 1}), NULL, W, NULL, &sum),
+    ASSERT_ERROR(dz_embedding_bag(tc_i64(2, DZ_SHAPE(1, 2), (const int64_t[]){-1, 1}), NULL, W, NULL, &sum),
                  DZ_ERR_INDEX, "dz_embedding_bag: index -1 is out of range for an embedding of 10 rows (at idx[0, 0]");
-    ASSERT_ERROR(dz_embedding_bag(i64_var(2, DZ_SHAPE(1, 2), (const int64_t[]){11, 8}), NULL, W, NULL, &sum),
+    ASSERT_ERROR(dz_embedding_bag(tc_i64(2, DZ_SHAPE(1, 2), (const int64_t[]){11, 8}), NULL, W, NULL, &sum),
                  DZ_ERR_INDEX, "index 11 is out of range");
     dz_embedding_bag_options pad = padded(DZ_EMBEDDING_BAG_SUM, 10);
     ASSERT_ERROR(dz_embedding_bag(idx, off, W, NULL, &pad), DZ_ERR_INDEX,

@@ -6,15 +6,6 @@
 static void setup(void) { tc_errors_off(); }
 static void teardown(void) { tc_errors_on(); }
 
-#define ASSERT_ERROR(call, code, fragment)                                                          \
-    do {                                                                                           \
-        dz_clear_error();                                                                          \
-        ck_assert_ptr_null(call);                                                                  \
-        ck_assert_int_eq(dz_last_error_code(), code);                                              \
-        ck_assert_msg(strstr(dz_last_error(), fragment) != NULL, "message '%s' lacks '%s'",        \
-                      dz_last_error(), fragment);                                                  \
-    } while (0)
-
 START_TEST(test_broadcast_mismatch)
 {
     dz_scope_begin();

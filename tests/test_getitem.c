@@ -222,15 +222,6 @@ START_TEST(test_empty_and_integer_data)
 }
 END_TEST
 
-#define ASSERT_ERROR(call, code, fragment)                                                          \
-    do {                                                                                           \
-        dz_clear_error();                                                                          \
-        ck_assert_ptr_null(call);                                                                  \
-        ck_assert_int_eq(dz_last_error_code(), code);                                              \
-        ck_assert_msg(strstr(dz_last_error(), fragment) != NULL, "message '%s' lacks '%s'",        \
-                      dz_last_error(), fragment);                                                  \
-    } while (0)
-
 START_TEST(test_bad_indices)
 {
     tc_errors_off();
