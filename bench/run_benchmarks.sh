@@ -6,7 +6,7 @@
 # here with meson when it does not exist yet)
 #
 # Each bench/bench_X.c prints lines "<key> <value>" (lower is better) and its
-# twin bench/bench_X.py prints "<torch key> <value>". A row of METRICS below
+# twin bench/bench_X.py prints "<torch key> <value>" (the npz twin uses NumPy). A row of METRICS below
 # names the program, the C key, the PyTorch key ('-' for a C-only figure), a
 # description and the unit;
 # to add a benchmark, list bench_X in bench/meson.build and add its rows.
@@ -25,6 +25,10 @@ embedding|embedding_sparse_fwd_bwd_ms|torch_embedding_sparse_fwd_bwd_ms|Embeddin
 optim|adam_step_ms|torch_adam_step_ms|Adam step, 10M f32 parameters|ms
 optim|sparse_adam_step_ms_1m|torch_sparse_adam_step_ms_1m|SparseAdam step, (1,000,000, 64) table, 4,096 rows touched|ms
 optim|sparse_adam_step_ms_100k|torch_sparse_adam_step_ms_100k|SparseAdam step, (100,000, 64) table, 4,096 rows touched|ms
+npz|npz_save_stored_ms|numpy_save_stored_ms|save_weights of a 100 MB model, stored, vs np.savez (ours fsyncs)|ms
+npz|npz_load_stored_ms|numpy_load_stored_ms|load_weights of the same file vs np.load|ms
+npz|npz_save_compressed_ms|numpy_save_compressed_ms|save_weights compressed vs np.savez_compressed|ms
+npz|npz_load_compressed_ms|numpy_load_compressed_ms|load_weights of the compressed file vs np.load|ms
 '
 
 PYTHON=/usr/bin/python3
@@ -58,7 +62,7 @@ value_of() {
     awk -v k="$1" '$1 == k { v = $2 } END { if (v == "") exit 1; print v }' "$2"
 }
 
-echo '| benchmark | dezero-c | PyTorch | speed-up |'
+echo '| benchmark | dezero-c | PyTorch (NumPy for npz) | speed-up |'
 echo '|---|---|---|---|'
 echo "$METRICS" | while IFS='|' read -r name c_key torch_key description unit; do
     [ -n "$name" ] || continue
