@@ -1,5 +1,5 @@
 /* Word2vec CBOW as in "Deep Learning from Scratch 2", chapters 3 and 4, on
- * real English text: the fortune cookies of Debian's fortunes-min package.
+ * real English text: the fortune cookies of Debian's fortunes package.
  *
  * The model predicts a word from the WINDOW words on each side of it:
  *     h      = mean of the context words' rows of W_in   (EmbeddingBag, mode mean)
@@ -16,8 +16,9 @@
  * the id of "<unk>".
  *
  * Usage: word2vec_cbow [text file = FORTUNES_PATH] [max bytes = 200000]
- * Any plain text works; Debian's fortunes package puts more fortune files in
- * the same directory (e.g. "cookie", 245 KB). */
+ * Any plain text works; the default is the 245 KB "cookie" file of Debian's
+ * fortunes package (fortunes-min's smaller "fortunes" file is too short for
+ * meaningful neighbours). */
 #include <ctype.h>
 #include <math.h>
 #include <stdio.h>
@@ -27,7 +28,7 @@
 
 #include "dezero/dezero.h"
 
-#define FORTUNES_PATH "/usr/share/games/fortunes/fortunes"
+#define FORTUNES_PATH "/usr/share/games/fortunes/cookie"
 #define DEFAULT_MAX_BYTES 200000
 #define FALLBACK_TEXT "You say goodbye and I say hello."
 #define MAX_VOCABULARY 3000
@@ -230,7 +231,7 @@ int main(int argc, char **argv)
 
     char *text = read_text(path, max_bytes > 0 ? max_bytes : DEFAULT_MAX_BYTES);
     if (!text) {
-        printf("cannot read %s; on Debian, `apt-get install fortunes-min` installs %s\n", path, FORTUNES_PATH);
+        printf("cannot read %s; on Debian, `apt-get install fortunes` installs %s\n", path, FORTUNES_PATH);
         printf("falling back to DLfS2's sentence \"%s\"\n", FALLBACK_TEXT);
         text = strdup(FALLBACK_TEXT);
     }

@@ -82,6 +82,9 @@ START_TEST(test_print_like_numpy)
     assert_format(dz_array_from_buffer(DZ_F64, 2, DZ_SHAPE(2, 2), (double[]){1, -2, 3, 4}), "[[ 1. -2.]\n [ 3.  4.]]");
     assert_format(dz_array_arange(DZ_I64, 0, 6, 1), "[0 1 2 3 4 5]");
     assert_format(dz_array_full(DZ_F32, 0, NULL, 0.5), "0.5");
+    /* float32 prints its shortest round-tripping digits, as NumPy does */
+    assert_format(dz_array_from_buffer(DZ_F32, 1, DZ_SHAPE(2), (float[]){2.3f, 1.0085865f}), "[2.3       1.0085865]");
+    assert_format(dz_array_from_buffer(DZ_F64, 1, DZ_SHAPE(2), (double[]){0.1, 1.0 / 3}), "[0.1        0.33333333]");
     dz_array *a = dz_array_arange(DZ_I32, 0, 8, 1);
     dz_array *b = dz_array_reshape(a, 3, DZ_SHAPE(2, 2, 2));
     dz_array_release(a);

@@ -28,19 +28,25 @@ static void put(text *t, const char *s, size_t n)
 static void puts_(text *t, const char *s) { put(t, s, strlen(s)); }
 
 /* Digits after the point needed to show v to 8 decimals, trailing zeros dropped. */
-static int fraction_digits(double v)
+/* The fewest digits after the point (at most 8) that give v back: as a
+ * float for single-precision arrays (so 2.3f prints as 2.3, as NumPy does),
+ * else as v rounded to 8 decimals. */
+static int fraction_digits(double v, bool single)
 {
     char s[64];
-    snprintf(s, sizeof s, "%.8f", fabs(v));
-    char *dot = strchr(s, '.');
-    int n = (int)strlen(dot + 1);
-    while (n > 0 && dot[n] == '0')
-        n--;
-    return n;
+    snprintf(s, sizeof s, "%.8f", v);
+    double target = strtod(s, NULL);
+    for (int d = 0; d < 8; d++) {
+        snprintf(s, sizeof s, "%.*f", d, v);
+        double back = strtod(s, NULL);
+        if (single ? (float)back == (float)v : back == target)
+            return d;
+    }
+    return 8;
 }
 
 typedef struct {
-    bool is_float, scientific;
+    bool is_float, single, scientific;
     int precision;  /* the most fraction digits any element needs */
     int int_width;  /* widest part before the point (or whole integer) */
 } number_style;
@@ -58,7 +64,7 @@ static void format_number(const number_style *st, double v, char *out, size_t le
     } else if (st->scientific) {
         snprintf(out, len, "%.*e", st->precision, v);
     } else {
-        int d = fraction_digits(v);
+        int d = fraction_digits(v, st->single);
         snprintf(out, len, "%.*f", d, v);
         if (d == 0)
             strncat(out, ".", len - strlen(out) - 1);
@@ -69,7 +75,7 @@ static void format_number(const number_style *st, double v, char *out, size_t le
 
 static number_style choose_style(const dz_array *a, const double *v)
 {
-    number_style st = {dz_dtype_is_float(a->dtype) || a->dtype == DZ_F16, false, 0, 0};
+    number_style st = {dz_dtype_is_float(a->dtype) || a->dtype == DZ_F16, a->dtype != DZ_F64, false, 0, 0};
     double max_abs = 0, min_abs = INFINITY;
     for (int64_t i = 0; i < a->size; i++) {
         if (!isfinite(v[i]))
