@@ -264,6 +264,29 @@ START_TEST(test_bad_indices)
 }
 END_TEST
 
+/* The PyTorch notebook's experiment: for idx of shape (2, 4), one_hot(idx, V) @ W
+ * equals W[idx], and both paths give W the same gradient (duplicates add up). */
+START_TEST(test_one_hot_matmul_equals_getitem)
+{
+    dz_scope_begin();
+    const int64_t V = 7, D = 3;
+    dz_variable *W = tc_randn(21, 2, DZ_SHAPE(V, D));
+    dz_variable *idx = dz_variable_new(
+        dz_array_from_buffer(DZ_I64, 2, DZ_SHAPE(2, 4), (int64_t[]){1, 0, 3, 0, 6, 1, 1, 2}), NULL);
+    dz_variable *gy = tc_randn(22, 3, DZ_SHAPE(2, 4, D));
+    dz_variable *picked = dz_get_item(W, DZ_INDICES(DZ_TAKE(idx->data)));
+    dz_variable *hot = dz_matmul(dz_one_hot(idx, V, DZ_F64), W); /* (2, 4, V) @ (V, D) */
+    tc_assert_values(hot->data, (const double *)picked->data->data, 2 * 4 * D, 1e-15);
+    dz_variable_backward(dz_sum(dz_mul(picked, gy), 0, NULL, false), false, false);
+    dz_array *grad_getitem = dz_array_retain(W->grad->data);
+    dz_variable_cleargrad(W);
+    dz_variable_backward(dz_sum(dz_mul(hot, gy), 0, NULL, false), false, false);
+    tc_assert_values(W->grad->data, (const double *)grad_getitem->data, V * D, 1e-12);
+    dz_array_release(grad_getitem);
+    dz_scope_end();
+}
+END_TEST
+
 static Suite *getitem_suite(void)
 {
     Suite *s = suite_create("getitem");
@@ -276,6 +299,7 @@ static Suite *getitem_suite(void)
     tcase_add_test(tc, test_rows_match_single_rows);
     tcase_add_test(tc, test_empty_and_integer_data);
     tcase_add_test(tc, test_bad_indices);
+    tcase_add_test(tc, test_one_hot_matmul_equals_getitem);
     suite_add_tcase(s, tc);
     return s;
 }
