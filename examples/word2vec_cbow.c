@@ -228,6 +228,7 @@ int main(int argc, char **argv)
     const char *path = argc > 1 ? argv[1] : FORTUNES_PATH;
     long max_bytes = argc > 2 ? atol(argv[2]) : DEFAULT_MAX_BYTES;
     double start = now();
+    dz_set_num_threads(1); /* these matrices are small: one BLAS thread is fastest */
 
     char *text = read_text(path, max_bytes > 0 ? max_bytes : DEFAULT_MAX_BYTES);
     if (!text) {
