@@ -58,6 +58,35 @@ START_TEST(test_overflowing_shapes)
 }
 END_TEST
 
+START_TEST(test_review_cases)
+{
+    dz_scope_begin();
+    dz_variable *u8 = dz_variable_new(dz_array_full(DZ_U8, 1, DZ_SHAPE(10), 3), NULL);
+    ASSERT_ERROR(dz_add(u8, u8), DZ_ERR_DTYPE, "dtype uint8 is not supported");
+    ASSERT_ERROR(dz_sum(u8, 0, NULL, false), DZ_ERR_DTYPE, "dz_sum");
+    dz_variable *x = dz_variable_new(dz_array_zeros(DZ_F32, 2, DZ_SHAPE(2, 3)), NULL);
+    ASSERT_ERROR(dz_reshape(x, 2, NULL), DZ_ERR_SHAPE, "dz_reshape");
+    dz_variable *i = dz_variable_new(dz_array_full(DZ_I64, 1, DZ_SHAPE(3), 3), NULL);
+    ASSERT_ERROR(dz_mul_scalar(i, 0.5), DZ_ERR_DTYPE, "not a whole number");
+    tc_assert_values(dz_mul_scalar(i, 2)->data, (double[]){6, 6, 6}, 3, 0);
+    dz_rng rng;
+    dz_rng_seed(&rng, 1);
+    ck_assert_ptr_null(dz_rnn_layer_new(4, -1, DZ_F32, &rng));
+    dz_layer *lin = dz_linear_layer_new(3, 0, false, DZ_F32, &rng);
+    ASSERT_ERROR(dz_layer_call(lin, dz_variable_scalar(DZ_F32, 1)), DZ_ERR_SHAPE, "expects a 2-D float32 input");
+    ck_assert_ptr_null(dz_layer_param(lin, "W")->data); /* still lazy */
+    ck_assert_ptr_nonnull(dz_layer_call(lin, x));
+    dz_layer_free(lin);
+    dz_variable *many[100];
+    for (int k = 0; k < 100; k++)
+        many[k] = dz_variable_new(dz_array_ones(DZ_F32, 1, DZ_SHAPE(2)), NULL);
+    dz_variable *y = dz_exp(dz_concat(100, many, 0));
+    dz_variable_unchain_backward(y); /* more than 64 inputs upstream */
+    ck_assert_ptr_null(y->creator->inputs[0]->creator);
+    dz_scope_end();
+}
+END_TEST
+
 static int handler_calls;
 static void counting_handler(dz_status code, const char *message)
 {
@@ -88,6 +117,7 @@ static Suite *errors_suite(void)
     tcase_add_test(tc, test_null_operands);
     tcase_add_test(tc, test_overflowing_shapes);
     tcase_add_test(tc, test_custom_handler);
+    tcase_add_test(tc, test_review_cases);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -40,11 +40,30 @@ START_TEST(test_results_free_their_intermediates)
 }
 END_TEST
 
+START_TEST(test_layer_forwards_free_their_intermediates)
+{
+    dz_rng rng;
+    dz_rng_seed(&rng, 2);
+    dz_layer *layers[] = {dz_mlp_new(2, (const int64_t[]){5, 2}, NULL, DZ_F64, &rng),
+                          dz_rnn_layer_new(4, 4, DZ_F64, &rng), dz_lstm_layer_new(4, 4, DZ_F64, &rng)};
+    dz_variable *x = tc_randn(3, 2, DZ_SHAPE(2, 4)); /* no scope: ours */
+    for (size_t i = 0; i < sizeof layers / sizeof layers[0]; i++) {
+        for (int step = 0; step < 2; step++)
+            dz_variable_release(dz_layer_call(layers[i], x));
+        dz_layer_reset_state(layers[i]);
+        ck_assert_msg(x->refcount == 1, "layer %zu left %d references to its input", i, x->refcount);
+        dz_layer_free(layers[i]);
+    }
+    dz_variable_release(x);
+}
+END_TEST
+
 static Suite *ownership_suite(void)
 {
     Suite *s = suite_create("ownership");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_results_free_their_intermediates);
+    tcase_add_test(tc, test_layer_forwards_free_their_intermediates);
     suite_add_tcase(s, tc);
     return s;
 }

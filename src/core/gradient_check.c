@@ -48,8 +48,10 @@ dz_status dz_gradient_check(dz_checked_fn f, void *ctx, int ninputs, dz_variable
     dz_variable *y = f(inputs, ctx);
     if (!y) {
         dz_scope_end();
+        char why[512];
+        snprintf(why, sizeof why, "%s", dz_last_error()); /* dz_fail rewrites that buffer */
         return dz_fail(dz_last_error_code() ? dz_last_error_code() : DZ_ERR_VALUE,
-                       "dz_gradient_check: the function failed: %s", dz_last_error());
+                       "dz_gradient_check: the function failed: %s", why);
     }
     int64_t n = y->data->size;
     dz_rng rng;

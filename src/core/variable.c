@@ -183,9 +183,9 @@ void dz_variable_unchain_backward(dz_variable *v)
     /* Depth-first over the creators upstream, with an explicit stack. Each
      * input is retained while it sits on the stack, since unchaining it may
      * free the Function that held it. */
-    int count = 0, capacity = 64;
-    dz_variable **todo = dz_xmalloc((size_t)capacity * sizeof *todo);
     dz_function *f = v->creator;
+    int count = 0, capacity = f->ninputs > 64 ? f->ninputs : 64;
+    dz_variable **todo = dz_xmalloc((size_t)capacity * sizeof *todo);
     for (int i = 0; i < f->ninputs; i++)
         todo[count++] = dz_variable_retain(f->inputs[i]);
     while (count > 0) {

@@ -17,6 +17,19 @@ static dz_variable *apply_binary(const dz_function_ops *ops, dz_binary_op op, dz
     return dz_function_apply1(ops, 2, in, dz_array_binary(op, a->data, b->data), 0, NULL);
 }
 
+/* Integer inputs keep their dtype, so a scalar with a fraction would be cut. */
+static bool check_scalar(const char *op, const dz_variable *x, double c)
+{
+    if (!dz_check_variable(op, x))
+        return false;
+    if (dz_dtype_is_integer(x->data->dtype) && c != (double)(int64_t)c) {
+        dz_raise(DZ_ERR_DTYPE, "%s: scalar %g is not a whole number but the input is %s; convert the input to "
+                 "float32 or float64 first", op, c, dz_dtype_name(x->data->dtype));
+        return false;
+    }
+    return true;
+}
+
 static dz_variable *apply_unary(const dz_function_ops *ops, dz_unary_op op, dz_variable *x, double p)
 {
     dz_variable *in[1] = {x};
@@ -98,7 +111,7 @@ static void add_scalar_backward(dz_function *f, dz_variable *const *gy, dz_varia
 static const dz_function_ops add_scalar_ops = {"dz_add_scalar", add_scalar_backward, NULL};
 dz_variable *dz_add_scalar(dz_variable *x, double c)
 {
-    return dz_check_variable("dz_add_scalar", x) ? apply_unary(&add_scalar_ops, DZ_UNARY_ADD_SCALAR, x, c) : NULL;
+    return check_scalar("dz_add_scalar", x, c) ? apply_unary(&add_scalar_ops, DZ_UNARY_ADD_SCALAR, x, c) : NULL;
 }
 dz_variable *dz_sub_scalar(dz_variable *x, double c) { return dz_add_scalar(x, -c); }
 
@@ -110,7 +123,7 @@ static void mul_scalar_backward(dz_function *f, dz_variable *const *gy, dz_varia
 static const dz_function_ops mul_scalar_ops = {"dz_mul_scalar", mul_scalar_backward, NULL};
 dz_variable *dz_mul_scalar(dz_variable *x, double c)
 {
-    return dz_check_variable("dz_mul_scalar", x) ? apply_unary(&mul_scalar_ops, DZ_UNARY_MUL_SCALAR, x, c) : NULL;
+    return check_scalar("dz_mul_scalar", x, c) ? apply_unary(&mul_scalar_ops, DZ_UNARY_MUL_SCALAR, x, c) : NULL;
 }
 dz_variable *dz_div_scalar(dz_variable *x, double c)
 {
@@ -121,7 +134,7 @@ dz_variable *dz_div_scalar(dz_variable *x, double c)
 static const dz_function_ops rsub_scalar_ops = {"dz_rsub_scalar", neg_backward, NULL};
 dz_variable *dz_rsub_scalar(double c, dz_variable *x)
 {
-    return dz_check_variable("dz_rsub_scalar", x) ? apply_unary(&rsub_scalar_ops, DZ_UNARY_RSUB_SCALAR, x, c)
+    return check_scalar("dz_rsub_scalar", x, c) ? apply_unary(&rsub_scalar_ops, DZ_UNARY_RSUB_SCALAR, x, c)
                                                   : NULL;
 }
 

@@ -16,6 +16,11 @@ bool dz_check_variable(const char *op, const dz_variable *x)
                  x->name ? x->name : "");
         return false;
     }
+    if (!dz_dtype_is_float(x->data->dtype) && !dz_dtype_is_integer(x->data->dtype)) {
+        dz_raise(DZ_ERR_DTYPE, "%s: input of dtype %s is not supported; convert it to float32, float64, int32 or "
+                 "int64 with dz_array_astype", op, dz_dtype_name(x->data->dtype));
+        return false;
+    }
     if (x->data->device != DZ_CPU) {
         dz_raise(DZ_ERR_UNSUPPORTED, "%s: computing on GPU arrays is not supported yet; move the input to the "
                  "CPU with dz_array_to_device", op);

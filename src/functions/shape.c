@@ -101,6 +101,11 @@ dz_variable *dz_reshape(dz_variable *x, int ndim, const int64_t *shape)
 {
     if (!dz_check_variable("dz_reshape", x))
         return NULL;
+    if (ndim < 0 || ndim > DZ_MAX_NDIM || (ndim && !shape)) {
+        dz_raise(DZ_ERR_SHAPE, "dz_reshape: needs 0..%d dims and a shape (got ndim %d, shape %s)", DZ_MAX_NDIM, ndim,
+                 shape ? "given" : "NULL");
+        return NULL;
+    }
     if (dz_shape_equal(ndim, shape, x->data->ndim, x->data->shape))
         return dz_identity_result(x);
     dz_array *y = dz_array_reshape(x->data, ndim, shape);
@@ -370,8 +375,14 @@ dz_variable *dz_concat(int n, dz_variable *const *xs, int axis)
     for (int d = 0; d < first->ndim; d++)
         shape[d] = first->shape[d];
     shape[at] = 0;
-    for (int k = 0; k < n; k++)
-        shape[at] += s->sizes[k] = xs[k]->data->shape[at];
+    for (int k = 0; k < n; k++) {
+        s->sizes[k] = xs[k]->data->shape[at];
+        if (__builtin_add_overflow(shape[at], s->sizes[k], &shape[at])) {
+            dz_raise(DZ_ERR_OVERFLOW, "dz_concat: the joined axis %d does not fit in 64 bits", at);
+            free(s);
+            return NULL;
+        }
+    }
     dz_array *y = dz_array_empty_on(first->device, first->dtype, first->ndim, shape);
     for (int k = 0; y && k < n; k++) {
         dz_gather_spec spec = block_spec(y, at, start, xs[k]->data);

@@ -28,7 +28,12 @@ static dz_variable *linear_forward(dz_layer *self, int n, dz_variable *const *x)
         dz_raise(DZ_ERR_VALUE, "Linear: expects one input with data");
         return NULL;
     }
-    if (!W->data) /* lazy: in_size from the input's last dim */
+    if (x[0]->data->ndim != 2 || x[0]->data->dtype != l->dtype) {
+        dz_raise(DZ_ERR_SHAPE, "Linear: expects a 2-D %s input (N, in_size), got %s %s", dz_dtype_name(l->dtype),
+                 dz_dtype_name(x[0]->data->dtype), DZ_SHAPE_OF(x[0]->data));
+        return NULL;
+    }
+    if (!W->data) /* lazy: in_size from the input's second dim */
         dz_variable_set_data(W, init_weight(l, x[0]->data->shape[x[0]->data->ndim - 1]));
     return dz_linear(x[0], W, dz_layer_param(self, "b"));
 }

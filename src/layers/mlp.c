@@ -4,6 +4,8 @@
 #include "../core/internal.h"
 #include "dezero/activation.h"
 #include "dezero/layers.h"
+#include "dezero/scope.h"
+#include "../functions/nn_util.h"
 
 typedef struct {
     dz_layer base;
@@ -13,13 +15,18 @@ typedef struct {
 static dz_variable *mlp_forward(dz_layer *self, int n, dz_variable *const *x)
 {
     mlp_layer *m = (mlp_layer *)self;
-    dz_variable *h = n == 1 ? x[0] : NULL;
+    if (n != 1) {
+        dz_raise(DZ_ERR_VALUE, "MLP: expects one input, got %d", n);
+        return NULL;
+    }
+    dz_scope_begin(); /* owns the intermediates */
+    dz_variable *h = x[0];
     for (int i = 0; h && i < self->nchildren; i++) {
         h = dz_layer_call(self->children[i], h);
         if (h && i + 1 < self->nchildren)
             h = m->activation(h);
     }
-    return h;
+    return dz_composite_result(h);
 }
 
 static const dz_layer_ops mlp_ops = {"MLP", mlp_forward, NULL, NULL};

@@ -6,6 +6,8 @@
 #include "dezero/activation.h"
 #include "dezero/layers.h"
 #include "dezero/math.h"
+#include "dezero/scope.h"
+#include "../functions/nn_util.h"
 
 typedef struct {
     dz_layer base;
@@ -28,6 +30,13 @@ static void recurrent_reset(dz_layer *self)
 
 static void recurrent_destroy(dz_layer *self) { recurrent_reset(self); }
 
+static bool one_input(const char *type, int n)
+{
+    if (n != 1)
+        dz_raise(DZ_ERR_VALUE, "%s: expects one input, got %d", type, n);
+    return n == 1;
+}
+
 static dz_variable *call(dz_layer *self, const char *child, dz_variable *x)
 {
     return dz_layer_call(dz_layer_child(self, child), x);
@@ -37,15 +46,16 @@ static dz_variable *call(dz_layer *self, const char *child, dz_variable *x)
 static dz_variable *rnn_forward(dz_layer *self, int n, dz_variable *const *x)
 {
     recurrent_layer *r = (recurrent_layer *)self;
-    if (n != 1)
+    if (!one_input("RNN", n))
         return NULL;
+    dz_scope_begin(); /* owns the intermediates */
     dz_variable *a = call(self, "x2h", x[0]);
     if (r->h)
         a = dz_add(a, call(self, "h2h", r->h));
     dz_variable *h = dz_tanh(a);
     if (h)
         set_state(&r->h, h);
-    return h;
+    return dz_composite_result(h);
 }
 
 /* gate = act(x2g(x) [+ h2g(h_prev)]) */
@@ -62,19 +72,20 @@ static dz_variable *gate(dz_layer *self, const char *x2g, const char *h2g, dz_va
 static dz_variable *lstm_forward(dz_layer *self, int n, dz_variable *const *x)
 {
     recurrent_layer *r = (recurrent_layer *)self;
-    if (n != 1)
+    if (!one_input("LSTM", n))
         return NULL;
+    dz_scope_begin(); /* owns the intermediates */
     dz_variable *f = gate(self, "x2f", "h2f", x[0], r->h, dz_sigmoid);
     dz_variable *i = gate(self, "x2i", "h2i", x[0], r->h, dz_sigmoid);
     dz_variable *o = gate(self, "x2o", "h2o", x[0], r->h, dz_sigmoid);
     dz_variable *u = gate(self, "x2u", "h2u", x[0], r->h, dz_tanh);
     dz_variable *c = r->c ? dz_add(dz_mul(f, r->c), dz_mul(i, u)) : dz_mul(i, u);
     dz_variable *h = dz_mul(o, dz_tanh(c));
-    if (!h)
-        return NULL;
-    set_state(&r->c, c);
-    set_state(&r->h, h);
-    return h;
+    if (h) {
+        set_state(&r->c, c);
+        set_state(&r->h, h);
+    }
+    return dz_composite_result(h);
 }
 
 static const dz_layer_ops rnn_ops = {"RNN", rnn_forward, recurrent_destroy, recurrent_reset};
@@ -94,8 +105,16 @@ static dz_layer *recurrent_new(const dz_layer_ops *ops, int ngates, const char *
         char x2g[8], h2g[8];
         snprintf(x2g, sizeof x2g, "x2%s", gates[g]);
         snprintf(h2g, sizeof h2g, "h2%s", gates[g]);
-        dz_layer_add_child(&r->base, x2g, dz_linear_layer_new(hidden_size, in_size, false, dtype, rng));
-        dz_layer_add_child(&r->base, h2g, dz_linear_layer_new(hidden_size, hidden_size, true, dtype, rng));
+        dz_layer *xl = dz_linear_layer_new(hidden_size, in_size, false, dtype, rng);
+        dz_layer *hl = dz_linear_layer_new(hidden_size, hidden_size, true, dtype, rng);
+        if (!xl || !hl) {
+            dz_layer_free(xl);
+            dz_layer_free(hl);
+            dz_layer_free(&r->base);
+            return NULL;
+        }
+        dz_layer_add_child(&r->base, x2g, xl);
+        dz_layer_add_child(&r->base, h2g, hl);
     }
     return &r->base;
 }
