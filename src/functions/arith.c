@@ -1,6 +1,7 @@
 /* Arithmetic: add, sub, mul, div with NumPy broadcasting, neg, pow, and the
  * scalar forms. Backwards sum the grad back to each input's shape (sum_to). */
 #include "../core/array_ops.h"
+#include "../core/internal.h"
 #include "checks.h"
 #include "dezero/function.h"
 #include "dezero/math.h"
