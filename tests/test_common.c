@@ -63,6 +63,16 @@ void tc_assert_values(const dz_array *a, const double *expected, int64_t n, doub
                       (long long)i, dz_array_get(a, i), expected[i]);
 }
 
+void tc_assert_close(const dz_array *a, const double *expected, int64_t n, double rtol)
+{
+    ck_assert_int_eq(a->size, n);
+    for (int64_t i = 0; i < n; i++) {
+        double got = dz_array_get(a, i);
+        ck_assert_msg(fabs(got - expected[i]) <= rtol * fmax(1.0, fabs(expected[i])),
+                      "element %lld: got %.9g, expected %.9g", (long long)i, got, expected[i]);
+    }
+}
+
 void tc_assert_gradient(dz_checked_fn f, void *ctx, int n, dz_variable *const *inputs)
 {
     dz_status st = dz_gradient_check(f, ctx, n, inputs, NULL);

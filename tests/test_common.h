@@ -16,6 +16,8 @@ double tc_at(const dz_variable *v, int64_t i);
 double tc_grad_at(const dz_variable *v, int64_t i);
 /* Every element of a within tol of expected (n values). */
 void tc_assert_values(const dz_array *a, const double *expected, int64_t n, double tol);
+/* Every element of a within rtol * max(1, |expected|) of expected (n values). */
+void tc_assert_close(const dz_array *a, const double *expected, int64_t n, double rtol);
 /* Gradient check that fails the test with dz_last_error() on mismatch. */
 void tc_assert_gradient(dz_checked_fn f, void *ctx, int n, dz_variable *const *inputs);
 /* Second-order check: differentiates grad(f) w.r.t. input 0 with create_graph,

@@ -77,16 +77,6 @@ START_TEST(test_sce_gradients)
 }
 END_TEST
 
-static void assert_close(const dz_array *a, const double *expected, int64_t n, double rtol)
-{
-    ck_assert_int_eq(a->size, n);
-    for (int64_t i = 0; i < n; i++) {
-        double got = dz_array_get(a, i);
-        ck_assert_msg(fabs(got - expected[i]) <= rtol * fmax(1.0, fabs(expected[i])),
-                      "element %lld: got %.9g, PyTorch %.9g", (long long)i, got, expected[i]);
-    }
-}
-
 /* f32 against PyTorch, through the raw and the recorded backward. */
 START_TEST(test_sce_golden)
 {
@@ -94,14 +84,14 @@ START_TEST(test_sce_golden)
         dz_scope_begin();
         dz_variable *x = tc_var(DZ_F32, 2, DZ_SHAPE(6, 5), golden_sce_x);
         dz_variable *loss = dz_softmax_cross_entropy(x, labels(DZ_I64, 6, golden_sce_t));
-        assert_close(loss->data, golden_sce_loss, 1, 1e-6);
+        tc_assert_close(loss->data, golden_sce_loss, 1, 1e-6);
         dz_variable_backward(loss, false, create_graph);
-        assert_close(x->grad->data, golden_sce_gx, N_OF(golden_sce_gx), 1e-6);
+        tc_assert_close(x->grad->data, golden_sce_gx, N_OF(golden_sce_gx), 1e-6);
         dz_variable_cleargrad(x);
         loss = dz_softmax_cross_entropy_ignore(x, labels(DZ_I32, 6, golden_sce_ignore_t), -100);
-        assert_close(loss->data, golden_sce_ignore_loss, 1, 1e-6);
+        tc_assert_close(loss->data, golden_sce_ignore_loss, 1, 1e-6);
         dz_variable_backward(loss, false, create_graph);
-        assert_close(x->grad->data, golden_sce_ignore_gx, N_OF(golden_sce_ignore_gx), 1e-6);
+        tc_assert_close(x->grad->data, golden_sce_ignore_gx, N_OF(golden_sce_ignore_gx), 1e-6);
         dz_variable_cleargrad(x); /* a recorded grad references x: break the cycle */
         dz_scope_end();
     }
