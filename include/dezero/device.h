@@ -8,9 +8,23 @@
 /* True when the library was built with CUDA and a GPU is present. */
 bool dz_cuda_available(void);
 
-/* Threads OpenBLAS may use for matmul on the CPU (n >= 1). On a busy
- * machine, or for small matrices, 1 is often fastest. No effect in a build
- * without OpenBLAS. */
+/* Threads the CPU may use: OpenBLAS's matmul, and the elementwise, reduction
+ * and bias kernels on arrays above a grain of 32,768 elements (results are
+ * the same for any count). n < 1 means 1. The default is the number of
+ * online CPUs. */
 void dz_set_num_threads(int n);
+int dz_num_threads(void);
+
+/* CPU array memory comes from a caching allocator: freed buffers are kept in
+ * size classes and reused, so a steady training loop neither calls malloc
+ * for its arrays nor faults pages in. Bytes, process-wide: */
+typedef struct dz_memory_info {
+    size_t in_use; /* held by live arrays (rounded up to their size class) */
+    size_t cached; /* freed, kept for reuse */
+    size_t peak;   /* the largest in_use seen */
+} dz_memory_info;
+dz_memory_info dz_memory_stats(void);
+/* Returns every cached buffer to the system. */
+void dz_empty_cache(void);
 
 #endif

@@ -26,13 +26,20 @@ typedef struct dz_variable {
     int generation;
     char *name;
     bool is_parameter;
-    bool requires_grad;        /* false: backward gives this leaf no gradient */
+    bool requires_grad;        /* leaves: whether backward gives a grad; results of
+                                * Functions: whether any input requires one */
     dz_sparse_grad *sparse_grad; /* set instead of grad by sparse embeddings */
     int refcount;
 } dz_variable;
 
 /* A leaf that takes ownership of `data` (the caller's reference moves in). */
 dz_variable *dz_variable_new(dz_array *data, const char *name);
+/* A leaf that requires no grad (requires_grad = false), like a PyTorch
+ * tensor: use it for input batches and labels. Functions applied only to
+ * constants record nothing, and backward computes no grad that leads only to
+ * constants (no dL/dx for an input batch). DeZero's default stays with
+ * dz_variable_new: every leaf requires a grad. */
+dz_variable *dz_variable_constant(dz_array *data, const char *name);
 /* A Parameter: a Variable a Layer registers and an optimizer updates. */
 dz_variable *dz_parameter_new(dz_array *data, const char *name);
 /* A 0-d leaf holding one number. */

@@ -120,6 +120,13 @@ static dz_variable *variable_alloc(dz_array *data, const char *name, bool is_par
 dz_variable *dz_variable_new(dz_array *data, const char *name) { return variable_alloc(data, name, false); }
 dz_variable *dz_parameter_new(dz_array *data, const char *name) { return variable_alloc(data, name, true); }
 
+dz_variable *dz_variable_constant(dz_array *data, const char *name)
+{
+    dz_variable *v = variable_alloc(data, name, false);
+    v->requires_grad = false;
+    return v;
+}
+
 dz_variable *dz_variable_scalar(dz_dtype dtype, double value)
 {
     dz_array *a = dz_array_scalar(dtype, value);
