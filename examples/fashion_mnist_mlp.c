@@ -27,8 +27,8 @@ static double evaluate(dz_layer *model, dz_array *images, dz_array *labels)
     {
         while (dz_dataloader_next(loader, &xb, &tb)) {
             dz_scope_begin();
-            dz_variable *t = dz_variable_new(tb, NULL);
-            dz_variable *y = dz_layer_call(model, dz_variable_new(xb, NULL));
+            dz_variable *t = dz_variable_constant(tb, NULL);
+            dz_variable *y = dz_layer_call(model, dz_variable_constant(xb, NULL));
             correct += dz_array_get(dz_accuracy(y, t)->data, 0) * (double)t->data->size;
             dz_scope_end();
         }
@@ -65,7 +65,7 @@ int main(int argc, char **argv)
         dz_array *xb, *tb;
         while (dz_dataloader_next(loader, &xb, &tb)) {
             dz_scope_begin();
-            dz_variable *x = dz_variable_new(xb, NULL), *t = dz_variable_new(tb, NULL);
+            dz_variable *x = dz_variable_constant(xb, NULL), *t = dz_variable_constant(tb, NULL);
             dz_variable *y = dz_layer_call(model, x);
             dz_variable *loss = dz_softmax_cross_entropy(y, t);
             dz_layer_cleargrads(model);

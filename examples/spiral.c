@@ -23,7 +23,7 @@ int main(void)
         dz_array *xb, *tb;
         while (dz_dataloader_next(loader, &xb, &tb)) {
             dz_scope_begin();
-            dz_variable *xv = dz_variable_new(xb, NULL), *tv = dz_variable_new(tb, NULL);
+            dz_variable *xv = dz_variable_constant(xb, NULL), *tv = dz_variable_constant(tb, NULL);
             dz_variable *loss = dz_softmax_cross_entropy(dz_layer_call(model, xv), tv);
             dz_layer_cleargrads(model);
             dz_variable_backward(loss, false, false);
@@ -37,8 +37,8 @@ int main(void)
     dz_scope_begin();
     DZ_NO_GRAD
     {
-        dz_variable *y = dz_layer_call(model, dz_variable_new(dz_array_retain(x), NULL));
-        dz_variable *acc = dz_accuracy(y, dz_variable_new(dz_array_retain(t), NULL));
+        dz_variable *y = dz_layer_call(model, dz_variable_constant(dz_array_retain(x), NULL));
+        dz_variable *acc = dz_accuracy(y, dz_variable_constant(dz_array_retain(t), NULL));
         printf("accuracy on the 300 points: %.3f\n", dz_array_get(acc->data, 0));
     }
     dz_scope_end();

@@ -10,6 +10,7 @@
 
 #include "dezero/array.h"
 #include "optim_scalars.h"
+#include "../core/caching_allocator.h"
 
 typedef enum dz_unary_op {
     DZ_UNARY_COPY,        /* y = x (also broadcasts) */
@@ -65,9 +66,10 @@ typedef struct dz_gather_spec {
 
 typedef struct dz_backend {
     const char *name;
-    /* Memory. alloc returns NULL on failure (zero-filled). */
-    void *(*alloc)(size_t nbytes);
-    void (*free)(void *ptr);
+    /* Memory: the device's buffers come from its caching allocator (raw
+     * alloc/free behind a cache of freed blocks), uninitialised. */
+    dz_caching_allocator *memory;
+    void (*zero)(void *dst, size_t nbytes);
     void (*copy)(void *dst, const void *src, size_t nbytes);         /* device to device */
     void (*to_host)(void *host_dst, const void *src, size_t nbytes);  /* device to host */
     void (*from_host)(void *dst, const void *host_src, size_t nbytes); /* host to device */

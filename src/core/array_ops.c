@@ -20,7 +20,7 @@ bool dz_broadcast_shapes(int ndim_a, const int64_t *a, int ndim_b, const int64_t
 
 dz_array *dz_array_unary(dz_unary_op op, const dz_array *x, double p)
 {
-    dz_array *y = dz_array_zeros_like(x);
+    dz_array *y = dz_array_uninit_like(x);
     if (y)
         dz_backend_of(x)->unary(op, x, p, y);
     return y;
@@ -32,10 +32,10 @@ dz_array *dz_array_binary(dz_binary_op op, const dz_array *a, const dz_array *b)
     int64_t shape[DZ_MAX_NDIM];
     dz_array *y;
     if (dz_array_same_shape(a, b)) {
-        y = dz_array_zeros_like(a);
+        y = dz_array_uninit_like(a);
     } else {
         DZ_ASSERT(dz_broadcast_shapes(a->ndim, a->shape, b->ndim, b->shape, &ndim, shape));
-        y = dz_array_empty_on(a->device, a->dtype, ndim, shape);
+        y = dz_array_uninit_on(a->device, a->dtype, ndim, shape);
     }
     if (y)
         dz_backend_of(a)->binary(op, a, b, y);
@@ -44,7 +44,7 @@ dz_array *dz_array_binary(dz_binary_op op, const dz_array *a, const dz_array *b)
 
 dz_array *dz_array_broadcast(const dz_array *x, int ndim, const int64_t *shape)
 {
-    dz_array *y = dz_array_empty_on(x->device, x->dtype, ndim, shape);
+    dz_array *y = dz_array_uninit_on(x->device, x->dtype, ndim, shape);
     if (y)
         dz_backend_of(x)->unary(DZ_UNARY_COPY, x, 0, y);
     return y;
@@ -52,7 +52,7 @@ dz_array *dz_array_broadcast(const dz_array *x, int ndim, const int64_t *shape)
 
 dz_array *dz_array_reduce(dz_reduce_op op, const dz_array *x, const int64_t *keep_shape)
 {
-    dz_array *y = dz_array_empty_on(x->device, x->dtype, x->ndim, keep_shape);
+    dz_array *y = dz_array_uninit_on(x->device, x->dtype, x->ndim, keep_shape);
     if (y)
         dz_backend_of(x)->reduce(op, x, y);
     return y;

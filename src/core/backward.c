@@ -100,7 +100,7 @@ static dz_status run_function(dz_function *f, heap *h, unsigned visit, bool reta
     }
     for (int i = 0; status == DZ_OK && i < f->ninputs; i++) {
         dz_variable *x = f->inputs[i];
-        if (!gxs[i] || (!x->requires_grad && !x->creator))
+        if (!gxs[i] || !x->requires_grad)
             continue;
         status = accumulate(x, gxs[i], f);
         if (x->creator && x->creator->visit != visit) {

@@ -1,6 +1,7 @@
 /* Function application: wrap forward results as Variables and, when backprop
- * is enabled, record the Function that links them to their inputs. Functions
- * come from a free list (pool.h). */
+ * is enabled and some input requires a grad, record the Function that links
+ * them to their inputs (the outputs then require a grad too, as in PyTorch).
+ * Functions come from a free list (pool.h). */
 #include <stdlib.h>
 
 #include "dezero/config.h"
@@ -45,6 +46,16 @@ static void destroy_state(const dz_function_ops *ops, void *state)
         free(state);
 }
 
+static bool any_requires_grad(int ninputs, dz_variable *const *inputs)
+{
+    for (int i = 0; i < ninputs; i++) {
+        DZ_ASSERT(inputs[i] != NULL);
+        if (inputs[i]->requires_grad)
+            return true;
+    }
+    return false;
+}
+
 dz_variable *dz_function_apply(const dz_function_ops *ops, int ninputs, dz_variable *const *inputs,
                                int noutputs, dz_array **outputs, dz_variable **out_vars,
                                double scalar, void *state)
@@ -63,7 +74,9 @@ dz_variable *dz_function_apply(const dz_function_ops *ops, int ninputs, dz_varia
     for (int i = 0; i < noutputs; i++)
         vars[i] = dz_variable_new(outputs[i], NULL);
     first = vars[0];
-    if (!dz_enable_backprop()) {
+    if (!dz_enable_backprop() || !any_requires_grad(ninputs, inputs)) { /* nothing to differentiate: record nothing */
+        for (int i = 0; i < noutputs; i++)
+            vars[i]->requires_grad = false;
         destroy_state(ops, state);
     } else {
         dz_function *f = dz_function_alloc(ninputs, noutputs);
@@ -73,7 +86,6 @@ dz_variable *dz_function_apply(const dz_function_ops *ops, int ninputs, dz_varia
         f->scalar = scalar;
         f->state = state;
         for (int i = 0; i < ninputs; i++) {
-            DZ_ASSERT(inputs[i] != NULL);
             f->inputs[i] = dz_variable_retain(inputs[i]);
             if (inputs[i]->generation > f->generation)
                 f->generation = inputs[i]->generation;

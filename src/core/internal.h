@@ -38,6 +38,10 @@ void dz_function_free(dz_function *f);
 
 /* A zero-filled array on `device`. */
 dz_array *dz_array_empty_on(dz_device device, dz_dtype dtype, int ndim, const int64_t *shape);
+/* Arrays whose elements are left uninitialised, for a kernel that writes
+ * every one of them (no zero-fill pass over memory the kernel overwrites). */
+dz_array *dz_array_uninit_on(dz_device device, dz_dtype dtype, int ndim, const int64_t *shape);
+dz_array *dz_array_uninit_like(const dz_array *a);
 
 /* Shape text for messages, in a rotating static buffer (up to 4 live). */
 const char *dz_shape_str(int ndim, const int64_t *shape);

@@ -15,8 +15,6 @@
 #define IN(f) ((f)->inputs[0])
 #define OUT(f) ((f)->outputs[0]) /* alive: backward runs only for outputs with a grad */
 
-static dz_array *empty_like(const dz_array *x) { return dz_array_empty_on(x->device, x->dtype, x->ndim, x->shape); }
-
 static dz_variable *apply(const dz_function_ops *ops, dz_variable *x, dz_array *y, double scalar, void *state)
 {
     dz_variable *in[1] = {x};
@@ -43,7 +41,7 @@ static void sigmoid_backward(dz_function *f, dz_variable *const *gy, dz_variable
         gx[0] = dz_mul(gy[0], dz_mul(y, dz_rsub_scalar(1.0, y)));
         return;
     }
-    dz_array *g = empty_like(y->data);
+    dz_array *g = dz_array_uninit_like(y->data);
     if (g)
         dz_backend_of(g)->sigmoid_backward(y->data, gy[0]->data, g);
     gx[0] = dz_raw_result(g);
@@ -54,7 +52,7 @@ dz_variable *dz_sigmoid(dz_variable *x)
 {
     if (!dz_check_float("dz_sigmoid", x))
         return NULL;
-    dz_array *y = empty_like(x->data);
+    dz_array *y = dz_array_uninit_like(x->data);
     if (y)
         dz_backend_of(y)->sigmoid(x->data, y);
     return apply(&sigmoid_ops, x, y, 0, NULL);
@@ -100,7 +98,7 @@ static void softmax_backward(dz_function *f, dz_variable *const *gy, dz_variable
         gx[0] = dz_sub(ygy, dz_mul(y, dz_sum(ygy, 1, &axis, true)));
         return;
     }
-    dz_array *g = empty_like(y->data);
+    dz_array *g = dz_array_uninit_like(y->data);
     if (g)
         dz_backend_of(g)->softmax_backward(y->data, gy[0]->data, axis, false, g);
     gx[0] = dz_raw_result(g);
@@ -116,7 +114,7 @@ static void log_softmax_backward(dz_function *f, dz_variable *const *gy, dz_vari
         gx[0] = dz_sub(gy[0], dz_mul(dz_exp(y), dz_sum(gy[0], 1, &axis, true)));
         return;
     }
-    dz_array *g = empty_like(y->data);
+    dz_array *g = dz_array_uninit_like(y->data);
     if (g)
         dz_backend_of(g)->softmax_backward(y->data, gy[0]->data, axis, true, g);
     gx[0] = dz_raw_result(g);
@@ -128,7 +126,7 @@ static dz_variable *apply_softmax(const dz_function_ops *ops, dz_variable *x, in
     int a;
     if (!dz_check_float(ops->name, x) || !dz_check_axis(ops->name, x->data, axis, &a))
         return NULL;
-    dz_array *y = empty_like(x->data);
+    dz_array *y = dz_array_uninit_like(x->data);
     if (y)
         dz_backend_of(y)->softmax(x->data, a, log, y);
     return apply(ops, x, y, a, NULL);
@@ -203,7 +201,7 @@ static void clip_backward(dz_function *f, dz_variable *const *gy, dz_variable **
 {
     const clip_state *s = f->state;
     const dz_array *x = IN(f)->data;
-    dz_array *mask = empty_like(x);
+    dz_array *mask = dz_array_uninit_like(x);
     if (mask)
         dz_backend_of(x)->clip(x, s->lo, s->hi, true, mask);
     gx[0] = masked_grad(gy[0], mask);
@@ -220,7 +218,7 @@ dz_variable *dz_clip(dz_variable *x, double lo, double hi)
     }
     clip_state *s = dz_xmalloc(sizeof *s);
     *s = (clip_state){lo, hi};
-    dz_array *y = empty_like(x->data);
+    dz_array *y = dz_array_uninit_like(x->data);
     if (y)
         dz_backend_of(y)->clip(x->data, lo, hi, false, y);
     return apply(&clip_ops, x, y, 0, s);

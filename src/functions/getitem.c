@@ -324,7 +324,7 @@ static const dz_function_ops get_item_ops = {"dz_get_item", get_item_backward, p
 static dz_variable *get_item_planned(dz_variable *x, index_plan *p)
 {
     const dz_array *a = x->data;
-    dz_array *y = dz_array_empty_on(a->device, a->dtype, p->out_ndim, p->out_shape);
+    dz_array *y = dz_array_uninit_on(a->device, a->dtype, p->out_ndim, p->out_shape);
     if (y && p->rows)
         dz_backend_of(a)->take_rows(a, p->rows, y);
     else if (y)

@@ -69,7 +69,7 @@ static void batched_gemm(gemm_shape g, const operand *a, const operand *b, const
     int64_t count = 1;
     for (int i = 0; i < nb; i++)
         count *= batch[i];
-    if (count == 0 || g.m == 0 || g.n == 0 || g.k == 0) /* c is zero-filled already */
+    if (count == 0 || g.m == 0 || g.n == 0 || g.k == 0) /* c is zero-filled already (product) */
         return;
     int64_t o[3] = {0, 0, 0}, zero[3] = {0, 0, 0};
     if (nb == 0) {
@@ -113,18 +113,22 @@ static void batched_gemm(gemm_shape g, const operand *a, const operand *b, const
     }
 }
 
-/* c (..., m, n) = op(a) op(b) over the batch shape (nb, batch); c is fresh
- * (zero-filled) and may have broadcast batch axes, which then accumulate. */
+/* c (..., m, n) = op(a) op(b) over the batch shape (nb, batch), or c += that
+ * when `accumulate`. c may have broadcast batch axes, whose products then
+ * sum; c's elements need no initial value unless `accumulate`. */
 static void product(const dz_array *a, bool ta, const dz_array *b, bool tb, dz_array *c, bool accumulate,
                     int nb, const int64_t *batch)
 {
     operand oa = operand_of(a, nb, batch), ob = operand_of(b, nb, batch), oc = operand_of(c, nb, batch);
-    gemm_shape g = {dz_backend_of(a), a->dtype, ta, tb, c->shape[c->ndim - 2], c->shape[c->ndim - 1],
-                    ta ? a->shape[a->ndim - 2] : a->shape[a->ndim - 1], accumulate || !oc.full ? 1.0 : 0.0};
+    int64_t k = ta ? a->shape[a->ndim - 2] : a->shape[a->ndim - 1];
+    const dz_backend *backend = dz_backend_of(a);
+    if (!accumulate && (!oc.full || k == 0)) /* c sums products from zero, or no product writes it */
+        backend->zero(c->data, (size_t)c->size * dz_dtype_size(c->dtype));
+    gemm_shape g = {backend, a->dtype, ta, tb, c->shape[c->ndim - 2], c->shape[c->ndim - 1], k,
+                    accumulate || !oc.full ? 1.0 : 0.0};
     batched_gemm(g, &oa, &ob, &oc, nb, batch);
 }
 
-static dz_array *empty_like(const dz_array *x) { return dz_array_empty_on(x->device, x->dtype, x->ndim, x->shape); }
 
 /* ---- matmul ---------------------------------------------------------------- */
 
@@ -145,13 +149,13 @@ static void matmul_backward_raw(dz_function *f, const dz_array *gy, dz_variable 
     const dz_array *a = IN(f, 0)->data, *b = IN(f, 1)->data;
     int nb = gy->ndim - 2;
     if (dz_needs_grad(IN(f, 0))) {
-        dz_array *ga = empty_like(a); // (..., M, K)
+        dz_array *ga = dz_array_uninit_like(a); // (..., M, K)
         if (ga)
             product(gy, false, b, true, ga, false, nb, gy->shape);
         gx[0] = dz_raw_result(ga);
     }
     if (dz_needs_grad(IN(f, 1))) {
-        dz_array *gb = empty_like(b); // (..., K, N)
+        dz_array *gb = dz_array_uninit_like(b); // (..., K, N)
         if (gb)
             product(a, true, gy, false, gb, false, nb, gy->shape);
         gx[1] = dz_raw_result(gb);
@@ -208,7 +212,7 @@ dz_variable *dz_matmul(dz_variable *a, dz_variable *b)
     if (!dz_check_float("dz_matmul", a) || !dz_check_pair("dz_matmul", a, b) ||
         !matmul_shape(a->data, b->data, &ndim, shape))
         return NULL;
-    dz_array *y = dz_array_empty_on(a->data->device, a->data->dtype, ndim, shape); // (..., M, N)
+    dz_array *y = dz_array_uninit_on(a->data->device, a->data->dtype, ndim, shape); // (..., M, N)
     if (y)
         product(a->data, false, b->data, false, y, false, ndim - 2, shape);
     dz_variable *in[2] = {a, b};
@@ -222,19 +226,19 @@ static void linear_backward_raw(dz_function *f, const dz_array *gy, dz_variable 
 {
     const dz_array *x = IN(f, 0)->data, *w = IN(f, 1)->data;
     if (dz_needs_grad(IN(f, 0))) {
-        dz_array *g = empty_like(x);
+        dz_array *g = dz_array_uninit_like(x);
         if (g)
             product(gy, false, w, true, g, false, 0, NULL);
         gx[0] = dz_raw_result(g);
     }
     if (dz_needs_grad(IN(f, 1))) {
-        dz_array *g = empty_like(w);
+        dz_array *g = dz_array_uninit_like(w);
         if (g)
             product(x, true, gy, false, g, false, 0, NULL);
         gx[1] = dz_raw_result(g);
     }
     if (f->ninputs == 3 && dz_needs_grad(IN(f, 2))) {
-        dz_array *g = empty_like(IN(f, 2)->data);
+        dz_array *g = dz_array_uninit_like(IN(f, 2)->data);
         if (g)
             dz_backend_of(g)->sum_rows(gy, g);
         gx[2] = dz_raw_result(g);
@@ -284,7 +288,7 @@ dz_variable *dz_linear(dz_variable *x, dz_variable *W, dz_variable *b)
     if (!linear_check(x, W, b))
         return NULL;
     const dz_array *xa = x->data;
-    dz_array *y = dz_array_empty_on(xa->device, xa->dtype, 2, DZ_SHAPE(xa->shape[0], W->data->shape[1])); // (N, O)
+    dz_array *y = dz_array_uninit_on(xa->device, xa->dtype, 2, DZ_SHAPE(xa->shape[0], W->data->shape[1])); // (N, O)
     if (y) {
         if (b) /* y = b on every row, then y += x W in the same gemm */
             dz_backend_of(xa)->repeat_rows(b->data, y);

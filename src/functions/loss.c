@@ -110,7 +110,7 @@ static void sce_backward(dz_function *f, dz_variable *const *gy, dz_variable **g
     dz_variable *x = IN(f, 0);
     const dz_array *t = IN(f, 1)->data;
     if (!dz_enable_backprop()) {
-        dz_array *g = empty_like(x->data);
+        dz_array *g = dz_array_uninit_like(x->data);
         if (g)
             dz_backend_of(g)->softmax_cross_entropy_backward(s->probs, t, s->ignore_index, s->scale, gy[0]->data, g);
         gx[0] = dz_raw_result(g);

@@ -4,7 +4,7 @@
 #include "../core/internal.h"
 #include "dezero/scope.h"
 
-bool dz_needs_grad(const dz_variable *v) { return v->requires_grad || v->creator; }
+bool dz_needs_grad(const dz_variable *v) { return v->requires_grad; }
 
 dz_variable *dz_constant(dz_array *a)
 {

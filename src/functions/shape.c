@@ -170,7 +170,7 @@ dz_variable *dz_transpose(dz_variable *x, int naxes, const int *axes)
     int64_t shape[DZ_MAX_NDIM];
     for (int i = 0; i < a->ndim; i++)
         shape[i] = a->shape[s->axes[i]];
-    dz_array *y = dz_array_empty_on(a->device, a->dtype, a->ndim, shape);
+    dz_array *y = dz_array_uninit_on(a->device, a->dtype, a->ndim, shape);
     if (!y) {
         free(s);
         return NULL;
@@ -383,7 +383,7 @@ dz_variable *dz_concat(int n, dz_variable *const *xs, int axis)
             return NULL;
         }
     }
-    dz_array *y = dz_array_empty_on(first->device, first->dtype, first->ndim, shape);
+    dz_array *y = dz_array_uninit_on(first->device, first->dtype, first->ndim, shape);
     for (int k = 0; y && k < n; k++) {
         dz_gather_spec spec = block_spec(y, at, start, xs[k]->data);
         dz_backend_of(y)->scatter(xs[k]->data, &spec, y);
@@ -498,7 +498,7 @@ dz_status dz_split(dz_variable *x, int n, const int64_t *sizes, int axis, dz_var
         shape[d] = a->shape[d];
     for (int k = 0; k < n; k++) {
         shape[at] = s->sizes[k];
-        pieces[k] = dz_array_empty_on(a->device, a->dtype, a->ndim, shape);
+        pieces[k] = dz_array_uninit_on(a->device, a->dtype, a->ndim, shape);
         if (!pieces[k])
             break;
         dz_gather_spec spec = block_spec(a, at, start, pieces[k]);

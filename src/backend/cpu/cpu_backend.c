@@ -18,9 +18,11 @@
  * 4 KiB page, which dominates the cost of a large op's first write. */
 #define HUGE_PAGE_MIN_BYTES ((size_t)4 << 20)
 
+/* Raw buffers for the caching allocator: 64-byte aligned, uninitialised. */
 static void *cpu_alloc(size_t nbytes)
 {
-    void *p = calloc(1, nbytes ? nbytes : 1);
+    size_t aligned = (nbytes + 63) & ~(size_t)63;
+    void *p = aligned_alloc(64, aligned ? aligned : 64);
 #ifdef MADV_HUGEPAGE
     if (p && nbytes >= HUGE_PAGE_MIN_BYTES) {
         uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
@@ -31,6 +33,8 @@ static void *cpu_alloc(size_t nbytes)
     return p;
 }
 static void cpu_free(void *p) { free(p); }
+static dz_caching_allocator cpu_memory = DZ_CACHING_ALLOCATOR_INIT(cpu_alloc, cpu_free);
+static void cpu_zero(void *dst, size_t n) { memset(dst, 0, n); }
 static void cpu_copy(void *dst, const void *src, size_t n) { memcpy(dst, src, n); }
 
 float dz_half_to_float(uint16_t h)
@@ -170,8 +174,8 @@ void dz_cpu_gemm(dz_dtype dtype, bool trans_a, bool trans_b, int64_t m, int64_t 
 
 static const dz_backend cpu_backend = {
     .name = "cpu",
-    .alloc = cpu_alloc,
-    .free = cpu_free,
+    .memory = &cpu_memory,
+    .zero = cpu_zero,
     .copy = cpu_copy,
     .to_host = cpu_copy,
     .from_host = cpu_copy,

@@ -11,11 +11,12 @@ static void *cuda_alloc(size_t nbytes)
     void *p = nullptr;
     if (cudaMalloc(&p, nbytes ? nbytes : 1) != cudaSuccess)
         return nullptr;
-    cudaMemset(p, 0, nbytes);
     return p;
 }
 
 static void cuda_free(void *p) { cudaFree(p); }
+static dz_caching_allocator cuda_memory = DZ_CACHING_ALLOCATOR_INIT(cuda_alloc, cuda_free);
+static void cuda_zero(void *dst, size_t n) { cudaMemset(dst, 0, n); }
 static void cuda_copy(void *dst, const void *src, size_t n) { cudaMemcpy(dst, src, n, cudaMemcpyDeviceToDevice); }
 static void cuda_to_host(void *dst, const void *src, size_t n) { cudaMemcpy(dst, src, n, cudaMemcpyDeviceToHost); }
 static void cuda_from_host(void *dst, const void *src, size_t n) { cudaMemcpy(dst, src, n, cudaMemcpyHostToDevice); }
@@ -24,8 +25,8 @@ static dz_backend make_backend()
 {
     dz_backend b = {};
     b.name = "cuda";
-    b.alloc = cuda_alloc;
-    b.free = cuda_free;
+    b.memory = &cuda_memory;
+    b.zero = cuda_zero;
     b.copy = cuda_copy;
     b.to_host = cuda_to_host;
     b.from_host = cuda_from_host;

@@ -1,0 +1,157 @@
+/* The caching allocator: size classes, reuse, statistics, zero-fill of
+ * reused buffers, a steady training loop that allocates nothing new, and
+ * buffers freed on another thread. */
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "../src/core/caching_allocator.h"
+#include "test_common.h"
+
+START_TEST(test_size_classes)
+{
+    ck_assert_uint_eq(dz_cache_class_bytes(1), 64);
+    ck_assert_uint_eq(dz_cache_class_bytes(4096), 4096);
+    ck_assert_uint_eq(dz_cache_class_bytes(4097), 5120);
+    ck_assert_uint_eq(dz_cache_class_bytes(5000), 5120);
+    ck_assert_uint_eq(dz_cache_class_bytes(7169), 8192);
+    ck_assert_uint_eq(dz_cache_class_bytes((size_t)3 << 20), (size_t)3 << 20);
+    for (size_t n = 65; n < 100000; n = n * 9 / 8 + 1) { /* within 25% above, never below */
+        size_t c = dz_cache_class_bytes(n);
+        ck_assert(c >= n && c <= n + n / 4);
+    }
+}
+END_TEST
+
+/* A raw allocator that counts its calls, for an allocator of our own. */
+static int raw_allocs, raw_frees;
+static void *counting_alloc(size_t n)
+{
+    raw_allocs++;
+    return malloc(n);
+}
+static void counting_free(void *p)
+{
+    raw_frees++;
+    free(p);
+}
+
+START_TEST(test_reuse_and_stats)
+{
+    dz_caching_allocator cache = DZ_CACHING_ALLOCATOR_INIT(counting_alloc, counting_free);
+    raw_allocs = raw_frees = 0;
+    void *a = dz_cache_alloc(&cache, 10000), *b = dz_cache_alloc(&cache, 10000);
+    ck_assert_int_eq(raw_allocs, 2);
+    dz_memory_info s = dz_cache_stats(&cache);
+    ck_assert_uint_eq(s.in_use, 2 * 10240);
+    ck_assert_uint_eq(s.cached, 0);
+    dz_cache_free(&cache, a, 10000);
+    dz_cache_free(&cache, b, 10000);
+    s = dz_cache_stats(&cache);
+    ck_assert_uint_eq(s.in_use, 0);
+    ck_assert_uint_eq(s.cached, 2 * 10240);
+    ck_assert_uint_eq(s.peak, 2 * 10240);
+    void *c = dz_cache_alloc(&cache, 9500); /* same class: reused, last freed first */
+    ck_assert_ptr_eq(c, b);
+    ck_assert_int_eq(raw_allocs, 2);
+    void *d = dz_cache_alloc(&cache, 20000); /* another class: new */
+    ck_assert_int_eq(raw_allocs, 3);
+    dz_cache_free(&cache, c, 9500);
+    dz_cache_free(&cache, d, 20000); /* cached would pass the peak (2 * 10240 + 20480): given back */
+    ck_assert_int_eq(raw_frees, 1);
+    dz_cache_empty(&cache);
+    ck_assert_int_eq(raw_frees, 3);
+    s = dz_cache_stats(&cache);
+    ck_assert_uint_eq(s.cached, 0);
+    ck_assert_uint_eq(s.in_use, 0);
+}
+END_TEST
+
+/* A buffer that comes back from the cache dirty is zeroed by dz_array_zeros. */
+START_TEST(test_reused_buffer_is_zeroed)
+{
+    const int64_t shape[] = {3000};
+    for (int round = 0; round < 2; round++) {
+        dz_array *a = dz_array_zeros(DZ_F32, 1, shape);
+        for (int64_t i = 0; i < a->size; i++) {
+            ck_assert_float_eq(((float *)a->data)[i], 0.0f);
+            ((float *)a->data)[i] = 7.0f;
+        }
+        dz_array_release(a);
+    }
+}
+END_TEST
+
+static void mlp_step(dz_layer *model, dz_optimizer *opt, dz_array *x, dz_array *t)
+{
+    dz_scope_begin();
+    dz_variable *y = dz_layer_call(model, dz_variable_constant(dz_array_retain(x), NULL));
+    dz_variable *loss = dz_softmax_cross_entropy(y, dz_variable_constant(dz_array_retain(t), NULL));
+    dz_layer_cleargrads(model);
+    dz_variable_backward(loss, false, false);
+    dz_optimizer_update(opt);
+    dz_scope_end();
+}
+
+/* After the first steps, a training loop takes every buffer from the cache:
+ * the bytes held (in use + cached) and the peak stay where they are. */
+START_TEST(test_steady_training_loop_allocates_nothing_new)
+{
+    dz_rng rng;
+    dz_rng_seed(&rng, 1);
+    dz_layer *model = dz_mlp_new(2, DZ_SHAPE(300, 10), dz_relu, DZ_F32, &rng);
+    dz_optimizer *opt = dz_adam_new(NULL);
+    dz_optimizer_setup(opt, model);
+    dz_array *x = dz_array_normal(&rng, DZ_F32, 2, DZ_SHAPE(64, 200), 0, 1);
+    dz_array *t = dz_array_zeros(DZ_I32, 1, DZ_SHAPE(64));
+    for (int i = 0; i < 3; i++)
+        mlp_step(model, opt, x, t);
+    dz_memory_info before = dz_memory_stats();
+    ck_assert_uint_gt(before.cached, 0);
+    for (int i = 0; i < 20; i++)
+        mlp_step(model, opt, x, t);
+    dz_memory_info after = dz_memory_stats();
+    ck_assert_uint_eq(after.in_use + after.cached, before.in_use + before.cached);
+    ck_assert_uint_eq(after.peak, before.peak);
+    ck_assert_uint_le(after.in_use, after.peak);
+    dz_array_release(x);
+    dz_array_release(t);
+    dz_optimizer_free(opt);
+    dz_layer_free(model);
+    dz_empty_cache();
+    ck_assert_uint_eq(dz_memory_stats().cached, 0);
+}
+END_TEST
+
+static void *release_array(void *a)
+{
+    dz_array_release(a);
+    return NULL;
+}
+
+/* An array made in one thread may die in another. */
+START_TEST(test_free_on_another_thread)
+{
+    dz_memory_info before = dz_memory_stats();
+    dz_array *a = dz_array_ones(DZ_F64, 1, DZ_SHAPE(100000));
+    ck_assert_uint_ge(dz_memory_stats().in_use, before.in_use + 800000);
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, release_array, a), 0);
+    ck_assert_int_eq(pthread_join(th, NULL), 0);
+    ck_assert_uint_eq(dz_memory_stats().in_use, before.in_use);
+}
+END_TEST
+
+static Suite *memory_suite(void)
+{
+    Suite *s = suite_create("memory");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, test_size_classes);
+    tcase_add_test(tc, test_reuse_and_stats);
+    tcase_add_test(tc, test_reused_buffer_is_zeroed);
+    tcase_add_test(tc, test_steady_training_loop_allocates_nothing_new);
+    tcase_add_test(tc, test_free_on_another_thread);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void) { return tc_run(memory_suite()); }
