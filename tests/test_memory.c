@@ -1,6 +1,7 @@
 /* The caching allocator: size classes, reuse, statistics, zero-fill of
  * reused buffers, a steady training loop that allocates nothing new, and
  * buffers freed on another thread. */
+#include <malloc.h>
 #include <pthread.h>
 #include <stdlib.h>
 
@@ -141,6 +142,43 @@ START_TEST(test_free_on_another_thread)
 }
 END_TEST
 
+/* A short-lived thread that uses scopes, the object pools and the error text. */
+static void *small_job(void *unused)
+{
+    (void)unused;
+    dz_scope_begin();
+    dz_variable *x = dz_variable_new(dz_array_ones(DZ_F32, 1, DZ_SHAPE(8)), NULL);
+    dz_variable_backward(dz_sum(dz_exp(dz_mul(x, x)), 0, NULL, false), false, false);
+    dz_scope_end();
+    dz_error_handler old = dz_set_error_handler_off();
+    dz_array *a = dz_array_zeros(DZ_F32, 0, NULL);
+    ck_assert_ptr_null(dz_array_reshape(a, 1, DZ_SHAPE(5))); /* fails: sets the error text */
+    dz_array_release(a);
+    dz_set_error_handler(old);
+    return NULL;
+}
+
+static void run_threads(int n)
+{
+    for (int i = 0; i < n; i++) {
+        pthread_t th;
+        ck_assert_int_eq(pthread_create(&th, NULL, small_job, NULL), 0);
+        ck_assert_int_eq(pthread_join(th, NULL), 0);
+    }
+}
+
+/* Each exiting thread frees its pools, scope stack and error text (the
+ * leak checkers of the sanitizer and valgrind builds see any that stay). */
+START_TEST(test_thread_exit_frees_thread_memory)
+{
+    run_threads(20); /* warm up the allocator's arenas */
+    size_t before = mallinfo2().uordblks;
+    run_threads(300);
+    size_t after = mallinfo2().uordblks;
+    ck_assert_msg(after < before + 300 * 1024, "heap grew by %zu bytes over 300 threads", after - before);
+}
+END_TEST
+
 static Suite *memory_suite(void)
 {
     Suite *s = suite_create("memory");
@@ -150,6 +188,7 @@ static Suite *memory_suite(void)
     tcase_add_test(tc, test_reused_buffer_is_zeroed);
     tcase_add_test(tc, test_steady_training_loop_allocates_nothing_new);
     tcase_add_test(tc, test_free_on_another_thread);
+    tcase_add_test(tc, test_thread_exit_frees_thread_memory);
     suite_add_tcase(s, tc);
     return s;
 }

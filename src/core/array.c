@@ -26,13 +26,13 @@ struct dz_storage {
 /* Storage blocks with inline buffers of up to 64, 256, 1024 and 4096 bytes. */
 #define STORAGE_CLASSES 4
 #define CLASS_BYTES(c) ((size_t)64 << (2 * (c)))
-#define STORAGE_POOL(c) {sizeof(dz_storage) + CLASS_BYTES(c), NULL, 0}
+#define STORAGE_POOL(c) DZ_POOL_INIT(sizeof(dz_storage) + CLASS_BYTES(c))
 
-static DZ_THREAD_LOCAL dz_pool header_pool = {sizeof(dz_array), NULL, 0};
+static DZ_THREAD_LOCAL dz_pool header_pool = DZ_POOL_INIT(sizeof(dz_array));
 static DZ_THREAD_LOCAL dz_pool storage_pools[STORAGE_CLASSES] = {
     STORAGE_POOL(0), STORAGE_POOL(1), STORAGE_POOL(2), STORAGE_POOL(3),
 };
-static DZ_THREAD_LOCAL dz_pool backend_storage_pool = {sizeof(dz_storage), NULL, 0};
+static DZ_THREAD_LOCAL dz_pool backend_storage_pool = DZ_POOL_INIT(sizeof(dz_storage));
 
 /* Storage of nbytes on `device`, zero-filled when `zero`; NULL when the
  * device is out of memory. */

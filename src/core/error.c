@@ -18,10 +18,18 @@ typedef struct {
 static DZ_THREAD_LOCAL text_buffers *texts;
 static DZ_THREAD_LOCAL dz_status last_code = DZ_OK;
 
+static void free_texts(void)
+{
+    free(texts);
+    texts = NULL;
+}
+
 static text_buffers *thread_texts(void)
 {
-    if (!texts)
+    if (!texts) {
         texts = dz_xcalloc(1, sizeof *texts);
+        dz_at_thread_exit(free_texts);
+    }
     return texts;
 }
 

@@ -12,8 +12,7 @@
 
 /* Functions with up to POOLED_SLOTS inputs + outputs come from a free list. */
 #define POOLED_SLOTS 4
-static DZ_THREAD_LOCAL dz_pool function_pool = {
-    sizeof(dz_function) + POOLED_SLOTS * sizeof(dz_variable *), NULL, 0};
+static DZ_THREAD_LOCAL dz_pool function_pool = DZ_POOL_INIT(sizeof(dz_function) + POOLED_SLOTS * sizeof(dz_variable *));
 
 /* One block: the Function, then its input and output slots. */
 dz_function *dz_function_alloc(int ninputs, int noutputs)

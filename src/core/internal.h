@@ -36,6 +36,11 @@ void *dz_xrealloc(void *p, size_t n);
 dz_function *dz_function_alloc(int ninputs, int noutputs);
 void dz_function_free(dz_function *f);
 
+/* Frees a thread's own memory; registered with dz_at_thread_exit by the
+ * calling thread (once per function), run when that thread exits. */
+typedef void (*dz_thread_cleanup)(void);
+void dz_at_thread_exit(dz_thread_cleanup fn);
+
 /* A zero-filled array on `device`. */
 dz_array *dz_array_empty_on(dz_device device, dz_dtype dtype, int ndim, const int64_t *shape);
 /* Arrays whose elements are left uninitialised, for a kernel that writes

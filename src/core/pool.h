@@ -3,11 +3,13 @@
  * these and a graph frees thousands at once; reusing blocks from a per-thread
  * free list instead of going through malloc each time is most of what keeps
  * the per-op cost low. A list keeps at most DZ_POOL_BYTES of free blocks and
- * hands the rest back to free(). Not installed.
+ * hands the rest back to free(); a thread's lists are freed when it exits.
+ * Not installed.
  */
 #ifndef DEZERO_POOL_H
 #define DEZERO_POOL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdlib.h>
 
@@ -23,7 +25,14 @@ typedef struct dz_pool {
     size_t block_size;   /* at least sizeof(dz_pool_block) */
     dz_pool_block *free; /* most recently freed first */
     size_t free_bytes;
+    bool registered;     /* drained when its thread exits (thread_exit.c) */
+    struct dz_pool *next_registered;
 } dz_pool;
+
+#define DZ_POOL_INIT(size) {.block_size = (size)}
+
+/* Makes the calling thread drain `pool` (a thread-local) when it exits. */
+void dz_pool_register(dz_pool *pool);
 
 /* Builds for memory checkers (-Dobject_pool=false, and every ASan build) use
  * plain malloc/free, so each object's life is visible to the checker. */
@@ -53,6 +62,8 @@ static inline void dz_pool_free(dz_pool *pool, void *block)
         free(block);
         return;
     }
+    if (!pool->registered)
+        dz_pool_register(pool);
     dz_pool_block *b = block;
     b->next = pool->free;
     pool->free = b;

@@ -1,4 +1,6 @@
 /* Scopes: a stack of autorelease pools, one array of Variables each. */
+#include <stdlib.h>
+
 #include "dezero/scope.h"
 #include "internal.h"
 
@@ -10,9 +12,21 @@ typedef struct {
 static DZ_THREAD_LOCAL pool *pools;
 static DZ_THREAD_LOCAL int depth, pools_capacity;
 
+/* At thread exit: the pools' arrays (scopes still open leak their Variables). */
+static void free_pools(void)
+{
+    for (int i = 0; i < pools_capacity; i++)
+        free(pools[i].items);
+    free(pools);
+    pools = NULL;
+    depth = pools_capacity = 0;
+}
+
 void dz_scope_begin(void)
 {
     if (depth == pools_capacity) {
+        if (!pools)
+            dz_at_thread_exit(free_pools);
         int cap = pools_capacity ? pools_capacity * 2 : 8;
         pools = dz_xrealloc(pools, (size_t)cap * sizeof *pools);
         for (int i = pools_capacity; i < cap; i++)

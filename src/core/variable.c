@@ -22,11 +22,20 @@ typedef struct {
 static DZ_THREAD_LOCAL dying *stack;
 static DZ_THREAD_LOCAL int stack_count, stack_capacity;
 static DZ_THREAD_LOCAL bool draining;
-static DZ_THREAD_LOCAL dz_pool variable_pool = {sizeof(dz_variable), NULL, 0};
+static DZ_THREAD_LOCAL dz_pool variable_pool = DZ_POOL_INIT(sizeof(dz_variable));
+
+static void free_stack(void)
+{
+    free(stack);
+    stack = NULL;
+    stack_count = stack_capacity = 0;
+}
 
 static void push_dying(void *object, bool is_function)
 {
     if (stack_count == stack_capacity) {
+        if (!stack)
+            dz_at_thread_exit(free_stack);
         stack_capacity = stack_capacity ? stack_capacity * 2 : 256;
         stack = dz_xrealloc(stack, (size_t)stack_capacity * sizeof *stack);
     }
