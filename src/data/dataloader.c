@@ -48,7 +48,7 @@ static dz_array *take_rows(const dz_array *a, const int64_t *order, int64_t n)
     int64_t shape[DZ_MAX_NDIM];
     memcpy(shape, a->shape, sizeof shape);
     shape[0] = n;
-    dz_array *y = dz_array_empty(a->dtype, a->ndim, shape);
+    dz_array *y = dz_array_uninit_on(DZ_CPU, a->dtype, a->ndim, shape);
     size_t row = (size_t)(a->size / (a->shape[0] ? a->shape[0] : 1)) * dz_dtype_size(a->dtype);
     for (int64_t i = 0; i < n; i++)
         memcpy((char *)y->data + i * row, (const char *)a->data + order[i] * row, row);

@@ -80,8 +80,8 @@ dz_status dz_dataset_fashion_mnist(const char *dir, bool train, dz_array **image
         st = dz_fail(DZ_ERR_FORMAT, "fashion-mnist: %u images but %u labels in %s", idims[0], ldims[0], dir);
     if (st == DZ_OK) {
         int64_t n = idims[0], d = (int64_t)idims[1] * idims[2];
-        *images = dz_array_empty(DZ_F32, 2, DZ_SHAPE(n, d)); // (N, 784)
-        *labels = dz_array_empty(DZ_I32, 1, DZ_SHAPE(n));    // (N,)
+        *images = dz_array_uninit_on(DZ_CPU, DZ_F32, 2, DZ_SHAPE(n, d)); // (N, 784)
+        *labels = dz_array_uninit_on(DZ_CPU, DZ_I32, 1, DZ_SHAPE(n));    // (N,)
         float *x = (*images)->data;
         int32_t *t = (*labels)->data;
         for (int64_t i = 0; i < n * d; i++)
