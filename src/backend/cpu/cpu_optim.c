@@ -85,6 +85,17 @@ static inline double select_double(uint64_t mask, double a, double b)
 /* Elements per row of an (R, ...) array. */
 static int64_t row_length(const dz_array *y) { return y->shape[0] ? y->size / y->shape[0] : 0; }
 
+/* The row kernels touch table rows in random order, each a cache (and
+ * often a TLB) miss: they ask for the rows of entry k + ROW_PREFETCH while
+ * working on entry k. */
+#define ROW_PREFETCH 8
+
+static inline void prefetch_row(const void *row, size_t bytes)
+{
+    for (size_t offset = 0; offset < bytes; offset += 64)
+        __builtin_prefetch((const char *)row + offset, 1);
+}
+
 /* ---- SGD (torch.optim.SGD, _single_tensor_sgd) ---- */
 
 #define SGD_KERNEL(T)                                                                              \
@@ -489,6 +500,8 @@ void dz_cpu_axpy(dz_array *y, const dz_array *x, double alpha) { RUN_KERNEL(axpy
     {                                                                                              \
         const int64_t d = s->d;                                                                    \
         for (int64_t k = begin; k < end; k++) {                                                    \
+            if (k + ROW_PREFETCH < end)                                                            \
+                prefetch_row(s->y + s->rows[k + ROW_PREFETCH] * d, (size_t)d * sizeof(T));         \
             if (s->alpha == 1)                                                                     \
                 add_row_##T(d, s->y + s->rows[k] * d, s->x + k * d);                               \
             else                                                                                   \
@@ -519,8 +532,11 @@ void dz_cpu_rows_axpy(dz_array *y, const dz_array *rows, const dz_array *x, doub
                                                                                                    \
     DZ_FMA_CLONES static void rows_scale_range_##T(const rows_scale_##T *s, int64_t begin, int64_t end) \
     {                                                                                              \
-        for (int64_t k = begin; k < end; k++)                                                      \
+        for (int64_t k = begin; k < end; k++) {                                                    \
+            if (k + ROW_PREFETCH < end)                                                            \
+                prefetch_row(s->y + s->rows[k + ROW_PREFETCH] * s->d, (size_t)s->d * sizeof(T));   \
             scale_loop_##T(s->scale, s->d, s->y + s->rows[k] * s->d);                              \
+        }                                                                                          \
     }
 ROWS_SCALE_KERNEL(float)
 ROWS_SCALE_KERNEL(double)
@@ -571,7 +587,13 @@ void dz_cpu_rows_gather(const dz_array *y, const dz_array *rows, dz_array *out)
                                                                                                    \
     DZ_FMA_CLONES static void sparse_adagrad_range_##T(const sparse_adagrad_##T *s, int64_t begin, int64_t end) \
     {                                                                                              \
+        const size_t row_bytes = (size_t)s->d * sizeof(T);                                        \
         for (int64_t k = begin; k < end; k++) {                                                    \
+            if (k + ROW_PREFETCH < end) {                                                          \
+                int64_t ahead = s->rows[k + ROW_PREFETCH] * s->d;                                  \
+                prefetch_row(s->p + ahead, row_bytes);                                             \
+                prefetch_row(s->sum + ahead, row_bytes);                                           \
+            }                                                                                      \
             int64_t base = s->rows[k] * s->d;                                                      \
             sparse_adagrad_row_##T(s, s->p + base, s->sum + base, s->values + k * s->d);           \
         }                                                                                          \
@@ -623,7 +645,14 @@ void dz_cpu_sparse_adagrad_rows(const dz_adagrad_scalars *s, dz_array *p, dz_arr
                                                                                                    \
     DZ_FMA_CLONES static void sparse_adam_range_##T(const sparse_adam_##T *s, int64_t begin, int64_t end) \
     {                                                                                              \
+        const size_t row_bytes = (size_t)s->d * sizeof(T);                                        \
         for (int64_t k = begin; k < end; k++) {                                                    \
+            if (k + ROW_PREFETCH < end) {                                                          \
+                int64_t ahead = s->rows[k + ROW_PREFETCH] * s->d;                                  \
+                prefetch_row(s->p + ahead, row_bytes);                                             \
+                prefetch_row(s->m + ahead, row_bytes);                                             \
+                prefetch_row(s->v + ahead, row_bytes);                                             \
+            }                                                                                      \
             int64_t base = s->rows[k] * s->d;                                                      \
             sparse_adam_row_##T(s, s->p + base, s->m + base, s->v + base, s->values + k * s->d);   \
         }                                                                                          \
