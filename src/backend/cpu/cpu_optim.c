@@ -18,12 +18,13 @@
  * arrays exist (a momentum buffer, AMSGrad's maximum) is a constant argument,
  * so each use compiles to its own loop; an option that only changes a value
  * (weight decay, Nesterov) computes both values and selects one with a bit
- * mask (SELECT below). The loop runs inside a
- * function over an element range [begin, end) (a range of rows for the row
- * kernels), built with DZ_FMA_CLONES (cpu_clones.h): on AVX2+FMA machines
- * the loop does 8 floats per instruction, each lane computing the scalar
- * code's bits. Elements are independent, so a step split into ranges (across
- * threads) gives the same result.
+ * mask (SELECT below). The loop runs inside a function over an element range
+ * [begin, end) (a range of entries for the row kernels), built with
+ * DZ_FMA_CLONES (cpu_clones.h): on AVX2+FMA machines the loop does 8 floats
+ * per instruction, each lane computing the scalar code's bits (sqrt is one
+ * instruction too, as the library is built with -fno-math-errno). Elements
+ * are independent, so a step split into ranges (across threads) gives the
+ * same result.
  *
  * Each kernel is a macro expanded for float and double: its arguments (K_T:
  * the arrays and the scalars rounded to T), the loop, and the range function;
