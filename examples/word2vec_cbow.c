@@ -265,10 +265,14 @@ int main(int argc, char **argv)
            BATCH);
     printf("(a uniform guess over the vocabulary would score log(V) = %.2f)\n", log((double)c.count));
 
+    double training = 0; /* seconds spent in train_epoch */
     for (int epoch = 1; epoch <= EPOCHS; epoch++) {
-        double loss = train_epoch(loader, model, adam);
-        printf("epoch %2d  loss %.4f  (%.1f s)\n", epoch, loss, now() - start);
+        double epoch_start = now(), loss = train_epoch(loader, model, adam), seconds = now() - epoch_start;
+        training += seconds;
+        printf("epoch %2d  loss %.4f  (%.1f s, %.0f words/s)\n", epoch, loss, now() - start,
+               (double)targets->size / seconds);
     }
+    printf("training: %.0f words/s\n", (double)targets->size * EPOCHS / training);
 
     dz_layer *embed_in = dz_layer_child(model, "embed_in");
     const dz_array *W_in = dz_layer_param(embed_in, "W")->data; // (V, HIDDEN)

@@ -436,6 +436,68 @@ START_TEST(test_errors)
 }
 END_TEST
 
+/* ---- vector lanes against one column -------------------------------------------- */
+
+#define LANES_D 45 /* a 32-float vector body, then 8-, 4-wide and scalar tails */
+
+/* Column d of a (R, C) f32 array, as (R, 1). */
+static dz_array *column_of(const dz_array *a, int64_t d)
+{
+    const int64_t R = a->shape[0], C = a->shape[1];
+    dz_array *c = dz_array_empty(DZ_F32, 2, DZ_SHAPE(R, 1));
+    for (int64_t r = 0; r < R; r++)
+        ((float *)c->data)[r] = ((const float *)a->data)[r * C + d];
+    return c;
+}
+
+/* y and W's grad of the fixture's bags on weights w (V, C), upstream gy (B, C). */
+static void run_bag(const dz_embedding_bag_options *o, dz_array *w, dz_array *gy, const dz_array *psw,
+                    dz_array **y, dz_array **gw)
+{
+    dz_scope_begin();
+    dz_variable *W = dz_variable_new(w, NULL);
+    dz_variable *weights = psw ? dz_variable_new(dz_array_copy(psw), NULL) : NULL;
+    dz_variable *out = bag_backward(fixture_idx(), fixture_offsets(), W, weights, o, dz_variable_new(gy, NULL));
+    *y = dz_array_retain(out->data);
+    *gw = dz_array_retain(W->grad->data);
+    dz_scope_end();
+}
+
+/* The bag on LANES_D columns (row loops vectorized) equals, column by
+ * column, the bag on that column alone (their scalar tails), bit for bit. */
+START_TEST(test_vector_lanes_match_one_column)
+{
+    const dz_embedding_bag_mode mode = (dz_embedding_bag_mode)(_i % 3);
+    const bool pad = _i / 3 % 2, weighted = _i >= 6;
+    dz_embedding_bag_options o = pad ? padded(mode, 3) : bag_options(mode);
+    o.scale_grad_by_freq = mode == DZ_EMBEDDING_BAG_MEAN;
+    if (weighted) /* per-sample weights: fused (no padding) or multiply-add */
+        o = pad ? padded(DZ_EMBEDDING_BAG_SUM, 3) : bag_options(DZ_EMBEDDING_BAG_SUM);
+    dz_rng rng;
+    dz_rng_seed(&rng, 11);
+    dz_array *w = dz_array_normal(&rng, DZ_F32, 2, DZ_SHAPE(BAG_V, LANES_D), 0, 1);
+    dz_array *gy = dz_array_normal(&rng, DZ_F32, 2, DZ_SHAPE(BAG_B, LANES_D), 0, 1);
+    dz_array *psw = weighted ? dz_array_normal(&rng, DZ_F32, 1, DZ_SHAPE(BAG_N), 0, 1) : NULL;
+    dz_array *y, *gw;
+    run_bag(&o, dz_array_retain(w), dz_array_retain(gy), psw, &y, &gw);
+    for (int64_t d = 0; d < LANES_D; d++) {
+        dz_array *y1, *gw1, *y_d = column_of(y, d), *gw_d = column_of(gw, d);
+        run_bag(&o, column_of(w, d), column_of(gy, d), psw, &y1, &gw1);
+        tc_assert_bits(y1, y_d->data, BAG_B);
+        tc_assert_bits(gw1, gw_d->data, BAG_V);
+        dz_array_release(y1);
+        dz_array_release(gw1);
+        dz_array_release(y_d);
+        dz_array_release(gw_d);
+    }
+    dz_array_release(y);
+    dz_array_release(gw);
+    dz_array_release(w);
+    dz_array_release(gy);
+    dz_array_release(psw);
+}
+END_TEST
+
 static Suite *embedding_bag_suite(void)
 {
     Suite *s = suite_create("embedding_bag");
@@ -444,6 +506,7 @@ static Suite *embedding_bag_suite(void)
     tcase_add_test(golden, test_golden_per_sample_weights);
     tcase_add_test(golden, test_golden_last_offset_and_2d);
     tcase_add_test(golden, test_golden_g9_g10);
+    tcase_add_loop_test(golden, test_vector_lanes_match_one_column, 0, 8);
     suite_add_tcase(s, golden);
     TCase *torch = tcase_create("torch_tests");
     tcase_add_test(torch, test_torch_embedding_bag);

@@ -122,6 +122,63 @@ START_TEST(test_momentum_sgd_dezero_formula)
 }
 END_TEST
 
+/* ---- vector lanes against the one-element path ---- */
+
+#define LANES_N 45 /* a 32-float vector body, then 8-, 4-wide and scalar tails */
+#define LANES_STEPS 4
+
+static dz_optimizer *make_momentum_sgd(void) { return dz_momentum_sgd_new(0.05, 0.9); }
+
+/* Parameter data for the lanes test: random, with a signed zero and a
+ * grad that vanishes at some steps (AMSGrad's maximum then holds). */
+static dz_array *lanes_values(dz_rng *rng, dz_dtype dtype, int step, bool grad)
+{
+    dz_array *a = dz_array_normal(rng, dtype, 1, DZ_SHAPE(LANES_N), 0, grad ? 1 : 0.5);
+    dz_array_set(a, 7, -0.0);
+    if (grad && step % 2 == 1)
+        for (int64_t i = 0; i < LANES_N; i += 3)
+            dz_array_set(a, i, 0);
+    return a;
+}
+
+/* One update of LANES_N elements (the kernel's vector loop) equals LANES_N
+ * updates of one element (its scalar tail), bit for bit, for every rule. */
+START_TEST(test_vector_lanes_match_one_element)
+{
+    const dense_case *c = &dense_cases[_i % NUM_DENSE_CASES];
+    dz_optimizer *(*make)(void) = _i < NUM_DENSE_CASES ? c->make : make_momentum_sgd;
+    dz_rng rng;
+    dz_rng_seed(&rng, 7);
+    dz_array *p0 = lanes_values(&rng, c->dtype, 0, false);
+    dz_variable *whole = parameter(dz_array_copy(p0), "whole"), *single[LANES_N];
+    dz_optimizer *vector = make(), *scalar = make();
+    dz_optimizer_add_params(vector, 1, &whole);
+    for (int i = 0; i < LANES_N; i++) {
+        single[i] = parameter(dz_array_full(c->dtype, 1, DZ_SHAPE(1), dz_array_get(p0, i)), NULL);
+        dz_optimizer_add_params(scalar, 1, &single[i]);
+    }
+    for (int step = 0; step < LANES_STEPS; step++) {
+        dz_array *g = lanes_values(&rng, c->dtype, step, true);
+        for (int i = 0; i < LANES_N; i++)
+            set_dense_grad(single[i], dz_array_full(c->dtype, 1, DZ_SHAPE(1), dz_array_get(g, i)));
+        set_dense_grad(whole, g);
+        ck_assert_int_eq(dz_optimizer_update(vector), DZ_OK);
+        ck_assert_int_eq(dz_optimizer_update(scalar), DZ_OK);
+        for (int i = 0; i < LANES_N; i++) {
+            double a = dz_array_get(whole->data, i), b = dz_array_get(single[i]->data, 0);
+            ck_assert_msg(memcmp(&a, &b, sizeof a) == 0, "%s step %d element %d: %a (vector) != %a (scalar)",
+                          _i < NUM_DENSE_CASES ? c->name : "momentum_sgd", step + 1, i, a, b);
+        }
+    }
+    for (int i = 0; i < LANES_N; i++)
+        dz_variable_release(single[i]);
+    dz_variable_release(whole);
+    dz_array_release(p0);
+    dz_optimizer_free(vector);
+    dz_optimizer_free(scalar);
+}
+END_TEST
+
 /* ---- hooks ---- */
 
 START_TEST(test_weight_decay_hook)
@@ -624,6 +681,7 @@ static Suite *optim_suite(void)
     tcase_add_test(golden, test_reference_vectors);
     tcase_add_test(golden, test_notebook_adam_moves_touched_rows_by_lr);
     tcase_add_test(golden, test_momentum_sgd_dezero_formula);
+    tcase_add_loop_test(golden, test_vector_lanes_match_one_element, 0, NUM_DENSE_CASES + 1);
     suite_add_tcase(s, golden);
     TCase *hooks = tcase_create("hooks");
     tcase_add_test(hooks, test_weight_decay_hook);

@@ -1,7 +1,16 @@
 /* CPU embedding kernels: row gather, the deterministic row scatter-add of the
  * dense grad, the in-place max_norm renorm, and the EmbeddingBag reductions.
  * Every per-row sum runs in input order, so results are reproducible and
- * match PyTorch's CPU kernels bit for bit where they are sequential too. */
+ * match PyTorch's CPU kernels bit for bit where they are sequential too.
+ *
+ * The work is in short loops over one row (D elements) with restrict
+ * pointers, inlined into kernels built with DZ_FMA_CLONES (cpu_clones.h), so
+ * each row is added, scaled or compared 8 floats at a time. Each kernel runs
+ * over a range: of bags for the bag reductions (each bag writes its own output
+ * row), and of table rows [row_begin, row_end) for the scatter-adds, which
+ * scan every entry and add only those landing in their rows, so that ranges
+ * run in parallel would never write the same row and each row still sums in
+ * input order. */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -9,6 +18,7 @@
 #include <sys/mman.h>
 
 #include "../../core/internal.h"
+#include "cpu_clones.h"
 #include "cpu_kernels.h"
 
 #define PREFETCH_DISTANCE 8 /* rows ahead that the gather asks the cache for */
@@ -98,10 +108,15 @@ void dz_cpu_embedding_gather(const dz_array *w, const dz_array *idx, int64_t ski
         for (int64_t d = 0; d < n; d++)                                                            \
             dst[d] = src[d] * s;                                                                   \
     }                                                                                              \
-    static inline void scale_in_place_##S(T *dst, T s, int64_t n)                                 \
+    static inline void scale_in_place_##S(T *restrict dst, T s, int64_t n)                        \
     {                                                                                              \
         for (int64_t d = 0; d < n; d++)                                                            \
             dst[d] *= s;                                                                           \
+    }                                                                                              \
+    static inline void divide_in_place_##S(T *restrict dst, T s, int64_t n)                       \
+    {                                                                                              \
+        for (int64_t d = 0; d < n; d++)                                                            \
+            dst[d] /= s;                                                                           \
     }                                                                                              \
     /* BLAS ?dot as PyTorch calls it: OpenBLAS sums products rounded to T in */                    \
     /* double (its SIMD blocks for rows of 32 and more are not reproduced) */                        \
@@ -129,15 +144,17 @@ static int64_t *row_counts(const dz_array *idx, int64_t num_rows)
     return counts;
 }
 
+/* gw rows [row_begin, row_end) += the rows of gy whose index lands there. */
 #define DEFINE_SCATTER(T, S)                                                                       \
-    static void scatter_##S(const T *gy, const dz_array *idx, int64_t skip_idx, const int64_t *counts, \
-                            int64_t D, T *gw)                                                      \
+    DZ_FMA_CLONES static void scatter_##S(const T *gy, const dz_array *idx, int64_t skip_idx,      \
+                                          const int64_t *counts, int64_t D, T *gw, int64_t row_begin, \
+                                          int64_t row_end)                                         \
     {                                                                                              \
         for (int64_t i = 0; i < idx->size; i++) {                                                  \
             if (i + PREFETCH_DISTANCE < idx->size)                                                 \
                 prefetch_row_for_write(gw + index_at(idx, i + PREFETCH_DISTANCE) * D, (size_t)D * sizeof(T)); \
             int64_t k = index_at(idx, i);                                                          \
-            if (k == skip_idx)                                                                     \
+            if (k == skip_idx || k < row_begin || k >= row_end)                                    \
                 continue;                                                                          \
             if (counts)                                                                            \
                 fma_row_##S(gw + k * D, gy + i * D, (T)(1.0 / (double)counts[k]), D);              \
@@ -155,9 +172,9 @@ void dz_cpu_embedding_scatter_add(const dz_array *gy, const dz_array *idx, int64
     int64_t *counts = scale_by_freq ? row_counts(idx, gw->shape[0]) : NULL;
     prepare_output(gw->data, (size_t)gw->size * dz_dtype_size(gw->dtype));
     if (gw->dtype == DZ_F32)
-        scatter_f32(gy->data, idx, skip_idx, counts, gw->shape[1], gw->data);
+        scatter_f32(gy->data, idx, skip_idx, counts, gw->shape[1], gw->data, 0, gw->shape[0]);
     else
-        scatter_f64(gy->data, idx, skip_idx, counts, gw->shape[1], gw->data);
+        scatter_f64(gy->data, idx, skip_idx, counts, gw->shape[1], gw->data, 0, gw->shape[0]);
     free(counts);
 }
 
@@ -169,7 +186,7 @@ void dz_cpu_embedding_scatter_add(const dz_array *gy, const dz_array *idx, int64
  * rounded squares added one by one when at least 4 remain, the rest by fma.
  * Checked against torch for rows of 1..69 and 100..1000 elements; the tests
  * replay rows of 5, 7 and 13. */
-static double norm_f32(const float *x, int64_t n, double p)
+static inline double norm_f32(const float *x, int64_t n, double p)
 {
     float acc = 0, lanes[8] = {0};
     if (p == 1) {
@@ -193,13 +210,11 @@ static double norm_f32(const float *x, int64_t n, double p)
     return sqrtf(acc);
 }
 
-/* Tensor.norm(p) of a row: the float orders above, otherwise accumulated in
- * double (and rounded to float for f32 weights, as torch's norm is). */
+/* Tensor.norm(p) of a row other than norm_f32's: accumulated in double (and
+ * rounded to float for f32 weights, as torch's norm is). */
 static double row_norm(const dz_array *w, int64_t k, double p)
 {
     const int64_t D = w->shape[1];
-    if (w->dtype == DZ_F32 && (p == 1 || p == 2))
-        return norm_f32((const float *)w->data + k * D, D, p);
     double acc = p == -INFINITY ? INFINITY : 0;
     for (int64_t d = 0; d < D; d++) {
         double x = fabs(w->dtype == DZ_F32 ? (double)((const float *)w->data)[k * D + d]
@@ -221,10 +236,11 @@ static double row_norm(const dz_array *w, int64_t k, double p)
     return w->dtype == DZ_F32 ? (float)norm : norm;
 }
 
-static void renorm_row(dz_array *w, int64_t k, double max_norm, double p)
+DZ_FMA_CLONES static void renorm_row(dz_array *w, int64_t k, double max_norm, double p)
 {
     const int64_t D = w->shape[1];
-    const double norm = row_norm(w, k, p);
+    const bool float_order = w->dtype == DZ_F32 && (p == 1 || p == 2);
+    const double norm = float_order ? norm_f32((const float *)w->data + k * D, D, p) : row_norm(w, k, p);
     if (!(norm > max_norm))
         return;
     double scale = max_norm / (norm + 1e-7);
@@ -249,26 +265,42 @@ void dz_cpu_embedding_renorm(dz_array *w, const dz_array *idx, double max_norm, 
 
 /* ---- EmbeddingBag --------------------------------------------------------- */
 
+/* The bags: bag b is idx[starts[b] : starts[b + 1]], without the entries
+ * equal to skip_idx; rows have D elements. */
+typedef struct {
+    const dz_array *idx;   /* (N,) int32 or int64 */
+    const int64_t *starts; /* (B + 1,) */
+    int64_t skip_idx, D;
+} bag_layout;
+
+static bag_layout layout_of(const dz_array *idx, const dz_array *starts, int64_t skip_idx, int64_t D)
+{
+    return (bag_layout){idx, starts->data, skip_idx, D};
+}
+
 /* Entries of bag b that are not skip_idx. */
-static int64_t bag_count(const dz_array *idx, const int64_t *starts, int64_t b, int64_t skip_idx)
+static int64_t bag_count(const bag_layout *L, int64_t b)
 {
     int64_t count = 0;
-    for (int64_t j = starts[b]; j < starts[b + 1]; j++)
-        count += index_at(idx, j) != skip_idx;
+    for (int64_t j = L->starts[b]; j < L->starts[b + 1]; j++)
+        count += index_at(L->idx, j) != L->skip_idx;
     return count;
 }
 
-/* sum/mean: y[b] = sum_j w[idx[j]] (* psw[j]); f32 with per-sample weights
- * and no padding uses fma as PyTorch's fast path, otherwise multiply-add. */
+/* sum/mean of bags [begin, end): y[b] = sum_j w[idx[j]] (* psw[j]); f32 with
+ * per-sample weights and no padding uses fma as PyTorch's fast path,
+ * otherwise multiply-add. */
 #define DEFINE_BAG_SUM(T, S)                                                                       \
-    static void bag_sum_##S(const T *w, const dz_array *idx, const int64_t *starts, const T *psw,  \
-                            int64_t skip_idx, bool mean, bool fused, int64_t B, int64_t D, T *y)   \
+    DZ_FMA_CLONES static void bag_sum_##S(const bag_layout *L, const T *w, const T *psw, bool mean, bool fused, \
+                                          T *y, int64_t begin, int64_t end)                        \
     {                                                                                              \
-        for (int64_t b = 0; b < B; b++) {                                                          \
+        const int64_t D = L->D;                                                                    \
+        for (int64_t b = begin; b < end; b++) {                                                    \
             T *out = y + b * D;                                                                    \
-            for (int64_t j = starts[b]; j < starts[b + 1]; j++) {                                  \
-                int64_t k = index_at(idx, j);                                                      \
-                if (k == skip_idx)                                                                 \
+            memset(out, 0, (size_t)D * sizeof(T));                                                 \
+            for (int64_t j = L->starts[b]; j < L->starts[b + 1]; j++) {                            \
+                int64_t k = index_at(L->idx, j);                                                   \
+                if (k == L->skip_idx)                                                              \
                     continue;                                                                      \
                 if (!psw)                                                                          \
                     add_row_##S(out, w + k * D, D);                                                \
@@ -277,50 +309,67 @@ static int64_t bag_count(const dz_array *idx, const int64_t *starts, int64_t b, 
                 else                                                                               \
                     mul_add_row_##S(out, w + k * D, psw[j], D);                                    \
             }                                                                                      \
-            int64_t count = mean ? bag_count(idx, starts, b, skip_idx) : 0;                        \
-            for (int64_t d = 0; count > 0 && d < D; d++)                                           \
-                out[d] /= (T)count;                                                                \
+            int64_t count = mean ? bag_count(L, b) : 0;                                            \
+            if (count > 0)                                                                         \
+                divide_in_place_##S(out, (T)count, D);                                             \
         }                                                                                          \
     }
 
-/* max: the first non-skipped row starts the bag; strict > keeps the first maximum. */
+/* max of bags [begin, end): the first non-skipped row starts the bag, later
+ * rows replace the elements they exceed (strict >: the first maximum stays);
+ * empty bags give 0 and -1. */
 #define DEFINE_BAG_MAX(T, S)                                                                       \
-    static void bag_max_##S(const T *w, const dz_array *idx, const int64_t *starts, int64_t skip_idx, \
-                            int64_t B, int64_t D, T *y, int64_t *argmax)                           \
+    static inline void max_row_##S(T *restrict out, int64_t *restrict arg, const T *restrict row, int64_t k, \
+                                   int64_t n)                                                      \
     {                                                                                              \
-        for (int64_t b = 0; b < B; b++) {                                                          \
+        for (int64_t d = 0; d < n; d++) {                                                          \
+            bool greater = row[d] > out[d];                                                        \
+            out[d] = greater ? row[d] : out[d];                                                    \
+            arg[d] = greater ? k : arg[d];                                                         \
+        }                                                                                          \
+    }                                                                                              \
+                                                                                                   \
+    DZ_FMA_CLONES static void bag_max_##S(const bag_layout *L, const T *w, T *y, int64_t *argmax, int64_t begin, \
+                                          int64_t end)                                             \
+    {                                                                                              \
+        const int64_t D = L->D;                                                                    \
+        for (int64_t b = begin; b < end; b++) {                                                    \
             T *out = y + b * D;                                                                    \
             int64_t *arg = argmax + b * D;                                                         \
-            bool first = true;                                                                     \
+            bool started = false;                                                                  \
+            memset(out, 0, (size_t)D * sizeof(T));                                                 \
             for (int64_t d = 0; d < D; d++)                                                        \
                 arg[d] = -1;                                                                       \
-            for (int64_t j = starts[b]; j < starts[b + 1]; j++) {                                  \
-                int64_t k = index_at(idx, j);                                                      \
-                if (k == skip_idx)                                                                 \
+            for (int64_t j = L->starts[b]; j < L->starts[b + 1]; j++) {                            \
+                int64_t k = index_at(L->idx, j);                                                   \
+                if (k == L->skip_idx)                                                              \
                     continue;                                                                      \
-                const T *row = w + k * D;                                                          \
-                for (int64_t d = 0; d < D; d++) {                                                  \
-                    if (first || row[d] > out[d]) {                                                \
-                        out[d] = row[d];                                                           \
-                        arg[d] = k;                                                                \
-                    }                                                                              \
+                if (started) {                                                                     \
+                    max_row_##S(out, arg, w + k * D, k, D);                                        \
+                    continue;                                                                      \
                 }                                                                                  \
-                first = false;                                                                     \
+                started = true;                                                                    \
+                memcpy(out, w + k * D, (size_t)D * sizeof(T));                                     \
+                for (int64_t d = 0; d < D; d++)                                                    \
+                    arg[d] = k;                                                                    \
             }                                                                                      \
         }                                                                                          \
     }
 
 /* gw[idx[j]] = fma(scale_j, gy[b], gw[idx[j]]) for j in bag b, in input
- * order; scale_j built in double as PyTorch's dense sum/mean backward. */
+ * order, for the rows idx[j] in [row_begin, row_end); scale_j built in double
+ * as PyTorch's dense sum/mean backward. */
 #define DEFINE_BAG_SCATTER(T, S)                                                                   \
-    static void bag_scatter_##S(const T *gy, const dz_array *idx, const int64_t *starts, const T *psw, \
-                                int64_t skip_idx, bool mean, const int64_t *counts, int64_t B, int64_t D, T *gw) \
+    DZ_FMA_CLONES static void bag_scatter_##S(const bag_layout *L, const T *gy, const T *psw, bool mean, \
+                                              const int64_t *counts, int64_t B, T *gw, int64_t row_begin, \
+                                              int64_t row_end)                                     \
     {                                                                                              \
+        const int64_t D = L->D;                                                                    \
         for (int64_t b = 0; b < B; b++) {                                                          \
-            int64_t size = mean ? bag_count(idx, starts, b, skip_idx) : 0;                         \
-            for (int64_t j = starts[b]; j < starts[b + 1]; j++) {                                  \
-                int64_t k = index_at(idx, j);                                                      \
-                if (k == skip_idx)                                                                 \
+            int64_t size = mean ? bag_count(L, b) : 0;                                             \
+            for (int64_t j = L->starts[b]; j < L->starts[b + 1]; j++) {                            \
+                int64_t k = index_at(L->idx, j);                                                   \
+                if (k == L->skip_idx || k < row_begin || k >= row_end)                             \
                     continue;                                                                      \
                 double scale = 1.0;                                                                \
                 if (counts)                                                                        \
@@ -337,15 +386,16 @@ static int64_t bag_count(const dz_array *idx, const int64_t *starts, int64_t b, 
         }                                                                                          \
     }
 
-/* rows[j] = gy[b] * (psw[j] or 1/count), for j in bag b. */
+/* rows[j] = gy[b] * (psw[j] or 1/count), for j in the bags b in [begin, end). */
 #define DEFINE_BAG_GRAD_ROWS(T, S)                                                                 \
-    static void bag_grad_rows_##S(const T *gy, const dz_array *idx, const int64_t *starts, const T *psw, \
-                                  int64_t skip_idx, bool mean, int64_t B, int64_t D, T *rows)      \
+    DZ_FMA_CLONES static void bag_grad_rows_##S(const bag_layout *L, const T *gy, const T *psw, bool mean, \
+                                                T *rows, int64_t begin, int64_t end)               \
     {                                                                                              \
-        for (int64_t b = 0; b < B; b++) {                                                          \
-            int64_t count = mean ? bag_count(idx, starts, b, skip_idx) : 1;                        \
-            for (int64_t j = starts[b]; j < starts[b + 1]; j++) {                                  \
-                if (index_at(idx, j) == skip_idx) {                                                \
+        const int64_t D = L->D;                                                                    \
+        for (int64_t b = begin; b < end; b++) {                                                    \
+            int64_t count = mean ? bag_count(L, b) : 1;                                            \
+            for (int64_t j = L->starts[b]; j < L->starts[b + 1]; j++) {                            \
+                if (index_at(L->idx, j) == L->skip_idx) {                                          \
                     memset(rows + j * D, 0, (size_t)D * sizeof(T));                                \
                     continue;                                                                      \
                 }                                                                                  \
@@ -358,6 +408,8 @@ static int64_t bag_count(const dz_array *idx, const int64_t *starts, int64_t b, 
         }                                                                                          \
     }
 
+/* gw[argmax[b, d], d] += gy[b, d]: one scattered element at a time (bags may
+ * share rows, so this runs in bag order). */
 #define DEFINE_BAG_MAX_BACKWARD(T, S)                                                              \
     static void bag_max_backward_##S(const T *gy, const int64_t *argmax, int64_t B, int64_t D, T *gw) \
     {                                                                                              \
@@ -367,14 +419,16 @@ static int64_t bag_count(const dz_array *idx, const int64_t *starts, int64_t b, 
                     gw[argmax[b * D + d] * D + d] += gy[b * D + d];                                \
     }
 
+/* gpsw[j] = dot(gy[b], w[idx[j]]) for j in the bags b in [begin, end). */
 #define DEFINE_BAG_WEIGHTS_GRAD(T, S)                                                              \
-    static void bag_weights_grad_##S(const T *gy, const T *w, const dz_array *idx, const int64_t *starts, \
-                                     int64_t skip_idx, int64_t B, int64_t D, T *gpsw)              \
+    static void bag_weights_grad_##S(const bag_layout *L, const T *gy, const T *w, T *gpsw, int64_t begin, \
+                                     int64_t end)                                                  \
     {                                                                                              \
-        for (int64_t b = 0; b < B; b++)                                                            \
-            for (int64_t j = starts[b]; j < starts[b + 1]; j++) {                                  \
-                int64_t k = index_at(idx, j);                                                      \
-                gpsw[j] = k == skip_idx ? 0 : dot_row_##S(gy + b * D, w + k * D, D);               \
+        const int64_t D = L->D;                                                                    \
+        for (int64_t b = begin; b < end; b++)                                                      \
+            for (int64_t j = L->starts[b]; j < L->starts[b + 1]; j++) {                            \
+                int64_t k = index_at(L->idx, j);                                                   \
+                gpsw[j] = k == L->skip_idx ? 0 : dot_row_##S(gy + b * D, w + k * D, D);            \
             }                                                                                      \
     }
 
@@ -394,46 +448,46 @@ DEFINE_BAG_KERNELS(double, f64)
 void dz_cpu_embedding_bag_sum(const dz_array *w, const dz_array *idx, const dz_array *starts, const dz_array *psw,
                               int64_t skip_idx, bool mean, dz_array *y)
 {
-    const int64_t B = BAGS(starts), D = w->shape[1];
+    const bag_layout L = layout_of(idx, starts, skip_idx, w->shape[1]);
+    const void *p = psw ? psw->data : NULL;
     if (w->dtype == DZ_F32)
-        bag_sum_f32(w->data, idx, starts->data, psw ? psw->data : NULL, skip_idx, mean, skip_idx < 0, B, D,
-                    y->data);
+        bag_sum_f32(&L, w->data, p, mean, skip_idx < 0, y->data, 0, BAGS(starts));
     else
-        bag_sum_f64(w->data, idx, starts->data, psw ? psw->data : NULL, skip_idx, mean, false, B, D, y->data);
+        bag_sum_f64(&L, w->data, p, mean, false, y->data, 0, BAGS(starts));
 }
 
 void dz_cpu_embedding_bag_max(const dz_array *w, const dz_array *idx, const dz_array *starts, int64_t skip_idx,
                               dz_array *y, dz_array *argmax)
 {
-    const int64_t B = BAGS(starts), D = w->shape[1];
+    const bag_layout L = layout_of(idx, starts, skip_idx, w->shape[1]);
     if (w->dtype == DZ_F32)
-        bag_max_f32(w->data, idx, starts->data, skip_idx, B, D, y->data, argmax->data);
+        bag_max_f32(&L, w->data, y->data, argmax->data, 0, BAGS(starts));
     else
-        bag_max_f64(w->data, idx, starts->data, skip_idx, B, D, y->data, argmax->data);
+        bag_max_f64(&L, w->data, y->data, argmax->data, 0, BAGS(starts));
 }
 
 void dz_cpu_embedding_bag_scatter(const dz_array *gy, const dz_array *idx, const dz_array *starts,
                                   const dz_array *psw, int64_t skip_idx, bool mean, bool scale_by_freq, dz_array *gw)
 {
-    const int64_t B = BAGS(starts), D = gw->shape[1];
+    const bag_layout L = layout_of(idx, starts, skip_idx, gw->shape[1]);
     int64_t *counts = scale_by_freq ? row_counts(idx, gw->shape[0]) : NULL;
     const void *p = psw ? psw->data : NULL;
     if (gw->dtype == DZ_F32)
-        bag_scatter_f32(gy->data, idx, starts->data, p, skip_idx, mean, counts, B, D, gw->data);
+        bag_scatter_f32(&L, gy->data, p, mean, counts, BAGS(starts), gw->data, 0, gw->shape[0]);
     else
-        bag_scatter_f64(gy->data, idx, starts->data, p, skip_idx, mean, counts, B, D, gw->data);
+        bag_scatter_f64(&L, gy->data, p, mean, counts, BAGS(starts), gw->data, 0, gw->shape[0]);
     free(counts);
 }
 
 void dz_cpu_embedding_bag_grad_rows(const dz_array *gy, const dz_array *idx, const dz_array *starts,
                                     const dz_array *psw, int64_t skip_idx, bool mean, dz_array *rows)
 {
-    const int64_t B = BAGS(starts), D = gy->shape[1];
+    const bag_layout L = layout_of(idx, starts, skip_idx, gy->shape[1]);
     const void *p = psw ? psw->data : NULL;
     if (gy->dtype == DZ_F32)
-        bag_grad_rows_f32(gy->data, idx, starts->data, p, skip_idx, mean, B, D, rows->data);
+        bag_grad_rows_f32(&L, gy->data, p, mean, rows->data, 0, BAGS(starts));
     else
-        bag_grad_rows_f64(gy->data, idx, starts->data, p, skip_idx, mean, B, D, rows->data);
+        bag_grad_rows_f64(&L, gy->data, p, mean, rows->data, 0, BAGS(starts));
 }
 
 void dz_cpu_embedding_bag_max_backward(const dz_array *gy, const dz_array *argmax, dz_array *gw)
@@ -448,9 +502,9 @@ void dz_cpu_embedding_bag_max_backward(const dz_array *gy, const dz_array *argma
 void dz_cpu_embedding_bag_weights_grad(const dz_array *gy, const dz_array *w, const dz_array *idx,
                                        const dz_array *starts, int64_t skip_idx, dz_array *gpsw)
 {
-    const int64_t B = BAGS(starts), D = w->shape[1];
+    const bag_layout L = layout_of(idx, starts, skip_idx, w->shape[1]);
     if (w->dtype == DZ_F32)
-        bag_weights_grad_f32(gy->data, w->data, idx, starts->data, skip_idx, B, D, gpsw->data);
+        bag_weights_grad_f32(&L, gy->data, w->data, gpsw->data, 0, BAGS(starts));
     else
-        bag_weights_grad_f64(gy->data, w->data, idx, starts->data, skip_idx, B, D, gpsw->data);
+        bag_weights_grad_f64(&L, gy->data, w->data, gpsw->data, 0, BAGS(starts));
 }

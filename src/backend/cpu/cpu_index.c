@@ -1,10 +1,12 @@
 /* CPU indexing kernels: gather / scatter / scatter-add through a
  * dz_gather_spec (any NumPy-style index resolved to strides plus a table of
  * offsets), and the row fast paths used by x[idx] on a table and by
- * embeddings (one memcpy or one vector add per row). All run in a fixed
- * order, so repeated targets accumulate deterministically. */
+ * embeddings (one memcpy or one vector add per row, the add built with
+ * DZ_FMA_CLONES). All run in a fixed order, so repeated targets accumulate
+ * deterministically. */
 #include <string.h>
 
+#include "cpu_clones.h"
 #include "cpu_kernels.h"
 
 /* One row of y (its last dim): n elements from y_index on, against source
@@ -182,17 +184,24 @@ void dz_cpu_take_rows(const dz_array *table, const dz_array *rows, dz_array *y)
     }
 }
 
+/* grad rows [row_begin, row_end) += the rows of gy aimed at them, in entry
+ * order. Every entry is scanned, so ranges run in parallel would never write
+ * the same row. */
 #define ADD_ROWS(T)                                                                                \
-    static void add_rows_##T(const T *restrict gy, const int64_t *rows, int64_t n, int64_t d,      \
-                             T *restrict grad)                                                     \
+    static inline void add_row_##T(T *restrict g, const T *restrict s, int64_t d)                  \
+    {                                                                                              \
+        for (int64_t j = 0; j < d; j++)                                                            \
+            g[j] += s[j];                                                                          \
+    }                                                                                              \
+                                                                                                   \
+    DZ_FMA_CLONES static void add_rows_##T(const T *gy, const int64_t *rows, int64_t n, int64_t d, T *grad, \
+                                           int64_t row_begin, int64_t row_end)                     \
     {                                                                                              \
         for (int64_t i = 0; i < n; i++) {                                                          \
             if (i + ROW_PREFETCH < n)                                                              \
                 __builtin_prefetch(grad + rows[i + ROW_PREFETCH] * d, 1);                          \
-            T *restrict g = grad + rows[i] * d;                                                    \
-            const T *restrict s = gy + i * d;                                                      \
-            for (int64_t j = 0; j < d; j++)                                                        \
-                g[j] += s[j];                                                                      \
+            if (rows[i] >= row_begin && rows[i] < row_end)                                         \
+                add_row_##T(grad + rows[i] * d, gy + i * d, d);                                    \
         }                                                                                          \
     }
 ADD_ROWS(float)
@@ -203,12 +212,12 @@ ADD_ROWS(int64_t)
 void dz_cpu_scatter_add_rows(const dz_array *gy, const dz_array *rows, dz_array *grad)
 {
     const int64_t *r = rows->data; // (N)
-    int64_t n = rows->size, d = row_width(grad);
+    int64_t n = rows->size, d = row_width(grad), V = grad->ndim ? grad->shape[0] : 0;
     switch (grad->dtype) {
-    case DZ_F32: add_rows_float(gy->data, r, n, d, grad->data); break;
-    case DZ_F64: add_rows_double(gy->data, r, n, d, grad->data); break;
-    case DZ_I32: add_rows_int32_t(gy->data, r, n, d, grad->data); break;
-    case DZ_I64: add_rows_int64_t(gy->data, r, n, d, grad->data); break;
+    case DZ_F32: add_rows_float(gy->data, r, n, d, grad->data, 0, V); break;
+    case DZ_F64: add_rows_double(gy->data, r, n, d, grad->data, 0, V); break;
+    case DZ_I32: add_rows_int32_t(gy->data, r, n, d, grad->data, 0, V); break;
+    case DZ_I64: add_rows_int64_t(gy->data, r, n, d, grad->data, 0, V); break;
     default: break;
     }
 }

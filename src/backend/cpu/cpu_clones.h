@@ -1,0 +1,19 @@
+/* DZ_FMA_CLONES: build a hot loop twice and pick the build when the library
+ * loads (GCC's target_clones, on x86-64 Linux): once for x86-64-v3 (AVX2 and
+ * FMA, where fmaf/fma become one vfmadd instruction and loops run 8 floats at
+ * a time) and once for the baseline ISA. Elsewhere the loop is built once.
+ *
+ * Both builds compute the same bits: the library is compiled as ISO C, so
+ * a*b + c is never fused behind the code's back, and fmaf() is correctly
+ * rounded whether it is an instruction or a library call. A clone inlines the
+ * static inline helpers it calls, so those helpers are where loops go. */
+#ifndef DEZERO_CPU_CLONES_H
+#define DEZERO_CPU_CLONES_H
+
+#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__) && !defined(__clang__)
+#define DZ_FMA_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define DZ_FMA_CLONES
+#endif
+
+#endif
