@@ -25,7 +25,7 @@ static double adam_step_ms(double budget_s)
     dz_variable_release(g);
     dz_optimizer *opt = dz_adam_new(NULL);
     dz_optimizer_add_params(opt, 1, &p);
-    double ms = bench_time(update, opt, 3, 10, budget_s) * 1e3;
+    double ms = bench_time(update, opt, 2, 5, budget_s) * 1e3;
     dz_optimizer_free(opt);
     dz_variable_release(p);
     return ms;
@@ -49,7 +49,7 @@ static double sparse_adam_step_ms(dz_rng *rng, int64_t rows, double budget_s)
     table->sparse_grad = random_sparse_grad(rng, rows);
     dz_optimizer *opt = dz_sparse_adam_new(NULL);
     dz_optimizer_add_params(opt, 1, &table);
-    double ms = bench_time(update, opt, 3, 20, budget_s) * 1e3;
+    double ms = bench_time(update, opt, 3, 10, budget_s) * 1e3;
     dz_optimizer_free(opt);
     dz_variable_release(table);
     return ms;

@@ -209,15 +209,15 @@ NF > 1 {
         if (against == "twin") {
             other = median_of(t, "twin", key)
             other = other == "" ? "n/a" : num(other) " " unit
-            ratio = ratios(t, "twin", key, key, better)
+            spread = ratios(t, "twin", key, key, better)
             huge = ratios(t, "hugetlb", key, key, better)
         } else {
             other = median_of(t, "c", against)
             other = other == "" ? "n/a" : "raw sgemm " num(other) " " unit
-            ratio = ratios(t, "c", against, key, better)
+            spread = ratios(t, "c", against, key, better)
             huge = "—"
         }
-        printf "| %s | %s | %s %s | %s | %s | %s |\n", label, t, num(c), unit, other, ratio, huge
+        printf "| %s | %s | %s %s | %s | %s | %s |\n", label, t, num(c), unit, other, spread, huge
     }
 }'
 
