@@ -173,15 +173,28 @@ typedef struct {
     dz_rng *rng;
 } cbow;
 
-/* One training step on the next full batch; returns the loss. */
+/* The next batch of BATCH (contexts, targets), into a new epoch if need be;
+ * a short last batch is dropped, as the book's trainer drops it. */
+static void next_batch(dz_dataloader *loader, dz_array **xb, dz_array **tb)
+{
+    for (;;) {
+        if (!dz_dataloader_next(loader, xb, tb))
+            continue;
+        if ((*xb)->shape[0] == BATCH)
+            return;
+        dz_array_release(*xb);
+        dz_array_release(*tb);
+    }
+}
+
+/* One training step; returns the loss. */
 static double train_step(cbow *m)
 {
     dz_array *xb, *tb;
-    while (!dz_dataloader_next(m->loader, &xb, &tb) || xb->shape[0] < BATCH) /* the book drops a short last batch */
-        ;
+    next_batch(m->loader, &xb, &tb);
     dz_scope_begin();
-    dz_variable *contexts = dz_variable_constant(xb, "contexts"); // (B, 2 WINDOW)
-    dz_variable *samples = dz_variable_constant(target_and_negatives(&m->sampler, tb, m->rng), "samples");
+    dz_variable *contexts = dz_variable_constant(xb, NULL); // (B, 2 WINDOW)
+    dz_variable *samples = dz_variable_constant(target_and_negatives(&m->sampler, tb, m->rng), NULL);
     dz_array_release(tb);
     dz_embedding_bag_options mean = dz_embedding_bag_default_options();
     dz_variable *h = dz_embedding_bag(contexts, NULL, m->W_in, NULL, &mean);     // (B, H)

@@ -35,7 +35,7 @@ int main(int argc, char **argv)
     dz_array *xb, *tb;
     while (dz_dataloader_next(loader, &xb, &tb)) {
         dz_scope_begin();
-        dz_variable *x = dz_variable_constant(xb, "x"), *t = dz_variable_constant(tb, "t");
+        dz_variable *x = dz_variable_constant(xb, NULL), *t = dz_variable_constant(tb, NULL);
         dz_variable *loss = dz_softmax_cross_entropy(dz_layer_call(model, x), t);
         dz_layer_cleargrads(model);
         dz_variable_backward(loss, false, false);

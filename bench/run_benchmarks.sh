@@ -117,18 +117,19 @@ fi
 # "SETTING SIDE ROUND KEY VALUE" lines to $work/results; a failure is noted
 # in $work/failures with the end of its error output.
 run() {
-    setting=$1 side=$2 round=$3 name=$4
+    run_label="$1 $2 $3" run_name=$4
     shift 4
     if "$@" >"$work/out" 2>"$work/err"; then :; else
-        echo "- $name, $side, threads $setting, round $round: exit status $?: $(tail -n 3 "$work/err" | tr '\n' ' ')" \
+        echo "- $run_name (threads, side, round: $run_label): exit status $?: $(tail -n 3 "$work/err" | tr '\n' ' ')" \
             >>"$work/failures"
     fi
-    awk -v p="$setting $side $round" 'NF == 2 { print p, $1, $2 }' "$work/out" >>"$work/results"
+    awk -v p="$run_label" 'NF == 2 { print p, $1, $2 }' "$work/out" >>"$work/results"
 }
 
 : >"$work/results"
 start=$(date +%s)
 for name in $programs; do
+    case "$NUMPY_TWINS" in *" $name "*) twin_runs=yes ;; *) twin_runs=${versions:+yes} ;; esac
     for setting in 1 default; do
         if [ $setting = 1 ]; then
             threads='--threads 1'
@@ -141,8 +142,7 @@ for name in $programs; do
         while [ $round -le "$rounds" ]; do
             echo "run_benchmarks.sh: $name, threads $setting, round $round of $rounds" >&2
             run $setting c $round $name "$@" "$build_dir/bench/bench_$name" $threads $quick
-            case "$NUMPY_TWINS" in *" $name "*) twin_ok=yes ;; *) twin_ok=${versions:+yes} ;; esac
-            if [ "$twin_ok" = yes ]; then
+            if [ "$twin_runs" = yes ]; then
                 run $setting twin $round $name "$@" "$PYTHON" "$src_dir/bench/bench_$name.py" $threads $quick
                 run $setting hugetlb $round $name "$@" GLIBC_TUNABLES=glibc.malloc.hugetlb=1 \
                     "$PYTHON" "$src_dir/bench/bench_$name.py" $threads $quick
