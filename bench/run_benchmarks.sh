@@ -226,7 +226,7 @@ thp=$(sed 's/.*\[\(.*\)\].*/\1/' /sys/kernel/mm/transparent_hugepage/enabled 2>/
 echo
 echo "$(date -u +%F); $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1), $(nproc) CPUs, Linux $(uname -r);" \
     "PyTorch ${1:-n/a}, NumPy ${2:-n/a}, $(getconf GNU_LIBC_VERSION 2>/dev/null || echo glibc);" \
-    "$rounds rounds${quick:+ (--quick)}, run time $((elapsed / 60)) min $((elapsed % 60)) s."
+    "rounds: $rounds${quick:+ (--quick)}; run time $((elapsed / 60)) min $((elapsed % 60)) s."
 echo
 echo "Threads: \"default\" is each side's own default: dezero-c $(nproc) (the online CPUs), PyTorch" \
     "${3:-n/a} (torch.get_num_threads() here); the NumPy twins (CBOW, npz) run single-threaded code." \
