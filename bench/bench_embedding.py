@@ -1,44 +1,41 @@
 #!/usr/bin/python3
-"""PyTorch twin of bench_embedding.c: the same work on nn.Embedding's functional
-form. Embedding (100000, 128) f32, 65,536 seeded random indices; forward, dense
-forward+backward, sparse forward+backward (the sparse grad is not coalesced).
-Prints `torch_<case>_ms <median>` lines."""
-import sys
-import time
-
+"""PyTorch twin of bench_embedding.c: F.embedding on a (100000, 128) float32
+table with 65,536 seeded random indices; forward, dense forward + backward
+and sparse forward + backward (the sparse grad is not coalesced). The table's
+grad is dropped before each step.
+Prints embedding_forward_ms, embedding_dense_fwd_bwd_ms and
+embedding_sparse_fwd_bwd_ms (median per call, ms).
+Options: --threads N, --quick (shorter budgets)."""
 import torch
+import torch.nn.functional as F
+
+import bench_common
 
 V, D, N = 100000, 128, 65536
-REPEATS = int(sys.argv[1]) if len(sys.argv) > 1 else 15
-
-
-def median_ms(fn):
-    fn()
-    times = []
-    for _ in range(REPEATS):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return sorted(times)[len(times) // 2] * 1e3
 
 
 def main():
+    options = bench_common.parse_options(torch)
+    budget_s = 0.1 if options.quick else 0.3
     torch.manual_seed(0)
-    weight = torch.randn(V, D, requires_grad=True)
     idx = torch.randint(0, V, (N,))
-    upstream = torch.randn(N, D)
+    W = torch.randn(V, D, requires_grad=True)
+    gy = torch.randn(N, D)
 
     def forward():
-        torch.nn.functional.embedding(idx, weight)
+        W.grad = None
+        F.embedding(idx, W)
 
-    def backward(sparse):
-        weight.grad = None
-        torch.nn.functional.embedding(idx, weight, sparse=sparse).backward(upstream)
+    def forward_backward(sparse):
+        W.grad = None
+        F.embedding(idx, W, sparse=sparse).backward(gy)
 
-    print(f"torch_threads {torch.get_num_threads()}")
-    print(f"torch_embedding_forward_ms {median_ms(forward):.2f}")
-    print(f"torch_embedding_dense_fwd_bwd_ms {median_ms(lambda: backward(False)):.2f}")
-    print(f"torch_embedding_sparse_fwd_bwd_ms {median_ms(lambda: backward(True)):.2f}")
+    def median_ms(step):
+        return bench_common.time_median(step, 2, 5, budget_s) * 1e3
+
+    bench_common.report("embedding_forward_ms", median_ms(forward))
+    bench_common.report("embedding_dense_fwd_bwd_ms", median_ms(lambda: forward_backward(False)))
+    bench_common.report("embedding_sparse_fwd_bwd_ms", median_ms(lambda: forward_backward(True)))
 
 
 if __name__ == "__main__":

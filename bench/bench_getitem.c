@@ -1,81 +1,56 @@
-/* GetItem benchmark: gather 65,536 random rows (seeded) of width 128 from a
- * (100000, 128) float32 table, forward alone and forward + backward (the
- * backward scatter-adds the output grad into a zero (100000, 128) grad).
- * Prints the median over the timed runs, in milliseconds:
- *     getitem_forward_ms <ms>
- *     getitem_forward_backward_ms <ms>
- * bench_getitem.py measures the same work with PyTorch. */
-#include <stdio.h>
-#include <stdlib.h>
-#include <time.h>
-
+/* GetItem: gather 65,536 random rows (seeded) of width 128 from a
+ * (100000, 128) f32 parameter, forward alone and forward + backward (the
+ * backward scatter-adds the output grad into a zero (100000, 128) grad, which
+ * is dropped before the next step, as PyTorch's `W.grad = None`).
+ * bench_getitem.py measures the same work with PyTorch.
+ *
+ * Prints getitem_forward_ms and getitem_fwd_bwd_ms (median per call, ms).
+ * Options: --threads N, --quick (shorter budgets). */
+#include "bench_common.h"
 #include "dezero/dezero.h"
 
-enum { ROWS = 100000, WIDTH = 128, TAKEN = 65536, WARMUP = 3, RUNS = 25 };
+enum { ROWS = 100000, WIDTH = 128, TAKEN = 65536 };
 
-static double now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
-}
-
-static int by_value(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *ms, int n)
-{
-    qsort(ms, (size_t)n, sizeof *ms, by_value);
-    return n % 2 ? ms[n / 2] : (ms[n / 2 - 1] + ms[n / 2]) / 2;
-}
+typedef struct {
+    dz_variable *W, *gy;
+    dz_array *idx;
+} problem;
 
 /* y = W[idx], freed again. */
-static void forward(dz_variable *W, dz_array *idx)
+static void forward(void *ctx)
 {
+    problem *p = ctx;
     dz_scope_begin();
-    dz_get_item(W, DZ_INDICES(DZ_TAKE(idx)));
+    dz_get_item(p->W, DZ_INDICES(DZ_TAKE(p->idx)));
     dz_scope_end();
 }
 
-/* y = W[idx]; y.backward(gy); then W's grad is dropped, as PyTorch's
- * `W.grad = None` does before the next step. */
-static void forward_backward(dz_variable *W, dz_array *idx, dz_variable *gy)
+static void forward_backward(void *ctx)
 {
+    problem *p = ctx;
+    dz_variable_cleargrad(p->W);
     dz_scope_begin();
-    dz_variable *y = dz_get_item(W, DZ_INDICES(DZ_TAKE(idx)));
-    dz_variable_set_grad(y, gy);
+    dz_variable *y = dz_get_item(p->W, DZ_INDICES(DZ_TAKE(p->idx)));
+    dz_variable_set_grad(y, p->gy);
     dz_variable_backward(y, false, false);
     dz_scope_end();
-    dz_variable_cleargrad(W);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    bench_options options = bench_parse_options(argc, argv);
+    double budget_s = options.quick ? 0.1 : 0.3;
     dz_rng rng;
     dz_rng_seed(&rng, 0);
-    dz_scope_begin();
-    dz_variable *W = dz_parameter_new(dz_array_normal(&rng, DZ_F32, 2, DZ_SHAPE(ROWS, WIDTH), 0, 1), "W");
-    dz_array *idx = dz_array_randint(&rng, DZ_I64, 1, DZ_SHAPE(TAKEN), 0, ROWS); // (N)
-    dz_variable *gy = dz_variable_new(dz_array_normal(&rng, DZ_F32, 2, DZ_SHAPE(TAKEN, WIDTH), 0, 1), NULL);
-    double ms[RUNS];
-    for (int i = 0; i < WARMUP + RUNS; i++) {
-        double t = now_ms();
-        forward(W, idx);
-        if (i >= WARMUP)
-            ms[i - WARMUP] = now_ms() - t;
-    }
-    printf("getitem_forward_ms %.3f\n", median(ms, RUNS));
-    for (int i = 0; i < WARMUP + RUNS; i++) {
-        double t = now_ms();
-        forward_backward(W, idx, gy);
-        if (i >= WARMUP)
-            ms[i - WARMUP] = now_ms() - t;
-    }
-    printf("getitem_forward_backward_ms %.3f\n", median(ms, RUNS));
-    dz_array_release(idx);
-    dz_scope_end();
+    problem p = {
+        dz_parameter_new(bench_uniform_f32(2, DZ_SHAPE(ROWS, WIDTH), 1), "W"),
+        dz_variable_constant(bench_uniform_f32(2, DZ_SHAPE(TAKEN, WIDTH), 2), "gy"),
+        dz_array_randint(&rng, DZ_I64, 1, DZ_SHAPE(TAKEN), 0, ROWS),
+    };
+    bench_report("getitem_forward_ms", bench_time(forward, &p, 2, 5, budget_s) * 1e3);
+    bench_report("getitem_fwd_bwd_ms", bench_time(forward_backward, &p, 2, 5, budget_s) * 1e3);
+    dz_variable_release(p.W);
+    dz_variable_release(p.gy);
+    dz_array_release(p.idx);
     return 0;
 }

@@ -1,45 +1,34 @@
 #!/usr/bin/python3
-"""PyTorch twin of bench_getitem.c: x[idx] for 65,536 random rows (seeded) of
-width 128 from a (100000, 128) float32 table, forward and forward + backward
-(x.grad is dropped before each step, so the backward allocates a zero
-(100000, 128) grad and scatter-adds into it). Prints the median in ms:
-    getitem_forward_torch_ms <ms>
-    getitem_forward_backward_torch_ms <ms>
-Run with Debian's python3-torch: /usr/bin/python3 bench/bench_getitem.py
-"""
-import statistics
-import time
-
+"""PyTorch twin of bench_getitem.c: W[idx] for 65,536 random rows (seeded) of
+width 128 from a (100000, 128) float32 tensor that requires grad, forward and
+forward + backward (W.grad is dropped before each step, so the backward
+allocates a zero (100000, 128) grad and scatter-adds into it).
+Prints getitem_forward_ms and getitem_fwd_bwd_ms (median per call, ms).
+Options: --threads N, --quick (shorter budgets)."""
 import torch
 
-ROWS, WIDTH, TAKEN, WARMUP, RUNS = 100000, 128, 65536, 3, 25
+import bench_common
 
-
-def median_ms(step):
-    times = []
-    for i in range(WARMUP + RUNS):
-        start = time.perf_counter()
-        step()
-        if i >= WARMUP:
-            times.append((time.perf_counter() - start) * 1e3)
-    return statistics.median(times)
+ROWS, WIDTH, TAKEN = 100000, 128, 65536
 
 
 def main():
+    options = bench_common.parse_options(torch)
+    budget_s = 0.1 if options.quick else 0.3
     torch.manual_seed(0)
-    x = torch.randn(ROWS, WIDTH, dtype=torch.float32, requires_grad=True)
-    idx = torch.randint(0, ROWS, (TAKEN,), dtype=torch.int64)
-    gy = torch.randn(TAKEN, WIDTH, dtype=torch.float32)
+    W = torch.randn(ROWS, WIDTH, requires_grad=True)
+    gy = torch.randn(TAKEN, WIDTH)
+    idx = torch.randint(0, ROWS, (TAKEN,))
 
     def forward():
-        x[idx]
+        W[idx]
 
     def forward_backward():
-        x.grad = None
-        x[idx].backward(gy)
+        W.grad = None
+        W[idx].backward(gy)
 
-    print("getitem_forward_torch_ms %.3f" % median_ms(forward))
-    print("getitem_forward_backward_torch_ms %.3f" % median_ms(forward_backward))
+    bench_common.report("getitem_forward_ms", bench_common.time_median(forward, 2, 5, budget_s) * 1e3)
+    bench_common.report("getitem_fwd_bwd_ms", bench_common.time_median(forward_backward, 2, 5, budget_s) * 1e3)
 
 
 if __name__ == "__main__":

@@ -1,94 +1,93 @@
-/* Benchmark: a linear layer's forward + backward, x (256, 1024) @ W (1024, 1024)
- * + b (1024,) in f32 with grads for x, W and b, against the three raw
- * cblas_sgemm calls that work needs (y = x W, gx = gy W^T, gW = x^T gy).
- * Twin: bench_linear.py (PyTorch). Prints, in milliseconds (best of ROUNDS
- * rounds: the machine may be shared, and interference only ever adds time):
- *   linear_fwd_bwd_ms      dz_linear + backward
- *   linear_three_sgemm_ms  the three sgemm calls alone
- *   linear_overhead_ratio  the first over the second */
+/* Linear forward + backward against the three raw cblas_sgemm calls the same
+ * work needs (y = x W, gx = gy W^T, gW = x^T gy), in f32, for (batch, in,
+ * out) = (256, 1024, 1024), (1024, 2048, 2048) and (65536, 256, 256). x
+ * requires a grad (so backward runs all three products), W and b are
+ * parameters, the upstream grad gy is a constant. The raw calls write into
+ * arrays from the same allocator, made once; Linear and the raw calls
+ * alternate, so the two medians see the same machine. bench_linear.py times
+ * F.linear in PyTorch.
+ *
+ * Prints, in milliseconds (median per call):
+ *   linear_ms_<batch>x<in>x<out>        dz_linear + backward
+ *   linear_sgemm_ms_<batch>x<in>x<out>  the three sgemm calls alone
+ * Options: --threads N, --quick (the first size only). */
 #include <cblas.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <time.h>
 
+#include "bench_common.h"
 #include "dezero/dezero.h"
 
-enum { N = 256, IN = 1024, OUT = 1024, ITERS = 10, ROUNDS = 7 };
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-/* The best over ROUNDS of the mean time of ITERS calls of fn. */
-static double best_ms(void (*fn)(void *), void *ctx)
-{
-    double best = 1e30;
-    fn(ctx); /* warm up */
-    for (int r = 0; r < ROUNDS; r++) {
-        double t0 = now_ms();
-        for (int i = 0; i < ITERS; i++)
-            fn(ctx);
-        double ms = (now_ms() - t0) / ITERS;
-        best = ms < best ? ms : best;
-    }
-    return best;
-}
+static const struct {
+    int n, in, out;
+} sizes[] = {{256, 1024, 1024}, {1024, 2048, 2048}, {65536, 256, 256}};
 
 typedef struct {
+    int n, in, out;
     dz_variable *x, *W, *b, *gy;
-} layer;
+    dz_array *y, *gx, *gW; /* outputs of the raw calls */
+} problem;
 
-static void linear_step(void *vctx)
+static void linear_step(problem *p)
 {
-    layer *l = vctx;
+    dz_variable_cleargrad(p->x);
+    dz_variable_cleargrad(p->W);
+    dz_variable_cleargrad(p->b);
     dz_scope_begin();
-    dz_variable_cleargrad(l->x);
-    dz_variable_cleargrad(l->W);
-    dz_variable_cleargrad(l->b);
-    dz_variable *y = dz_linear(l->x, l->W, l->b); // (N, OUT)
-    dz_variable_set_grad(y, l->gy);
+    dz_variable *y = dz_linear(p->x, p->W, p->b); // (n, out)
+    dz_variable_set_grad(y, p->gy);
     dz_variable_backward(y, false, false);
     dz_scope_end();
 }
 
-typedef struct {
-    float *x, *W, *y, *gy, *gx, *gW;
-} buffers;
-
-static void three_sgemm(void *vctx)
+static void three_sgemm(problem *p)
 {
-    buffers *m = vctx;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, OUT, IN, 1, m->x, IN, m->W, OUT, 0, m->y, OUT);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, IN, OUT, 1, m->gy, OUT, m->W, OUT, 0, m->gx, IN);
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, IN, OUT, N, 1, m->x, IN, m->gy, OUT, 0, m->gW, OUT);
+    const float *x = p->x->data->data, *W = p->W->data->data, *gy = p->gy->data->data;
+    int n = p->n, in = p->in, out = p->out;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, out, in, 1, x, in, W, out, 0, p->y->data, out);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, in, out, 1, gy, out, W, out, 0, p->gx->data, in);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, in, out, n, 1, x, in, gy, out, 0, p->gW->data, out);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-    dz_rng rng;
-    dz_rng_seed(&rng, 1);
-    layer l = {
-        dz_variable_new(dz_array_normal(&rng, DZ_F32, 2, DZ_SHAPE(N, IN), 0, 1), "x"),
-        dz_parameter_new(dz_array_normal(&rng, DZ_F32, 2, DZ_SHAPE(IN, OUT), 0, 0.03), "W"),
-        dz_parameter_new(dz_array_zeros(DZ_F32, 1, DZ_SHAPE(OUT)), "b"),
-        dz_variable_new(dz_array_normal(&rng, DZ_F32, 2, DZ_SHAPE(N, OUT), 0, 1), "gy"),
-    };
-    l.gy->requires_grad = false;
-    buffers m = {l.x->data->data, l.W->data->data, calloc(N * OUT, 4), l.gy->data->data, calloc(N * IN, 4),
-                 calloc(IN * OUT, 4)};
-    double layer_ms = best_ms(linear_step, &l), raw_ms = best_ms(three_sgemm, &m);
-    printf("linear_fwd_bwd_ms %.3f\n", layer_ms);
-    printf("linear_three_sgemm_ms %.3f\n", raw_ms);
-    printf("linear_overhead_ratio %.3f\n", layer_ms / raw_ms);
-    free(m.y);
-    free(m.gx);
-    free(m.gW);
-    dz_variable_release(l.x);
-    dz_variable_release(l.W);
-    dz_variable_release(l.b);
-    dz_variable_release(l.gy);
+    bench_options options = bench_parse_options(argc, argv);
+    double budget_s = options.quick ? 0.1 : 0.3;
+    for (size_t k = 0; k < (options.quick ? 1 : sizeof sizes / sizeof *sizes); k++) {
+        int n = sizes[k].n, in = sizes[k].in, out = sizes[k].out;
+        problem p = {
+            n, in, out,
+            dz_variable_new(bench_uniform_f32(2, DZ_SHAPE(n, in), 1), "x"),
+            dz_parameter_new(bench_uniform_f32(2, DZ_SHAPE(in, out), 2), "W"),
+            dz_parameter_new(dz_array_zeros(DZ_F32, 1, DZ_SHAPE(out)), "b"),
+            dz_variable_constant(bench_uniform_f32(2, DZ_SHAPE(n, out), 3), "gy"),
+            dz_array_zeros(DZ_F32, 2, DZ_SHAPE(n, out)),
+            dz_array_zeros(DZ_F32, 2, DZ_SHAPE(n, in)),
+            dz_array_zeros(DZ_F32, 2, DZ_SHAPE(in, out)),
+        };
+        linear_step(&p); /* warm-up (its gemms warm OpenBLAS up too) */
+        double linear_s[BENCH_MAX_RUNS], sgemm_s[BENCH_MAX_RUNS];
+        int runs = 0;
+        for (double start = bench_now(); runs < BENCH_MAX_RUNS && (runs < 3 || bench_now() - start < budget_s);
+             runs++) {
+            double t0 = bench_now();
+            linear_step(&p);
+            double t1 = bench_now();
+            three_sgemm(&p);
+            linear_s[runs] = t1 - t0;
+            sgemm_s[runs] = bench_now() - t1;
+        }
+        char key[64];
+        snprintf(key, sizeof key, "linear_ms_%dx%dx%d", n, in, out);
+        bench_report(key, bench_median(linear_s, runs) * 1e3);
+        snprintf(key, sizeof key, "linear_sgemm_ms_%dx%dx%d", n, in, out);
+        bench_report(key, bench_median(sgemm_s, runs) * 1e3);
+        dz_variable_release(p.x);
+        dz_variable_release(p.W);
+        dz_variable_release(p.b);
+        dz_variable_release(p.gy);
+        dz_array_release(p.y);
+        dz_array_release(p.gx);
+        dz_array_release(p.gW);
+    }
     return 0;
 }

@@ -1,35 +1,32 @@
 #!/usr/bin/python3
-"""PyTorch twin of bench_linear.c: a linear layer's forward + backward,
-x (256, 1024) @ W (1024, 1024) + b in float32 with grads for x, W and b.
-Prints torch_linear_fwd_bwd_ms (best of rounds, milliseconds)."""
-import time
-
+"""PyTorch twin of bench_linear.c: F.linear forward + backward in float32 for
+(batch, in, out) = (256, 1024, 1024), (1024, 2048, 2048) and
+(65536, 256, 256), with grads for x, W and b (three gemms), the upstream grad
+a constant. Prints "linear_ms_<batch>x<in>x<out> <median ms>".
+Options: --threads N, --quick (the first size only)."""
 import torch
+import torch.nn.functional as F
 
-N, IN, OUT, ITERS, ROUNDS = 256, 1024, 1024, 10, 7
+import bench_common
 
-
-def step(x, W, b, gy):
-    x.grad = W.grad = b.grad = None
-    y = torch.addmm(b, x, W)
-    y.backward(gy)
+SIZES = [(256, 1024, 1024), (1024, 2048, 2048), (65536, 256, 256)]
 
 
 def main():
+    options = bench_common.parse_options(torch)
     torch.manual_seed(1)
-    x = torch.randn(N, IN, requires_grad=True)
-    W = (torch.randn(IN, OUT) * 0.03).requires_grad_()
-    b = torch.zeros(OUT, requires_grad=True)
-    gy = torch.randn(N, OUT)
-    step(x, W, b, gy)
-    rounds = []
-    for _ in range(ROUNDS):
-        t0 = time.perf_counter()
-        for _ in range(ITERS):
-            step(x, W, b, gy)
-        rounds.append((time.perf_counter() - t0) / ITERS * 1e3)
-    print("torch_linear_fwd_bwd_ms %.3f" % min(rounds))
-    print("torch_threads %d" % torch.get_num_threads())
+    for n, size_in, size_out in SIZES[:1] if options.quick else SIZES:
+        x = torch.randn(n, size_in, requires_grad=True)
+        W = (torch.randn(size_out, size_in) * 0.03).requires_grad_()  # nn.Linear's (out, in) layout
+        b = torch.zeros(size_out, requires_grad=True)
+        gy = torch.randn(n, size_out)
+
+        def step():
+            x.grad = W.grad = b.grad = None
+            F.linear(x, W, b).backward(gy)
+
+        seconds = bench_common.time_median(step, 1, 3, 0.1 if options.quick else 0.3)
+        bench_common.report(f"linear_ms_{n}x{size_in}x{size_out}", seconds * 1e3)
 
 
 if __name__ == "__main__":

@@ -1,116 +1,64 @@
-/* Benchmark: one training step of a 2-10-3 MLP on spiral mini-batches of 30
- * (linear, sigmoid, linear, softmax cross entropy, backward, SGD by hand on
- * W and b with lr 1.0), in f32. Twin: bench_mlp.py (PyTorch). Prints
- *   mlp_step_us     microseconds per step (best of ROUNDS rounds: the machine
- *                   may be shared, and interference only ever adds time)
- *   mlp_final_loss  mean loss over the last epoch (training works) */
+/* MLP training-step scaling: a 2-H-3 MLP (linear, sigmoid, linear, softmax
+ * cross entropy, backward, SGD with lr 0.1) in f32, for H = 10, 100, 1,000
+ * and 4,000 at batch 30 and at batch 1,024. The inputs are one fixed batch
+ * of N(0, 1) points with random labels, constants that need no grad; the
+ * model and the optimizer are the library's (dz_mlp_new, dz_sgd_new).
+ * bench_mlp.py does the same with nn.Sequential and torch.optim.SGD.
+ *
+ * Prints "mlp_step_us_h<H>_b<batch> <median µs per step>".
+ * Options: --threads N, --quick (H = 10 and 1,000 only). */
 #include <stdio.h>
-#include <stdlib.h>
-#include <time.h>
 
+#include "bench_common.h"
 #include "dezero/dezero.h"
 
-enum { HIDDEN = 10, CLASSES = 3, BATCH = 30, EPOCHS = 100, ROUNDS = 15 };
-#define LR 1.0f
+static const int64_t hiddens[] = {10, 100, 1000, 4000}, batches[] = {30, 1024};
 
 typedef struct {
-    dz_variable *params[4]; /* W1 (2, 10), b1 (10,), W2 (10, 3), b2 (3,) */
-} mlp;
+    dz_layer *model;
+    dz_optimizer *sgd;
+    dz_variable *x, *t; /* (batch, 2) f32 and (batch,) i32 constants */
+} trainer;
 
-static double now_us(void)
+static void train_step(void *ctx)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
-}
-
-/* p -= lr * grad, in place, then drop the grad. */
-static void sgd_update(dz_variable *p)
-{
-    float *w = p->data->data;
-    const float *g = p->grad->data->data;
-    for (int64_t i = 0; i < p->data->size; i++)
-        w[i] -= LR * g[i];
-    dz_variable_cleargrad(p);
-}
-
-static float train_step(mlp *m, dz_variable *x, dz_variable *t)
-{
+    trainer *tr = ctx;
     dz_scope_begin();
-    dz_variable *h = dz_sigmoid(dz_linear(x, m->params[0], m->params[1])); // (30, 10)
-    dz_variable *y = dz_linear(h, m->params[2], m->params[3]);             // (30, 3)
-    dz_variable *loss = dz_softmax_cross_entropy(y, t);
+    dz_variable *loss = dz_softmax_cross_entropy(dz_layer_call(tr->model, tr->x), tr->t);
+    dz_layer_cleargrads(tr->model);
     dz_variable_backward(loss, false, false);
-    for (int i = 0; i < 4; i++)
-        sgd_update(m->params[i]);
-    float value = *(const float *)loss->data->data;
+    dz_optimizer_update(tr->sgd);
     dz_scope_end();
-    return value;
 }
 
-/* The spiral split into mini-batches of BATCH rows (constants, no grad). */
-static int make_batches(dz_variable ***xs, dz_variable ***ts)
+int main(int argc, char **argv)
 {
-    dz_array *x, *t;
-    if (dz_dataset_spiral(1984, &x, &t) != DZ_OK)
-        return 0;
-    int n = (int)(x->shape[0] / BATCH);
-    *xs = malloc(n * sizeof **xs);
-    *ts = malloc(n * sizeof **ts);
-    for (int i = 0; i < n; i++) {
-        const float *xi = (const float *)x->data + i * BATCH * 2;   // (BATCH, 2)
-        const int32_t *ti = (const int32_t *)t->data + i * BATCH; // (BATCH,)
-        (*xs)[i] = dz_variable_new(dz_array_from_buffer(DZ_F32, 2, DZ_SHAPE(BATCH, 2), xi), NULL);
-        (*ts)[i] = dz_variable_new(dz_array_from_buffer(DZ_I32, 1, DZ_SHAPE(BATCH), ti), NULL);
-        (*xs)[i]->requires_grad = (*ts)[i]->requires_grad = false;
-    }
-    dz_array_release(x);
-    dz_array_release(t);
-    return n;
-}
-
-static mlp make_mlp(void)
-{
+    bench_options options = bench_parse_options(argc, argv);
     dz_rng rng;
     dz_rng_seed(&rng, 0);
-    mlp m = {{
-        dz_parameter_new(dz_array_normal(&rng, DZ_F32, 2, DZ_SHAPE(2, HIDDEN), 0, 0.7071), "W1"),
-        dz_parameter_new(dz_array_zeros(DZ_F32, 1, DZ_SHAPE(HIDDEN)), "b1"),
-        dz_parameter_new(dz_array_normal(&rng, DZ_F32, 2, DZ_SHAPE(HIDDEN, CLASSES), 0, 0.3162), "W2"),
-        dz_parameter_new(dz_array_zeros(DZ_F32, 1, DZ_SHAPE(CLASSES)), "b2"),
-    }};
-    return m;
-}
-
-int main(void)
-{
-    dz_variable **xs, **ts;
-    int nbatches = make_batches(&xs, &ts);
-    if (!nbatches) {
-        fprintf(stderr, "bench_mlp: %s\n", dz_last_error());
-        return 1;
-    }
-    mlp m = make_mlp();
-    double best = 1e30, last_epoch = 0;
-    for (int r = 0; r < ROUNDS; r++) {
-        double t0 = now_us();
-        for (int e = 0; e < EPOCHS; e++) {
-            last_epoch = 0;
-            for (int b = 0; b < nbatches; b++)
-                last_epoch += train_step(&m, xs[b], ts[b]);
+    dz_sgd_config config = dz_sgd_defaults();
+    config.lr = 0.1;
+    for (int b = 0; b < 2; b++) {
+        for (int h = 0; h < 4; h++) {
+            if (options.quick && hiddens[h] != 10 && hiddens[h] != 1000)
+                continue;
+            int64_t batch = batches[b];
+            trainer tr = {
+                dz_mlp_new(2, (const int64_t[]){hiddens[h], 3}, dz_sigmoid, DZ_F32, &rng),
+                dz_sgd_new(&config),
+                dz_variable_constant(dz_array_normal(&rng, DZ_F32, 2, DZ_SHAPE(batch, 2), 0, 1), "x"),
+                dz_variable_constant(dz_array_randint(&rng, DZ_I32, 1, DZ_SHAPE(batch), 0, 3), "t"),
+            };
+            dz_optimizer_setup(tr.sgd, tr.model); /* the warm-up's first step creates the (lazy) weights */
+            double seconds = bench_time(train_step, &tr, 3, 5, options.quick ? 0.1 : 0.3);
+            char key[64];
+            snprintf(key, sizeof key, "mlp_step_us_h%lld_b%lld", (long long)hiddens[h], (long long)batch);
+            bench_report(key, seconds * 1e6);
+            dz_optimizer_free(tr.sgd);
+            dz_layer_free(tr.model);
+            dz_variable_release(tr.x);
+            dz_variable_release(tr.t);
         }
-        double us = (now_us() - t0) / (EPOCHS * nbatches);
-        best = us < best ? us : best;
     }
-    printf("mlp_step_us %.3f\n", best);
-    printf("mlp_final_loss %.4f\n", last_epoch / nbatches);
-    for (int i = 0; i < 4; i++)
-        dz_variable_release(m.params[i]);
-    for (int b = 0; b < nbatches; b++) {
-        dz_variable_release(xs[b]);
-        dz_variable_release(ts[b]);
-    }
-    free(xs);
-    free(ts);
     return 0;
 }

@@ -1,61 +1,36 @@
 #!/usr/bin/python3
-"""PyTorch twin of bench_mlp.c: one training step of a 2-10-3 MLP on spiral
-mini-batches of 30 (linear, sigmoid, linear, cross entropy, backward, SGD by
-hand with lr 1.0) in float32. Prints torch_mlp_step_us (best of rounds) and
-torch_mlp_final_loss (mean loss over the last epoch)."""
-import math
-import time
-
-import numpy as np
+"""PyTorch twin of bench_mlp.c: a 2-H-3 MLP training step (nn.Linear, sigmoid,
+nn.Linear, F.cross_entropy, backward, torch.optim.SGD with lr 0.1) in float32,
+for H = 10, 100, 1,000 and 4,000 at batch 30 and 1,024, on one fixed batch of
+N(0, 1) points with random labels (no grad). Prints
+"mlp_step_us_h<H>_b<batch> <median µs per step>".
+Options: --threads N, --quick (H = 10 and 1,000 only)."""
 import torch
 import torch.nn.functional as F
 
-HIDDEN, CLASSES, BATCH, EPOCHS, ROUNDS, LR = 10, 3, 30, 20, 15, 1.0
+import bench_common
 
-
-def spiral(seed=1984):
-    """DeZero's get_spiral: 3 classes x 100 points, shuffled."""
-    rng = np.random.RandomState(seed)
-    x = np.zeros((300, 2), dtype=np.float32)
-    t = np.zeros(300, dtype=np.int64)
-    for j in range(3):
-        for i in range(100):
-            rate = i / 100
-            theta = j * 4.0 + 4.0 * rate + rng.randn() * 0.2
-            x[i + j * 100] = (rate * math.sin(theta), rate * math.cos(theta))
-            t[i + j * 100] = j
-    order = rng.permutation(300)
-    return torch.from_numpy(x[order]), torch.from_numpy(t[order])
+HIDDENS, BATCHES = (10, 100, 1000, 4000), (30, 1024)
 
 
 def main():
+    options = bench_common.parse_options(torch)
     torch.manual_seed(0)
-    x, t = spiral()
-    batches = [(x[i:i + BATCH], t[i:i + BATCH]) for i in range(0, len(x), BATCH)]
-    W1 = (torch.randn(2, HIDDEN) * math.sqrt(1 / 2)).requires_grad_()
-    b1 = torch.zeros(HIDDEN, requires_grad=True)
-    W2 = (torch.randn(HIDDEN, CLASSES) * math.sqrt(1 / HIDDEN)).requires_grad_()
-    b2 = torch.zeros(CLASSES, requires_grad=True)
-    params = [W1, b1, W2, b2]
+    for batch in BATCHES:
+        for hidden in HIDDENS:
+            if options.quick and hidden not in (10, 1000):
+                continue
+            model = torch.nn.Sequential(torch.nn.Linear(2, hidden), torch.nn.Sigmoid(), torch.nn.Linear(hidden, 3))
+            sgd = torch.optim.SGD(model.parameters(), lr=0.1)
+            x, t = torch.randn(batch, 2), torch.randint(0, 3, (batch,))
 
-    def step(xb, tb):
-        h = torch.sigmoid(torch.addmm(b1, xb, W1))
-        loss = F.cross_entropy(torch.addmm(b2, h, W2), tb)
-        loss.backward()
-        with torch.no_grad():
-            for p in params:
-                p -= LR * p.grad
-                p.grad = None
-        return loss.item()
+            def train_step():
+                sgd.zero_grad(set_to_none=True)
+                F.cross_entropy(model(x), t).backward()
+                sgd.step()
 
-    rounds, last_epoch = [], 0.0
-    for _ in range(ROUNDS):
-        t0 = time.perf_counter()
-        for _ in range(EPOCHS):
-            last_epoch = sum(step(xb, tb) for xb, tb in batches)
-        rounds.append((time.perf_counter() - t0) / (EPOCHS * len(batches)) * 1e6)
-    print("torch_mlp_step_us %.3f" % min(rounds))
-    print("torch_mlp_final_loss %.4f" % (last_epoch / len(batches)))
+            seconds = bench_common.time_median(train_step, 3, 5, 0.1 if options.quick else 0.3)
+            bench_common.report(f"mlp_step_us_h{hidden}_b{batch}", seconds * 1e6)
 
 
 if __name__ == "__main__":

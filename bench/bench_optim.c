@@ -1,70 +1,31 @@
-/* Optimizer step benchmark: dense Adam over 10,000,000 float32 parameters,
- * and SparseAdam on (1,000,000, 64) and (100,000, 64) tables with 4,096
- * touched rows (the sparse step should cost the same on both).
+/* Optimizer steps: dense Adam over 10,000,000 f32 parameters, and SparseAdam
+ * on (1,000,000, 64) and (100,000, 64) tables with 4,096 touched rows (the
+ * sparse step should cost the same on both). The grads are set once and the
+ * step repeated. bench_optim.py does the same with torch.optim.
  *
- * Prints machine-readable lines (median of the timed steps, milliseconds):
- *     adam_step_ms 41.3
- *     sparse_adam_step_ms_1m 0.62
- *     sparse_adam_step_ms_100k 0.60
- * bench/bench_optim.py does the same work with torch.optim and, given this
- * program's path, runs it and prints both figures with their ratio. */
-#include <stdio.h>
+ * Prints adam_step_ms_10m, sparse_adam_step_ms_1m_rows and
+ * sparse_adam_step_ms_100k_rows (median per step, ms).
+ * Options: --threads N, --quick (shorter budgets). */
 #include <stdlib.h>
-#include <time.h>
 
+#include "bench_common.h"
 #include "dezero/dezero.h"
-#include "dezero/optim.h"
-#include "dezero/sparse_grad.h"
 
 #define DENSE_SIZE 10000000
 #define TOUCHED_ROWS 4096
 #define EMBED_DIM 64
 
-static double now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec * 1e3 + t.tv_nsec * 1e-6;
-}
+static void update(void *opt) { dz_optimizer_update(opt); }
 
-static int compare_doubles(const void *a, const void *b)
+static double adam_step_ms(double budget_s)
 {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* Median time of `steps` updates after `warmup` untimed ones. */
-static double median_step_ms(dz_optimizer *opt, int warmup, int steps)
-{
-    double times[64];
-    for (int i = 0; i < warmup; i++)
-        dz_optimizer_update(opt);
-    for (int i = 0; i < steps; i++) {
-        double start = now_ms();
-        dz_optimizer_update(opt);
-        times[i] = now_ms() - start;
-    }
-    qsort(times, (size_t)steps, sizeof *times, compare_doubles);
-    return times[steps / 2];
-}
-
-static dz_variable *parameter(dz_array *data)
-{
-    dz_scope_begin();
-    dz_variable *p = dz_scope_keep(dz_parameter_new(data, "weight"));
-    dz_scope_end();
-    return p;
-}
-
-static double bench_adam(dz_rng *rng)
-{
-    dz_variable *p = parameter(dz_array_normal(rng, DZ_F32, 1, DZ_SHAPE(DENSE_SIZE), 0, 1));
-    dz_scope_begin();
-    dz_variable_set_grad(p, dz_variable_new(dz_array_normal(rng, DZ_F32, 1, DZ_SHAPE(DENSE_SIZE), 0, 1), NULL));
-    dz_scope_end();
+    dz_variable *p = dz_parameter_new(bench_uniform_f32(1, DZ_SHAPE(DENSE_SIZE), 1), "weight");
+    dz_variable *g = dz_variable_constant(bench_uniform_f32(1, DZ_SHAPE(DENSE_SIZE), 2), NULL);
+    dz_variable_set_grad(p, g);
+    dz_variable_release(g);
     dz_optimizer *opt = dz_adam_new(NULL);
     dz_optimizer_add_params(opt, 1, &p);
-    double ms = median_step_ms(opt, 3, 10);
+    double ms = bench_time(update, opt, 2, 5, budget_s) * 1e3;
     dz_optimizer_free(opt);
     dz_variable_release(p);
     return ms;
@@ -82,24 +43,26 @@ static dz_sparse_grad *random_sparse_grad(dz_rng *rng, int64_t rows)
     return g;
 }
 
-static double bench_sparse_adam(dz_rng *rng, int64_t rows)
+static double sparse_adam_step_ms(dz_rng *rng, int64_t rows, double budget_s)
 {
-    dz_variable *table = parameter(dz_array_normal(rng, DZ_F32, 2, DZ_SHAPE(rows, EMBED_DIM), 0, 1));
+    dz_variable *table = dz_parameter_new(bench_uniform_f32(2, DZ_SHAPE(rows, EMBED_DIM), (uint64_t)rows), "table");
     table->sparse_grad = random_sparse_grad(rng, rows);
     dz_optimizer *opt = dz_sparse_adam_new(NULL);
     dz_optimizer_add_params(opt, 1, &table);
-    double ms = median_step_ms(opt, 3, 50);
+    double ms = bench_time(update, opt, 3, 10, budget_s) * 1e3;
     dz_optimizer_free(opt);
     dz_variable_release(table);
     return ms;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    bench_options options = bench_parse_options(argc, argv);
+    double budget_s = options.quick ? 0.1 : 0.3;
     dz_rng rng;
     dz_rng_seed(&rng, 0);
-    printf("adam_step_ms %.3f\n", bench_adam(&rng));
-    printf("sparse_adam_step_ms_1m %.3f\n", bench_sparse_adam(&rng, 1000000));
-    printf("sparse_adam_step_ms_100k %.3f\n", bench_sparse_adam(&rng, 100000));
+    bench_report("adam_step_ms_10m", adam_step_ms(budget_s));
+    bench_report("sparse_adam_step_ms_1m_rows", sparse_adam_step_ms(&rng, 1000000, budget_s));
+    bench_report("sparse_adam_step_ms_100k_rows", sparse_adam_step_ms(&rng, 100000, budget_s));
     return 0;
 }
