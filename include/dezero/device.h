@@ -8,10 +8,12 @@
 /* True when the library was built with CUDA and a GPU is present. */
 bool dz_cuda_available(void);
 
-/* Threads the CPU may use: OpenBLAS's matmul, and the elementwise, reduction
- * and bias kernels on arrays above a grain of 32,768 elements (results are
- * the same for any count). n < 1 means 1. The default is the number of
- * online CPUs. */
+/* Threads the CPU may use: OpenBLAS's matmul, and the elementwise, reduction,
+ * bias, softmax and loss kernels on arrays above a grain of 32,768 elements
+ * (the kernels' results are the same for any count; OpenBLAS's gemm may round
+ * differently with another count). n < 1 means 1. The default is the
+ * DZ_NUM_THREADS environment variable when it is a positive integer (it then
+ * sets OpenBLAS's count too), else the number of online CPUs. */
 void dz_set_num_threads(int n);
 int dz_num_threads(void);
 

@@ -232,12 +232,3 @@ static const dz_backend cpu_backend = {
 };
 
 const dz_backend *dz_backend_cpu(void) { return &cpu_backend; }
-
-void dz_set_num_threads(int n)
-{
-#ifdef DZ_HAVE_CBLAS
-    openblas_set_num_threads(n < 1 ? 1 : n);
-#else
-    (void)n;
-#endif
-}
