@@ -1,10 +1,17 @@
-/* CPU elementwise kernels with NumPy broadcasting, reductions over axes, and
+/* CPU elementwise kernels with NumPy broadcasting (fill, unary, binary) and
  * transpose. Every kernel walks the output in C order one row (last axis) at a
- * time; each input has a stride per output axis, 0 where it is broadcast. */
+ * time; each input has a stride per output axis, 0 where it is broadcast, so
+ * along a row an input is either contiguous or one repeated value. The loops
+ * over a row vectorize; rows (or, for same-shape operands, ranges of elements)
+ * run on several threads above DZ_GRAIN elements. Integer arithmetic (add,
+ * sub, mul, neg, square, abs and the scalar forms) wraps around through
+ * unsigned arithmetic, as NumPy's does. Reductions are in cpu_reduce.c. */
 #include <math.h>
 #include <string.h>
 
+#include "cpu_clones.h"
 #include "cpu_kernels.h"
+#include "cpu_parallel.h"
 
 /* Strides (in elements) of x seen through an output of shape (ndim, shape):
  * right-aligned, 0 on broadcast axes. */
@@ -23,41 +30,6 @@ static void broadcast_strides(const dz_array *x, int ndim, const int64_t *shape,
     }
 }
 
-/* Walks the rows of an output of `shape`; for each row calls fn with the
- * starting offset of each of `nops` operands (strides[k] per operand). */
-typedef void (*row_fn)(void *ctx, const int64_t *offsets, int64_t n, const int64_t *inner_strides);
-
-static void for_each_row(int ndim, const int64_t *shape, int nops, int64_t strides[][DZ_MAX_NDIM],
-                         row_fn fn, void *ctx)
-{
-    int64_t inner[3], offsets[3] = {0, 0, 0}, index[DZ_MAX_NDIM] = {0};
-    if (ndim == 0) {
-        int64_t zero[3] = {0, 0, 0};
-        fn(ctx, offsets, 1, zero);
-        return;
-    }
-    int64_t n = shape[ndim - 1], rows = 1;
-    for (int i = 0; i < ndim - 1; i++)
-        rows *= shape[i];
-    if (n == 0)
-        return;
-    for (int k = 0; k < nops; k++)
-        inner[k] = strides[k][ndim - 1];
-    for (int64_t r = 0; r < rows; r++) {
-        fn(ctx, offsets, n, inner);
-        for (int i = ndim - 2; i >= 0; i--) { /* odometer over the outer axes */
-            index[i]++;
-            for (int k = 0; k < nops; k++)
-                offsets[k] += strides[k][i];
-            if (index[i] < shape[i])
-                break;
-            for (int k = 0; k < nops; k++)
-                offsets[k] -= strides[k][i] * index[i];
-            index[i] = 0;
-        }
-    }
-}
-
 static void contiguous_strides(int ndim, const int64_t *shape, int64_t *strides)
 {
     int64_t s = 1;
@@ -67,27 +39,125 @@ static void contiguous_strides(int ndim, const int64_t *shape, int64_t *strides)
     }
 }
 
+/* ---- walking rows ------------------------------------------------------------ */
+
+/* One row of n elements: offsets[k] is where operand k's row starts,
+ * inner_strides[k] its stride along the row. */
+typedef void (*row_fn)(void *ctx, const int64_t *offsets, int64_t n, const int64_t *inner_strides);
+
+/* The rows of an output of `shape`, with `nops` operands of strides[k]. */
+typedef struct {
+    int ndim, nops;
+    const int64_t *shape;
+    int64_t (*strides)[DZ_MAX_NDIM];
+    row_fn fn;
+    void *ctx;
+} row_walk;
+
+/* Rows [begin, end) of a walk: an odometer over the outer axes, started at
+ * row `begin`. */
+static void walk_rows(void *vwalk, int64_t begin, int64_t end)
+{
+    const row_walk *w = vwalk;
+    int last = w->ndim - 1;
+    int64_t inner[3], offsets[3] = {0, 0, 0}, index[DZ_MAX_NDIM] = {0};
+    for (int k = 0; k < w->nops; k++)
+        inner[k] = w->strides[k][last];
+    int64_t at = begin;
+    for (int i = last - 1; i >= 0; i--) {
+        index[i] = at % w->shape[i];
+        at /= w->shape[i];
+        for (int k = 0; k < w->nops; k++)
+            offsets[k] += w->strides[k][i] * index[i];
+    }
+    for (int64_t row = begin; row < end; row++) {
+        w->fn(w->ctx, offsets, w->shape[last], inner);
+        for (int i = last - 1; i >= 0; i--) {
+            index[i]++;
+            for (int k = 0; k < w->nops; k++)
+                offsets[k] += w->strides[k][i];
+            if (index[i] < w->shape[i])
+                break;
+            for (int k = 0; k < w->nops; k++)
+                offsets[k] -= w->strides[k][i] * index[i];
+            index[i] = 0;
+        }
+    }
+}
+
+static void for_each_row(int ndim, const int64_t *shape, int nops, int64_t strides[][DZ_MAX_NDIM],
+                         row_fn fn, void *ctx)
+{
+    if (ndim == 0) {
+        int64_t zero[3] = {0, 0, 0};
+        fn(ctx, zero, 1, zero);
+        return;
+    }
+    int64_t rows = 1;
+    for (int i = 0; i < ndim - 1; i++)
+        rows *= shape[i];
+    row_walk w = {ndim, nops, shape, strides, fn, ctx};
+    if (shape[ndim - 1] > 0)
+        dz_parallel_for(rows, shape[ndim - 1], walk_rows, &w);
+}
+
+/* Operands of the same size as the output (or of one element, stride 0):
+ * the whole output is one row, cut into ranges. */
+typedef struct {
+    row_fn fn;
+    void *ctx;
+    int nops;
+    const int64_t *strides; /* per operand, 0 or 1 */
+} flat_walk;
+
+static void walk_flat(void *vwalk, int64_t begin, int64_t end)
+{
+    const flat_walk *w = vwalk;
+    int64_t offsets[3];
+    for (int k = 0; k < w->nops; k++)
+        offsets[k] = begin * w->strides[k];
+    w->fn(w->ctx, offsets, end - begin, w->strides);
+}
+
+static void for_each_flat(int64_t size, int nops, const int64_t *strides, row_fn fn, void *ctx)
+{
+    flat_walk w = {fn, ctx, nops, strides};
+    dz_parallel_for(size, 1, walk_flat, &w);
+}
+
 /* ---- fill ---------------------------------------------------------------- */
 
-#define FILL(T)                                                                                    \
-    for (int64_t i = 0; i < y->size; i++)                                                          \
-        ((T *)y->data)[i] = (T)value;
+typedef struct {
+    dz_array *y;
+    double value;
+} fill_ctx;
+
+#define FILL(T, V)                                                                                 \
+    {                                                                                              \
+        T *y = (T *)c->y->data, v = (V);                                                           \
+        for (int64_t i = begin; i < end; i++)                                                      \
+            y[i] = v;                                                                              \
+    }
+
+DZ_FMA_CLONES
+static void fill_range(void *vctx, int64_t begin, int64_t end)
+{
+    const fill_ctx *c = vctx;
+    switch (c->y->dtype) {
+    case DZ_F32: FILL(float, (float)c->value) break;
+    case DZ_F64: FILL(double, c->value) break;
+    case DZ_I32: FILL(int32_t, (int32_t)c->value) break;
+    case DZ_I64: FILL(int64_t, (int64_t)c->value) break;
+    case DZ_U8: FILL(uint8_t, (uint8_t)c->value) break;
+    case DZ_BOOL: FILL(uint8_t, c->value != 0) break;
+    case DZ_F16: FILL(uint16_t, dz_float_to_half((float)c->value)) break;
+    }
+}
 
 void dz_cpu_fill(dz_array *y, double value)
 {
-    switch (y->dtype) {
-    case DZ_F32: FILL(float) break;
-    case DZ_F64: FILL(double) break;
-    case DZ_I32: FILL(int32_t) break;
-    case DZ_I64: FILL(int64_t) break;
-    case DZ_U8: case DZ_BOOL: FILL(uint8_t) break;
-    case DZ_F16: {
-        uint16_t h = dz_float_to_half((float)value);
-        for (int64_t i = 0; i < y->size; i++)
-            ((uint16_t *)y->data)[i] = h;
-        break;
-    }
-    }
+    fill_ctx c = {y, value};
+    dz_parallel_for(y->size, 1, fill_range, &c);
 }
 
 /* ---- unary --------------------------------------------------------------- */
@@ -99,46 +169,45 @@ typedef struct {
     void *y;
 } unary_ctx;
 
-#define UNARY_CASES(T, X, EXP, LOG, SIN, COS, TANH, SQRT, POW)                                                                          \
-    case DZ_UNARY_COPY: LOOP(X) break;                                                             \
-    case DZ_UNARY_NEG: LOOP(-X) break;                                                             \
-    case DZ_UNARY_EXP: LOOP(EXP(X)) break;                                                         \
-    case DZ_UNARY_LOG: LOOP(LOG(X)) break;                                                         \
-    case DZ_UNARY_SIN: LOOP(SIN(X)) break;                                                         \
-    case DZ_UNARY_COS: LOOP(COS(X)) break;                                                         \
-    case DZ_UNARY_TANH: LOOP(TANH(X)) break;                                                       \
-    case DZ_UNARY_SQRT: LOOP(SQRT(X)) break;                                                       \
-    case DZ_UNARY_SQUARE: LOOP((X) * (X)) break;                                                   \
-    case DZ_UNARY_POW: LOOP(POW(X, p)) break;                                                      \
-    case DZ_UNARY_ADD_SCALAR: LOOP((X) + p) break;                                                 \
-    case DZ_UNARY_MUL_SCALAR: LOOP((X) * p) break;                                                 \
-    case DZ_UNARY_RSUB_SCALAR: LOOP(p - (X)) break;                                                \
-    case DZ_UNARY_RDIV_SCALAR: LOOP(p / (X)) break;                                                \
-    case DZ_UNARY_SIGMOID: LOOP(TANH((X) * (T)0.5) * (T)0.5 + (T)0.5) break;                      \
-    case DZ_UNARY_RELU: LOOP((X) > 0 ? (X) : (T)0) break;                                         \
-    case DZ_UNARY_STEP: LOOP((X) > 0 ? (T)1 : (T)0) break;                                        \
-    case DZ_UNARY_LEAKY_MASK: LOOP((X) > 0 ? (T)1 : p) break;                                     \
-    case DZ_UNARY_ABS: LOOP((X) < 0 ? -(X) : (X)) break;                                          \
-    case DZ_UNARY_SIGN: LOOP((T)(((X) > 0) - ((X) < 0))) break;
-
+/* y[i] = E for i < n, with X the input element; wrap_t is the unsigned type
+ * that integer arithmetic wraps through (the element type itself for floats). */
 #define LOOP(E)                                                                                    \
     for (int64_t i = 0; i < n; i++)                                                                \
         y[i] = (elem_t)(E);
+#define X x[i]
+#define W(v) ((wrap_t)(v))
 
-#define UNARY_ROW(T, NAME, EXP, LOG, SIN, COS, TANH, SQRT, POW)                                    \
-    static void NAME(void *vctx, const int64_t *off, int64_t n, const int64_t *st)                 \
+#define UNARY_SPAN(T, U, NAME, EXP, LOG, SIN, COS, TANH, SQRT, POW)                                \
+    DZ_FMA_CLONES static void NAME(dz_unary_op op, T p, const T *x, T *y, int64_t n)               \
     {                                                                                              \
         typedef T elem_t;                                                                          \
-        const unary_ctx *c = vctx;                                                                 \
-        const T *x = (const T *)c->x + off[0];                                                     \
-        T *y = (T *)c->y + off[1];                                                                 \
-        int64_t sx = st[0];                                                                        \
-        T p = (T)c->p;                                                                             \
-        switch (c->op) { UNARY_CASES(T, x[i * sx], EXP, LOG, SIN, COS, TANH, SQRT, POW) }                                               \
+        typedef U wrap_t;                                                                          \
+        switch (op) {                                                                              \
+        case DZ_UNARY_COPY: LOOP(X) break;                                                         \
+        case DZ_UNARY_NEG: LOOP(-W(X)) break;                                                      \
+        case DZ_UNARY_EXP: LOOP(EXP(X)) break;                                                     \
+        case DZ_UNARY_LOG: LOOP(LOG(X)) break;                                                     \
+        case DZ_UNARY_SIN: LOOP(SIN(X)) break;                                                     \
+        case DZ_UNARY_COS: LOOP(COS(X)) break;                                                     \
+        case DZ_UNARY_TANH: LOOP(TANH(X)) break;                                                   \
+        case DZ_UNARY_SQRT: LOOP(SQRT(X)) break;                                                   \
+        case DZ_UNARY_SQUARE: LOOP(W(X) * W(X)) break;                                             \
+        case DZ_UNARY_POW: LOOP(POW(X, p)) break;                                                  \
+        case DZ_UNARY_ADD_SCALAR: LOOP(W(X) + W(p)) break;                                         \
+        case DZ_UNARY_MUL_SCALAR: LOOP(W(X) * W(p)) break;                                         \
+        case DZ_UNARY_RSUB_SCALAR: LOOP(W(p) - W(X)) break;                                        \
+        case DZ_UNARY_RDIV_SCALAR: LOOP(p / X) break;                                              \
+        case DZ_UNARY_SIGMOID: LOOP(TANH(X * (T)0.5) * (T)0.5 + (T)0.5) break;                     \
+        case DZ_UNARY_RELU: LOOP(X > 0 ? X : (T)0) break;                                          \
+        case DZ_UNARY_STEP: LOOP(X > 0 ? (T)1 : (T)0) break;                                       \
+        case DZ_UNARY_LEAKY_MASK: LOOP(X > 0 ? (T)1 : p) break;                                    \
+        case DZ_UNARY_ABS: LOOP(X < 0 ? -W(X) : W(X)) break;                                       \
+        case DZ_UNARY_SIGN: LOOP((X > 0) - (X < 0)) break;                                         \
+        }                                                                                          \
     }
 
-UNARY_ROW(float, unary_row_f32, expf, logf, sinf, cosf, tanhf, sqrtf, powf)
-UNARY_ROW(double, unary_row_f64, exp, log, sin, cos, tanh, sqrt, pow)
+UNARY_SPAN(float, float, unary_span_f32, expf, logf, sinf, cosf, tanhf, sqrtf, powf)
+UNARY_SPAN(double, double, unary_span_f64, exp, log, sin, cos, tanh, sqrt, pow)
 #define IEXP(v) exp((double)(v))
 #define ILOG(v) log((double)(v))
 #define ISIN(v) sin((double)(v))
@@ -146,9 +215,32 @@ UNARY_ROW(double, unary_row_f64, exp, log, sin, cos, tanh, sqrt, pow)
 #define ITANH(v) tanh((double)(v))
 #define ISQRT(v) sqrt((double)(v))
 #define IPOW(v, q) pow((double)(v), (double)(q))
-UNARY_ROW(int32_t, unary_row_i32, IEXP, ILOG, ISIN, ICOS, ITANH, ISQRT, IPOW)
-UNARY_ROW(int64_t, unary_row_i64, IEXP, ILOG, ISIN, ICOS, ITANH, ISQRT, IPOW)
+UNARY_SPAN(int32_t, uint32_t, unary_span_i32, IEXP, ILOG, ISIN, ICOS, ITANH, ISQRT, IPOW)
+UNARY_SPAN(int64_t, uint64_t, unary_span_i64, IEXP, ILOG, ISIN, ICOS, ITANH, ISQRT, IPOW)
 #undef LOOP
+#undef X
+
+/* One row: y = op(x) with x contiguous (stride 1) or one value (stride 0),
+ * which is computed once and repeated. */
+#define UNARY_ROW(T, NAME, SPAN)                                                                   \
+    static void NAME(void *vctx, const int64_t *off, int64_t n, const int64_t *st)                 \
+    {                                                                                              \
+        const unary_ctx *c = vctx;                                                                 \
+        const T *x = (const T *)c->x + off[0];                                                     \
+        T *y = (T *)c->y + off[1];                                                                 \
+        if (st[0] == 1) {                                                                          \
+            SPAN(c->op, (T)c->p, x, y, n);                                                         \
+            return;                                                                                \
+        }                                                                                          \
+        SPAN(c->op, (T)c->p, x, y, 1);                                                             \
+        for (int64_t i = 1; i < n; i++)                                                            \
+            y[i] = y[0];                                                                           \
+    }
+
+UNARY_ROW(float, unary_row_f32, unary_span_f32)
+UNARY_ROW(double, unary_row_f64, unary_span_f64)
+UNARY_ROW(int32_t, unary_row_i32, unary_span_i32)
+UNARY_ROW(int64_t, unary_row_i64, unary_span_i64)
 
 static row_fn unary_row_for(dz_dtype dtype)
 {
@@ -169,9 +261,8 @@ void dz_cpu_unary(dz_unary_op op, const dz_array *x, double p, dz_array *y)
         dz_cpu_astype(x, y);
         return;
     }
-    if (x->size == y->size) { /* same shape: one flat row */
-        int64_t off[2] = {0, 0}, st[1] = {1};
-        fn(&c, off, y->size, st);
+    if (x->size == y->size) {
+        for_each_flat(y->size, 2, (const int64_t[]){1, 1}, fn, &c);
         return;
     }
     int64_t strides[2][DZ_MAX_NDIM];
@@ -180,6 +271,29 @@ void dz_cpu_unary(dz_unary_op op, const dz_array *x, double p, dz_array *y)
     for_each_row(y->ndim, y->shape, 2, strides, fn, &c);
 }
 
+/* ---- transpose ------------------------------------------------------------- */
+
+typedef struct {
+    const void *x;
+    void *y;
+} copy_ctx;
+
+/* One row of y from x at stride st[0]: a copy of elements of any dtype. */
+#define STRIDED_COPY_ROW(T, NAME)                                                                  \
+    static void NAME(void *vctx, const int64_t *off, int64_t n, const int64_t *st)                 \
+    {                                                                                              \
+        const copy_ctx *c = vctx;                                                                  \
+        const T *x = (const T *)c->x + off[0];                                                     \
+        T *y = (T *)c->y + off[1];                                                                 \
+        for (int64_t i = 0; i < n; i++)                                                            \
+            y[i] = x[i * st[0]];                                                                   \
+    }
+
+STRIDED_COPY_ROW(uint8_t, copy_row_1)
+STRIDED_COPY_ROW(uint16_t, copy_row_2)
+STRIDED_COPY_ROW(uint32_t, copy_row_4)
+STRIDED_COPY_ROW(uint64_t, copy_row_8)
+
 void dz_cpu_transpose(const dz_array *x, const int *axes, dz_array *y)
 {
     int64_t xs[DZ_MAX_NDIM], strides[2][DZ_MAX_NDIM];
@@ -187,8 +301,10 @@ void dz_cpu_transpose(const dz_array *x, const int *axes, dz_array *y)
     for (int i = 0; i < y->ndim; i++)
         strides[0][i] = xs[axes[i]];
     contiguous_strides(y->ndim, y->shape, strides[1]);
-    unary_ctx c = {DZ_UNARY_COPY, 0, x->data, y->data};
-    for_each_row(y->ndim, y->shape, 2, strides, unary_row_for(y->dtype), &c);
+    size_t es = dz_dtype_size(y->dtype);
+    row_fn fn = es == 1 ? copy_row_1 : es == 2 ? copy_row_2 : es == 4 ? copy_row_4 : copy_row_8;
+    copy_ctx c = {x->data, y->data};
+    for_each_row(y->ndim, y->shape, 2, strides, fn, &c);
 }
 
 /* ---- binary -------------------------------------------------------------- */
@@ -199,24 +315,46 @@ typedef struct {
     void *y;
 } binary_ctx;
 
+/* y[i] = E for i < n, with u and v the operands of element i; each is
+ * contiguous (stride 1) or one repeated value (stride 0), and each pairing
+ * has its own loop so that every loop vectorizes. */
 #define LOOP(E)                                                                                    \
-    for (int64_t i = 0; i < n; i++) {                                                              \
-        elem_t u = a[i * sa], v = b[i * sb];                                                       \
-        y[i] = (elem_t)(E);                                                                             \
+    if (sa && sb) {                                                                                \
+        for (int64_t i = 0; i < n; i++) {                                                          \
+            const elem_t u = a[i], v = b[i];                                                       \
+            y[i] = (elem_t)(E);                                                                    \
+        }                                                                                          \
+    } else if (sa) {                                                                               \
+        const elem_t v = b[0];                                                                     \
+        for (int64_t i = 0; i < n; i++) {                                                          \
+            const elem_t u = a[i];                                                                 \
+            y[i] = (elem_t)(E);                                                                    \
+        }                                                                                          \
+    } else if (sb) {                                                                               \
+        const elem_t u = a[0];                                                                     \
+        for (int64_t i = 0; i < n; i++) {                                                          \
+            const elem_t v = b[i];                                                                 \
+            y[i] = (elem_t)(E);                                                                    \
+        }                                                                                          \
+    } else {                                                                                       \
+        const elem_t u = a[0], v = b[0], value = (elem_t)(E);                                      \
+        for (int64_t i = 0; i < n; i++)                                                            \
+            y[i] = value;                                                                          \
     }
 
-#define BINARY_ROW(T, NAME)                                                                        \
-    static void NAME(void *vctx, const int64_t *off, int64_t n, const int64_t *st)                 \
+#define BINARY_ROW(T, U, NAME)                                                                     \
+    DZ_FMA_CLONES static void NAME(void *vctx, const int64_t *off, int64_t n, const int64_t *st)   \
     {                                                                                              \
         typedef T elem_t;                                                                          \
+        typedef U wrap_t;                                                                          \
         const binary_ctx *c = vctx;                                                                \
         const T *a = (const T *)c->a + off[0], *b = (const T *)c->b + off[1];                      \
         T *y = (T *)c->y + off[2];                                                                 \
-        int64_t sa = st[0], sb = st[1];                                                            \
+        bool sa = st[0] != 0, sb = st[1] != 0;                                                     \
         switch (c->op) {                                                                           \
-        case DZ_BINARY_ADD: LOOP(u + v) break;                                                     \
-        case DZ_BINARY_SUB: LOOP(u - v) break;                                                     \
-        case DZ_BINARY_MUL: LOOP(u * v) break;                                                     \
+        case DZ_BINARY_ADD: LOOP(W(u) + W(v)) break;                                               \
+        case DZ_BINARY_SUB: LOOP(W(u) - W(v)) break;                                               \
+        case DZ_BINARY_MUL: LOOP(W(u) * W(v)) break;                                               \
         case DZ_BINARY_DIV: LOOP(u / v) break;                                                     \
         case DZ_BINARY_MAXIMUM: LOOP(u > v ? u : v) break;                                         \
         case DZ_BINARY_MINIMUM: LOOP(u < v ? u : v) break;                                         \
@@ -226,11 +364,12 @@ typedef struct {
         }                                                                                          \
     }
 
-BINARY_ROW(float, binary_row_f32)
-BINARY_ROW(double, binary_row_f64)
-BINARY_ROW(int32_t, binary_row_i32)
-BINARY_ROW(int64_t, binary_row_i64)
+BINARY_ROW(float, float, binary_row_f32)
+BINARY_ROW(double, double, binary_row_f64)
+BINARY_ROW(int32_t, uint32_t, binary_row_i32)
+BINARY_ROW(int64_t, uint64_t, binary_row_i64)
 #undef LOOP
+#undef W
 
 void dz_cpu_binary(dz_binary_op op, const dz_array *a, const dz_array *b, dz_array *y)
 {
@@ -239,9 +378,10 @@ void dz_cpu_binary(dz_binary_op op, const dz_array *a, const dz_array *b, dz_arr
               : y->dtype == DZ_F64 ? binary_row_f64
               : y->dtype == DZ_I32 ? binary_row_i32
                                    : binary_row_i64;
-    if (a->size == y->size && b->size == y->size) {
-        int64_t off[3] = {0, 0, 0}, st[2] = {1, 1};
-        fn(&c, off, y->size, st);
+    bool a_flat = a->size == y->size || a->size == 1, b_flat = b->size == y->size || b->size == 1;
+    if (a_flat && b_flat) { /* same shape, or a scalar operand */
+        int64_t st[3] = {a->size == y->size, b->size == y->size, 1};
+        for_each_flat(y->size, 3, st, fn, &c);
         return;
     }
     int64_t strides[3][DZ_MAX_NDIM];
@@ -249,75 +389,4 @@ void dz_cpu_binary(dz_binary_op op, const dz_array *a, const dz_array *b, dz_arr
     broadcast_strides(b, y->ndim, y->shape, strides[1]);
     contiguous_strides(y->ndim, y->shape, strides[2]);
     for_each_row(y->ndim, y->shape, 3, strides, fn, &c);
-}
-
-/* ---- reductions ---------------------------------------------------------- */
-
-typedef struct {
-    dz_reduce_op op;
-    const void *x;
-    void *y;
-} reduce_ctx;
-
-#define REDUCE_ROW(T, NAME)                                                                        \
-    static void NAME(void *vctx, const int64_t *off, int64_t n, const int64_t *st)                 \
-    {                                                                                              \
-        const reduce_ctx *c = vctx;                                                                \
-        const T *x = (const T *)c->x + off[0];                                                     \
-        T *y = (T *)c->y + off[1];                                                                 \
-        int64_t sy = st[1];                                                                        \
-        if (c->op == DZ_REDUCE_SUM) {                                                              \
-            if (sy == 0) {                                                                         \
-                T s = 0;                                                                           \
-                for (int64_t i = 0; i < n; i++)                                                    \
-                    s += x[i];                                                                     \
-                *y += s;                                                                           \
-            } else {                                                                               \
-                for (int64_t i = 0; i < n; i++)                                                    \
-                    y[i] += x[i];                                                                  \
-            }                                                                                      \
-        } else if (c->op == DZ_REDUCE_MAX) {                                                       \
-            for (int64_t i = 0; i < n; i++)                                                        \
-                if (x[i] > y[i * sy] || x[i] != x[i])                                              \
-                    y[i * sy] = x[i];                                                              \
-        } else {                                                                                   \
-            for (int64_t i = 0; i < n; i++)                                                        \
-                if (x[i] < y[i * sy] || x[i] != x[i])                                              \
-                    y[i * sy] = x[i];                                                              \
-        }                                                                                          \
-    }
-
-REDUCE_ROW(float, reduce_row_f32)
-REDUCE_ROW(double, reduce_row_f64)
-REDUCE_ROW(int32_t, reduce_row_i32)
-REDUCE_ROW(int64_t, reduce_row_i64)
-
-void dz_cpu_reduce(dz_reduce_op op, const dz_array *x, dz_array *y)
-{
-    row_fn fn = y->dtype == DZ_F32 ? reduce_row_f32
-              : y->dtype == DZ_F64 ? reduce_row_f64
-              : y->dtype == DZ_I32 ? reduce_row_i32
-                                   : reduce_row_i64;
-    if (x->size == 0) {
-        dz_cpu_fill(y, op == DZ_REDUCE_SUM ? 0.0 : op == DZ_REDUCE_MAX ? -INFINITY : INFINITY);
-        return;
-    }
-    if (op == DZ_REDUCE_SUM) {
-        dz_cpu_fill(y, 0.0);
-    } else { /* start from the first element of each reduced group */
-        int64_t strides[2][DZ_MAX_NDIM];
-        contiguous_strides(y->ndim, y->shape, strides[0]);
-        contiguous_strides(y->ndim, y->shape, strides[1]);
-        int64_t xs[DZ_MAX_NDIM];
-        contiguous_strides(x->ndim, x->shape, xs);
-        for (int i = 0; i < y->ndim; i++)
-            strides[0][i] = xs[i];
-        unary_ctx c = {DZ_UNARY_COPY, 0, x->data, y->data};
-        for_each_row(y->ndim, y->shape, 2, strides, unary_row_for(y->dtype), &c);
-    }
-    int64_t strides[2][DZ_MAX_NDIM];
-    contiguous_strides(x->ndim, x->shape, strides[0]);
-    broadcast_strides(y, x->ndim, x->shape, strides[1]);
-    reduce_ctx c = {op, x->data, y->data};
-    for_each_row(x->ndim, x->shape, 2, strides, fn, &c);
 }
