@@ -1,4 +1,5 @@
-/* CPU reductions: sum, max and min over axes (dz_cpu_reduce).
+/* CPU reductions: sum, max and min over axes (dz_cpu_reduce), and the bias
+ * gradient's sum over rows (dz_cpu_sum_rows), which is the same reduction.
  *
  * When its reduced axes are adjacent, x is seen as (outer, reduced, inner).
  * Columns (inner > 1) are reduced one row after another, a loop that
@@ -353,3 +354,14 @@ void dz_cpu_reduce(dz_reduce_op op, const dz_array *x, dz_array *y)
         reduce_rows_in_order(&r, x, y);
 }
 
+/* y (d) = the sum of the rows of x (n, d): reduce over axis 0. */
+void dz_cpu_sum_rows(const dz_array *x, dz_array *y)
+{
+    if (x->size == 0) {
+        dz_cpu_fill(y, 0.0);
+        return;
+    }
+    reduction r = {.op = DZ_REDUCE_SUM, .loops = loops_for(y->dtype), .es = dz_dtype_size(y->dtype), .x = x->data,
+                   .y = y->data, .outer = 1, .reduced = x->size / y->size, .inner = y->size};
+    reduce_view(&r, y->size);
+}
