@@ -1,9 +1,12 @@
 /* Elementwise math: exp, log, sin, cos, tanh, square, sqrt. Each backward is
- * written with differentiable ops, so these differentiate to any order. */
+ * written with differentiable ops, so these differentiate to any order; tanh
+ * and square also have a one-pass kernel for when no graph is recorded. */
 #include "../core/array_ops.h"
 #include "checks.h"
+#include "dezero/config.h"
 #include "dezero/function.h"
 #include "dezero/math.h"
+#include "nn_util.h"
 
 #define IN(f) ((f)->inputs[0])
 #define OUT(f) ((f)->outputs[0]) /* alive: backward runs only for outputs with a grad */
@@ -48,10 +51,21 @@ static void cos_backward(dz_function *f, dz_variable *const *gy, dz_variable **g
 static const dz_function_ops cos_ops = {"dz_cos", cos_backward, NULL};
 dz_variable *dz_cos(dz_variable *x) { return apply_math(&cos_ops, DZ_UNARY_COS, x); }
 
+/* gx = op(gy, v) in one pass, when no graph of the backward is recorded;
+ * the same bits as the composite. */
+static bool fused_grad(dz_binary_op op, dz_variable *gy, dz_variable *v, dz_variable **gx)
+{
+    if (dz_enable_backprop() || gy->data->dtype != v->data->dtype || !dz_array_same_shape(gy->data, v->data))
+        return false;
+    *gx = dz_raw_result(dz_array_binary(op, gy->data, v->data));
+    return true;
+}
+
 /* tanh: y = tanh x; gx = gy * (1 - y^2) */
 static void tanh_backward(dz_function *f, dz_variable *const *gy, dz_variable **gx)
 {
-    gx[0] = dz_mul(gy[0], dz_rsub_scalar(1.0, dz_square(OUT(f))));
+    if (!fused_grad(DZ_BINARY_TANH_GRAD, gy[0], OUT(f), gx))
+        gx[0] = dz_mul(gy[0], dz_rsub_scalar(1.0, dz_square(OUT(f))));
 }
 static const dz_function_ops tanh_ops = {"dz_tanh", tanh_backward, NULL};
 dz_variable *dz_tanh(dz_variable *x) { return apply_math(&tanh_ops, DZ_UNARY_TANH, x); }
@@ -59,7 +73,8 @@ dz_variable *dz_tanh(dz_variable *x) { return apply_math(&tanh_ops, DZ_UNARY_TAN
 /* square: y = x^2; gx = gy * 2x */
 static void square_backward(dz_function *f, dz_variable *const *gy, dz_variable **gx)
 {
-    gx[0] = dz_mul(gy[0], dz_mul_scalar(IN(f), 2.0));
+    if (!fused_grad(DZ_BINARY_SQUARE_GRAD, gy[0], IN(f), gx))
+        gx[0] = dz_mul(gy[0], dz_mul_scalar(IN(f), 2.0));
 }
 static const dz_function_ops square_ops = {"dz_square", square_backward, NULL};
 dz_variable *dz_square(dz_variable *x)

@@ -12,6 +12,7 @@
 #include "cpu_clones.h"
 #include "cpu_kernels.h"
 #include "cpu_parallel.h"
+#include "cpu_vecmath.h"
 
 /* Strides (in elements) of x seen through an output of shape (ndim, shape):
  * right-aligned, 0 on broadcast axes. */
@@ -177,7 +178,23 @@ typedef struct {
 #define X x[i]
 #define W(v) ((wrap_t)(v))
 
-#define UNARY_SPAN(T, U, NAME, EXP, LOG, SIN, COS, TANH, SQRT, POW)                                \
+/* float32 sin and cos past DZ_VTRIG_LIMIT (NaN from dz_vsinf/dz_vcosf): redone
+ * with libm, element by element. */
+static void patch_far_trig(dz_unary_op op, const float *x, float *y, int64_t n)
+{
+    uint32_t far = 0;
+    for (int64_t i = 0; i < n; i++)
+        far |= dz_vtrig_far(x[i]);
+    for (int64_t i = 0; far && i < n; i++)
+        if (dz_vtrig_far(x[i]))
+            y[i] = op == DZ_UNARY_SIN ? sinf(x[i]) : cosf(x[i]);
+}
+#define PATCH_F32(op, x, y, n)                                                                     \
+    if (op == DZ_UNARY_SIN || op == DZ_UNARY_COS)                                                  \
+        patch_far_trig(op, x, y, n);
+#define PATCH_NONE(op, x, y, n)
+
+#define UNARY_SPAN(T, U, NAME, EXP, LOG, SIN, COS, TANH, SQRT, POW, PATCH)                         \
     DZ_FMA_CLONES static void NAME(dz_unary_op op, T p, const T *x, T *y, int64_t n)               \
     {                                                                                              \
         typedef T elem_t;                                                                          \
@@ -204,10 +221,13 @@ typedef struct {
         case DZ_UNARY_ABS: LOOP(X < 0 ? -W(X) : W(X)) break;                                       \
         case DZ_UNARY_SIGN: LOOP((X > 0) - (X < 0)) break;                                         \
         }                                                                                          \
+        PATCH(op, x, y, n)                                                                         \
     }
 
-UNARY_SPAN(float, float, unary_span_f32, expf, logf, sinf, cosf, tanhf, sqrtf, powf)
-UNARY_SPAN(double, double, unary_span_f64, exp, log, sin, cos, tanh, sqrt, pow)
+/* float32 exp, log, sin, cos and tanh: the vectorizable, correctly rounded
+ * (but for a few inputs) versions of cpu_vecmath.h. */
+UNARY_SPAN(float, float, unary_span_f32, dz_vexpf, dz_vlogf, dz_vsinf, dz_vcosf, dz_vtanhf, sqrtf, powf, PATCH_F32)
+UNARY_SPAN(double, double, unary_span_f64, exp, log, sin, cos, tanh, sqrt, pow, PATCH_NONE)
 #define IEXP(v) exp((double)(v))
 #define ILOG(v) log((double)(v))
 #define ISIN(v) sin((double)(v))
@@ -215,8 +235,8 @@ UNARY_SPAN(double, double, unary_span_f64, exp, log, sin, cos, tanh, sqrt, pow)
 #define ITANH(v) tanh((double)(v))
 #define ISQRT(v) sqrt((double)(v))
 #define IPOW(v, q) pow((double)(v), (double)(q))
-UNARY_SPAN(int32_t, uint32_t, unary_span_i32, IEXP, ILOG, ISIN, ICOS, ITANH, ISQRT, IPOW)
-UNARY_SPAN(int64_t, uint64_t, unary_span_i64, IEXP, ILOG, ISIN, ICOS, ITANH, ISQRT, IPOW)
+UNARY_SPAN(int32_t, uint32_t, unary_span_i32, IEXP, ILOG, ISIN, ICOS, ITANH, ISQRT, IPOW, PATCH_NONE)
+UNARY_SPAN(int64_t, uint64_t, unary_span_i64, IEXP, ILOG, ISIN, ICOS, ITANH, ISQRT, IPOW, PATCH_NONE)
 #undef LOOP
 #undef X
 
@@ -361,6 +381,8 @@ typedef struct {
         case DZ_BINARY_EQUAL: LOOP(u == v) break;                                                  \
         case DZ_BINARY_GREATER_EQUAL: LOOP(u >= v) break;                                          \
         case DZ_BINARY_LESS_EQUAL: LOOP(u <= v) break;                                             \
+        case DZ_BINARY_TANH_GRAD: LOOP(W(u) * ((wrap_t)1 - W(v) * W(v))) break;                    \
+        case DZ_BINARY_SQUARE_GRAD: LOOP(W(u) * (W(v) * (wrap_t)2)) break;                         \
         }                                                                                          \
     }
 
