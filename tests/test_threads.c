@@ -434,6 +434,46 @@ START_TEST(test_linear_bias)
 }
 END_TEST
 
+/* ---- optimizer steps -------------------------------------------------------------- */
+
+enum { OPT_SIZE = 100003 };
+
+/* Three steps of Adam (with weight decay) and of SGD with momentum on
+ * parameters above the grain, from the same grads. */
+static void run_optimizers(const void *unused, outputs *o)
+{
+    (void)unused;
+    dz_adam_config ac = dz_adam_defaults();
+    ac.weight_decay = 0.01;
+    dz_sgd_config sc = dz_sgd_defaults();
+    sc.lr = 0.1;
+    sc.momentum = 0.9;
+    dz_optimizer *opts[2] = {dz_adam_new(&ac), dz_sgd_new(&sc)};
+    for (int k = 0; k < 2; k++) {
+        dz_variable *p = dz_parameter_new(random_array(20 + (uint64_t)k, 1, DZ_SHAPE(OPT_SIZE)), NULL);
+        dz_optimizer_add_params(opts[k], 1, &p);
+        for (int step = 0; step < 3; step++) {
+            dz_variable_set_grad(p, leaf(30 + (uint64_t)step, 1, DZ_SHAPE(OPT_SIZE)));
+            dz_optimizer_update(opts[k]);
+        }
+        keep(o, p);
+        dz_optimizer_free(opts[k]);
+    }
+}
+
+START_TEST(test_optimizer_steps)
+{
+    outputs o = same_bits_for_1_2_3_threads("optimizers", run_optimizers, NULL);
+    for (int k = 0; k < 2; k++) { /* the steps moved every parameter */
+        dz_array *start = random_array(20 + (uint64_t)k, 1, DZ_SHAPE(OPT_SIZE));
+        ck_assert_int_lt(first_difference(start, o.out[k]), 1);
+        ck_assert(isfinite(dz_array_get(o.out[k], OPT_SIZE - 1)));
+        dz_array_release(start);
+    }
+    release_outputs(&o);
+}
+END_TEST
+
 /* ---- softmax and losses ----------------------------------------------------------- */
 
 enum { SM_N = 1009, SM_C = 103, IGNORED = -100 };
@@ -655,6 +695,7 @@ static Suite *threads_suite(void)
     tcase_add_test(tc, test_max_min);
     tcase_add_test(tc, test_linear_bias);
     tcase_add_test(tc, test_softmax);
+    tcase_add_test(tc, test_optimizer_steps);
     suite_add_tcase(s, tc);
     return s;
 }

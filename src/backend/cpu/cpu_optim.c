@@ -36,6 +36,7 @@
 
 #include "cpu_clones.h"
 #include "cpu_kernels.h"
+#include "cpu_parallel.h"
 
 #define FMA(a, b, c) _Generic((a), float: fmaf, default: fma)((a), (b), (c))
 #define SQRT(x) _Generic((x), float: sqrtf, default: sqrt)(x)
@@ -80,6 +81,30 @@ static inline double select_double(uint64_t mask, double a, double b)
         } else {                                                                                   \
             const K##_double args = K##_args_double(__VA_ARGS__);                                  \
             K##_range_double(&args, 0, (n));                                                       \
+        }                                                                                          \
+    } while (0)
+
+/* The same for a whole-parameter kernel, whose elements are independent:
+ * split over threads above DZ_GRAIN elements (the bits do not change).
+ * PARALLEL_TASKS(K) defines the task functions dz_parallel_for calls. */
+#define PARALLEL_TASKS(K)                                                                          \
+    static void K##_task_float(void *args, int64_t begin, int64_t end)                             \
+    {                                                                                              \
+        K##_range_float(args, begin, end);                                                         \
+    }                                                                                              \
+    static void K##_task_double(void *args, int64_t begin, int64_t end)                            \
+    {                                                                                              \
+        K##_range_double(args, begin, end);                                                        \
+    }
+
+#define RUN_PARALLEL(K, p, n, ...)                                                                 \
+    do {                                                                                           \
+        if ((p)->dtype == DZ_F32) {                                                                \
+            K##_float args = K##_args_float(__VA_ARGS__);                                          \
+            dz_parallel_for((n), 1, K##_task_float, &args);                                        \
+        } else {                                                                                   \
+            K##_double args = K##_args_double(__VA_ARGS__);                                        \
+            dz_parallel_for((n), 1, K##_task_double, &args);                                       \
         }                                                                                          \
     } while (0)
 
@@ -144,10 +169,11 @@ static inline void prefetch_row(const void *row, size_t bytes)
     }
 SGD_KERNEL(float)
 SGD_KERNEL(double)
+PARALLEL_TASKS(sgd)
 
 void dz_cpu_sgd_step(const dz_sgd_scalars *s, dz_array *p, const dz_array *g, dz_array *buf)
 {
-    RUN_KERNEL(sgd, p, p->size, s, p, g, buf);
+    RUN_PARALLEL(sgd, p, p->size, s, p, g, buf);
 }
 
 /* ---- MomentumSGD (DeZero, NumPy float32 in-place ops, nothing fused) ---- */
@@ -185,10 +211,11 @@ void dz_cpu_sgd_step(const dz_sgd_scalars *s, dz_array *p, const dz_array *g, dz
     }
 MOMENTUM_SGD_KERNEL(float)
 MOMENTUM_SGD_KERNEL(double)
+PARALLEL_TASKS(momentum_sgd)
 
 void dz_cpu_momentum_sgd_step(double lr, double momentum, dz_array *p, const dz_array *g, dz_array *v)
 {
-    RUN_KERNEL(momentum_sgd, p, p->size, lr, momentum, p, g, v);
+    RUN_PARALLEL(momentum_sgd, p, p->size, lr, momentum, p, g, v);
 }
 
 /* ---- Adagrad (torch.optim.Adagrad, _single_tensor_adagrad, dense grad) ---- */
@@ -229,10 +256,11 @@ void dz_cpu_momentum_sgd_step(double lr, double momentum, dz_array *p, const dz_
     }
 ADAGRAD_KERNEL(float)
 ADAGRAD_KERNEL(double)
+PARALLEL_TASKS(adagrad)
 
 void dz_cpu_adagrad_step(const dz_adagrad_scalars *s, dz_array *p, const dz_array *g, dz_array *sum)
 {
-    RUN_KERNEL(adagrad, p, p->size, s, p, g, sum);
+    RUN_PARALLEL(adagrad, p, p->size, s, p, g, sum);
 }
 
 /* ---- Adadelta (torch.optim.Adadelta, _single_tensor_adadelta) ---- */
@@ -278,11 +306,12 @@ void dz_cpu_adagrad_step(const dz_adagrad_scalars *s, dz_array *p, const dz_arra
     }
 ADADELTA_KERNEL(float)
 ADADELTA_KERNEL(double)
+PARALLEL_TASKS(adadelta)
 
 void dz_cpu_adadelta_step(const dz_adadelta_scalars *s, dz_array *p, const dz_array *g, dz_array *square_avg,
                           dz_array *acc_delta)
 {
-    RUN_KERNEL(adadelta, p, p->size, s, p, g, square_avg, acc_delta);
+    RUN_PARALLEL(adadelta, p, p->size, s, p, g, square_avg, acc_delta);
 }
 
 /* ---- Adam and AdamW (torch.optim.Adam/AdamW, _single_tensor_adam[w]) ---- */
@@ -342,11 +371,12 @@ void dz_cpu_adadelta_step(const dz_adadelta_scalars *s, dz_array *p, const dz_ar
     }
 ADAM_KERNEL(float)
 ADAM_KERNEL(double)
+PARALLEL_TASKS(adam)
 
 void dz_cpu_adam_step(const dz_adam_scalars *s, dz_array *p, const dz_array *g, dz_array *m, dz_array *v,
                       dz_array *vmax)
 {
-    RUN_KERNEL(adam, p, p->size, s, p, g, m, v, vmax);
+    RUN_PARALLEL(adam, p, p->size, s, p, g, m, v, vmax);
 }
 
 /* ---- hook kernels ---- */
@@ -378,10 +408,11 @@ void dz_cpu_adam_step(const dz_adam_scalars *s, dz_array *p, const dz_array *g, 
     }
 WEIGHT_DECAY_KERNEL(float)
 WEIGHT_DECAY_KERNEL(double)
+PARALLEL_TASKS(weight_decay)
 
 void dz_cpu_weight_decay(double rate, const dz_array *p, dz_array *g)
 {
-    RUN_KERNEL(weight_decay, p, p->size, rate, p, g);
+    RUN_PARALLEL(weight_decay, p, p->size, rate, p, g);
 }
 
 /* x *= scale */
@@ -405,8 +436,9 @@ void dz_cpu_weight_decay(double rate, const dz_array *p, dz_array *g)
     }
 SCALE_KERNEL(float)
 SCALE_KERNEL(double)
+PARALLEL_TASKS(scale)
 
-void dz_cpu_scale(dz_array *x, double scale) { RUN_KERNEL(scale, x, x->size, x, scale); }
+void dz_cpu_scale(dz_array *x, double scale) { RUN_PARALLEL(scale, x, x->size, x, scale); }
 
 /* sum(x^2) in double over [begin, end): element i goes to partial sum i % 8
  * (counted from begin), the 8 partial sums are added in order, then the
@@ -465,8 +497,9 @@ double dz_cpu_sum_squares(const dz_array *x)
     }
 AXPY_KERNEL(float)
 AXPY_KERNEL(double)
+PARALLEL_TASKS(axpy)
 
-void dz_cpu_axpy(dz_array *y, const dz_array *x, double alpha) { RUN_KERNEL(axpy, y, y->size, y, x, alpha); }
+void dz_cpu_axpy(dz_array *y, const dz_array *x, double alpha) { RUN_PARALLEL(axpy, y, y->size, y, x, alpha); }
 
 /* ---- row kernels for sparse grads ----
  * These run over a range of entries k (rows[k] is a row of the table). The
