@@ -11,6 +11,7 @@
 
 #include "cpu_clones.h"
 #include "cpu_kernels.h"
+#include "cpu_vecmath.h"
 #include "cpu_parallel.h"
 
 /* An axis seen as (outer, n, inner): element (o, k, j) is at (o * n + k) * inner + j. */
@@ -37,27 +38,7 @@ static int64_t label_at(const dz_array *t, int64_t i)
 
 /* The loops below stay free of float comparisons and branches (which trapping
  * math keeps the compiler from if-converting), so they vectorize: selections
- * are done on the bits. */
-static inline uint32_t float_bits(float f)
-{
-    uint32_t u;
-    memcpy(&u, &f, sizeof u);
-    return u;
-}
-
-static inline float bits_float(uint32_t u)
-{
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
-}
-
-/* (a & ~mask) | (b & mask) */
-static inline float select_bits(float a, float b, uint32_t mask)
-{
-    return bits_float((float_bits(a) & ~mask) | (float_bits(b) & mask));
-}
-
+ * are done on the bits (cpu_vecmath.h). */
 #define EXP_LIMIT 0x42ae0000u /* 87.0f: e^-87 is still a normal float */
 
 /* e^v for v <= 0 in float: 0 below -87 (where e^v is subnormal), NaN stays
@@ -65,9 +46,9 @@ static inline float select_bits(float a, float b, uint32_t mask)
  * expf polynomial (within 1.4 ulp). */
 static inline float exp_nonpositive(float v)
 {
-    uint32_t mag = float_bits(v) & 0x7fffffffu;
+    uint32_t mag = dz_vm_float_bits(v) & 0x7fffffffu;
     uint32_t under = 0u - (uint32_t)(mag > EXP_LIMIT), nan = 0u - (uint32_t)(mag > 0x7f800000u);
-    float c = -select_bits(bits_float(mag), bits_float(EXP_LIMIT), under);
+    float c = -dz_vm_select_float(dz_vm_bits_float(mag), dz_vm_bits_float(EXP_LIMIT), under);
     int32_t k = (int32_t)(c * 1.44269504088896341f - 0.5f); /* round half away from 0, c <= 0 */
     float r = c - (float)k * 0.693359375f + (float)k * 2.12194440e-4f;
     float p = 1.9875691500e-4f;
@@ -76,8 +57,8 @@ static inline float exp_nonpositive(float v)
     p = p * r + 4.1665795894e-2f;
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
-    float e = (p * r * r + r + 1.0f) * bits_float((uint32_t)(k + 127) << 23);
-    return select_bits(select_bits(e, 0.0f, under), v, nan);
+    float e = (p * r * r + r + 1.0f) * dz_vm_bits_float((uint32_t)(k + 127) << 23);
+    return dz_vm_select_float(dz_vm_select_float(e, 0.0f, under), v, nan);
 }
 
 /* DeZero's 0.5 tanh(0.5 x) + 0.5 equals 1 / (1 + e^-x); with e = e^-|x| it is
@@ -86,7 +67,7 @@ static inline float exp_nonpositive(float v)
 static inline float sigmoid_f32(float x)
 {
     float e = exp_nonpositive(-fabsf(x)), inv = 1.0f / (1.0f + e);
-    return select_bits(inv, e * inv, 0u - (float_bits(x) >> 31));
+    return dz_vm_select_float(inv, e * inv, 0u - (dz_vm_float_bits(x) >> 31));
 }
 
 /* An elementwise kernel over ranges of its arrays. */
