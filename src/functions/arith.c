@@ -1,11 +1,13 @@
 /* Arithmetic: add, sub, mul, div with NumPy broadcasting, neg, pow, and the
- * scalar forms. Backwards sum the grad back to each input's shape (sum_to). */
+ * scalar forms. Backwards sum the grad back to each input's shape (sum_to),
+ * for the inputs that need a grad. */
 #include "../core/array_ops.h"
 #include "../core/internal.h"
 #include "checks.h"
 #include "dezero/function.h"
 #include "dezero/math.h"
 #include "dezero/shape.h"
+#include "nn_util.h"
 
 #define IN(f, i) ((f)->inputs[i])
 #define SHAPE_OF(v) (v)->data->ndim, (v)->data->shape
@@ -40,8 +42,10 @@ static dz_variable *apply_unary(const dz_function_ops *ops, dz_unary_op op, dz_v
 /* add: y = a + b; ga = sum_to(gy), gb = sum_to(gy) */
 static void add_backward(dz_function *f, dz_variable *const *gy, dz_variable **gx)
 {
-    gx[0] = dz_sum_to(gy[0], SHAPE_OF(IN(f, 0)));
-    gx[1] = dz_sum_to(gy[0], SHAPE_OF(IN(f, 1)));
+    if (dz_needs_grad(IN(f, 0)))
+        gx[0] = dz_sum_to(gy[0], SHAPE_OF(IN(f, 0)));
+    if (dz_needs_grad(IN(f, 1)))
+        gx[1] = dz_sum_to(gy[0], SHAPE_OF(IN(f, 1)));
 }
 static const dz_function_ops add_ops = {"dz_add", add_backward, NULL};
 dz_variable *dz_add(dz_variable *a, dz_variable *b) { return apply_binary(&add_ops, DZ_BINARY_ADD, a, b); }
@@ -49,8 +53,10 @@ dz_variable *dz_add(dz_variable *a, dz_variable *b) { return apply_binary(&add_o
 /* sub: y = a - b; ga = sum_to(gy), gb = sum_to(-gy) */
 static void sub_backward(dz_function *f, dz_variable *const *gy, dz_variable **gx)
 {
-    gx[0] = dz_sum_to(gy[0], SHAPE_OF(IN(f, 0)));
-    gx[1] = dz_sum_to(dz_neg(gy[0]), SHAPE_OF(IN(f, 1)));
+    if (dz_needs_grad(IN(f, 0)))
+        gx[0] = dz_sum_to(gy[0], SHAPE_OF(IN(f, 0)));
+    if (dz_needs_grad(IN(f, 1)))
+        gx[1] = dz_sum_to(dz_neg(gy[0]), SHAPE_OF(IN(f, 1)));
 }
 static const dz_function_ops sub_ops = {"dz_sub", sub_backward, NULL};
 dz_variable *dz_sub(dz_variable *a, dz_variable *b) { return apply_binary(&sub_ops, DZ_BINARY_SUB, a, b); }
@@ -58,8 +64,10 @@ dz_variable *dz_sub(dz_variable *a, dz_variable *b) { return apply_binary(&sub_o
 /* mul: y = a * b; ga = sum_to(gy * b), gb = sum_to(gy * a) */
 static void mul_backward(dz_function *f, dz_variable *const *gy, dz_variable **gx)
 {
-    gx[0] = dz_sum_to(dz_mul(gy[0], IN(f, 1)), SHAPE_OF(IN(f, 0)));
-    gx[1] = dz_sum_to(dz_mul(gy[0], IN(f, 0)), SHAPE_OF(IN(f, 1)));
+    if (dz_needs_grad(IN(f, 0)))
+        gx[0] = dz_sum_to(dz_mul(gy[0], IN(f, 1)), SHAPE_OF(IN(f, 0)));
+    if (dz_needs_grad(IN(f, 1)))
+        gx[1] = dz_sum_to(dz_mul(gy[0], IN(f, 0)), SHAPE_OF(IN(f, 1)));
 }
 static const dz_function_ops mul_ops = {"dz_mul", mul_backward, NULL};
 dz_variable *dz_mul(dz_variable *a, dz_variable *b) { return apply_binary(&mul_ops, DZ_BINARY_MUL, a, b); }
@@ -68,8 +76,10 @@ dz_variable *dz_mul(dz_variable *a, dz_variable *b) { return apply_binary(&mul_o
 static void div_backward(dz_function *f, dz_variable *const *gy, dz_variable **gx)
 {
     dz_variable *a = IN(f, 0), *b = IN(f, 1);
-    gx[0] = dz_sum_to(dz_div(gy[0], b), SHAPE_OF(a));
-    gx[1] = dz_sum_to(dz_mul(gy[0], dz_div(dz_neg(a), dz_square(b))), SHAPE_OF(b));
+    if (dz_needs_grad(a))
+        gx[0] = dz_sum_to(dz_div(gy[0], b), SHAPE_OF(a));
+    if (dz_needs_grad(b))
+        gx[1] = dz_sum_to(dz_mul(gy[0], dz_div(dz_neg(a), dz_square(b))), SHAPE_OF(b));
 }
 static const dz_function_ops div_ops = {"dz_div", div_backward, NULL};
 dz_variable *dz_div(dz_variable *a, dz_variable *b)
