@@ -47,12 +47,12 @@ static void destroy_state(const dz_function_ops *ops, void *state)
 
 static bool any_requires_grad(int ninputs, dz_variable *const *inputs)
 {
+    bool any = false;
     for (int i = 0; i < ninputs; i++) {
         DZ_ASSERT(inputs[i] != NULL);
-        if (inputs[i]->requires_grad)
-            return true;
+        any = any || inputs[i]->requires_grad;
     }
-    return false;
+    return any;
 }
 
 dz_variable *dz_function_apply(const dz_function_ops *ops, int ninputs, dz_variable *const *inputs,
