@@ -17,6 +17,7 @@
 #include "dezero/function.h"
 #include "dezero/sparse_grad.h"
 #include "embedding_internal.h"
+#include "nn_util.h"
 
 #define IN(f, i) ((f)->inputs[i])
 
@@ -209,7 +210,7 @@ static void gather_backward(dz_function *f, dz_variable *const *gy, dz_variable 
 {
     const embedding_state *s = f->state;
     dz_variable *idx = IN(f, 0), *W = IN(f, 1);
-    if (!dz_dtype_is_float(W->data->dtype) || (!W->creator && !W->requires_grad))
+    if (!dz_dtype_is_float(W->data->dtype) || !dz_needs_grad(W))
         return;
     if (!dz_embedding_check_range("dz_embedding (backward: idx changed since the forward)", idx->data, s->num_rows))
         return;

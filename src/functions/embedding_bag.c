@@ -13,6 +13,7 @@
 #include "dezero/embedding.h"
 #include "dezero/function.h"
 #include "embedding_internal.h"
+#include "nn_util.h"
 
 #define IN(f, i) ((f)->inputs[i])
 
@@ -258,8 +259,6 @@ static dz_variable *weights_grad(const dz_array *gy, const dz_array *w, const dz
     return dz_variable_new(g, NULL);
 }
 
-static bool wants_grad(const dz_variable *x) { return x->creator || x->requires_grad; }
-
 /* bag: y (B, D) = reduce_b W[idx] (* psw); gW (V, D), gpsw (idx shape) */
 static void bag_backward(dz_function *f, dz_variable *const *gy, dz_variable **gx)
 {
@@ -268,9 +267,9 @@ static void bag_backward(dz_function *f, dz_variable *const *gy, dz_variable **g
     if (!dz_embedding_check_range("dz_embedding_bag (backward: idx changed since the forward)", s->idx,
                                   W->data->shape[0]))
         return;
-    if (psw && wants_grad(psw))
+    if (psw && dz_needs_grad(psw))
         gx[1] = weights_grad(gy[0]->data, W->data, psw->data, s);
-    if (!wants_grad(W))
+    if (!dz_needs_grad(W))
         return;
     const dz_array *weights = psw ? psw->data : NULL;
     if (s->mode == DZ_EMBEDDING_BAG_MAX)
