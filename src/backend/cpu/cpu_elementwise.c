@@ -5,7 +5,8 @@
  * over a row vectorize; rows (or, for same-shape operands, ranges of elements)
  * run on several threads above DZ_GRAIN elements. Integer arithmetic (add,
  * sub, mul, neg, square, abs and the scalar forms) wraps around through
- * unsigned arithmetic, as NumPy's does. Reductions are in cpu_reduce.c. */
+ * unsigned arithmetic, as NumPy's does; integer division by 0 gives 0 and
+ * INT_MIN / -1 wraps to INT_MIN. Reductions are in cpu_reduce.c. */
 #include <math.h>
 #include <string.h>
 
@@ -15,30 +16,44 @@
 #include "cpu_vecmath.h"
 
 /* Strides (in elements) of x seen through an output of shape (ndim, shape):
- * right-aligned, 0 on broadcast axes. */
+ * right-aligned, 0 on broadcast axes. The products wrap around: they can only
+ * overflow for an empty array, where no stride is used. */
 static void broadcast_strides(const dz_array *x, int ndim, const int64_t *shape, int64_t *strides)
 {
-    int64_t s = 1;
+    uint64_t s = 1;
     for (int i = ndim - 1; i >= 0; i--) {
         int j = i - (ndim - x->ndim);
         if (j < 0 || (x->shape[j] == 1 && shape[i] != 1)) {
             strides[i] = 0;
         } else {
-            strides[i] = s;
+            strides[i] = (int64_t)s;
         }
         if (j >= 0)
-            s *= x->shape[j];
+            s *= (uint64_t)x->shape[j];
     }
 }
 
 static void contiguous_strides(int ndim, const int64_t *shape, int64_t *strides)
 {
-    int64_t s = 1;
+    uint64_t s = 1;
     for (int i = ndim - 1; i >= 0; i--) {
-        strides[i] = s;
-        s *= shape[i];
+        strides[i] = (int64_t)s;
+        s *= (uint64_t)shape[i];
     }
 }
+
+/* A whole number p in (-2^64, 2^64) modulo 2^64, which integer kernels wrap
+ * to their width (the functions admit only values their dtype holds, or their
+ * negation); 0 for anything else. Converting such a double to an integer
+ * type directly would be undefined. */
+static inline uint64_t wrap_scalar(double p)
+{
+    if (!(p > -0x1p64 && p < 0x1p64))
+        return 0;
+    return p >= 0 ? (uint64_t)p : -(uint64_t)-p;
+}
+#define FLOAT_SCALAR(T, p) ((T)(p))
+#define INT_SCALAR(T, p) ((T)wrap_scalar(p))
 
 /* ---- walking rows ------------------------------------------------------------ */
 
@@ -147,9 +162,9 @@ static void fill_range(void *vctx, int64_t begin, int64_t end)
     switch (c->y->dtype) {
     case DZ_F32: FILL(float, (float)c->value) break;
     case DZ_F64: FILL(double, c->value) break;
-    case DZ_I32: FILL(int32_t, (int32_t)c->value) break;
-    case DZ_I64: FILL(int64_t, (int64_t)c->value) break;
-    case DZ_U8: FILL(uint8_t, (uint8_t)c->value) break;
+    case DZ_I32: FILL(int32_t, INT_SCALAR(int32_t, c->value)) break;
+    case DZ_I64: FILL(int64_t, INT_SCALAR(int64_t, c->value)) break;
+    case DZ_U8: FILL(uint8_t, INT_SCALAR(uint8_t, c->value)) break;
     case DZ_BOOL: FILL(uint8_t, c->value != 0) break;
     case DZ_F16: FILL(uint16_t, dz_float_to_half((float)c->value)) break;
     }
@@ -171,12 +186,15 @@ typedef struct {
 } unary_ctx;
 
 /* y[i] = E for i < n, with X the input element; wrap_t is the unsigned type
- * that integer arithmetic wraps through (the element type itself for floats). */
+ * that integer arithmetic wraps through (the element type itself for floats),
+ * DIV the division of the dtype. */
 #define LOOP(E)                                                                                    \
     for (int64_t i = 0; i < n; i++)                                                                \
         y[i] = (elem_t)(E);
 #define X x[i]
 #define W(v) ((wrap_t)(v))
+#define FDIV(u, v) ((u) / (v))
+#define IDIV(u, v) ((v) == 0 ? 0 : (v) == -1 ? (elem_t)-W(u) : (u) / (v))
 
 /* float32 sin and cos past DZ_VTRIG_LIMIT (NaN from dz_vsinf/dz_vcosf): redone
  * with libm, element by element. */
@@ -194,7 +212,7 @@ static void patch_far_trig(dz_unary_op op, const float *x, float *y, int64_t n)
         patch_far_trig(op, x, y, n);
 #define PATCH_NONE(op, x, y, n)
 
-#define UNARY_SPAN(T, U, NAME, EXP, LOG, SIN, COS, TANH, SQRT, POW, PATCH)                         \
+#define UNARY_SPAN(T, U, NAME, EXP, LOG, SIN, COS, TANH, SQRT, POW, DIV, PATCH)                    \
     DZ_FMA_CLONES static void NAME(dz_unary_op op, T p, const T *x, T *y, int64_t n)               \
     {                                                                                              \
         typedef T elem_t;                                                                          \
@@ -213,7 +231,7 @@ static void patch_far_trig(dz_unary_op op, const float *x, float *y, int64_t n)
         case DZ_UNARY_ADD_SCALAR: LOOP(W(X) + W(p)) break;                                         \
         case DZ_UNARY_MUL_SCALAR: LOOP(W(X) * W(p)) break;                                         \
         case DZ_UNARY_RSUB_SCALAR: LOOP(W(p) - W(X)) break;                                        \
-        case DZ_UNARY_RDIV_SCALAR: LOOP(p / X) break;                                              \
+        case DZ_UNARY_RDIV_SCALAR: LOOP(DIV(p, X)) break;                                          \
         case DZ_UNARY_SIGMOID: LOOP(TANH(X * (T)0.5) * (T)0.5 + (T)0.5) break;                     \
         case DZ_UNARY_RELU: LOOP(X > 0 ? X : (T)0) break;                                          \
         case DZ_UNARY_STEP: LOOP(X > 0 ? (T)1 : (T)0) break;                                       \
@@ -226,8 +244,9 @@ static void patch_far_trig(dz_unary_op op, const float *x, float *y, int64_t n)
 
 /* float32 exp, log, sin, cos and tanh: the vectorizable, correctly rounded
  * (but for a few inputs) versions of cpu_vecmath.h. */
-UNARY_SPAN(float, float, unary_span_f32, dz_vexpf, dz_vlogf, dz_vsinf, dz_vcosf, dz_vtanhf, sqrtf, powf, PATCH_F32)
-UNARY_SPAN(double, double, unary_span_f64, exp, log, sin, cos, tanh, sqrt, pow, PATCH_NONE)
+UNARY_SPAN(float, float, unary_span_f32, dz_vexpf, dz_vlogf, dz_vsinf, dz_vcosf, dz_vtanhf, sqrtf, powf, FDIV,
+           PATCH_F32)
+UNARY_SPAN(double, double, unary_span_f64, exp, log, sin, cos, tanh, sqrt, pow, FDIV, PATCH_NONE)
 #define IEXP(v) exp((double)(v))
 #define ILOG(v) log((double)(v))
 #define ISIN(v) sin((double)(v))
@@ -235,32 +254,32 @@ UNARY_SPAN(double, double, unary_span_f64, exp, log, sin, cos, tanh, sqrt, pow, 
 #define ITANH(v) tanh((double)(v))
 #define ISQRT(v) sqrt((double)(v))
 #define IPOW(v, q) pow((double)(v), (double)(q))
-UNARY_SPAN(int32_t, uint32_t, unary_span_i32, IEXP, ILOG, ISIN, ICOS, ITANH, ISQRT, IPOW, PATCH_NONE)
-UNARY_SPAN(int64_t, uint64_t, unary_span_i64, IEXP, ILOG, ISIN, ICOS, ITANH, ISQRT, IPOW, PATCH_NONE)
+UNARY_SPAN(int32_t, uint32_t, unary_span_i32, IEXP, ILOG, ISIN, ICOS, ITANH, ISQRT, IPOW, IDIV, PATCH_NONE)
+UNARY_SPAN(int64_t, uint64_t, unary_span_i64, IEXP, ILOG, ISIN, ICOS, ITANH, ISQRT, IPOW, IDIV, PATCH_NONE)
 #undef LOOP
 #undef X
 
 /* One row: y = op(x) with x contiguous (stride 1) or one value (stride 0),
- * which is computed once and repeated. */
-#define UNARY_ROW(T, NAME, SPAN)                                                                   \
+ * which is computed once and repeated. SCALAR converts the op's scalar. */
+#define UNARY_ROW(T, NAME, SPAN, SCALAR)                                                           \
     static void NAME(void *vctx, const int64_t *off, int64_t n, const int64_t *st)                 \
     {                                                                                              \
         const unary_ctx *c = vctx;                                                                 \
         const T *x = (const T *)c->x + off[0];                                                     \
         T *y = (T *)c->y + off[1];                                                                 \
         if (st[0] == 1) {                                                                          \
-            SPAN(c->op, (T)c->p, x, y, n);                                                         \
+            SPAN(c->op, SCALAR(T, c->p), x, y, n);                                                 \
             return;                                                                                \
         }                                                                                          \
-        SPAN(c->op, (T)c->p, x, y, 1);                                                             \
+        SPAN(c->op, SCALAR(T, c->p), x, y, 1);                                                     \
         for (int64_t i = 1; i < n; i++)                                                            \
             y[i] = y[0];                                                                           \
     }
 
-UNARY_ROW(float, unary_row_f32, unary_span_f32)
-UNARY_ROW(double, unary_row_f64, unary_span_f64)
-UNARY_ROW(int32_t, unary_row_i32, unary_span_i32)
-UNARY_ROW(int64_t, unary_row_i64, unary_span_i64)
+UNARY_ROW(float, unary_row_f32, unary_span_f32, FLOAT_SCALAR)
+UNARY_ROW(double, unary_row_f64, unary_span_f64, FLOAT_SCALAR)
+UNARY_ROW(int32_t, unary_row_i32, unary_span_i32, INT_SCALAR)
+UNARY_ROW(int64_t, unary_row_i64, unary_span_i64, INT_SCALAR)
 
 static row_fn unary_row_for(dz_dtype dtype)
 {
@@ -362,7 +381,7 @@ typedef struct {
             y[i] = value;                                                                          \
     }
 
-#define BINARY_ROW(T, U, NAME)                                                                     \
+#define BINARY_ROW(T, U, NAME, DIV)                                                                \
     DZ_FMA_CLONES static void NAME(void *vctx, const int64_t *off, int64_t n, const int64_t *st)   \
     {                                                                                              \
         typedef T elem_t;                                                                          \
@@ -375,7 +394,7 @@ typedef struct {
         case DZ_BINARY_ADD: LOOP(W(u) + W(v)) break;                                               \
         case DZ_BINARY_SUB: LOOP(W(u) - W(v)) break;                                               \
         case DZ_BINARY_MUL: LOOP(W(u) * W(v)) break;                                               \
-        case DZ_BINARY_DIV: LOOP(u / v) break;                                                     \
+        case DZ_BINARY_DIV: LOOP(DIV(u, v)) break;                                                 \
         case DZ_BINARY_MAXIMUM: LOOP(u > v ? u : v) break;                                         \
         case DZ_BINARY_MINIMUM: LOOP(u < v ? u : v) break;                                         \
         case DZ_BINARY_EQUAL: LOOP(u == v) break;                                                  \
@@ -386,10 +405,10 @@ typedef struct {
         }                                                                                          \
     }
 
-BINARY_ROW(float, float, binary_row_f32)
-BINARY_ROW(double, double, binary_row_f64)
-BINARY_ROW(int32_t, uint32_t, binary_row_i32)
-BINARY_ROW(int64_t, uint64_t, binary_row_i64)
+BINARY_ROW(float, float, binary_row_f32, FDIV)
+BINARY_ROW(double, double, binary_row_f64, FDIV)
+BINARY_ROW(int32_t, uint32_t, binary_row_i32, IDIV)
+BINARY_ROW(int64_t, uint64_t, binary_row_i64, IDIV)
 #undef LOOP
 #undef W
 

@@ -18,15 +18,16 @@ typedef struct {
 
 typedef void (*index_row_fn)(const index_row *row, void *ctx);
 
-/* C-order strides of the offsets table, laid over y's dims (0 elsewhere). */
+/* C-order strides of the offsets table, laid over y's dims (0 elsewhere).
+ * The products wrap around: they only overflow when y is empty. */
 static void offsets_strides(const dz_gather_spec *s, int64_t *strides)
 {
-    int64_t step = 1;
+    uint64_t step = 1;
     for (int d = s->ndim - 1; d >= 0; d--) {
         bool covered = s->offsets && d >= s->offsets_axis && d < s->offsets_axis + s->offsets_ndim;
-        strides[d] = covered ? step : 0;
+        strides[d] = covered ? (int64_t)step : 0;
         if (covered)
-            step *= s->shape[d];
+            step *= (uint64_t)s->shape[d];
     }
 }
 
@@ -135,22 +136,24 @@ typedef struct {
     dz_array *x;
 } add_ctx;
 
-#define ADD_ROW(T)                                                                                 \
+/* Integer sums wrap around through the unsigned type U, as np.add.at's do
+ * (U is T itself for floats). */
+#define ADD_ROW(T, U)                                                                              \
     do {                                                                                           \
         const T *y = (const T *)c->y->data + row->y_index;                                         \
         T *x = (T *)c->x->data;                                                                    \
         for (int64_t k = 0; k < row->n; k++)                                                       \
-            x[source_of(row, k)] += y[k];                                                          \
+            x[source_of(row, k)] = (T)((U)x[source_of(row, k)] + (U)y[k]);                         \
     } while (0)
 
 static void add_row(const index_row *row, void *vctx)
 {
     const add_ctx *c = vctx;
     switch (c->x->dtype) {
-    case DZ_F32: ADD_ROW(float); break;
-    case DZ_F64: ADD_ROW(double); break;
-    case DZ_I32: ADD_ROW(int32_t); break;
-    case DZ_I64: ADD_ROW(int64_t); break;
+    case DZ_F32: ADD_ROW(float, float); break;
+    case DZ_F64: ADD_ROW(double, double); break;
+    case DZ_I32: ADD_ROW(int32_t, uint32_t); break;
+    case DZ_I64: ADD_ROW(int64_t, uint64_t); break;
     default: break;
     }
 }
@@ -185,13 +188,13 @@ void dz_cpu_take_rows(const dz_array *table, const dz_array *rows, dz_array *y)
 }
 
 /* grad rows [row_begin, row_end) += the rows of gy aimed at them, in entry
- * order. Every entry is scanned, so ranges run in parallel would never write
- * the same row. */
-#define ADD_ROWS(T)                                                                                \
+ * order (integers wrapping through U, as ADD_ROW). Every entry is scanned, so
+ * ranges run in parallel would never write the same row. */
+#define ADD_ROWS(T, U)                                                                             \
     static inline void add_row_##T(T *restrict g, const T *restrict s, int64_t d)                  \
     {                                                                                              \
         for (int64_t j = 0; j < d; j++)                                                            \
-            g[j] += s[j];                                                                          \
+            g[j] = (T)((U)g[j] + (U)s[j]);                                                         \
     }                                                                                              \
                                                                                                    \
     DZ_FMA_CLONES static void add_rows_##T(const T *gy, const int64_t *rows, int64_t n, int64_t d, T *grad, \
@@ -204,10 +207,10 @@ void dz_cpu_take_rows(const dz_array *table, const dz_array *rows, dz_array *y)
                 add_row_##T(grad + rows[i] * d, gy + i * d, d);                                    \
         }                                                                                          \
     }
-ADD_ROWS(float)
-ADD_ROWS(double)
-ADD_ROWS(int32_t)
-ADD_ROWS(int64_t)
+ADD_ROWS(float, float)
+ADD_ROWS(double, double)
+ADD_ROWS(int32_t, uint32_t)
+ADD_ROWS(int64_t, uint64_t)
 
 void dz_cpu_scatter_add_rows(const dz_array *gy, const dz_array *rows, dz_array *grad)
 {
