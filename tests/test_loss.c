@@ -187,7 +187,8 @@ START_TEST(test_bad_labels)
     dz_scope_begin();
     dz_variable *x = tc_randn(1, 2, DZ_SHAPE(4, 5));
     ASSERT_ERROR(dz_softmax_cross_entropy(x, labels(DZ_I64, 4, (double[]){0, 1, 5, 2})), DZ_ERR_INDEX,
-                 "dz_softmax_cross_entropy: label 5 at position 2 is out of range for 5 classes (0..4)");
+                 "dz_softmax_cross_entropy: label 5 at position 2 is out of range for 5 classes; labels must be in "
+                 "[0, 5)");
     ASSERT_ERROR(dz_softmax_cross_entropy(x, labels(DZ_I32, 4, (double[]){0, -1, 1, 2})), DZ_ERR_INDEX,
                  "label -1 at position 1");
     ASSERT_ERROR(dz_softmax_cross_entropy_ignore(x, labels(DZ_I32, 4, (double[]){0, -1, 1, 9}), -1), DZ_ERR_INDEX,

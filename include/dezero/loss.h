@@ -35,8 +35,9 @@ dz_variable *dz_sigmoid_cross_entropy(dz_variable *x, dz_variable *t);
 dz_variable *dz_binary_cross_entropy(dz_variable *p, dz_variable *t);
 
 /* Fraction of rows of y (N, C) whose argmax (the first, on ties) equals the
- * int32/int64 label t (N,): a 0-d float64 constant, outside any graph (NaN
- * when N is 0). */
+ * int32/int64 label t (N,) in 0..C-1 (anything else is a user error, as for
+ * the cross entropy): a 0-d float64 constant, outside any graph (NaN when N
+ * is 0). */
 dz_variable *dz_accuracy(dz_variable *y, dz_variable *t);
 
 #endif

@@ -1,6 +1,11 @@
 /* Elementwise functions: arithmetic with NumPy broadcasting and the usual
  * math (src/functions/arith.c, src/functions/math.c). Each returns a new
- * Variable (scope-owned), or NULL after a user error. */
+ * Variable (scope-owned), or NULL after a user error.
+ *
+ * Integer inputs (add, sub, mul, neg, square, and the add, sub, rsub and mul
+ * scalar forms) keep their dtype and wrap around on overflow, as NumPy's do;
+ * their scalar must be a whole number that the dtype holds. Division, pow and
+ * the math functions take float32 or float64 only. */
 #ifndef DEZERO_MATH_H
 #define DEZERO_MATH_H
 

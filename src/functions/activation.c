@@ -124,7 +124,7 @@ static const dz_function_ops log_softmax_ops = {"dz_log_softmax", log_softmax_ba
 static dz_variable *apply_softmax(const dz_function_ops *ops, dz_variable *x, int axis, bool log)
 {
     int a;
-    if (!dz_check_float(ops->name, x) || !dz_check_axis(ops->name, x->data, axis, &a))
+    if (!dz_check_float(ops->name, x) || !dz_check_axis(ops->name, x->data, axis, false, &a))
         return NULL;
     dz_array *y = dz_array_uninit_like(x->data);
     if (y)
@@ -155,6 +155,19 @@ static void extremum_backward(dz_function *f, dz_variable *const *gy, dz_variabl
 static const dz_function_ops max_ops = {"dz_max", extremum_backward, NULL};
 static const dz_function_ops min_ops = {"dz_min", extremum_backward, NULL};
 
+/* No reduced axis (kept 1) has length 0: an extremum of nothing is undefined. */
+static bool check_nonempty(const char *op, const dz_array *x, const int64_t *kept)
+{
+    for (int d = 0; d < x->ndim; d++) {
+        if (kept[d] == 1 && x->shape[d] == 0) {
+            dz_raise(DZ_ERR_VALUE, "%s: axis %d of shape %s is empty, and an empty axis has no extremum; reduce "
+                     "other axes or give the input elements", op, d, DZ_SHAPE_OF(x));
+            return false;
+        }
+    }
+    return true;
+}
+
 static dz_variable *extremum(const dz_function_ops *ops, dz_reduce_op op, dz_variable *x, int naxes,
                              const int *axes, bool keepdims)
 {
@@ -164,12 +177,8 @@ static dz_variable *extremum(const dz_function_ops *ops, dz_reduce_op op, dz_var
         return NULL;
     kept_state *s = dz_xmalloc(sizeof *s);
     s->ndim = x->data->ndim;
-    if (!dz_reduced_shape(ops->name, x->data, naxes, axes, s->kept, &ndim, shape)) {
-        free(s);
-        return NULL;
-    }
-    if (x->data->size == 0) {
-        dz_raise(DZ_ERR_VALUE, "%s: the input of shape %s is empty", ops->name, DZ_SHAPE_OF(x->data));
+    if (!dz_check_reduce_axes(ops->name, x->data, naxes, axes, s->kept, &ndim, shape) ||
+        !check_nonempty(ops->name, x->data, s->kept)) {
         free(s);
         return NULL;
     }

@@ -1,6 +1,8 @@
 /* Arithmetic: add, sub, mul, div with NumPy broadcasting, neg, pow, and the
  * scalar forms. Backwards sum the grad back to each input's shape (sum_to),
  * for the inputs that need a grad. */
+#include <math.h>
+
 #include "../core/array_ops.h"
 #include "../core/internal.h"
 #include "checks.h"
@@ -20,14 +22,17 @@ static dz_variable *apply_binary(const dz_function_ops *ops, dz_binary_op op, dz
     return dz_function_apply1(ops, 2, in, dz_array_binary(op, a->data, b->data), 0, NULL);
 }
 
-/* Integer inputs keep their dtype, so a scalar with a fraction would be cut. */
+/* Integer inputs keep their dtype, so the scalar must be a whole number the
+ * dtype holds (a fraction would be cut, a larger value cannot be converted). */
 static bool check_scalar(const char *op, const dz_variable *x, double c)
 {
     if (!dz_check_variable(op, x))
         return false;
-    if (dz_dtype_is_integer(x->data->dtype) && c != (double)(int64_t)c) {
-        dz_raise(DZ_ERR_DTYPE, "%s: scalar %g is not a whole number but the input is %s; convert the input to "
-                 "float32 or float64 first", op, c, dz_dtype_name(x->data->dtype));
+    dz_dtype dtype = x->data->dtype;
+    double limit = dtype == DZ_I32 ? 0x1p31 : 0x1p63; /* the range is [-limit, limit) */
+    if (dz_dtype_is_integer(dtype) && !(c == floor(c) && c >= -limit && c < limit)) {
+        dz_raise(DZ_ERR_DTYPE, "%s: scalar %g is not a whole number in the range of %s, the dtype of the input "
+                 "(and of the result); convert the input to float64 first", op, c, dz_dtype_name(dtype));
         return false;
     }
     return true;
@@ -84,9 +89,7 @@ static void div_backward(dz_function *f, dz_variable *const *gy, dz_variable **g
 static const dz_function_ops div_ops = {"dz_div", div_backward, NULL};
 dz_variable *dz_div(dz_variable *a, dz_variable *b)
 {
-    if (a && a->data && !dz_check_float("dz_div", a))
-        return NULL;
-    return apply_binary(&div_ops, DZ_BINARY_DIV, a, b);
+    return dz_check_float("dz_div", a) ? apply_binary(&div_ops, DZ_BINARY_DIV, a, b) : NULL;
 }
 
 /* neg: y = -x; gx = -gy */
@@ -124,7 +127,11 @@ dz_variable *dz_add_scalar(dz_variable *x, double c)
 {
     return check_scalar("dz_add_scalar", x, c) ? apply_unary(&add_scalar_ops, DZ_UNARY_ADD_SCALAR, x, c) : NULL;
 }
-dz_variable *dz_sub_scalar(dz_variable *x, double c) { return dz_add_scalar(x, -c); }
+/* sub_scalar: y = x + (-c), an add_scalar node (-c wraps for integers) */
+dz_variable *dz_sub_scalar(dz_variable *x, double c)
+{
+    return check_scalar("dz_sub_scalar", x, c) ? apply_unary(&add_scalar_ops, DZ_UNARY_ADD_SCALAR, x, -c) : NULL;
+}
 
 /* mul_scalar: y = x * c; gx = gy * c */
 static void mul_scalar_backward(dz_function *f, dz_variable *const *gy, dz_variable **gx)
@@ -136,9 +143,10 @@ dz_variable *dz_mul_scalar(dz_variable *x, double c)
 {
     return check_scalar("dz_mul_scalar", x, c) ? apply_unary(&mul_scalar_ops, DZ_UNARY_MUL_SCALAR, x, c) : NULL;
 }
+/* div_scalar: y = x * (1 / c), a mul_scalar node */
 dz_variable *dz_div_scalar(dz_variable *x, double c)
 {
-    return dz_check_float("dz_div_scalar", x) ? dz_mul_scalar(x, 1.0 / c) : NULL;
+    return dz_check_float("dz_div_scalar", x) ? apply_unary(&mul_scalar_ops, DZ_UNARY_MUL_SCALAR, x, 1.0 / c) : NULL;
 }
 
 /* rsub_scalar: y = c - x; gx = -gy */

@@ -1,5 +1,7 @@
-/* Argument checks shared by the functions. */
+/* Argument checks shared by the functions (see checks.h). */
 #include "checks.h"
+
+#include <inttypes.h>
 
 #include "../core/array_ops.h"
 #include "../core/internal.h"
@@ -69,6 +71,173 @@ bool dz_check_broadcast(const char *op, const dz_variable *a, const dz_variable 
                  DZ_SHAPE_OF(b->data));
         return false;
     }
+    return true;
+}
+
+/* ---- shapes -------------------------------------------------------------------- */
+
+/* The shape pointer and dim count are usable (no dims are read otherwise). */
+static bool check_dims(const char *op, const char *what, int ndim, const int64_t *shape)
+{
+    if (ndim > 0 && !shape) {
+        dz_raise(DZ_ERR_NULL, "%s: %s is NULL but has %d dims", op, what, ndim);
+        return false;
+    }
+    if (ndim < 0 || ndim > DZ_MAX_NDIM) {
+        dz_raise(DZ_ERR_SHAPE, "%s: %s has %d dims; arrays have 0 to %d", op, what, ndim, DZ_MAX_NDIM);
+        return false;
+    }
+    return true;
+}
+
+/* NumPy's rule for a shape with no negative dim: the product of its nonzero
+ * dims, in elements of up to 8 bytes, fits in 64 bits (so an empty array
+ * cannot have strides that overflow either). */
+static bool size_fits(int ndim, const int64_t *shape)
+{
+    int64_t bytes = 8;
+    for (int d = 0; d < ndim; d++)
+        if (shape[d] != 0 && __builtin_mul_overflow(bytes, shape[d], &bytes))
+            return false;
+    return true;
+}
+
+bool dz_check_shape(const char *op, const char *what, int ndim, const int64_t *shape)
+{
+    if (!check_dims(op, what, ndim, shape))
+        return false;
+    for (int d = 0; d < ndim; d++) {
+        if (shape[d] < 0) {
+            dz_raise(DZ_ERR_SHAPE, "%s: %s %s has a negative dimension", op, what, dz_shape_str(ndim, shape));
+            return false;
+        }
+    }
+    if (!size_fits(ndim, shape)) {
+        dz_raise(DZ_ERR_OVERFLOW, "%s: %s %s has more elements than fit in 64-bit sizes", op, what,
+                 dz_shape_str(ndim, shape));
+        return false;
+    }
+    return true;
+}
+
+bool dz_check_reshape(const char *op, const dz_array *x, int ndim, const int64_t *shape, int64_t *resolved)
+{
+    if (!check_dims(op, "the new shape", ndim, shape))
+        return false;
+    int64_t known = 1;
+    int infer = -1;
+    bool fits = true;
+    for (int d = 0; d < ndim; d++) {
+        resolved[d] = shape[d];
+        if (shape[d] == -1 && infer < 0)
+            infer = d;
+        else if (shape[d] < 0 || __builtin_mul_overflow(known, shape[d], &known))
+            fits = false;
+    }
+    if (fits && infer >= 0 && known > 0 && x->size % known == 0) {
+        resolved[infer] = x->size / known;
+        known = x->size;
+    }
+    if (!fits || known != x->size) {
+        dz_raise(DZ_ERR_SHAPE, "%s: cannot reshape array of size %" PRId64 " (shape %s) into shape %s; the sizes "
+                 "must match, and at most one dim may be -1 (inferred)", op, x->size, DZ_SHAPE_OF(x),
+                 dz_shape_str(ndim, shape));
+        return false;
+    }
+    return true;
+}
+
+/* ---- axes -------------------------------------------------------------------------- */
+
+bool dz_check_axis(const char *op, const dz_array *x, int axis, bool insert, int *out)
+{
+    int n = x->ndim + (insert ? 1 : 0);
+    int64_t at = axis < 0 ? (int64_t)axis + n : axis;
+    if (n == 0) {
+        dz_raise(DZ_ERR_VALUE, "%s: axis %d is out of range for an input of shape (): a 0-d input has no axes",
+                 op, axis);
+        return false;
+    }
+    if (at < 0 || at >= n) {
+        dz_raise(DZ_ERR_VALUE, "%s: axis %d is out of range for an input of shape %s; axes run from %d to %d", op,
+                 axis, DZ_SHAPE_OF(x), -n, n - 1);
+        return false;
+    }
+    *out = (int)at;
+    return true;
+}
+
+bool dz_check_reduce_axes(const char *op, const dz_array *x, int naxes, const int *axes, int64_t *kept,
+                          int *out_ndim, int64_t *out_shape)
+{
+    bool reduce[DZ_MAX_NDIM];
+    if (naxes > 0 && !axes) {
+        dz_raise(DZ_ERR_NULL, "%s: axes is NULL but naxes is %d", op, naxes);
+        return false;
+    }
+    if (naxes < 0 || naxes > x->ndim) {
+        dz_raise(DZ_ERR_VALUE, "%s: %d axes given for an input of shape %s; give 0 (all) to %d distinct axes", op,
+                 naxes, DZ_SHAPE_OF(x), x->ndim);
+        return false;
+    }
+    for (int d = 0; d < x->ndim; d++)
+        reduce[d] = naxes == 0;
+    for (int i = 0; i < naxes; i++) {
+        int a;
+        if (!dz_check_axis(op, x, axes[i], false, &a))
+            return false;
+        if (reduce[a]) {
+            dz_raise(DZ_ERR_VALUE, "%s: axis %d is repeated in the axes of an input of shape %s", op, axes[i],
+                     DZ_SHAPE_OF(x));
+            return false;
+        }
+        reduce[a] = true;
+    }
+    *out_ndim = 0;
+    for (int d = 0; d < x->ndim; d++) {
+        kept[d] = reduce[d] ? 1 : x->shape[d];
+        if (!reduce[d])
+            out_shape[(*out_ndim)++] = x->shape[d];
+    }
+    return true;
+}
+
+/* ---- index data and labels ---------------------------------------------------------- */
+
+int64_t dz_index_at(const dz_array *a, int64_t i)
+{
+    return a->dtype == DZ_I64 ? ((const int64_t *)a->data)[i] : ((const int32_t *)a->data)[i];
+}
+
+bool dz_check_labels(const char *op, const dz_variable *t)
+{
+    if (!dz_check_variable(op, t))
+        return false;
+    if (!dz_dtype_is_integer(t->data->dtype)) {
+        dz_raise(DZ_ERR_DTYPE, "%s: labels of dtype %s are not supported; use int32 or int64 class indices", op,
+                 dz_dtype_name(t->data->dtype));
+        return false;
+    }
+    return true;
+}
+
+bool dz_check_label_range(const char *op, const dz_array *t, int64_t num_classes, const int64_t *ignore_index,
+                          int64_t *count)
+{
+    int64_t n = 0;
+    for (int64_t i = 0; i < t->size; i++) {
+        int64_t label = dz_index_at(t, i);
+        if (ignore_index && label == *ignore_index)
+            continue;
+        if (label < 0 || label >= num_classes) {
+            dz_raise(DZ_ERR_INDEX, "%s: label %" PRId64 " at position %" PRId64 " is out of range for %" PRId64
+                     " classes; labels must be in [0, %" PRId64 ")%s", op, label, i, num_classes, num_classes,
+                     ignore_index ? " or equal ignore_index" : "");
+            return false;
+        }
+        n++;
+    }
+    *count = n;
     return true;
 }
 

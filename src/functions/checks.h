@@ -1,9 +1,11 @@
 /* Argument checks shared by the functions: each raises a user error that names
- * the op and returns false when the check fails. */
+ * the op (the public function the user called) and returns false when the
+ * check fails, so a caller stops at the first error. */
 #ifndef DEZERO_CHECKS_H
 #define DEZERO_CHECKS_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "dezero/variable.h"
 
@@ -15,6 +17,33 @@ bool dz_check_float(const char *op, const dz_variable *x);
 bool dz_check_pair(const char *op, const dz_variable *a, const dz_variable *b);
 /* dz_check_pair, and the shapes broadcast. */
 bool dz_check_broadcast(const char *op, const dz_variable *a, const dz_variable *b);
+
+/* (ndim, shape), called `what` in messages, is the shape of an array that can
+ * exist: 0..DZ_MAX_NDIM dims, not NULL, no negative dim, and a size in bytes
+ * (of 8-byte elements) that fits in 64 bits. */
+bool dz_check_shape(const char *op, const char *what, int ndim, const int64_t *shape);
+/* The reshape target (ndim, shape) of x, one entry possibly -1, resolved into
+ * `resolved` (NumPy's rules). */
+bool dz_check_reshape(const char *op, const dz_array *x, int ndim, const int64_t *shape, int64_t *resolved);
+
+/* `axis` of x (negative counts from the end) resolved into *out. With
+ * `insert`, an axis of the result of inserting one (0..ndim). */
+bool dz_check_axis(const char *op, const dz_array *x, int axis, bool insert, int *out);
+/* Reduction axes (NULL or naxes 0: all): kept is x's shape with 1 on the
+ * reduced axes, (out_ndim, out_shape) the shape without them. */
+bool dz_check_reduce_axes(const char *op, const dz_array *x, int naxes, const int *axes, int64_t *kept,
+                          int *out_ndim, int64_t *out_shape);
+
+/* Element i of an int32 or int64 array (index arrays, labels, offsets): the
+ * one host view of index data outside the backends. */
+int64_t dz_index_at(const dz_array *a, int64_t i);
+/* t is an int32 or int64 label variable. */
+bool dz_check_labels(const char *op, const dz_variable *t);
+/* Every label is in 0..num_classes-1, or equals *ignore_index when that is
+ * not NULL; *count gets the labels not ignored. The message names the first
+ * bad label and its position. */
+bool dz_check_label_range(const char *op, const dz_array *t, int64_t num_classes, const int64_t *ignore_index,
+                          int64_t *count);
 
 /* Identity result: another reference to x, owned like any op result. */
 dz_variable *dz_identity_result(dz_variable *x);

@@ -6,6 +6,7 @@
  *   gather  (*idx, D) = W[idx]          backward: scatter-add of gy (or a sparse grad)
  *   scatter (V, D)    = scatter_add(gy) backward: gather of ggW, padding rows zeroed
  * (PyTorch's embedding_dense_double_backward, which ignores scale_grad_by_freq). */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -32,11 +33,6 @@ typedef struct {
 dz_embedding_options dz_embedding_default_options(void) { return (dz_embedding_options){.norm_type = 2.0}; }
 
 /* ---- shared checks ------------------------------------------------------ */
-
-int64_t dz_embedding_index_at(const dz_array *idx, int64_t i)
-{
-    return idx->dtype == DZ_I64 ? ((const int64_t *)idx->data)[i] : ((const int32_t *)idx->data)[i];
-}
 
 bool dz_embedding_check_index_dtype(const char *op, const char *what, const dz_variable *idx)
 {
@@ -87,7 +83,7 @@ bool dz_embedding_check_range(const char *op, const dz_array *idx, int64_t num_r
         return true;
     int64_t pos = 0, value = 0;
     for (; pos < idx->size; pos++) {
-        value = dz_embedding_index_at(idx, pos);
+        value = dz_index_at(idx, pos);
         if (value < 0 || value >= num_rows)
             break;
     }
@@ -116,6 +112,19 @@ bool dz_embedding_padding(const char *op, const char *message, bool has, int64_t
     return true;
 }
 
+bool dz_embedding_check_norm(const char *op, bool has_max_norm, double max_norm, double norm_type)
+{
+    if (has_max_norm && !(max_norm >= 0)) {
+        dz_raise(DZ_ERR_VALUE, "%s: max_norm is %g; it must be a number >= 0", op, max_norm);
+        return false;
+    }
+    if (has_max_norm && isnan(norm_type)) {
+        dz_raise(DZ_ERR_VALUE, "%s: norm_type is NaN; give the p of the norm (2 by default, inf allowed)", op);
+        return false;
+    }
+    return true;
+}
+
 bool dz_embedding_renorm(const char *op, dz_variable *W, const dz_array *idx, double max_norm, double norm_type)
 {
     if (!dz_dtype_is_float(W->data->dtype)) {
@@ -139,7 +148,7 @@ static void drop_padding(const dz_array *idx, int64_t padding_idx, int64_t kept,
     *values = kept == idx->size ? dz_array_retain(rows) : dz_array_empty(rows->dtype, 2, DZ_SHAPE(kept, D));
     int64_t *out = (*indices)->data;
     for (int64_t i = 0, n = 0; i < idx->size; i++) {
-        int64_t k = dz_embedding_index_at(idx, i);
+        int64_t k = dz_index_at(idx, i);
         if (k == padding_idx)
             continue;
         if (*values != rows)
@@ -153,7 +162,7 @@ void dz_embedding_sparse_append(dz_variable *W, const dz_array *idx, dz_array *r
 {
     int64_t kept = idx->size;
     for (int64_t i = 0; padding_idx >= 0 && i < idx->size; i++)
-        kept -= dz_embedding_index_at(idx, i) == padding_idx;
+        kept -= dz_index_at(idx, i) == padding_idx;
     dz_array *indices, *values;
     drop_padding(idx, padding_idx, kept, rows, &indices, &values);
     dz_array_release(rows);
@@ -279,7 +288,8 @@ dz_variable *dz_embedding(dz_variable *idx, dz_variable *W, const dz_embedding_o
     if (!dz_embedding_check_index_dtype(op, "idx", idx) || !check_weight(op, W, idx))
         return NULL;
     embedding_state s = {W->data->shape[0], -1, o.scale_grad_by_freq, o.sparse, false};
-    if (!dz_embedding_padding(op, "padding_idx must be within num_embeddings", o.has_padding_idx, o.padding_idx,
+    if (!dz_embedding_check_norm(op, o.has_max_norm, o.max_norm, o.norm_type) ||
+        !dz_embedding_padding(op, "padding_idx must be within num_embeddings", o.has_padding_idx, o.padding_idx,
                               s.num_rows, &s.padding_idx) ||
         !dz_embedding_check_range(op, idx->data, s.num_rows))
         return NULL;

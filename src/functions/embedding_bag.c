@@ -104,7 +104,7 @@ static dz_array *offset_starts(const dz_variable *offsets, int64_t N, bool inclu
     const int64_t n = off->size, bounds = include_last ? n : n + 1; /* B + 1 */
     int64_t *o = dz_xmalloc((size_t)(n + 1) * sizeof *o);            /* the offsets, then N */
     for (int64_t i = 0; i < n; i++)
-        o[i] = dz_embedding_index_at(off, i);
+        o[i] = dz_index_at(off, i);
     o[n] = N;
     dz_array *starts = offsets_valid(o, n, N, include_last) ? dz_array_from_buffer(DZ_I64, 1, &bounds, o) : NULL;
     free(o);
@@ -148,18 +148,18 @@ static bool check_weight(const dz_variable *W)
     return true;
 }
 
-static bool check_mode(const dz_embedding_bag_options *o)
+bool dz_embedding_bag_check_options(const char *op, const dz_embedding_bag_options *o)
 {
     if ((unsigned)o->mode > DZ_EMBEDDING_BAG_MAX) {
-        dz_raise(DZ_ERR_VALUE, "%s: mode has to be one of sum, mean or max (got %d)", op_name, (int)o->mode);
+        dz_raise(DZ_ERR_VALUE, "%s: mode has to be one of sum, mean or max (got %d)", op, (int)o->mode);
         return false;
     }
     if (o->mode == DZ_EMBEDDING_BAG_MAX && (o->scale_grad_by_freq || o->sparse)) {
-        dz_raise(DZ_ERR_VALUE, "%s: max mode does not support %s", op_name,
+        dz_raise(DZ_ERR_VALUE, "%s: max mode does not support %s", op,
                  o->sparse ? "sparse weights" : "scaling the gradient by the frequency");
         return false;
     }
-    return true;
+    return dz_embedding_check_norm(op, o->has_max_norm, o->max_norm, o->norm_type);
 }
 
 static bool check_weights(const dz_variable *psw, const dz_variable *idx, const dz_variable *W,
@@ -286,7 +286,8 @@ static const dz_function_ops bag_ops = {"dz_embedding_bag", bag_backward, bag_st
 static bool check_inputs(const dz_variable *idx, const dz_variable *W, const dz_variable *psw,
                          const dz_embedding_bag_options *o)
 {
-    return dz_embedding_check_index_dtype(op_name, "idx", idx) && check_weight(W) && check_mode(o) &&
+    return dz_embedding_check_index_dtype(op_name, "idx", idx) && check_weight(W) &&
+           dz_embedding_bag_check_options(op_name, o) &&
            check_weights(psw, idx, W, o->mode);
 }
 

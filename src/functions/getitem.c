@@ -86,11 +86,6 @@ static bool resolve_slice(const char *op, int axis, int64_t size, const dz_index
     return true;
 }
 
-static int64_t position_at(const dz_array *a, int64_t k)
-{
-    return a->dtype == DZ_I64 ? ((const int64_t *)a->data)[k] : ((const int32_t *)a->data)[k];
-}
-
 /* Index-array entries checked and wrapped to [0, size) as i64 (the array
  * itself when it already is). */
 static bool resolve_array(const char *op, int axis, int64_t size, dz_array *a, axis_index *out)
@@ -107,7 +102,7 @@ static bool resolve_array(const char *op, int axis, int64_t size, dz_array *a, a
     }
     bool as_is = a->dtype == DZ_I64;
     for (int64_t k = 0; k < a->size; k++) {
-        int64_t v = position_at(a, k);
+        int64_t v = dz_index_at(a, k);
         if (v < -size || v >= size) {
             dz_raise(DZ_ERR_INDEX, "%s: index %" PRId64 " is out of bounds for axis %d with size %" PRId64
                      " (entry %" PRId64 " of the index array)", op, v, axis, size, k);
@@ -119,7 +114,7 @@ static bool resolve_array(const char *op, int axis, int64_t size, dz_array *a, a
     if (!p)
         return false;
     for (int64_t k = 0; !as_is && k < a->size; k++) {
-        int64_t v = position_at(a, k);
+        int64_t v = dz_index_at(a, k);
         ((int64_t *)p->data)[k] = v < 0 ? v + size : v;
     }
     *out = (axis_index){DZ_INDEX_ARRAY, 0, 0, 0, p};
@@ -142,13 +137,23 @@ static bool resolve_axis(const char *op, int axis, int64_t size, const dz_index 
 
 /* ---- building a plan ----------------------------------------------------- */
 
+/* The strides of a C-contiguous array. The products, and the offsets built
+ * from them, wrap around: they overflow only for an empty array (a dim of 0
+ * beside dims whose product does not fit), whose result is empty too, so
+ * that no offset is ever used. */
 static void contiguous_strides(int ndim, const int64_t *shape, int64_t *strides)
 {
-    int64_t s = 1;
+    uint64_t s = 1;
     for (int d = ndim - 1; d >= 0; d--) {
-        strides[d] = s;
-        s *= shape[d];
+        strides[d] = (int64_t)s;
+        s *= (uint64_t)shape[d];
     }
+}
+
+/* a + b * c, wrapping around as contiguous_strides does. */
+static int64_t wrapping_madd(int64_t a, int64_t b, int64_t c)
+{
+    return (int64_t)((uint64_t)a + (uint64_t)b * (uint64_t)c);
 }
 
 static bool add_out_dim(const char *op, index_plan *p, int64_t size, int64_t stride)
@@ -238,8 +243,8 @@ static bool plan_general(const char *op, index_plan *p, const axis_index *ax)
             at = -1;
         }
         if (ax[a].kind != DZ_INDEX_ARRAY)
-            p->spec.offset += ax[a].start * strides[a];
-        int64_t stride = ax[a].len > 1 ? ax[a].step * strides[a] : 0; /* |step| < size when len > 1 */
+            p->spec.offset = wrapping_madd(p->spec.offset, ax[a].start, strides[a]);
+        int64_t stride = ax[a].len > 1 ? wrapping_madd(0, ax[a].step, strides[a]) : 0;
         if (ax[a].kind == DZ_INDEX_SLICE && !add_out_dim(op, p, ax[a].len, stride))
             return false;
     }
@@ -300,6 +305,8 @@ static index_plan *plan_new(const char *op, int in_ndim, const int64_t *in_shape
         p->in_shape[a] = in_shape[a];
     if (ok)
         ok = is_rows(ax, in_ndim, in_shape) ? plan_rows(op, p, ax) : plan_general(op, p, ax);
+    if (ok)
+        ok = dz_check_shape(op, "the result shape", p->out_ndim, p->out_shape);
     for (int a = 0; a < in_ndim; a++)
         dz_array_release(ax[a].positions);
     if (!ok) {
@@ -364,27 +371,11 @@ dz_variable *dz_get_item(dz_variable *x, int nindex, const dz_index *index)
     return y;
 }
 
-static bool valid_shape(const char *op, int ndim, const int64_t *shape)
-{
-    if (ndim < 0 || ndim > DZ_MAX_NDIM || (ndim > 0 && !shape)) {
-        dz_raise(DZ_ERR_SHAPE, "%s: in_shape must have 0..%d dims and not be NULL (ndim %d)", op, DZ_MAX_NDIM,
-                 ndim);
-        return false;
-    }
-    for (int d = 0; d < ndim; d++) {
-        if (shape[d] < 0) {
-            dz_raise(DZ_ERR_SHAPE, "%s: in_shape %s has a negative dimension", op, dz_shape_str(ndim, shape));
-            return false;
-        }
-    }
-    return true;
-}
-
 dz_variable *dz_get_item_grad(dz_variable *gy, int nindex, const dz_index *index, int ndim,
                               const int64_t *in_shape)
 {
     const char *op = "dz_get_item_grad";
-    if (!dz_check_variable(op, gy) || !valid_shape(op, ndim, in_shape))
+    if (!dz_check_variable(op, gy) || !dz_check_shape(op, "in_shape", ndim, in_shape))
         return NULL;
     if (!dz_dtype_is_float(gy->data->dtype) && !dz_dtype_is_integer(gy->data->dtype)) {
         dz_raise(DZ_ERR_DTYPE, "%s: gy of dtype %s cannot be added up; use float32, float64, int32 or int64", op,

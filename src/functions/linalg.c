@@ -194,7 +194,7 @@ static bool matmul_shape(const dz_array *a, const dz_array *b, int *ndim, int64_
         return false;
     }
     int nb;
-    if (!dz_broadcast_shapes(a->ndim - 2, a->shape, b->ndim - 2, b->shape, &nb, shape) || nb + 2 > DZ_MAX_NDIM) {
+    if (!dz_broadcast_shapes(a->ndim - 2, a->shape, b->ndim - 2, b->shape, &nb, shape)) {
         dz_raise(DZ_ERR_SHAPE, "dz_matmul: the batch dims of %s and %s do not broadcast", DZ_SHAPE_OF(a),
                  DZ_SHAPE_OF(b));
         return false;
@@ -202,13 +202,13 @@ static bool matmul_shape(const dz_array *a, const dz_array *b, int *ndim, int64_
     shape[nb] = a->shape[a->ndim - 2];
     shape[nb + 1] = b->shape[b->ndim - 1];
     *ndim = nb + 2;
-    return true;
+    return dz_check_shape("dz_matmul", "the result shape", *ndim, shape);
 }
 
 dz_variable *dz_matmul(dz_variable *a, dz_variable *b)
 {
     int ndim;
-    int64_t shape[DZ_MAX_NDIM + 2];
+    int64_t shape[DZ_MAX_NDIM];
     if (!dz_check_float("dz_matmul", a) || !dz_check_pair("dz_matmul", a, b) ||
         !matmul_shape(a->data, b->data, &ndim, shape))
         return NULL;
@@ -279,7 +279,7 @@ static bool linear_check(dz_variable *x, dz_variable *w, dz_variable *b)
         dz_raise(DZ_ERR_SHAPE, "%s: b has shape %s but W %s needs a bias of shape (%lld,)", op,
                  DZ_SHAPE_OF(b->data), DZ_SHAPE_OF(wa), (long long)wa->shape[1]);
     else
-        return true;
+        return dz_check_shape(op, "the result shape", 2, DZ_SHAPE(xa->shape[0], wa->shape[1]));
     return false;
 }
 
@@ -304,7 +304,7 @@ dz_variable *dz_one_hot(dz_variable *indices, int64_t num_classes, dz_dtype dtyp
 {
     const char *op = "dz_one_hot";
     int64_t count, shape[DZ_MAX_NDIM];
-    if (!dz_check_variable(op, indices) || !dz_check_label_dtype(op, indices))
+    if (!dz_check_labels(op, indices))
         return NULL;
     const dz_array *t = indices->data;
     if (!dz_dtype_is_float(dtype) && !dz_dtype_is_integer(dtype)) {
@@ -312,16 +312,21 @@ dz_variable *dz_one_hot(dz_variable *indices, int64_t num_classes, dz_dtype dtyp
                  (unsigned)dtype <= DZ_F16 ? dz_dtype_name(dtype) : "(unknown)");
         return NULL;
     }
-    if (num_classes < 1 || t->ndim + 1 > DZ_MAX_NDIM) {
-        dz_raise(DZ_ERR_VALUE, "%s: cannot encode indices of shape %s into %lld classes", op, DZ_SHAPE_OF(t),
-                 (long long)num_classes);
+    if (num_classes < 1) {
+        dz_raise(DZ_ERR_VALUE, "%s: num_classes is %lld; it must be at least 1", op, (long long)num_classes);
         return NULL;
     }
-    if (!dz_check_label_range(op, t, num_classes, DZ_NO_IGNORE, &count))
+    if (t->ndim == DZ_MAX_NDIM) {
+        dz_raise(DZ_ERR_SHAPE, "%s: indices of shape %s already have %d dims; the result needs one more", op,
+                 DZ_SHAPE_OF(t), DZ_MAX_NDIM);
         return NULL;
+    }
     for (int i = 0; i < t->ndim; i++)
         shape[i] = t->shape[i];
     shape[t->ndim] = num_classes;
+    if (!dz_check_shape(op, "the result shape", t->ndim + 1, shape) ||
+        !dz_check_label_range(op, t, num_classes, NULL, &count))
+        return NULL;
     dz_array *y = dz_array_empty_on(t->device, dtype, t->ndim + 1, shape); // (..., V)
     if (y)
         dz_backend_of(t)->one_hot(t, y);

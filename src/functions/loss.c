@@ -67,10 +67,15 @@ dz_variable *dz_mean_squared_error(dz_variable *x0, dz_variable *x1)
 /* ---- softmax cross entropy ------------------------------------------------- */
 
 typedef struct {
-    int64_t ignore_index;
+    bool has_ignore;      /* rows labelled ignore_index are left out */
+    int64_t ignore_index; /* NO_IGNORE when !has_ignore */
     double scale;    /* 1 / (rows counted), 0 when every row is ignored */
     dz_array *probs; /* (N, C) softmax(x) from the forward */
 } sce_state;
+
+/* What the kernels take for "ignore nothing": when nothing is ignored every
+ * label is checked to be a class first, so no label equals it. */
+#define NO_IGNORE INT64_MIN
 
 static void sce_state_free(void *state)
 {
@@ -80,13 +85,13 @@ static void sce_state_free(void *state)
 }
 
 /* onehot(t) (N, C) in x's dtype, with all-zero rows where t is ignored. */
-static dz_array *sce_target(const dz_array *x, const dz_array *t, int64_t ignore_index)
+static dz_array *sce_target(const dz_array *x, const dz_array *t, const sce_state *s)
 {
     int64_t c = x->shape[1];
     dz_array *target = dz_array_zeros(x->dtype, 2, x->shape);
     for (int64_t i = 0; target && i < t->size; i++) {
-        int64_t label = dz_label_at(t, i);
-        if (label != ignore_index)
+        int64_t label = dz_index_at(t, i);
+        if (!s->has_ignore || label != s->ignore_index)
             dz_array_set(target, i * c + label, 1.0);
     }
     return target;
@@ -97,7 +102,7 @@ static dz_array *sce_row_mask(const dz_array *x, const dz_array *t, int64_t igno
 {
     dz_array *mask = dz_array_zeros(x->dtype, 2, DZ_SHAPE(x->shape[0], 1));
     for (int64_t i = 0; mask && i < t->size; i++)
-        dz_array_set(mask, i, dz_label_at(t, i) != ignore_index);
+        dz_array_set(mask, i, dz_index_at(t, i) != ignore_index);
     return mask;
 }
 
@@ -112,12 +117,13 @@ static void sce_backward(dz_function *f, dz_variable *const *gy, dz_variable **g
     if (!dz_enable_backprop()) {
         dz_array *g = dz_array_uninit_like(x->data);
         if (g)
-            dz_backend_of(g)->softmax_cross_entropy_backward(s->probs, t, s->ignore_index, s->scale, gy[0]->data, g);
+            dz_backend_of(g)->softmax_cross_entropy_backward(s->probs, t, s->ignore_index, s->scale,
+                                                             gy[0]->data, g);
         gx[0] = dz_raw_result(g);
         return;
     }
-    dz_variable *d = dz_sub(dz_softmax(x, 1), dz_constant(sce_target(x->data, t, s->ignore_index)));
-    if (s->ignore_index != DZ_NO_IGNORE)
+    dz_variable *d = dz_sub(dz_softmax(x, 1), dz_constant(sce_target(x->data, t, s)));
+    if (s->has_ignore)
         d = dz_mul(d, dz_constant(sce_row_mask(x->data, t, s->ignore_index)));
     gx[0] = dz_mul(d, dz_mul_scalar(gy[0], s->scale));
 }
@@ -125,7 +131,7 @@ static const dz_function_ops sce_ops = {"dz_softmax_cross_entropy", sce_backward
 
 static bool sce_check(const char *op, dz_variable *x, dz_variable *t)
 {
-    if (!dz_check_float(op, x) || !dz_check_variable(op, t) || !dz_check_label_dtype(op, t))
+    if (!dz_check_float(op, x) || !dz_check_labels(op, t))
         return false;
     const dz_array *xa = x->data, *ta = t->data;
     if (xa->ndim != 2)
@@ -138,29 +144,32 @@ static bool sce_check(const char *op, dz_variable *x, dz_variable *t)
     return false;
 }
 
-static dz_variable *softmax_cross_entropy(const char *op, dz_variable *x, dz_variable *t, int64_t ignore_index)
+/* ignore_index: NULL when every label must be a class. */
+static dz_variable *softmax_cross_entropy(const char *op, dz_variable *x, dz_variable *t, const int64_t *ignore_index)
 {
     int64_t count;
     if (!sce_check(op, x, t) || !dz_check_label_range(op, t->data, x->data->shape[1], ignore_index, &count))
         return NULL;
     const dz_array *xa = x->data;
     sce_state *s = dz_xmalloc(sizeof *s);
-    *s = (sce_state){ignore_index, count ? 1.0 / (double)count : 0.0, empty_like(xa)};
+    *s = (sce_state){ignore_index != NULL, ignore_index ? *ignore_index : NO_IGNORE,
+                     count ? 1.0 / (double)count : 0.0, empty_like(xa)};
     dz_array *loss = dz_array_empty_on(xa->device, xa->dtype, 0, NULL); // ()
     if (loss && s->probs)
-        dz_backend_of(xa)->softmax_cross_entropy(xa, t->data, ignore_index, count ? s->scale : NAN, loss, s->probs);
+        dz_backend_of(xa)->softmax_cross_entropy(xa, t->data, s->ignore_index, count ? s->scale : NAN, loss,
+                                                 s->probs);
     dz_variable *in[2] = {x, t};
     return dz_function_apply1(&sce_ops, 2, in, loss, 0, s);
 }
 
 dz_variable *dz_softmax_cross_entropy(dz_variable *x, dz_variable *t)
 {
-    return softmax_cross_entropy("dz_softmax_cross_entropy", x, t, DZ_NO_IGNORE);
+    return softmax_cross_entropy("dz_softmax_cross_entropy", x, t, NULL);
 }
 
 dz_variable *dz_softmax_cross_entropy_ignore(dz_variable *x, dz_variable *t, int64_t ignore_index)
 {
-    return softmax_cross_entropy("dz_softmax_cross_entropy_ignore", x, t, ignore_index);
+    return softmax_cross_entropy("dz_softmax_cross_entropy_ignore", x, t, &ignore_index);
 }
 
 /* ---- sigmoid / binary cross entropy ---------------------------------------- */
@@ -215,20 +224,26 @@ dz_variable *dz_sigmoid_cross_entropy(dz_variable *x, dz_variable *t)
     return dz_composite_result(y);
 }
 
-/* binary_cross_entropy: p = clip(p, 1e-15, 0.999); y = -mean(t log p + (1 - t) log(1 - p)) */
+/* binary_cross_entropy: p = clip(p, 1e-15, 0.999); y = -mean(t log p + (1 - t) log(1 - p)),
+ * from checked inputs. The ops can then fail only for want of memory: the
+ * chain stops at the first NULL, whose error stays the one reported. */
+static dz_variable *bce(dz_variable *p, dz_variable *t)
+{
+    dz_variable *pc, *a, *b, *c;
+    if (!(pc = dz_clip(p, 1e-15, 0.999)) || !(a = dz_log(pc)) || !(a = dz_mul(t, a)) ||
+        !(b = dz_rsub_scalar(1.0, pc)) || !(b = dz_log(b)) || !(c = dz_rsub_scalar(1.0, t)) ||
+        !(b = dz_mul(c, b)) || !(a = dz_add(a, b)) || !(a = dz_mean(a, 0, NULL, false)))
+        return NULL;
+    return dz_neg(a);
+}
+
 dz_variable *dz_binary_cross_entropy(dz_variable *p, dz_variable *t)
 {
     if (!dz_check_float("dz_binary_cross_entropy", p))
         return NULL;
     dz_scope_begin();
-    dz_variable *target = target_like("dz_binary_cross_entropy", p, t), *y = NULL;
-    if (target) {
-        dz_variable *pc = dz_clip(p, 1e-15, 0.999);
-        dz_variable *tlogp = dz_add(dz_mul(target, dz_log(pc)),
-                                    dz_mul(dz_rsub_scalar(1.0, target), dz_log(dz_rsub_scalar(1.0, pc))));
-        y = dz_neg(dz_mean(tlogp, 0, NULL, false));
-    }
-    return dz_composite_result(y);
+    dz_variable *target = target_like("dz_binary_cross_entropy", p, t);
+    return dz_composite_result(target ? bce(p, target) : NULL);
 }
 
 /* ---- accuracy -------------------------------------------------------------- */
@@ -249,10 +264,12 @@ static int64_t argmax_row(const dz_array *y, int64_t row)
 
 dz_variable *dz_accuracy(dz_variable *y, dz_variable *t)
 {
-    if (!sce_check("dz_accuracy", y, t))
+    int64_t count;
+    if (!sce_check("dz_accuracy", y, t) ||
+        !dz_check_label_range("dz_accuracy", t->data, y->data->shape[1], NULL, &count))
         return NULL;
     int64_t n = y->data->shape[0], correct = 0;
     for (int64_t i = 0; y->data->shape[1] > 0 && i < n; i++)
-        correct += argmax_row(y->data, i) == dz_label_at(t->data, i);
+        correct += argmax_row(y->data, i) == dz_index_at(t->data, i);
     return dz_constant(dz_array_scalar(DZ_F64, n ? (double)correct / (double)n : NAN));
 }

@@ -49,12 +49,11 @@ static const dz_function_ops sum_to_ops = {"dz_sum_to", sum_to_backward, NULL};
 
 dz_variable *dz_sum_to(dz_variable *x, int ndim, const int64_t *shape)
 {
-    if (!dz_check_variable("dz_sum_to", x))
+    if (!dz_check_variable("dz_sum_to", x) || !dz_check_shape("dz_sum_to", "the target shape", ndim, shape))
         return NULL;
-    if (ndim < 0 || ndim > DZ_MAX_NDIM || (ndim && !shape) ||
-        !broadcasts_to(ndim, shape, x->data->ndim, x->data->shape)) {
+    if (!broadcasts_to(ndim, shape, x->data->ndim, x->data->shape)) {
         dz_raise(DZ_ERR_SHAPE, "dz_sum_to: cannot sum %s to %s (the target must broadcast to the input)",
-                 DZ_SHAPE_OF(x->data), ndim >= 0 && ndim <= DZ_MAX_NDIM && shape ? dz_shape_str(ndim, shape) : "?");
+                 DZ_SHAPE_OF(x->data), dz_shape_str(ndim, shape));
         return NULL;
     }
     if (dz_shape_equal(ndim, shape, x->data->ndim, x->data->shape))
@@ -74,12 +73,12 @@ static const dz_function_ops broadcast_to_ops = {"dz_broadcast_to", broadcast_to
 
 dz_variable *dz_broadcast_to(dz_variable *x, int ndim, const int64_t *shape)
 {
-    if (!dz_check_variable("dz_broadcast_to", x))
+    if (!dz_check_variable("dz_broadcast_to", x) ||
+        !dz_check_shape("dz_broadcast_to", "the target shape", ndim, shape))
         return NULL;
-    if (ndim < 0 || ndim > DZ_MAX_NDIM || (ndim && !shape) ||
-        !broadcasts_to(x->data->ndim, x->data->shape, ndim, shape)) {
+    if (!broadcasts_to(x->data->ndim, x->data->shape, ndim, shape)) {
         dz_raise(DZ_ERR_SHAPE, "dz_broadcast_to: cannot broadcast %s to %s", DZ_SHAPE_OF(x->data),
-                 ndim >= 0 && ndim <= DZ_MAX_NDIM && shape ? dz_shape_str(ndim, shape) : "?");
+                 dz_shape_str(ndim, shape));
         return NULL;
     }
     if (dz_shape_equal(ndim, shape, x->data->ndim, x->data->shape))
@@ -97,43 +96,21 @@ static void reshape_backward(dz_function *f, dz_variable *const *gy, dz_variable
 }
 static const dz_function_ops reshape_ops = {"dz_reshape", reshape_backward, NULL};
 
-dz_variable *dz_reshape(dz_variable *x, int ndim, const int64_t *shape)
+/* x reshaped to a shape already checked to fit it. */
+static dz_variable *reshape_checked(dz_variable *x, int ndim, const int64_t *shape)
 {
-    if (!dz_check_variable("dz_reshape", x))
-        return NULL;
-    if (ndim < 0 || ndim > DZ_MAX_NDIM || (ndim && !shape)) {
-        dz_raise(DZ_ERR_SHAPE, "dz_reshape: needs 0..%d dims and a shape (got ndim %d, shape %s)", DZ_MAX_NDIM, ndim,
-                 shape ? "given" : "NULL");
-        return NULL;
-    }
     if (dz_shape_equal(ndim, shape, x->data->ndim, x->data->shape))
         return dz_identity_result(x);
-    dz_array *y = dz_array_reshape(x->data, ndim, shape);
-    if (!y)
-        return NULL;
     dz_variable *in[1] = {x};
-    return dz_function_apply1(&reshape_ops, 1, in, y, 0, keep_shape(x->data));
+    return dz_function_apply1(&reshape_ops, 1, in, dz_array_reshape(x->data, ndim, shape), 0, keep_shape(x->data));
 }
 
-/* Resolve negative axes and check range and duplicates; false after raising. */
-static bool normalize_axes(const char *op, const dz_array *x, int naxes, const int *axes, int *out)
+dz_variable *dz_reshape(dz_variable *x, int ndim, const int64_t *shape)
 {
-    bool seen[DZ_MAX_NDIM] = {false};
-    if (naxes < 0 || naxes > x->ndim) {
-        dz_raise(DZ_ERR_VALUE, "%s: %d axes given for an input of shape %s", op, naxes, DZ_SHAPE_OF(x));
-        return false;
-    }
-    for (int i = 0; i < naxes; i++) {
-        int a = axes[i] < 0 ? axes[i] + x->ndim : axes[i];
-        if (a < 0 || a >= x->ndim || seen[a]) {
-            dz_raise(DZ_ERR_VALUE, "%s: axis %d is %s for an input of shape %s (ndim %d)", op, axes[i],
-                     a >= 0 && a < x->ndim ? "repeated" : "out of range", DZ_SHAPE_OF(x), x->ndim);
-            return false;
-        }
-        seen[a] = true;
-        out[i] = a;
-    }
-    return true;
+    int64_t resolved[DZ_MAX_NDIM];
+    if (!dz_check_variable("dz_reshape", x) || !dz_check_reshape("dz_reshape", x->data, ndim, shape, resolved))
+        return NULL;
+    return reshape_checked(x, ndim, resolved);
 }
 
 /* transpose: y.shape[i] = x.shape[axes[i]]; gx = transpose(gy, inverse(axes)) */
@@ -151,19 +128,39 @@ static void transpose_backward(dz_function *f, dz_variable *const *gy, dz_variab
 }
 static const dz_function_ops transpose_ops = {"dz_transpose", transpose_backward, NULL};
 
+/* axes (NULL: reversed) as a permutation of x's axes, into out. */
+static bool permutation(const dz_array *x, int naxes, const int *axes, int *out)
+{
+    bool seen[DZ_MAX_NDIM] = {false};
+    if (axes && naxes != x->ndim) {
+        dz_raise(DZ_ERR_VALUE, "dz_transpose: %d axes given for an input of shape %s; give all %d (or NULL to "
+                 "reverse them)", naxes, DZ_SHAPE_OF(x), x->ndim);
+        return false;
+    }
+    for (int i = 0; i < x->ndim; i++) {
+        if (!axes) {
+            out[i] = x->ndim - 1 - i;
+            continue;
+        }
+        if (!dz_check_axis("dz_transpose", x, axes[i], false, &out[i]))
+            return false;
+        if (seen[out[i]]) {
+            dz_raise(DZ_ERR_VALUE, "dz_transpose: axis %d is repeated in the axes of an input of shape %s", axes[i],
+                     DZ_SHAPE_OF(x));
+            return false;
+        }
+        seen[out[i]] = true;
+    }
+    return true;
+}
+
 dz_variable *dz_transpose(dz_variable *x, int naxes, const int *axes)
 {
     if (!dz_check_variable("dz_transpose", x))
         return NULL;
     const dz_array *a = x->data;
     axes_state *s = dz_xmalloc(sizeof *s);
-    if (!axes) {
-        for (int i = 0; i < a->ndim; i++)
-            s->axes[i] = a->ndim - 1 - i;
-    } else if (naxes != a->ndim || !normalize_axes("dz_transpose", a, naxes, axes, s->axes)) {
-        if (naxes != a->ndim)
-            dz_raise(DZ_ERR_VALUE, "dz_transpose: %d axes given for an input of shape %s; give all %d", naxes,
-                     DZ_SHAPE_OF(a), a->ndim);
+    if (!permutation(a, naxes, axes, s->axes)) {
         free(s);
         return NULL;
     }
@@ -194,40 +191,14 @@ static void sum_backward(dz_function *f, dz_variable *const *gy, dz_variable **g
 }
 static const dz_function_ops sum_ops = {"dz_sum", sum_backward, NULL};
 
-/* The reduced shape for `axes` (all when naxes is 0) with and without kept dims. */
-static bool reduced_shapes(const char *op, const dz_array *x, int naxes, const int *axes, int64_t *kept,
-                           int *out_ndim, int64_t *out_shape)
+/* The sum of a checked x over `axes`, errors named after `op`. */
+static dz_variable *sum_named(const char *op, dz_variable *x, int naxes, const int *axes, bool keepdims)
 {
-    int resolved[DZ_MAX_NDIM];
-    if (naxes > 0 && !axes) {
-        dz_raise(DZ_ERR_NULL, "%s: axes is NULL but naxes is %d", op, naxes);
-        return false;
-    }
-    if (!normalize_axes(op, x, naxes, axes, resolved))
-        return false;
-    bool reduce[DZ_MAX_NDIM];
-    for (int i = 0; i < x->ndim; i++)
-        reduce[i] = naxes == 0;
-    for (int i = 0; i < naxes; i++)
-        reduce[resolved[i]] = true;
-    *out_ndim = 0;
-    for (int i = 0; i < x->ndim; i++) {
-        kept[i] = reduce[i] ? 1 : x->shape[i];
-        if (!reduce[i])
-            out_shape[(*out_ndim)++] = x->shape[i];
-    }
-    return true;
-}
-
-dz_variable *dz_sum(dz_variable *x, int naxes, const int *axes, bool keepdims)
-{
-    if (!dz_check_variable("dz_sum", x))
-        return NULL;
     const dz_array *a = x->data;
     sum_state *s = dz_xmalloc(sizeof *s);
     int ndim;
     int64_t shape[DZ_MAX_NDIM];
-    if (!reduced_shapes("dz_sum", a, naxes, axes, s->kept_shape, &ndim, shape)) {
+    if (!dz_check_reduce_axes(op, a, naxes, axes, s->kept_shape, &ndim, shape)) {
         free(s);
         return NULL;
     }
@@ -242,12 +213,18 @@ dz_variable *dz_sum(dz_variable *x, int naxes, const int *axes, bool keepdims)
     return dz_function_apply1(&sum_ops, 1, in, y, 0, s);
 }
 
+dz_variable *dz_sum(dz_variable *x, int naxes, const int *axes, bool keepdims)
+{
+    return dz_check_variable("dz_sum", x) ? sum_named("dz_sum", x, naxes, axes, keepdims) : NULL;
+}
+
+/* mean: sum / count, two nodes */
 dz_variable *dz_mean(dz_variable *x, int naxes, const int *axes, bool keepdims)
 {
     if (!dz_check_float("dz_mean", x))
         return NULL;
     dz_scope_begin(); /* owns the intermediate sum */
-    dz_variable *sum = dz_sum(x, naxes, axes, keepdims), *y = NULL;
+    dz_variable *sum = sum_named("dz_mean", x, naxes, axes, keepdims), *y = NULL;
     if (sum) {
         double count = x->data->size && sum->data->size ? (double)x->data->size / (double)sum->data->size : 0.0;
         y = dz_scope_keep(dz_div_scalar(sum, count));
@@ -256,22 +233,28 @@ dz_variable *dz_mean(dz_variable *x, int naxes, const int *axes, bool keepdims)
     return dz_autorelease(y);
 }
 
+/* A new axis inserted into x at `axis` (0..ndim, negative from the end). */
+static bool check_new_axis(const char *op, const dz_array *x, int axis, int *at)
+{
+    if (x->ndim == DZ_MAX_NDIM) {
+        dz_raise(DZ_ERR_SHAPE, "%s: the input of shape %s already has %d dims, the most an array can have", op,
+                 DZ_SHAPE_OF(x), DZ_MAX_NDIM);
+        return false;
+    }
+    return dz_check_axis(op, x, axis, true, at);
+}
+
 /* expand_dims: (..., ...) -> (..., 1, ...) at `axis`, a reshape */
 dz_variable *dz_expand_dims(dz_variable *x, int axis)
 {
-    if (!dz_check_variable("dz_expand_dims", x))
+    int at;
+    if (!dz_check_variable("dz_expand_dims", x) || !check_new_axis("dz_expand_dims", x->data, axis, &at))
         return NULL;
     const dz_array *a = x->data;
-    int at = axis < 0 ? axis + a->ndim + 1 : axis;
-    if (at < 0 || at > a->ndim || a->ndim == DZ_MAX_NDIM) {
-        dz_raise(DZ_ERR_VALUE, "dz_expand_dims: axis %d is out of range for an input of shape %s (ndim %d)", axis,
-                 DZ_SHAPE_OF(a), a->ndim);
-        return NULL;
-    }
     int64_t shape[DZ_MAX_NDIM];
     for (int i = 0, j = 0; i <= a->ndim; i++)
         shape[i] = i == at ? 1 : a->shape[j++];
-    return dz_reshape(x, a->ndim + 1, shape);
+    return reshape_checked(x, a->ndim + 1, shape);
 }
 
 /* flatten: (N, ...) -> (N, rest), a reshape */
@@ -285,9 +268,14 @@ dz_variable *dz_flatten(dz_variable *x)
         return NULL;
     }
     int64_t rest = 1;
-    for (int i = 1; i < a->ndim; i++)
-        rest *= a->shape[i];
-    return dz_reshape(x, 2, DZ_SHAPE(a->shape[0], rest));
+    for (int i = 1; i < a->ndim; i++) {
+        if (__builtin_mul_overflow(rest, a->shape[i], &rest)) { /* possible when shape[0] is 0 */
+            dz_raise(DZ_ERR_OVERFLOW, "dz_flatten: the dims after the first of shape %s multiply past 64 bits",
+                     DZ_SHAPE_OF(a));
+            return NULL;
+        }
+    }
+    return reshape_checked(x, 2, DZ_SHAPE(a->shape[0], rest));
 }
 
 /* Concat and split record the axis and the length of each piece along it. */
@@ -318,15 +306,18 @@ static dz_gather_spec block_spec(const dz_array *whole, int axis, int64_t start,
     return spec;
 }
 
-static int resolve_axis(const char *op, const dz_array *x, int axis, int extra)
+/* n >= 1 inputs in a non-NULL list. */
+static bool check_inputs(const char *op, int n, dz_variable *const *xs)
 {
-    int n = x->ndim + extra, at = axis < 0 ? axis + n : axis;
-    if (at < 0 || at >= n) {
-        dz_raise(DZ_ERR_VALUE, "%s: axis %d is out of range for inputs of shape %s (ndim %d)", op, axis,
-                 DZ_SHAPE_OF(x), x->ndim);
-        return -1;
+    if (!xs) {
+        dz_raise(DZ_ERR_NULL, "%s: the list of inputs is NULL (n is %d)", op, n);
+        return false;
     }
-    return at;
+    if (n < 1) {
+        dz_raise(DZ_ERR_VALUE, "%s: need at least one input (n is %d)", op, n);
+        return false;
+    }
+    return true;
 }
 
 /* The inputs share dtype, device, ndim and every dim but `axis`. */
@@ -358,14 +349,9 @@ static const dz_function_ops concat_ops = {"dz_concat", concat_backward, NULL};
 
 dz_variable *dz_concat(int n, dz_variable *const *xs, int axis)
 {
-    if (n < 1 || !xs) {
-        dz_raise(DZ_ERR_VALUE, "dz_concat: need at least one input (n is %d%s)", n, xs ? "" : ", xs is NULL");
-        return NULL;
-    }
-    if (!dz_check_variable("dz_concat", xs[0]))
-        return NULL;
-    int at = resolve_axis("dz_concat", xs[0]->data, axis, 0);
-    if (at < 0 || !check_joinable("dz_concat", n, xs, at))
+    int at;
+    if (!check_inputs("dz_concat", n, xs) || !dz_check_variable("dz_concat", xs[0]) ||
+        !dz_check_axis("dz_concat", xs[0]->data, axis, false, &at) || !check_joinable("dz_concat", n, xs, at))
         return NULL;
     if (n == 1)
         return dz_identity_result(xs[0]);
@@ -395,10 +381,8 @@ dz_variable *dz_concat(int n, dz_variable *const *xs, int axis)
 /* stack: n x (...) -> (..., n, ...) at `axis` = concat of expand_dims */
 dz_variable *dz_stack(int n, dz_variable *const *xs, int axis)
 {
-    if (n < 1 || !xs) {
-        dz_raise(DZ_ERR_VALUE, "dz_stack: need at least one input (n is %d%s)", n, xs ? "" : ", xs is NULL");
+    if (!check_inputs("dz_stack", n, xs))
         return NULL;
-    }
     for (int k = 0; k < n; k++) {
         if (!dz_check_pair("dz_stack", xs[0], xs[k]))
             return NULL;
@@ -408,8 +392,8 @@ dz_variable *dz_stack(int n, dz_variable *const *xs, int axis)
             return NULL;
         }
     }
-    int at = resolve_axis("dz_stack", xs[0]->data, axis, 1);
-    if (at < 0)
+    int at;
+    if (!check_new_axis("dz_stack", xs[0]->data, axis, &at))
         return NULL;
     dz_variable **expanded = dz_xmalloc((size_t)n * sizeof *expanded);
     dz_scope_begin(); /* owns the expanded inputs */
@@ -484,8 +468,8 @@ dz_status dz_split(dz_variable *x, int n, const int64_t *sizes, int axis, dz_var
     const dz_array *a = x->data;
     if (a->ndim == 0)
         return dz_raise(DZ_ERR_SHAPE, "dz_split: the input is 0-d; there is no axis to split");
-    int at = resolve_axis("dz_split", a, axis, 0);
-    if (at < 0)
+    int at;
+    if (!dz_check_axis("dz_split", a, axis, false, &at))
         return dz_last_error_code();
     pieces_state *s = pieces_new(at, n);
     if (!piece_sizes(a, at, n, sizes, s->sizes)) {

@@ -4,6 +4,8 @@
  * dz_embedding / dz_embedding_bag with the options given at construction. */
 
 #include "../core/internal.h"
+#include "../functions/checks.h"
+#include "../functions/embedding_internal.h"
 #include "dezero/embedding.h"
 #include "dezero/scope.h"
 
@@ -64,13 +66,17 @@ static dz_array *normal_weights(const char *op, int64_t V, int64_t D, int64_t pa
                  "%lld, %s)", op, (long long)V, (long long)D, dz_dtype_name(dtype));
         return NULL;
     }
+    if (!dz_check_shape(op, "the weight shape", 2, DZ_SHAPE(V, D)))
+        return NULL;
     dz_array *w = dz_array_normal(rng, dtype, 2, DZ_SHAPE(V, D), 0.0, 1.0);
     for (int64_t d = 0; w && padding_idx >= 0 && d < D; d++)
         dz_array_set(w, padding_idx * D + d, 0.0);
     return w;
 }
 
-static bool check_pretrained(const char *op, const dz_array *weights)
+/* need_float: an EmbeddingBag's weights, which it sums (an Embedding's may
+ * have any dtype). */
+static bool check_pretrained(const char *op, const dz_array *weights, bool need_float)
 {
     if (!weights) {
         dz_raise(DZ_ERR_NULL, "%s: weights is NULL", op);
@@ -79,6 +85,11 @@ static bool check_pretrained(const char *op, const dz_array *weights)
     if (weights->ndim != 2) {
         dz_raise(DZ_ERR_SHAPE, "%s: Embeddings parameter is expected to be 2-dimensional, got shape %s", op,
                  DZ_SHAPE_OF(weights));
+        return false;
+    }
+    if (need_float && !dz_dtype_is_float(weights->dtype)) {
+        dz_raise(DZ_ERR_DTYPE, "%s: weights of dtype %s cannot be summed into bags; use float32 or float64", op,
+                 dz_dtype_name(weights->dtype));
         return false;
     }
     return true;
@@ -115,7 +126,8 @@ dz_layer *dz_embedding_layer_new(int64_t num_embeddings, int64_t embedding_dim, 
 {
     const char *op = "dz_embedding_layer_new";
     dz_embedding_options o = opt ? *opt : dz_embedding_default_options();
-    if (!layer_padding(op, "Padding_idx must be within num_embeddings", o.has_padding_idx, &o.padding_idx,
+    if (!dz_embedding_check_norm(op, o.has_max_norm, o.max_norm, o.norm_type) ||
+        !layer_padding(op, "Padding_idx must be within num_embeddings", o.has_padding_idx, &o.padding_idx,
                        num_embeddings))
         return NULL;
     dz_array *w = normal_weights(op, num_embeddings, embedding_dim, o.has_padding_idx ? o.padding_idx : -1, dtype,
@@ -127,7 +139,8 @@ dz_layer *dz_embedding_layer_from_pretrained(dz_array *weights, bool freeze, con
 {
     const char *op = "dz_embedding_layer_from_pretrained";
     dz_embedding_options o = opt ? *opt : dz_embedding_default_options();
-    if (!check_pretrained(op, weights) ||
+    if (!check_pretrained(op, weights, false) ||
+        !dz_embedding_check_norm(op, o.has_max_norm, o.max_norm, o.norm_type) ||
         !layer_padding(op, "Padding_idx must be within num_embeddings", o.has_padding_idx, &o.padding_idx,
                        weights->shape[0]))
         return NULL;
@@ -139,7 +152,8 @@ dz_layer *dz_embedding_bag_layer_new(int64_t num_embeddings, int64_t embedding_d
 {
     const char *op = "dz_embedding_bag_layer_new";
     dz_embedding_bag_options o = opt ? *opt : dz_embedding_bag_default_options();
-    if (!layer_padding(op, "padding_idx must be within num_embeddings", o.has_padding_idx, &o.padding_idx,
+    if (!dz_embedding_bag_check_options(op, &o) ||
+        !layer_padding(op, "padding_idx must be within num_embeddings", o.has_padding_idx, &o.padding_idx,
                        num_embeddings))
         return NULL;
     dz_array *w = normal_weights(op, num_embeddings, embedding_dim, o.has_padding_idx ? o.padding_idx : -1, dtype,
@@ -152,7 +166,7 @@ dz_layer *dz_embedding_bag_layer_from_pretrained(dz_array *weights, bool freeze,
 {
     const char *op = "dz_embedding_bag_layer_from_pretrained";
     dz_embedding_bag_options o = opt ? *opt : dz_embedding_bag_default_options();
-    if (!check_pretrained(op, weights) ||
+    if (!check_pretrained(op, weights, true) || !dz_embedding_bag_check_options(op, &o) ||
         !layer_padding(op, "padding_idx must be within num_embeddings", o.has_padding_idx, &o.padding_idx,
                        weights->shape[0]))
         return NULL;
