@@ -200,7 +200,8 @@ static void layer_forward(void)
     EXPECT_NULL(dz_layer_forward(l, 0, NULL), DZ_ERR_VALUE);
     EXPECT_NULL(dz_layer_forward(l, 2, two), DZ_ERR_VALUE);
     EXPECT_NULL(dz_layer_forward(l, 1, none), DZ_ERR_NULL);
-    dz_variable *f64 = input(DZ_F64, 4, 3), *i64 = dz_variable_constant(dz_array_zeros(DZ_I64, 2, DZ_SHAPE(4, 3)), NULL);
+    dz_variable *f64 = input(DZ_F64, 4, 3);
+    dz_variable *i64 = dz_variable_constant(dz_array_zeros(DZ_I64, 2, DZ_SHAPE(4, 3)), NULL);
     EXPECT_NULL(dz_layer_forward(l, 1, &f64), DZ_ERR_DTYPE);
     EXPECT_NULL(dz_layer_forward(l, 1, &i64), DZ_ERR_DTYPE);
     dz_variable *wrong = input(DZ_F32, 4, 5), *flat = dz_variable_constant(dz_array_ones(DZ_F32, 1, DZ_SHAPE(3)), NULL);
@@ -510,9 +511,16 @@ static void sgd_defaults(void) { EXPECT_QUIET_THAT((dz_sgd_defaults().lr == 0.01
 
 static void sgd_new(void)
 {
-    dz_sgd_config bad[] = {{.lr = -1}, {.lr = NAN}, {.lr = INFINITY}, {.lr = 0.1, .momentum = -0.5},
-                           {.lr = 0.1, .weight_decay = NAN}, {.lr = 0.1, .dampening = NAN},
-                           {.lr = 0.1, .nesterov = true}, {.lr = 0.1, .momentum = 0.9, .dampening = 0.1, .nesterov = true}};
+    dz_sgd_config bad[] = {
+        {.lr = -1},
+        {.lr = NAN},
+        {.lr = INFINITY},
+        {.lr = 0.1, .momentum = -0.5},
+        {.lr = 0.1, .weight_decay = NAN},
+        {.lr = 0.1, .dampening = NAN},
+        {.lr = 0.1, .nesterov = true},
+        {.lr = 0.1, .momentum = 0.9, .dampening = 0.1, .nesterov = true},
+    };
     for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++)
         EXPECT_NULL(dz_sgd_new(&bad[k]), DZ_ERR_VALUE);
     dz_optimizer *opt = dz_sgd_new(NULL);

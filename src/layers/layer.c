@@ -215,9 +215,9 @@ bool dz_layer_check_forward(const char *op, dz_layer *layer, int ninputs, dz_var
         dz_raise(DZ_ERR_NULL, "%s: the layer is NULL", op);
         return false;
     }
-    if (!layer->ops->forward) {
+    if (!layer->ops || !layer->ops->forward) {
         dz_raise(DZ_ERR_STATE, "%s: a %s layer has no forward of its own; call its sub-layers", op,
-                 layer->ops->type);
+                 layer->ops ? layer->ops->type : "(uninitialised)");
         return false;
     }
     if (ninputs < 0 || (ninputs > 0 && !inputs)) {
