@@ -152,7 +152,7 @@ static dz_variable *cbow_forward(dz_layer *self, int ninputs, dz_variable *const
     return dz_layer_call(dz_layer_child(self, "linear_out"), h);                  // (B, V)
 }
 
-static const dz_layer_ops cbow_ops = {"CBOW", cbow_forward, NULL, NULL};
+static const dz_layer_ops cbow_ops = {.type = "CBOW", .forward = cbow_forward};
 
 static dz_layer *cbow_new(int64_t vocabulary_size, dz_rng *rng)
 {

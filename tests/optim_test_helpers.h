@@ -125,7 +125,7 @@ static inline void toy_destroy(dz_layer *self)
     dz_variable_release(m->target);
 }
 
-static const dz_layer_ops toy_ops = {"Toy", toy_forward, toy_destroy, NULL};
+static const dz_layer_ops toy_ops = {.type = "Toy", .forward = toy_forward, .destroy = toy_destroy};
 
 static inline dz_layer *toy_new(dz_dtype dtype)
 {

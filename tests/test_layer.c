@@ -12,7 +12,7 @@ static dz_variable *affine_forward(dz_layer *self, int n, dz_variable *const *x)
     (void)n;
     return dz_add(dz_mul(x[0], dz_layer_param(self, "a")), dz_layer_param(self, "b"));
 }
-static const dz_layer_ops affine_ops = {"Affine", affine_forward, NULL, NULL};
+static const dz_layer_ops affine_ops = {.type = "Affine", .forward = affine_forward};
 
 static dz_layer *affine_new(double a, double b)
 {
@@ -30,7 +30,7 @@ static dz_variable *chain_forward(dz_layer *self, int n, dz_variable *const *x)
     (void)n;
     return dz_layer_call(dz_layer_child(self, "l2"), dz_layer_call(dz_layer_child(self, "l1"), x[0]));
 }
-static const dz_layer_ops chain_ops = {"Chain", chain_forward, NULL, NULL};
+static const dz_layer_ops chain_ops = {.type = "Chain", .forward = chain_forward};
 
 static dz_layer *chain_new(void)
 {

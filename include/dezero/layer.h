@@ -5,10 +5,12 @@
  *
  *     typedef struct { dz_layer base; int64_t out_size; } my_layer;
  *     static dz_variable *my_forward(dz_layer *self, int n, dz_variable *const *x) { ... }
- *     static const dz_layer_ops my_ops = {"MyLayer", my_forward, NULL, NULL};
+ *     static const dz_layer_ops my_ops = {.type = "MyLayer", .forward = my_forward};
  *
  * Ownership: a layer owns its sub-layers (dz_layer_free frees the tree) and
- * holds one reference to each parameter. Forward results are like any op
+ * holds one reference to each parameter. A layer has at most one parent, so
+ * the layers form a tree: adding a layer that already has a parent, or one
+ * of the layer's own ancestors (itself included), is refused. Forward results are like any op
  * result (owned by the innermost scope). Parameter paths in files are the
  * '/'-joined names from the root: "l1/W".
  */
@@ -28,6 +30,11 @@ typedef struct dz_layer_ops {
     void (*destroy)(dz_layer *self);
     /* Clears recurrent state (RNN/LSTM); may be NULL. */
     void (*reset_state)(dz_layer *self);
+    /* Checks the inputs before forward runs, so that forward meets only
+     * inputs it can take; raises a user error whose message starts with `op`
+     * (the public function called, "dz_layer_call") and returns false. May be
+     * NULL: the inner ops of forward then report bad inputs. */
+    bool (*check)(const char *op, dz_layer *self, int ninputs, dz_variable *const *inputs);
 } dz_layer_ops;
 
 struct dz_layer {
@@ -38,6 +45,7 @@ struct dz_layer {
     int nchildren, children_capacity;
     char **child_names;
     dz_layer **children;
+    dz_layer *parent; /* the layer this one was added to; NULL for a root */
 };
 
 /* Set up the base of a newly allocated layer (zeroed memory). */
@@ -46,18 +54,21 @@ void dz_layer_init(dz_layer *layer, const dz_layer_ops *ops);
  * added; it has no forward of its own. Handy to group layers for one
  * optimizer or one weights file. */
 dz_layer *dz_model_new(void);
-/* Frees the layer, its sub-layers, and its references to parameters. */
+/* Frees the layer, its sub-layers, and its references to parameters. NULL is
+ * a no-op; a sub-layer is freed with its root, not by itself. */
 void dz_layer_free(dz_layer *layer);
 
 /* Register a parameter (retained) / a sub-layer (ownership moves in) under
- * `name`; a name may be used once per layer. Return what they register. */
+ * `name`; a name may be used once per layer. Return what they register, or
+ * NULL after an error, in which case a sub-layer stays the caller's. */
 dz_variable *dz_layer_add_param(dz_layer *layer, const char *name, dz_variable *param);
 dz_layer *dz_layer_add_child(dz_layer *layer, const char *name, dz_layer *child);
 /* Direct lookups by name (borrowed; NULL when absent). */
 dz_variable *dz_layer_param(const dz_layer *layer, const char *name);
 dz_layer *dz_layer_child(const dz_layer *layer, const char *name);
 
-/* Run the layer. */
+/* Run the layer. Bad inputs are user errors named after the call
+ * ("dz_layer_call: Linear expects ..."). */
 dz_variable *dz_layer_forward(dz_layer *layer, int ninputs, dz_variable *const *inputs);
 dz_variable *dz_layer_call(dz_layer *layer, dz_variable *x);
 void dz_layer_reset_state(dz_layer *layer);
@@ -77,7 +88,8 @@ dz_param_list *dz_layer_params(const dz_layer *layer);
 void dz_param_list_free(dz_param_list *list);
 
 void dz_layer_cleargrads(dz_layer *layer);
-/* Number of scalar parameters (uninitialised lazy parameters count 0). */
+/* Number of scalar parameters (uninitialised lazy parameters count 0); 0
+ * after an error. */
 int64_t dz_layer_count_params(const dz_layer *layer);
 /* Move every parameter's data to `device` (grads are cleared). */
 dz_status dz_layer_to_device(dz_layer *layer, dz_device device);

@@ -40,8 +40,10 @@ dz_array *dz_npz_get(const dz_npz *z, const char *name);
 dz_status dz_npz_load(const char *path, dz_npz **out);
 dz_status dz_npz_load_buffer(const void *data, size_t len, dz_npz **out);
 
-/* Writes atomically: a temporary file in the same directory, fsync'd, then
- * renamed over `path`. On failure the previous file is left as it was.
+/* Writes atomically: a temporary file "<path>.tmp.<pid>.XXXXXX" in the same
+ * directory, fsync'd, then renamed over `path`. On failure the previous file
+ * is left as it was. A temporary file left by a writer that was killed is
+ * removed by the next save of `path`, once that writer is gone.
  * compressed = false is np.savez, true is np.savez_compressed. `path` is used
  * as given (np.savez would append ".npz"). */
 dz_status dz_npz_save(const dz_npz *z, const char *path, bool compressed);

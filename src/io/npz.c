@@ -3,13 +3,25 @@
  * single-array .npy files.
  *
  * Files are read through a read-only mapping and written atomically: a
- * mkstemp file beside the target, fflush + fsync, rename over the target.
- * Any failure removes the temporary file and leaves the target untouched.
+ * temporary file "<target>.tmp.<pid>.XXXXXX" beside the target, locked by
+ * its writer (flock), fflush + fsync, rename over the target. Any failure
+ * removes the temporary file and leaves the target untouched. A writer
+ * killed mid-save leaves its temporary file behind; the next save of the
+ * same target removes it once its writer is gone: the pid in its name is no
+ * running process and no one holds its lock. (A pid reused by an unrelated
+ * process only delays the removal; a writer in another pid namespace keeps
+ * its file through its lock.)
+ *
+ * Every message starts with a label "<public function>: <file>".
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -112,12 +124,21 @@ dz_status dz_npz_add(dz_npz *z, const char *name, const dz_array *a)
     return DZ_OK;
 }
 
-int dz_npz_count(const dz_npz *z) { return z ? z->count : 0; }
+static bool check_npz(const char *op, const dz_npz *z)
+{
+    if (!z)
+        dz_raise(DZ_ERR_NULL, "%s: the npz is NULL", op);
+    return z != NULL;
+}
+
+int dz_npz_count(const dz_npz *z) { return check_npz("dz_npz_count", z) ? z->count : 0; }
 
 const char *dz_npz_name(const dz_npz *z, int i)
 {
-    if (!z || i < 0 || i >= z->count) {
-        dz_raise(DZ_ERR_INDEX, "dz_npz_name: index %d is out of range for %d arrays", i, dz_npz_count(z));
+    if (!check_npz("dz_npz_name", z))
+        return NULL;
+    if (i < 0 || i >= z->count) {
+        dz_raise(DZ_ERR_INDEX, "dz_npz_name: index %d is out of range for %d arrays", i, z->count);
         return NULL;
     }
     return z->names[i];
@@ -125,7 +146,13 @@ const char *dz_npz_name(const dz_npz *z, int i)
 
 dz_array *dz_npz_get(const dz_npz *z, const char *name)
 {
-    if (!z || !name || !z->count)
+    if (!check_npz("dz_npz_get", z))
+        return NULL;
+    if (!name) {
+        dz_raise(DZ_ERR_NULL, "dz_npz_get: the name is NULL");
+        return NULL;
+    }
+    if (!z->count)
         return NULL;
     int slot = *find_slot(z, name);
     return slot ? z->arrays[slot - 1] : NULL;
@@ -189,34 +216,43 @@ dz_status dz_npz_load_buffer(const void *data, size_t len, dz_npz **out)
     if (!out || (!data && len))
         return dz_raise(DZ_ERR_NULL, "dz_npz_load_buffer: %s is NULL", !out ? "out" : "data");
     *out = NULL;
-    return decode(data, len, BUFFER_LABEL, out);
+    return decode(data, len, "dz_npz_load_buffer: " BUFFER_LABEL, out);
 }
 
-static dz_status io_fail(const char *path, const char *what)
+/* "<op>: <path>", malloc'd: the start of every message about the file. */
+static char *file_label(const char *op, const char *path)
 {
-    return dz_fail(DZ_ERR_IO, "%s: %s: %s", path, what, strerror(errno));
+    size_t n = strlen(op) + strlen(path) + 3;
+    char *label = dz_xmalloc(n);
+    snprintf(label, n, "%s: %s", op, path);
+    return label;
+}
+
+static dz_status io_fail(const char *label, const char *what)
+{
+    return dz_fail(DZ_ERR_IO, "%s: %s: %s", label, what, strerror(errno));
 }
 
 /* A read-only mapping of the whole file (NULL for an empty file). */
-static dz_status map_file(const char *path, void **data, size_t *len)
+static dz_status map_file(const char *path, const char *label, void **data, size_t *len)
 {
     *data = NULL;
     *len = 0;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return io_fail(path, "cannot open");
+        return io_fail(label, "cannot open");
     struct stat sb;
     dz_status st = DZ_OK;
     if (fstat(fd, &sb) != 0)
-        st = io_fail(path, "cannot stat");
+        st = io_fail(label, "cannot stat");
     else if (!S_ISREG(sb.st_mode))
-        st = dz_fail(DZ_ERR_IO, "%s: not a regular file", path);
+        st = dz_fail(DZ_ERR_IO, "%s: not a regular file", label);
     else if (sb.st_size > 0) {
         *len = (size_t)sb.st_size;
         *data = mmap(NULL, *len, PROT_READ, MAP_PRIVATE, fd, 0);
         if (*data == MAP_FAILED) {
             *data = NULL;
-            st = io_fail(path, "cannot map");
+            st = io_fail(label, "cannot map");
         }
     }
     close(fd);
@@ -229,32 +265,48 @@ static void unmap_file(void *data, size_t len)
         munmap(data, len);
 }
 
-dz_status dz_npz_load(const char *path, dz_npz **out)
+/* Maps `path` and parses its bytes into *out; messages start with "op: path". */
+typedef dz_status (*parse_fn)(const void *data, size_t len, const char *label, void *out);
+
+static dz_status load_file(const char *op, const char *path, parse_fn parse, void *out)
 {
-    if (!path || !out)
-        return dz_raise(DZ_ERR_NULL, "dz_npz_load: %s is NULL", !path ? "path" : "out");
-    *out = NULL;
+    char *label = file_label(op, path);
     void *data;
     size_t len;
-    dz_status st = map_file(path, &data, &len);
+    dz_status st = map_file(path, label, &data, &len);
     if (st == DZ_OK)
-        st = decode(data, len, path, out);
+        st = parse(data, len, label, out);
     unmap_file(data, len);
+    free(label);
     return st;
 }
+
+static dz_status parse_npz(const void *data, size_t len, const char *label, void *out)
+{
+    return decode(data, len, label, out);
+}
+
+static dz_status parse_npy(const void *data, size_t len, const char *label, void *out)
+{
+    return dz_npy_read_buffer(data, len, label, out);
+}
+
+dz_status dz_npz_load_as(const char *op, const char *path, dz_npz **out)
+{
+    if (!path || !out)
+        return dz_raise(DZ_ERR_NULL, "%s: %s is NULL", op, !path ? "path" : "out");
+    *out = NULL;
+    return load_file(op, path, parse_npz, out);
+}
+
+dz_status dz_npz_load(const char *path, dz_npz **out) { return dz_npz_load_as("dz_npz_load", path, out); }
 
 dz_status dz_npy_load(const char *path, dz_array **out)
 {
     if (!path || !out)
         return dz_raise(DZ_ERR_NULL, "dz_npy_load: %s is NULL", !path ? "path" : "out");
     *out = NULL;
-    void *data;
-    size_t len;
-    dz_status st = map_file(path, &data, &len);
-    if (st == DZ_OK)
-        st = dz_npy_read_buffer(data, len, path, out);
-    unmap_file(data, len);
-    return st;
+    return load_file("dz_npy_load", path, parse_npy, out);
 }
 
 /* --- saving ------------------------------------------------------------- */
@@ -310,8 +362,8 @@ dz_status dz_npz_encode(const dz_npz *z, bool compressed, dz_zip_layout layout, 
     return st;
 }
 
-/* Writes the file's content to f; errors name `path`. */
-typedef dz_status (*content_fn)(FILE *f, const char *path, const void *ctx);
+/* Writes the file's content to f; errors start with `label`. */
+typedef dz_status (*content_fn)(FILE *f, const char *label, const void *ctx);
 
 /* The mode open(path, "wb") would give: an existing file keeps its mode, a
  * new one gets 0666 minus the umask (which can only be read by setting it). */
@@ -325,12 +377,23 @@ static mode_t target_mode(const char *path)
     return 0666 & ~mask;
 }
 
+/* The directory of `path` ("." for a bare name), malloc'd. */
+static char *parent_dir(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        return strcpy(dz_xmalloc(2), ".");
+    size_t n = slash == path ? 1 : (size_t)(slash - path);
+    char *dir = memcpy(dz_xmalloc(n + 1), path, n);
+    dir[n] = '\0';
+    return dir;
+}
+
 /* Best effort: makes the rename itself durable. */
 static void sync_parent_dir(const char *path)
 {
-    const char *slash = strrchr(path, '/');
-    char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
-    int fd = dir ? open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+    char *dir = parent_dir(path);
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd >= 0) {
         fsync(fd);
         close(fd);
@@ -338,29 +401,104 @@ static void sync_parent_dir(const char *path)
     free(dir);
 }
 
+/* --- temporary files ------------------------------------------------------ */
+
+#define TMP_INFIX ".tmp."
+#define TMP_RANDOM "XXXXXX"
+
+/* The pid in `rest` = "<pid>.XXXXXX" (the name after "<target>.tmp."), or
+ * -1 when the name is not one of our temporary files. */
+static long temp_pid(const char *rest)
+{
+    char *end;
+    errno = 0;
+    long pid = rest[0] >= '0' && rest[0] <= '9' ? strtol(rest, &end, 10) : -1;
+    if (pid <= 0 || errno || *end != '.' || strlen(end + 1) != strlen(TMP_RANDOM))
+        return -1;
+    for (const char *c = end + 1; *c; c++)
+        if (!((*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z')))
+            return -1;
+    return pid;
+}
+
+static bool process_running(long pid)
+{
+    return pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno == EPERM;
+}
+
+/* Removes `file` when no one holds its lock (taken while removing, so two
+ * cleaners never both remove it, and a live writer keeps it). */
+static void remove_if_unlocked(const char *file)
+{
+    int fd = open(file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0)
+        return;
+    struct stat sb;
+    if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && flock(fd, LOCK_EX | LOCK_NB) == 0)
+        unlink(file);
+    close(fd);
+}
+
+/* Removes the temporary files of earlier saves of `path` whose writers are gone. */
+static void remove_stale_temps(const char *path)
+{
+    char *dir = parent_dir(path);
+    const char *slash = strrchr(path, '/'), *base = slash ? slash + 1 : path;
+    size_t nbase = strlen(base), ninfix = strlen(TMP_INFIX);
+    DIR *d = opendir(dir);
+    for (struct dirent *e; d && (e = readdir(d));) {
+        if (strncmp(e->d_name, base, nbase) != 0 || strncmp(e->d_name + nbase, TMP_INFIX, ninfix) != 0)
+            continue;
+        long pid = temp_pid(e->d_name + nbase + ninfix);
+        if (pid < 0 || process_running(pid))
+            continue;
+        size_t n = strlen(dir) + strlen(e->d_name) + 2;
+        char *file = dz_xmalloc(n);
+        snprintf(file, n, "%s/%s", dir, e->d_name);
+        remove_if_unlocked(file);
+        free(file);
+    }
+    if (d)
+        closedir(d);
+    free(dir);
+}
+
+/* A new locked temporary file "<path>.tmp.<pid>.XXXXXX"; its name in *tmp. */
+static int create_temp(const char *path, char **tmp)
+{
+    size_t n = strlen(path) + strlen(TMP_INFIX) + 24 + strlen(TMP_RANDOM);
+    *tmp = dz_xmalloc(n);
+    snprintf(*tmp, n, "%s" TMP_INFIX "%ld." TMP_RANDOM, path, (long)getpid());
+    int fd = mkstemp(*tmp);
+    if (fd >= 0 && flock(fd, LOCK_EX) != 0) {
+        unlink(*tmp);
+        close(fd);
+        fd = -1;
+    }
+    return fd;
+}
+
 /* The content in a temporary file beside `path`, flushed and fsync'd, then
  * renamed over `path`; on failure the temporary file is removed. */
-static dz_status atomic_write(const char *path, content_fn content, const void *ctx)
+static dz_status atomic_write(const char *path, const char *label, content_fn content, const void *ctx)
 {
-    size_t n = strlen(path);
-    char *tmp = dz_xmalloc(n + sizeof ".tmp.XXXXXX");
-    memcpy(tmp, path, n);
-    memcpy(tmp + n, ".tmp.XXXXXX", sizeof ".tmp.XXXXXX");
+    remove_stale_temps(path);
     mode_t mode = target_mode(path);
-    int fd = mkstemp(tmp);
+    char *tmp;
+    int fd = create_temp(path, &tmp);
     if (fd < 0) {
-        dz_status st = io_fail(path, "cannot create a temporary file");
+        dz_status st = io_fail(label, "cannot create a temporary file");
         free(tmp);
         return st;
     }
     FILE *f = fdopen(fd, "wb");
-    dz_status st = f ? content(f, path, ctx) : io_fail(path, "cannot open the temporary file");
+    dz_status st = f ? content(f, label, ctx) : io_fail(label, "cannot open the temporary file");
     if (st == DZ_OK && (fflush(f) != 0 || fsync(fileno(f)) != 0 || fchmod(fileno(f), mode) != 0))
-        st = io_fail(path, "write failed");
+        st = io_fail(label, "write failed");
     if ((f ? fclose(f) : close(fd)) != 0 && st == DZ_OK)
-        st = io_fail(path, "write failed");
+        st = io_fail(label, "write failed");
     if (st == DZ_OK && rename(tmp, path) != 0)
-        st = io_fail(path, "cannot rename the temporary file over it");
+        st = io_fail(label, "cannot rename the temporary file over it");
     if (st == DZ_OK)
         sync_parent_dir(path);
     else
@@ -374,33 +512,47 @@ typedef struct npz_job {
     bool compressed;
 } npz_job;
 
-static dz_status npz_content(FILE *f, const char *path, const void *ctx)
+static dz_status npz_content(FILE *f, const char *label, const void *ctx)
 {
     const npz_job *job = ctx;
-    dz_zip_writer *w = dz_zip_writer_new(f, path, DZ_ZIP_LAYOUT_CPYTHON, DZ_ZIP64_LIMIT);
-    dz_status st = write_archive(job->z, job->compressed, w, path);
+    dz_zip_writer *w = dz_zip_writer_new(f, label, DZ_ZIP_LAYOUT_CPYTHON, DZ_ZIP64_LIMIT);
+    dz_status st = write_archive(job->z, job->compressed, w, label);
     dz_zip_writer_free(w);
     return st;
 }
 
-dz_status dz_npz_save(const dz_npz *z, const char *path, bool compressed)
+/* atomic_write with the label "op: path". */
+static dz_status save_file(const char *op, const char *path, content_fn content, const void *ctx)
 {
-    if (!z || !path)
-        return dz_raise(DZ_ERR_NULL, "dz_npz_save: %s is NULL", !z ? "the npz" : "path");
-    npz_job job = {z, compressed};
-    return atomic_write(path, npz_content, &job);
+    char *label = file_label(op, path);
+    dz_status st = atomic_write(path, label, content, ctx);
+    free(label);
+    return st;
 }
 
-static dz_status npy_content(FILE *f, const char *path, const void *ctx)
+dz_status dz_npz_save_as(const char *op, const dz_npz *z, const char *path, bool compressed)
+{
+    if (!z || !path)
+        return dz_raise(DZ_ERR_NULL, "%s: %s is NULL", op, !z ? "the npz" : "path");
+    npz_job job = {z, compressed};
+    return save_file(op, path, npz_content, &job);
+}
+
+dz_status dz_npz_save(const dz_npz *z, const char *path, bool compressed)
+{
+    return dz_npz_save_as("dz_npz_save", z, path, compressed);
+}
+
+static dz_status npy_content(FILE *f, const char *label, const void *ctx)
 {
     dz_array *host;
     dz_zip_part parts[2] = {{NULL, 0}, {NULL, 0}};
-    dz_status st = npy_parts(ctx, path, &host, parts);
+    dz_status st = npy_parts(ctx, label, &host, parts);
     if (st != DZ_OK)
         return st;
     for (int i = 0; i < 2 && st == DZ_OK; i++)
         if (fwrite(parts[i].data, 1, parts[i].len, f) != parts[i].len)
-            st = io_fail(path, "write failed");
+            st = io_fail(label, "write failed");
     free((void *)parts[0].data);
     dz_array_release(host);
     return st;
@@ -410,5 +562,5 @@ dz_status dz_npy_save(const char *path, const dz_array *a)
 {
     if (!path || !a)
         return dz_raise(DZ_ERR_NULL, "dz_npy_save: %s is NULL", !path ? "path" : "the array");
-    return atomic_write(path, npy_content, a);
+    return save_file("dz_npy_save", path, npy_content, a);
 }

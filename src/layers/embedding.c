@@ -19,28 +19,52 @@ typedef struct {
     dz_embedding_bag_options opt;
 } embedding_bag_layer;
 
+/* The input count; dz_embedding / dz_embedding_bag check the inputs. */
+static bool embedding_check(const char *op, dz_layer *self, int ninputs, dz_variable *const *inputs)
+{
+    (void)self;
+    (void)inputs;
+    if (ninputs != 1) {
+        dz_raise(DZ_ERR_VALUE, "%s: an Embedding layer takes one input (idx), got %d", op, ninputs);
+        return false;
+    }
+    return true;
+}
+
 static dz_variable *embedding_forward(dz_layer *self, int ninputs, dz_variable *const *inputs)
 {
-    if (ninputs != 1) {
-        dz_raise(DZ_ERR_VALUE, "Embedding: forward takes one input (idx), got %d", ninputs);
-        return NULL;
-    }
+    (void)ninputs;
     return dz_embedding(inputs[0], dz_layer_param(self, "W"), &((embedding_layer *)self)->opt);
 }
-static const dz_layer_ops embedding_ops = {"Embedding", embedding_forward, NULL, NULL};
+static const dz_layer_ops embedding_ops = {
+    .type = "Embedding",
+    .forward = embedding_forward,
+    .check = embedding_check,
+};
+
+static bool embedding_bag_check(const char *op, dz_layer *self, int ninputs, dz_variable *const *inputs)
+{
+    (void)self;
+    (void)inputs;
+    if (ninputs < 1 || ninputs > 3) {
+        dz_raise(DZ_ERR_VALUE, "%s: an EmbeddingBag layer takes idx[, offsets[, per_sample_weights]], got %d inputs",
+                 op, ninputs);
+        return false;
+    }
+    return true;
+}
 
 /* inputs: idx, then optional offsets and per_sample_weights (each may be NULL). */
 static dz_variable *embedding_bag_forward(dz_layer *self, int ninputs, dz_variable *const *inputs)
 {
-    if (ninputs < 1 || ninputs > 3) {
-        dz_raise(DZ_ERR_VALUE, "EmbeddingBag: forward takes idx[, offsets[, per_sample_weights]], got %d inputs",
-                 ninputs);
-        return NULL;
-    }
     return dz_embedding_bag(inputs[0], ninputs > 1 ? inputs[1] : NULL, dz_layer_param(self, "W"),
                             ninputs > 2 ? inputs[2] : NULL, &((embedding_bag_layer *)self)->opt);
 }
-static const dz_layer_ops embedding_bag_ops = {"EmbeddingBag", embedding_bag_forward, NULL, NULL};
+static const dz_layer_ops embedding_bag_ops = {
+    .type = "EmbeddingBag",
+    .forward = embedding_bag_forward,
+    .check = embedding_bag_check,
+};
 
 /* padding_idx normalised to [0, V) (PyTorch's module assert, by `message`). */
 static bool layer_padding(const char *op, const char *message, bool has, int64_t *padding_idx, int64_t V)

@@ -1,20 +1,57 @@
-/* Layer: the registry of parameters and sub-layers, recursive iteration,
+/* Layer: the registry of parameters and sub-layers (a tree: one parent per
+ * layer), running a forward after checking its inputs, recursive iteration,
  * cleargrads, device moves. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../backend/backend.h"
 #include "../core/internal.h"
+#include "dezero/device.h"
 #include "dezero/graph.h"
-#include "dezero/layer.h"
 #include "dezero/scope.h"
+#include "layer_internal.h"
+
+/* ---- errors shared with the optimizers (layer_internal.h) ---- */
+
+bool dz_check_device(const char *op, dz_device device)
+{
+    if (device != DZ_CPU && device != DZ_CUDA) {
+        dz_raise(DZ_ERR_DEVICE, "%s: unknown device %d; use DZ_CPU or DZ_CUDA", op, (int)device);
+        return false;
+    }
+    if (device == DZ_CUDA && !(dz_backend_cuda() && dz_cuda_available())) {
+        dz_raise(DZ_ERR_DEVICE, "%s: %s", op, dz_backend_cuda() ? "no CUDA device is visible" : "this build of "
+                 "dezero-c has no CUDA backend (configure with -Dcuda=enabled where nvcc is installed)");
+        return false;
+    }
+    return true;
+}
+
+dz_status dz_fail_under(const char *op, dz_status fallback)
+{
+    dz_status code = dz_last_error_code() != DZ_OK ? dz_last_error_code() : fallback;
+    char inner[1024];
+    snprintf(inner, sizeof inner, "%s", dz_last_error());
+    size_t n = strlen(op);
+    if (strncmp(inner, op, n) == 0 && strncmp(inner + n, ": ", 2) == 0)
+        return code; /* already named */
+    return dz_fail(code, "%s: %s", op, inner[0] ? inner : dz_status_name(code));
+}
+
+/* ---- creating and freeing ---- */
 
 void dz_layer_init(dz_layer *layer, const dz_layer_ops *ops)
 {
+    if (!layer || !ops || !ops->type) {
+        dz_raise(DZ_ERR_NULL, "dz_layer_init: %s is NULL", !layer ? "the layer" : !ops ? "ops" : "ops->type");
+        return;
+    }
     memset(layer, 0, sizeof *layer);
     layer->ops = ops;
 }
 
-static const dz_layer_ops model_ops = {"Model", NULL, NULL, NULL};
+static const dz_layer_ops model_ops = {.type = "Model"};
 
 dz_layer *dz_model_new(void)
 {
@@ -23,12 +60,11 @@ dz_layer *dz_model_new(void)
     return layer;
 }
 
-void dz_layer_free(dz_layer *layer)
+/* Frees a tree from `layer` down, parents included or not. */
+static void free_tree(dz_layer *layer)
 {
-    if (!layer)
-        return;
     for (int i = 0; i < layer->nchildren; i++) {
-        dz_layer_free(layer->children[i]);
+        free_tree(layer->children[i]);
         free(layer->child_names[i]);
     }
     for (int i = 0; i < layer->nparams; i++) {
@@ -44,67 +80,27 @@ void dz_layer_free(dz_layer *layer)
     free(layer);
 }
 
-static bool name_taken(const dz_layer *layer, const char *name)
+void dz_layer_free(dz_layer *layer)
 {
-    return dz_layer_param(layer, name) || dz_layer_child(layer, name);
+    if (!layer)
+        return;
+    if (layer->parent) {
+        dz_raise(DZ_ERR_STATE, "dz_layer_free: this %s layer is a sub-layer of a %s layer, which frees it; free the "
+                 "root layer instead", layer->ops->type, layer->parent->ops->type);
+        return;
+    }
+    free_tree(layer);
 }
 
-static bool check_name(const char *op, const dz_layer *layer, const char *name)
+/* ---- registering ---- */
+
+static char *copy_name(const char *name)
 {
-    if (!layer || !name || !*name || strchr(name, '/')) {
-        dz_raise(DZ_ERR_VALUE, "%s: needs a layer and a non-empty name without '/' (got '%s')", op,
-                 name ? name : "(null)");
-        return false;
-    }
-    if (name_taken(layer, name)) {
-        dz_raise(DZ_ERR_VALUE, "%s: the name '%s' is already registered in this %s layer", op, name,
-                 layer->ops ? layer->ops->type : "");
-        return false;
-    }
-    return true;
+    size_t n = strlen(name) + 1;
+    return memcpy(dz_xmalloc(n), name, n);
 }
 
-dz_variable *dz_layer_add_param(dz_layer *layer, const char *name, dz_variable *param)
-{
-    if (!check_name("dz_layer_add_param", layer, name))
-        return NULL;
-    if (!param) {
-        dz_raise(DZ_ERR_NULL, "dz_layer_add_param: parameter '%s' is NULL", name);
-        return NULL;
-    }
-    if (layer->nparams == layer->params_capacity) {
-        layer->params_capacity = layer->params_capacity ? layer->params_capacity * 2 : 4;
-        layer->params = dz_xrealloc(layer->params, (size_t)layer->params_capacity * sizeof *layer->params);
-        layer->param_names =
-            dz_xrealloc(layer->param_names, (size_t)layer->params_capacity * sizeof *layer->param_names);
-    }
-    layer->params[layer->nparams] = dz_variable_retain(param);
-    layer->param_names[layer->nparams++] = strdup(name);
-    if (!param->name)
-        dz_variable_set_name(param, name);
-    return param;
-}
-
-dz_layer *dz_layer_add_child(dz_layer *layer, const char *name, dz_layer *child)
-{
-    if (!check_name("dz_layer_add_child", layer, name))
-        return NULL;
-    if (!child) {
-        dz_raise(DZ_ERR_NULL, "dz_layer_add_child: sub-layer '%s' is NULL", name);
-        return NULL;
-    }
-    if (layer->nchildren == layer->children_capacity) {
-        layer->children_capacity = layer->children_capacity ? layer->children_capacity * 2 : 4;
-        layer->children = dz_xrealloc(layer->children, (size_t)layer->children_capacity * sizeof *layer->children);
-        layer->child_names =
-            dz_xrealloc(layer->child_names, (size_t)layer->children_capacity * sizeof *layer->child_names);
-    }
-    layer->children[layer->nchildren] = child;
-    layer->child_names[layer->nchildren++] = strdup(name);
-    return child;
-}
-
-dz_variable *dz_layer_param(const dz_layer *layer, const char *name)
+static dz_variable *find_param(const dz_layer *layer, const char *name)
 {
     for (int i = 0; i < layer->nparams; i++)
         if (strcmp(layer->param_names[i], name) == 0)
@@ -112,7 +108,7 @@ dz_variable *dz_layer_param(const dz_layer *layer, const char *name)
     return NULL;
 }
 
-dz_layer *dz_layer_child(const dz_layer *layer, const char *name)
+static dz_layer *find_child(const dz_layer *layer, const char *name)
 {
     for (int i = 0; i < layer->nchildren; i++)
         if (strcmp(layer->child_names[i], name) == 0)
@@ -120,34 +116,168 @@ dz_layer *dz_layer_child(const dz_layer *layer, const char *name)
     return NULL;
 }
 
-dz_variable *dz_layer_forward(dz_layer *layer, int ninputs, dz_variable *const *inputs)
+/* A new entry of `what` named `name` in `layer`: neither NULL, a name free in
+ * the layer, non-empty and without '/'. */
+static bool check_entry(const char *op, const dz_layer *layer, const char *name, const void *what,
+                        const char *kind)
 {
-    if (!layer || !layer->ops || !layer->ops->forward) {
-        dz_raise(DZ_ERR_STATE, "dz_layer_forward: the layer %s has no forward",
-                 layer && layer->ops ? layer->ops->type : "(null)");
-        return NULL;
+    if (!layer || !name || !what) {
+        dz_raise(DZ_ERR_NULL, "%s: %s is NULL", op, !layer ? "the layer" : !name ? "the name" : kind);
+        return false;
     }
-    return layer->ops->forward(layer, ninputs, inputs);
+    if (!*name || strchr(name, '/')) {
+        dz_raise(DZ_ERR_VALUE, "%s: the name '%s' must be non-empty and without '/' (paths in files are "
+                 "'/'-joined names)", op, name);
+        return false;
+    }
+    if (find_param(layer, name) || find_child(layer, name)) {
+        dz_raise(DZ_ERR_VALUE, "%s: the name '%s' is already registered in this %s layer", op, name,
+                 layer->ops->type);
+        return false;
+    }
+    return true;
 }
 
-dz_variable *dz_layer_call(dz_layer *layer, dz_variable *x) { return dz_layer_forward(layer, 1, &x); }
+dz_variable *dz_layer_add_param(dz_layer *layer, const char *name, dz_variable *param)
+{
+    if (!check_entry("dz_layer_add_param", layer, name, param, "the parameter"))
+        return NULL;
+    if (layer->nparams == layer->params_capacity) {
+        layer->params_capacity = layer->params_capacity ? layer->params_capacity * 2 : 4;
+        layer->params = dz_xrealloc(layer->params, (size_t)layer->params_capacity * sizeof *layer->params);
+        layer->param_names =
+            dz_xrealloc(layer->param_names, (size_t)layer->params_capacity * sizeof *layer->param_names);
+    }
+    layer->params[layer->nparams] = dz_variable_retain(param);
+    layer->param_names[layer->nparams++] = copy_name(name);
+    if (!param->name)
+        dz_variable_set_name(param, name);
+    return param;
+}
+
+/* `child` may join `layer`'s tree: it has no parent and is not `layer` or
+ * one of its ancestors (which would make a cycle). */
+static bool check_adoptable(const char *op, const dz_layer *layer, const dz_layer *child, const char *name)
+{
+    for (const dz_layer *up = layer; up; up = up->parent)
+        if (up == child) {
+            dz_raise(DZ_ERR_VALUE, "%s: adding sub-layer '%s' would make a cycle: it is %s", op, name,
+                     up == layer ? "the layer itself" : "an ancestor of the layer");
+            return false;
+        }
+    if (child->parent) {
+        dz_raise(DZ_ERR_STATE, "%s: sub-layer '%s' already belongs to a %s layer; a layer has one parent", op,
+                 name, child->parent->ops->type);
+        return false;
+    }
+    return true;
+}
+
+dz_layer *dz_layer_add_child(dz_layer *layer, const char *name, dz_layer *child)
+{
+    const char *op = "dz_layer_add_child";
+    if (!check_entry(op, layer, name, child, "the sub-layer") || !check_adoptable(op, layer, child, name))
+        return NULL;
+    if (layer->nchildren == layer->children_capacity) {
+        layer->children_capacity = layer->children_capacity ? layer->children_capacity * 2 : 4;
+        layer->children = dz_xrealloc(layer->children, (size_t)layer->children_capacity * sizeof *layer->children);
+        layer->child_names =
+            dz_xrealloc(layer->child_names, (size_t)layer->children_capacity * sizeof *layer->child_names);
+    }
+    layer->children[layer->nchildren] = child;
+    layer->child_names[layer->nchildren++] = copy_name(name);
+    child->parent = layer;
+    return child;
+}
+
+static bool check_lookup(const char *op, const dz_layer *layer, const char *name)
+{
+    if (!layer || !name)
+        dz_raise(DZ_ERR_NULL, "%s: %s is NULL", op, !layer ? "the layer" : "the name");
+    return layer && name;
+}
+
+dz_variable *dz_layer_param(const dz_layer *layer, const char *name)
+{
+    return check_lookup("dz_layer_param", layer, name) ? find_param(layer, name) : NULL;
+}
+
+dz_layer *dz_layer_child(const dz_layer *layer, const char *name)
+{
+    return check_lookup("dz_layer_child", layer, name) ? find_child(layer, name) : NULL;
+}
+
+/* ---- running ---- */
+
+bool dz_layer_check_forward(const char *op, dz_layer *layer, int ninputs, dz_variable *const *inputs)
+{
+    if (!layer) {
+        dz_raise(DZ_ERR_NULL, "%s: the layer is NULL", op);
+        return false;
+    }
+    if (!layer->ops || !layer->ops->forward) {
+        dz_raise(DZ_ERR_STATE, "%s: a %s layer has no forward of its own; call its sub-layers", op,
+                 layer->ops ? layer->ops->type : "(uninitialised)");
+        return false;
+    }
+    if (ninputs < 0 || (ninputs > 0 && !inputs)) {
+        dz_raise(ninputs < 0 ? DZ_ERR_VALUE : DZ_ERR_NULL, "%s: %d inputs in %s array", op, ninputs,
+                 inputs ? "an" : "a NULL");
+        return false;
+    }
+    return !layer->ops->check || layer->ops->check(op, layer, ninputs, inputs);
+}
+
+/* Checks, then forward, all under the name of the public function `op`. */
+static dz_variable *forward_as(const char *op, dz_layer *layer, int ninputs, dz_variable *const *inputs)
+{
+    if (!dz_layer_check_forward(op, layer, ninputs, inputs))
+        return NULL;
+    dz_variable *y = layer->ops->forward(layer, ninputs, inputs);
+    if (!y)
+        dz_fail_under(op, DZ_ERR_NOMEM);
+    return y;
+}
+
+dz_variable *dz_layer_forward(dz_layer *layer, int ninputs, dz_variable *const *inputs)
+{
+    return forward_as("dz_layer_forward", layer, ninputs, inputs);
+}
+
+dz_variable *dz_layer_call(dz_layer *layer, dz_variable *x) { return forward_as("dz_layer_call", layer, 1, &x); }
 
 dz_status dz_layer_plot(dz_layer *layer, int ninputs, dz_variable *const *inputs, const char *path, bool verbose)
 {
+    const char *op = "dz_layer_plot";
+    if (!path)
+        return dz_raise(DZ_ERR_NULL, "%s: path is NULL", op);
     dz_scope_begin();
-    dz_variable *y = dz_layer_forward(layer, ninputs, inputs);
+    dz_variable *y = forward_as(op, layer, ninputs, inputs);
     dz_status status = y ? dz_graph_write_dot(y, path, verbose) : dz_last_error_code();
+    if (y && status != DZ_OK)
+        dz_fail_under(op, status);
     dz_scope_end();
     return status;
 }
 
-void dz_layer_reset_state(dz_layer *layer)
+static void reset_tree(dz_layer *layer)
 {
-    if (layer->ops && layer->ops->reset_state)
+    if (layer->ops->reset_state)
         layer->ops->reset_state(layer);
     for (int i = 0; i < layer->nchildren; i++)
-        dz_layer_reset_state(layer->children[i]);
+        reset_tree(layer->children[i]);
 }
+
+void dz_layer_reset_state(dz_layer *layer)
+{
+    if (!layer) {
+        dz_raise(DZ_ERR_NULL, "dz_layer_reset_state: the layer is NULL");
+        return;
+    }
+    reset_tree(layer);
+}
+
+/* ---- parameters of the tree ---- */
 
 /* "prefix/name", or "name" at the root (prefix ""). */
 static char *join_path(const char *prefix, const char *name)
@@ -180,13 +310,25 @@ static void collect(const dz_layer *layer, const char *prefix, dz_param_list *li
     }
 }
 
-dz_param_list *dz_layer_params(const dz_layer *layer)
+/* Every parameter of `layer`'s tree (not NULL). */
+static dz_param_list *list_params(const dz_layer *layer)
 {
     dz_param_list *list = dz_xcalloc(1, sizeof *list);
     int capacity = 0;
-    if (layer)
-        collect(layer, "", list, &capacity);
+    collect(layer, "", list, &capacity);
     return list;
+}
+
+static bool check_layer(const char *op, const dz_layer *layer)
+{
+    if (!layer)
+        dz_raise(DZ_ERR_NULL, "%s: the layer is NULL", op);
+    return layer != NULL;
+}
+
+dz_param_list *dz_layer_params(const dz_layer *layer)
+{
+    return check_layer("dz_layer_params", layer) ? list_params(layer) : NULL;
 }
 
 void dz_param_list_free(dz_param_list *list)
@@ -202,7 +344,9 @@ void dz_param_list_free(dz_param_list *list)
 
 void dz_layer_cleargrads(dz_layer *layer)
 {
-    dz_param_list *list = dz_layer_params(layer);
+    if (!check_layer("dz_layer_cleargrads", layer))
+        return;
+    dz_param_list *list = list_params(layer);
     for (int i = 0; i < list->count; i++)
         dz_variable_cleargrad(list->params[i]);
     dz_param_list_free(list);
@@ -210,7 +354,9 @@ void dz_layer_cleargrads(dz_layer *layer)
 
 int64_t dz_layer_count_params(const dz_layer *layer)
 {
-    dz_param_list *list = dz_layer_params(layer);
+    if (!check_layer("dz_layer_count_params", layer))
+        return 0;
+    dz_param_list *list = list_params(layer);
     int64_t total = 0;
     for (int i = 0; i < list->count; i++)
         total += list->params[i]->data ? list->params[i]->data->size : 0;
@@ -218,16 +364,22 @@ int64_t dz_layer_count_params(const dz_layer *layer)
     return total;
 }
 
-dz_status dz_layer_to_device(dz_layer *layer, dz_device device)
+/* ---- devices ---- */
+
+static dz_status move_to(const char *op, dz_layer *layer, dz_device device)
 {
-    dz_param_list *list = dz_layer_params(layer);
+    if (!check_layer(op, layer))
+        return DZ_ERR_NULL;
+    if (!dz_check_device(op, device))
+        return DZ_ERR_DEVICE;
+    dz_param_list *list = list_params(layer);
     dz_array **moved = dz_xcalloc((size_t)list->count + 1, sizeof *moved);
     dz_status status = DZ_OK;
     /* Copy everything first, so a failure leaves the layer where it was. */
     for (int i = 0; i < list->count && status == DZ_OK; i++) {
         dz_array *data = list->params[i]->data;
         if (data && !(moved[i] = dz_array_to_device(data, device)))
-            status = dz_last_error_code() ? dz_last_error_code() : DZ_ERR_DEVICE;
+            status = dz_fail_under(op, DZ_ERR_NOMEM);
     }
     for (int i = 0; i < list->count; i++) {
         if (status == DZ_OK && moved[i]) {
@@ -242,5 +394,10 @@ dz_status dz_layer_to_device(dz_layer *layer, dz_device device)
     return status;
 }
 
-dz_status dz_layer_to_cpu(dz_layer *layer) { return dz_layer_to_device(layer, DZ_CPU); }
-dz_status dz_layer_to_gpu(dz_layer *layer) { return dz_layer_to_device(layer, DZ_CUDA); }
+dz_status dz_layer_to_device(dz_layer *layer, dz_device device)
+{
+    return move_to("dz_layer_to_device", layer, device);
+}
+
+dz_status dz_layer_to_cpu(dz_layer *layer) { return move_to("dz_layer_to_cpu", layer, DZ_CPU); }
+dz_status dz_layer_to_gpu(dz_layer *layer) { return move_to("dz_layer_to_gpu", layer, DZ_CUDA); }

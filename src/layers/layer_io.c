@@ -5,13 +5,14 @@
 #include <string.h>
 
 #include "../core/internal.h"
-#include "dezero/layer.h"
-#include "dezero/npz.h"
+#include "../io/npz_internal.h"
+#include "layer_internal.h"
 
 dz_status dz_layer_save_weights(const dz_layer *layer, const char *path, bool compressed)
 {
+    const char *op = "dz_layer_save_weights";
     if (!layer || !path)
-        return dz_raise(DZ_ERR_NULL, "dz_layer_save_weights: layer and path must not be NULL");
+        return dz_raise(DZ_ERR_NULL, "%s: %s is NULL", op, !layer ? "the layer" : "path");
     dz_param_list *list = dz_layer_params(layer);
     dz_npz *z = dz_npz_new();
     dz_status st = DZ_OK;
@@ -23,11 +24,11 @@ dz_status dz_layer_save_weights(const dz_layer *layer, const char *path, bool co
             break;
         }
         dz_array *host = dz_array_to_device(data, DZ_CPU);
-        st = host ? dz_npz_add(z, list->paths[i], host) : dz_last_error_code();
+        st = host ? dz_npz_add(z, list->paths[i], host) : dz_fail_under(op, DZ_ERR_NOMEM);
         dz_array_release(host);
     }
     if (st == DZ_OK)
-        st = dz_npz_save(z, path, compressed);
+        st = dz_npz_save_as(op, z, path, compressed);
     dz_npz_free(z);
     dz_param_list_free(list);
     return st;
@@ -71,10 +72,11 @@ static bool is_param_path(const dz_param_list *list, const char *name)
 
 dz_status dz_layer_load_weights(dz_layer *layer, const char *path)
 {
+    const char *op = "dz_layer_load_weights";
     if (!layer || !path)
-        return dz_raise(DZ_ERR_NULL, "dz_layer_load_weights: layer and path must not be NULL");
+        return dz_raise(DZ_ERR_NULL, "%s: %s is NULL", op, !layer ? "the layer" : "path");
     dz_npz *z = NULL;
-    dz_status st = dz_npz_load(path, &z);
+    dz_status st = dz_npz_load_as(op, path, &z);
     if (st != DZ_OK)
         return st;
     dz_param_list *list = dz_layer_params(layer);
@@ -94,7 +96,7 @@ dz_status dz_layer_load_weights(dz_layer *layer, const char *path)
         if (current) /* to_device gave its own reference */
             dz_array_release(converted);
         if (!loaded[i])
-            st = dz_last_error_code() ? dz_last_error_code() : DZ_ERR_NOMEM;
+            st = dz_fail_under(op, DZ_ERR_NOMEM);
     }
     for (int i = 0; i < list->count; i++) {
         if (st == DZ_OK) {

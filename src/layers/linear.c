@@ -1,11 +1,16 @@
-/* Linear layer: y = x W + b, with DeZero's lazy in_size. */
+/* Linear layer: y = x W + b, with DeZero's lazy in_size. Its check refuses
+ * inputs dz_linear would refuse, and lazy weights too large to allocate,
+ * under the name of the public call (dz_layer_call, an RNN's...). */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "../core/internal.h"
+#include "../functions/checks.h"
 #include "dezero/layers.h"
 #include "dezero/linalg.h"
 #include "dezero/scope.h"
+#include "layer_internal.h"
 
 typedef struct {
     dz_layer base;
@@ -14,48 +19,132 @@ typedef struct {
     dz_rng *rng;
 } linear_layer;
 
-/* W (in_size, out_size) ~ N(0, 1) * sqrt(1 / in_size) */
+bool dz_linear_check_args(const char *op, int64_t out_size, int64_t in_size, dz_dtype dtype)
+{
+    if (out_size <= 0 || in_size < 0 || !dz_dtype_is_float(dtype)) {
+        dz_raise(DZ_ERR_VALUE, "%s: out_size %lld must be > 0, in_size %lld >= 0 (0 = lazy), dtype float32 or "
+                 "float64 (got %d)", op, (long long)out_size, (long long)in_size, (int)dtype);
+        return false;
+    }
+    int64_t count, bytes; /* W (in_size, out_size), or b (out_size,) for a lazy layer */
+    if (__builtin_mul_overflow(in_size ? in_size : 1, out_size, &count) ||
+        __builtin_mul_overflow(count, (int64_t)dz_dtype_size(dtype), &bytes)) {
+        dz_raise(DZ_ERR_OVERFLOW, "%s: a Linear weight of (%lld, %lld) %s has more bytes than fit in 64 bits; use "
+                 "smaller sizes", op, (long long)in_size, (long long)out_size, dz_dtype_name(dtype));
+        return false;
+    }
+    return true;
+}
+
+/* W (in_size, out_size) ~ N(0, 1) * sqrt(1 / in_size); NULL when memory runs out. */
 static dz_array *init_weight(const linear_layer *l, int64_t in_size)
 {
     return dz_array_normal(l->rng, l->dtype, 2, DZ_SHAPE(in_size, l->out_size), 0.0, sqrt(1.0 / (double)in_size));
 }
 
+static bool same_kind(const dz_array *p, int ndim, const dz_array *x)
+{
+    return p->ndim == ndim && p->dtype == x->dtype && p->device == x->device;
+}
+
+/* W (in, out) and b (out,) still have the input's dtype and device and
+ * fitting shapes (a user may have replaced their data). */
+static bool check_params(const char *op, const dz_array *W, const dz_array *b, const dz_array *x)
+{
+    bool fit = (!W || same_kind(W, 2, x)) && (!b || (same_kind(b, 1, x) && (!W || b->shape[0] == W->shape[1])));
+    if (!fit)
+        dz_raise(DZ_ERR_STATE, "%s: this Linear layer's parameters (W %s %s, b %s %s) do not fit a %s input on the "
+                 "%s; their data was replaced", op, W ? dz_dtype_name(W->dtype) : "lazy", W ? DZ_SHAPE_OF(W) : "",
+                 b ? dz_dtype_name(b->dtype) : "none", b ? DZ_SHAPE_OF(b) : "", dz_dtype_name(x->dtype),
+                 x->device == DZ_CPU ? "CPU" : "GPU");
+    return fit;
+}
+
+/* x is a 2-D float input of the layer's dtype whose features match W. */
+static bool linear_check(const char *op, dz_layer *self, int n, dz_variable *const *x)
+{
+    const linear_layer *l = (const linear_layer *)self;
+    if (n != 1) {
+        dz_raise(DZ_ERR_VALUE, "%s: a Linear layer takes one input, got %d", op, n);
+        return false;
+    }
+    if (!dz_check_float(op, x[0]))
+        return false;
+    const dz_array *a = x[0]->data, *W = dz_layer_param(self, "W")->data;
+    const dz_variable *b = dz_layer_param(self, "b");
+    if (a->dtype != l->dtype) {
+        dz_raise(DZ_ERR_DTYPE, "%s: this Linear layer is %s but its input is %s; convert one of them", op,
+                 dz_dtype_name(l->dtype), dz_dtype_name(a->dtype));
+        return false;
+    }
+    if (a->ndim != 2 || (W && a->shape[1] != W->shape[0])) {
+        char in_size[32] = "in_size";
+        if (W)
+            snprintf(in_size, sizeof in_size, "%lld", (long long)W->shape[0]);
+        dz_raise(DZ_ERR_SHAPE, "%s: this Linear layer expects a 2-D %s input (N, %s), got %s", op,
+                 dz_dtype_name(l->dtype), in_size, DZ_SHAPE_OF(a));
+        return false;
+    }
+    if (!W && a->shape[1] == 0) {
+        dz_raise(DZ_ERR_SHAPE, "%s: a lazy Linear layer cannot size its weights from an input %s with no features",
+                 op, DZ_SHAPE_OF(a));
+        return false;
+    }
+    return check_params(op, W, b ? b->data : NULL, a) &&
+           (W || dz_linear_check_args(op, l->out_size, a->shape[1], l->dtype));
+}
+
 static dz_variable *linear_forward(dz_layer *self, int n, dz_variable *const *x)
 {
-    linear_layer *l = (linear_layer *)self;
+    (void)n;
     dz_variable *W = dz_layer_param(self, "W");
-    if (n != 1 || !x[0] || !x[0]->data) {
-        dz_raise(DZ_ERR_VALUE, "Linear: expects one input with data");
-        return NULL;
+    if (!W->data) { /* lazy: in_size from the input's second dim */
+        dz_array *w = init_weight((const linear_layer *)self, x[0]->data->shape[1]);
+        if (!w)
+            return NULL;
+        dz_variable_set_data(W, w);
     }
-    if (x[0]->data->ndim != 2 || x[0]->data->dtype != l->dtype) {
-        dz_raise(DZ_ERR_SHAPE, "Linear: expects a 2-D %s input (N, in_size), got %s %s", dz_dtype_name(l->dtype),
-                 dz_dtype_name(x[0]->data->dtype), DZ_SHAPE_OF(x[0]->data));
-        return NULL;
-    }
-    if (!W->data) /* lazy: in_size from the input's second dim */
-        dz_variable_set_data(W, init_weight(l, x[0]->data->shape[x[0]->data->ndim - 1]));
     return dz_linear(x[0], W, dz_layer_param(self, "b"));
 }
 
-static const dz_layer_ops linear_ops = {"Linear", linear_forward, NULL, NULL};
+static const dz_layer_ops linear_ops = {.type = "Linear", .forward = linear_forward, .check = linear_check};
 
-dz_layer *dz_linear_layer_new(int64_t out_size, int64_t in_size, bool nobias, dz_dtype dtype, dz_rng *rng)
+/* Registers W and b; false when memory runs out. */
+static bool add_params(const char *op, linear_layer *l, int64_t in_size, bool nobias)
 {
-    if (out_size <= 0 || in_size < 0 || !dz_dtype_is_float(dtype)) {
-        dz_raise(DZ_ERR_VALUE, "dz_linear_layer_new: out_size %lld must be > 0, in_size %lld >= 0 (0 = lazy), "
-                 "dtype float32 or float64", (long long)out_size, (long long)in_size);
-        return NULL;
+    dz_array *w = in_size ? init_weight(l, in_size) : NULL;
+    dz_array *b = nobias || (in_size && !w) ? NULL : dz_array_zeros(l->dtype, 1, &l->out_size);
+    if ((in_size && !w) || (!nobias && !b)) {
+        dz_fail_under(op, DZ_ERR_NOMEM);
+        dz_array_release(w);
+        return false;
     }
+    dz_scope_begin();
+    dz_layer_add_param(&l->base, "W", dz_parameter_new(w, "W"));
+    if (b)
+        dz_layer_add_param(&l->base, "b", dz_parameter_new(b, "b"));
+    dz_scope_end();
+    return true;
+}
+
+dz_layer *dz_linear_layer_new_as(const char *op, int64_t out_size, int64_t in_size, bool nobias, dz_dtype dtype,
+                                  dz_rng *rng)
+{
+    if (!dz_linear_check_args(op, out_size, in_size, dtype))
+        return NULL;
     linear_layer *l = dz_xcalloc(1, sizeof *l);
     dz_layer_init(&l->base, &linear_ops);
     l->out_size = out_size;
     l->dtype = dtype;
     l->rng = rng;
-    dz_scope_begin();
-    dz_layer_add_param(&l->base, "W", dz_parameter_new(in_size ? init_weight(l, in_size) : NULL, "W"));
-    if (!nobias)
-        dz_layer_add_param(&l->base, "b", dz_parameter_new(dz_array_zeros(dtype, 1, &out_size), "b"));
-    dz_scope_end();
+    if (!add_params(op, l, in_size, nobias)) {
+        dz_layer_free(&l->base);
+        return NULL;
+    }
     return &l->base;
+}
+
+dz_layer *dz_linear_layer_new(int64_t out_size, int64_t in_size, bool nobias, dz_dtype dtype, dz_rng *rng)
+{
+    return dz_linear_layer_new_as("dz_linear_layer_new", out_size, in_size, nobias, dtype, rng);
 }

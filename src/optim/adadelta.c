@@ -38,13 +38,14 @@ dz_adadelta_config dz_adadelta_defaults(void)
 
 dz_optimizer *dz_adadelta_new(const dz_adadelta_config *config)
 {
+    const char *op = "dz_adadelta_new";
     dz_adadelta_config c = config ? *config : dz_adadelta_defaults();
-    if (!dz_optim_check_nonnegative("Adadelta", "learning rate", c.lr) ||
-        !dz_optim_check_nonnegative("Adadelta", "epsilon value", c.eps) ||
-        !dz_optim_check_nonnegative("Adadelta", "weight_decay value", c.weight_decay))
+    if (!dz_optim_check_nonnegative(op, "learning rate", c.lr) ||
+        !dz_optim_check_nonnegative(op, "epsilon value", c.eps) ||
+        !dz_optim_check_nonnegative(op, "weight_decay value", c.weight_decay))
         return NULL;
     if (!(c.rho >= 0 && c.rho <= 1)) {
-        dz_raise(DZ_ERR_VALUE, "Adadelta: Invalid rho value: %g (must be in [0, 1])", c.rho);
+        dz_raise(DZ_ERR_VALUE, "%s: Invalid rho value: %g (must be in [0, 1])", op, c.rho);
         return NULL;
     }
     adadelta_optimizer *opt = dz_xcalloc(1, sizeof *opt);

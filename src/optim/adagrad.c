@@ -26,11 +26,11 @@ static dz_array *state_sum(const dz_optimizer *opt, dz_param_state *state, const
     return dz_optim_state_array(state, 0, param, initial);
 }
 
-static dz_status adagrad_check(const dz_optimizer *opt, const dz_update_item *item)
+static dz_status adagrad_check(const char *who, const dz_optimizer *opt, const dz_update_item *item)
 {
     if (item->param->sparse_grad && ((const adagrad_optimizer *)opt)->config.weight_decay != 0)
-        return dz_raise(DZ_ERR_UNSUPPORTED, "Adagrad: weight_decay option is not compatible with sparse gradients "
-                        "(parameter '%s')", item->path);
+        return dz_raise(DZ_ERR_UNSUPPORTED, "%s: weight_decay option is not compatible with sparse gradients "
+                        "(parameter '%s')", who, item->path);
     return DZ_OK;
 }
 
@@ -69,12 +69,13 @@ dz_adagrad_config dz_adagrad_defaults(void) { return (dz_adagrad_config){.lr = 0
 
 dz_optimizer *dz_adagrad_new(const dz_adagrad_config *config)
 {
+    const char *op = "dz_adagrad_new";
     dz_adagrad_config c = config ? *config : dz_adagrad_defaults();
-    if (!dz_optim_check_nonnegative("Adagrad", "learning rate", c.lr) ||
-        !dz_optim_check_nonnegative("Adagrad", "lr_decay value", c.lr_decay) ||
-        !dz_optim_check_nonnegative("Adagrad", "weight_decay value", c.weight_decay) ||
-        !dz_optim_check_nonnegative("Adagrad", "initial_accumulator_value", c.initial_accumulator_value) ||
-        !dz_optim_check_nonnegative("Adagrad", "epsilon value", c.eps))
+    if (!dz_optim_check_nonnegative(op, "learning rate", c.lr) ||
+        !dz_optim_check_nonnegative(op, "lr_decay value", c.lr_decay) ||
+        !dz_optim_check_nonnegative(op, "weight_decay value", c.weight_decay) ||
+        !dz_optim_check_nonnegative(op, "initial_accumulator_value", c.initial_accumulator_value) ||
+        !dz_optim_check_nonnegative(op, "epsilon value", c.eps))
         return NULL;
     adagrad_optimizer *opt = dz_xcalloc(1, sizeof *opt);
     dz_optimizer_init(&opt->base, &adagrad_ops, c.lr);

@@ -99,12 +99,12 @@ dz_adam_config dz_adamw_defaults(void)
     return c;
 }
 
-static dz_optimizer *adam_new(const dz_optimizer_ops *ops, const dz_adam_config *c)
+static dz_optimizer *adam_new(const char *op, const dz_optimizer_ops *ops, const dz_adam_config *c)
 {
-    if (!dz_optim_check_nonnegative(ops->name, "learning rate", c->lr) ||
-        !dz_optim_check_nonnegative(ops->name, "epsilon value", c->eps) ||
-        !dz_optim_check_beta(ops->name, 0, c->beta1) || !dz_optim_check_beta(ops->name, 1, c->beta2) ||
-        !dz_optim_check_nonnegative(ops->name, "weight_decay value", c->weight_decay))
+    if (!dz_optim_check_nonnegative(op, "learning rate", c->lr) ||
+        !dz_optim_check_nonnegative(op, "epsilon value", c->eps) ||
+        !dz_optim_check_beta(op, 0, c->beta1) || !dz_optim_check_beta(op, 1, c->beta2) ||
+        !dz_optim_check_nonnegative(op, "weight_decay value", c->weight_decay))
         return NULL;
     adam_optimizer *opt = dz_xcalloc(1, sizeof *opt);
     dz_optimizer_init(&opt->base, ops, c->lr);
@@ -115,13 +115,13 @@ static dz_optimizer *adam_new(const dz_optimizer_ops *ops, const dz_adam_config 
 dz_optimizer *dz_adam_new(const dz_adam_config *config)
 {
     dz_adam_config c = config ? *config : dz_adam_defaults();
-    return adam_new(&adam_ops, &c);
+    return adam_new("dz_adam_new", &adam_ops, &c);
 }
 
 dz_optimizer *dz_adamw_new(const dz_adam_config *config)
 {
     dz_adam_config c = config ? *config : dz_adamw_defaults();
-    return adam_new(&adamw_ops, &c);
+    return adam_new("dz_adamw_new", &adamw_ops, &c);
 }
 
 /* ---- SparseAdam ---- */
@@ -165,16 +165,17 @@ dz_sparse_adam_config dz_sparse_adam_defaults(void)
 
 dz_optimizer *dz_sparse_adam_new(const dz_sparse_adam_config *config)
 {
+    const char *op = "dz_sparse_adam_new";
     dz_sparse_adam_config c = config ? *config : dz_sparse_adam_defaults();
-    if (!(c.lr > 0)) {
-        dz_raise(DZ_ERR_VALUE, "SparseAdam: Invalid learning rate: %g (must be > 0)", c.lr);
+    if (!(c.lr > 0 && isfinite(c.lr))) {
+        dz_raise(DZ_ERR_VALUE, "%s: Invalid learning rate: %g (must be finite and > 0)", op, c.lr);
         return NULL;
     }
-    if (!(c.eps > 0)) {
-        dz_raise(DZ_ERR_VALUE, "SparseAdam: Invalid epsilon value: %g (must be > 0)", c.eps);
+    if (!(c.eps > 0 && isfinite(c.eps))) {
+        dz_raise(DZ_ERR_VALUE, "%s: Invalid epsilon value: %g (must be finite and > 0)", op, c.eps);
         return NULL;
     }
-    if (!dz_optim_check_beta("SparseAdam", 0, c.beta1) || !dz_optim_check_beta("SparseAdam", 1, c.beta2))
+    if (!dz_optim_check_beta(op, 0, c.beta1) || !dz_optim_check_beta(op, 1, c.beta2))
         return NULL;
     sparse_adam_optimizer *opt = dz_xcalloc(1, sizeof *opt);
     dz_optimizer_init(&opt->base, &sparse_adam_ops, c.lr);

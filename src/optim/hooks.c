@@ -18,11 +18,11 @@ static void replace_grad(dz_variable *param, dz_array *data)
     dz_scope_end();
 }
 
-static dz_array *copy_or_fail(const dz_array *a)
+static dz_array *copy_or_fail(const char *who, const dz_array *a)
 {
     dz_array *copy = dz_array_copy(a);
     if (!copy)
-        dz_fail(DZ_ERR_NOMEM, "optimizer hook: out of memory copying a grad");
+        dz_fail(DZ_ERR_NOMEM, "%s: a hook ran out of memory copying a grad of shape %s", who, DZ_SHAPE_OF(a));
     return copy;
 }
 
@@ -33,16 +33,17 @@ typedef struct {
     double rate;
 } weight_decay_hook;
 
-static dz_status weight_decay_run(dz_optimizer_hook *hook, dz_update_item *items, int *count)
+static dz_status weight_decay_run(const char *who, dz_optimizer_hook *hook, dz_update_item *items, int *count)
 {
     double rate = ((weight_decay_hook *)hook)->rate;
     for (int i = 0; i < *count; i++)
         if (items[i].param->sparse_grad)
-            return dz_raise(DZ_ERR_UNSUPPORTED, "WeightDecay hook: parameter '%s' has a sparse grad; weight decay "
-                            "would touch every row (use SGD/Adagrad without it, or a dense grad)", items[i].path);
+            return dz_raise(DZ_ERR_UNSUPPORTED, "%s: WeightDecay hook: parameter '%s' has a sparse grad; weight "
+                            "decay would touch every row (use SGD/Adagrad without it, or a dense grad)", who,
+                            items[i].path);
     for (int i = 0; i < *count; i++) {
         dz_variable *p = items[i].param;
-        dz_array *g = copy_or_fail(p->grad->data);
+        dz_array *g = copy_or_fail(who, p->grad->data);
         if (!g)
             return DZ_ERR_NOMEM;
         dz_backend_of(g)->weight_decay(rate, p->data, g); /* g = g + rate*p */
@@ -53,10 +54,10 @@ static dz_status weight_decay_run(dz_optimizer_hook *hook, dz_update_item *items
 
 dz_optimizer_hook *dz_weight_decay_hook(double rate)
 {
-    if (!dz_optim_check_nonnegative("WeightDecay", "rate", rate))
+    if (!dz_optim_check_nonnegative("dz_weight_decay_hook", "rate", rate))
         return NULL;
     weight_decay_hook *h = dz_xcalloc(1, sizeof *h);
-    h->base = (dz_optimizer_hook){"WeightDecay", weight_decay_run, NULL};
+    h->base = (dz_optimizer_hook){.name = "WeightDecay", .run = weight_decay_run};
     h->rate = rate;
     return &h->base;
 }
@@ -83,10 +84,10 @@ static dz_status grad_sum_squares(const dz_variable *p, double *out)
     return status;
 }
 
-static dz_status scale_grad(dz_variable *p, double rate)
+static dz_status scale_grad(const char *who, dz_variable *p, double rate)
 {
     const dz_array *old = p->grad ? p->grad->data : p->sparse_grad->values;
-    dz_array *g = copy_or_fail(old);
+    dz_array *g = copy_or_fail(who, old);
     if (!g)
         return DZ_ERR_NOMEM;
     dz_backend_of(g)->scale(g, rate); /* g = rate*g */
@@ -99,7 +100,7 @@ static dz_status scale_grad(dz_variable *p, double rate)
     return DZ_OK;
 }
 
-static dz_status clip_grad_run(dz_optimizer_hook *hook, dz_update_item *items, int *count)
+static dz_status clip_grad_run(const char *who, dz_optimizer_hook *hook, dz_update_item *items, int *count)
 {
     clip_grad_hook *h = (clip_grad_hook *)hook;
     double total = 0;
@@ -113,19 +114,22 @@ static dz_status clip_grad_run(dz_optimizer_hook *hook, dz_update_item *items, i
     h->last_norm = sqrt(total);
     double rate = h->max_norm / (h->last_norm + 1e-6);
     for (int i = 0; i < *count && rate < 1; i++) {
-        dz_status status = scale_grad(items[i].param, rate);
+        dz_status status = scale_grad(who, items[i].param, rate);
         if (status != DZ_OK)
             return status;
     }
     return DZ_OK;
 }
 
+/* max_norm may be +inf (no clipping), as in torch's clip_grad_norm_. */
 dz_optimizer_hook *dz_clip_grad_hook(double max_norm)
 {
-    if (!dz_optim_check_nonnegative("ClipGrad", "max_norm", max_norm))
+    if (!(max_norm >= 0)) {
+        dz_raise(DZ_ERR_VALUE, "dz_clip_grad_hook: Invalid max_norm: %g (must be >= 0)", max_norm);
         return NULL;
+    }
     clip_grad_hook *h = dz_xcalloc(1, sizeof *h);
-    h->base = (dz_optimizer_hook){"ClipGrad", clip_grad_run, NULL};
+    h->base = (dz_optimizer_hook){.name = "ClipGrad", .run = clip_grad_run};
     h->max_norm = max_norm;
     return &h->base;
 }
@@ -133,7 +137,8 @@ dz_optimizer_hook *dz_clip_grad_hook(double max_norm)
 double dz_clip_grad_last_norm(const dz_optimizer_hook *hook)
 {
     if (!hook || hook->run != clip_grad_run) {
-        dz_raise(DZ_ERR_VALUE, "dz_clip_grad_last_norm: the hook is not a ClipGrad hook");
+        dz_raise(hook ? DZ_ERR_VALUE : DZ_ERR_NULL, "dz_clip_grad_last_norm: the hook is %s", hook ? "not a "
+                 "ClipGrad hook (made by dz_clip_grad_hook)" : "NULL");
         return 0;
     }
     return ((const clip_grad_hook *)hook)->last_norm;
@@ -155,8 +160,9 @@ static bool is_frozen(const freeze_hook *h, const dz_variable *p)
     return false;
 }
 
-static dz_status freeze_run(dz_optimizer_hook *hook, dz_update_item *items, int *count)
+static dz_status freeze_run(const char *who, dz_optimizer_hook *hook, dz_update_item *items, int *count)
 {
+    (void)who;
     int kept = 0;
     for (int i = 0; i < *count; i++)
         if (!is_frozen((freeze_hook *)hook, items[i].param))
@@ -173,29 +179,41 @@ static void freeze_destroy(dz_optimizer_hook *hook)
     free(h->params);
 }
 
-dz_optimizer_hook *dz_freeze_params_hook(int n, dz_variable *const *params)
+/* A FreezeParam hook on params[0..n-1], each checked under `op`. */
+static dz_optimizer_hook *freeze_hook_new(const char *op, int n, dz_variable *const *params)
 {
     if (n < 0 || (n > 0 && !params)) {
-        dz_raise(DZ_ERR_NULL, "FreezeParam: needs n >= 0 parameters (got %d, %p)", n, (const void *)params);
+        dz_raise(n < 0 ? DZ_ERR_VALUE : DZ_ERR_NULL, "%s: needs n >= 0 parameters in an array (got n = %d and %s)",
+                 op, n, params ? "an array" : "NULL");
         return NULL;
     }
+    for (int i = 0; i < n; i++)
+        if (!params[i]) {
+            dz_raise(DZ_ERR_NULL, "%s: parameter %d of %d is NULL", op, i, n);
+            return NULL;
+        }
     freeze_hook *h = dz_xcalloc(1, sizeof *h);
-    h->base = (dz_optimizer_hook){"FreezeParam", freeze_run, freeze_destroy};
+    h->base = (dz_optimizer_hook){.name = "FreezeParam", .run = freeze_run, .destroy = freeze_destroy};
     h->params = dz_xcalloc((size_t)n + 1, sizeof *h->params);
     for (int i = 0; i < n; i++)
-        if (params[i])
-            h->params[h->count++] = dz_variable_retain(params[i]);
+        h->params[h->count++] = dz_variable_retain(params[i]);
     return &h->base;
+}
+
+dz_optimizer_hook *dz_freeze_params_hook(int n, dz_variable *const *params)
+{
+    return freeze_hook_new("dz_freeze_params_hook", n, params);
 }
 
 dz_optimizer_hook *dz_freeze_layer_hook(const dz_layer *layer)
 {
+    const char *op = "dz_freeze_layer_hook";
     if (!layer) {
-        dz_raise(DZ_ERR_NULL, "FreezeParam: the layer is NULL");
+        dz_raise(DZ_ERR_NULL, "%s: the layer is NULL", op);
         return NULL;
     }
     dz_param_list *list = dz_layer_params(layer);
-    dz_optimizer_hook *h = dz_freeze_params_hook(list->count, list->params);
+    dz_optimizer_hook *h = freeze_hook_new(op, list->count, list->params);
     dz_param_list_free(list);
     return h;
 }

@@ -31,8 +31,8 @@ static const dz_optimizer_ops momentum_ops = {
 
 dz_optimizer *dz_momentum_sgd_new(double lr, double momentum)
 {
-    if (!dz_optim_check_nonnegative("MomentumSGD", "learning rate", lr) ||
-        !dz_optim_check_nonnegative("MomentumSGD", "momentum value", momentum))
+    if (!dz_optim_check_nonnegative("dz_momentum_sgd_new", "learning rate", lr) ||
+        !dz_optim_check_nonnegative("dz_momentum_sgd_new", "momentum value", momentum))
         return NULL;
     momentum_optimizer *opt = dz_xcalloc(1, sizeof *opt);
     dz_optimizer_init(&opt->base, &momentum_ops, lr);

@@ -22,6 +22,10 @@ typedef struct dz_param_state {
     dz_array *touched_rows;
 } dz_param_state;
 
+/* Messages of the checks that run inside a public call start with `who`:
+ * "<public function>: <optimizer name>", e.g. "dz_optimizer_update: Adam". */
+#define DZ_OPTIM_WHO_MAX 96
+
 /* One parameter being updated: its position in the optimizer and its path. */
 typedef struct dz_update_item {
     int index;
@@ -41,8 +45,8 @@ typedef struct dz_optimizer_ops {
      * instead"; NULL for none. */
     const char *sparse_refusal, *dense_refusal;
     /* Optional check of a grad this rule accepts (e.g. weight decay with a
-     * sparse grad); raises and returns the code. */
-    dz_status (*check)(const dz_optimizer *opt, const dz_update_item *item);
+     * sparse grad); raises (the message starting with `who`) and returns the code. */
+    dz_status (*check)(const char *who, const dz_optimizer *opt, const dz_update_item *item);
     /* One step of one parameter; fail only when memory runs out. */
     dz_status (*step_dense)(dz_optimizer *opt, dz_param_state *state, dz_variable *param);
     dz_status (*step_sparse)(dz_optimizer *opt, dz_param_state *state, dz_variable *param);
@@ -61,11 +65,12 @@ struct dz_optimizer {
 };
 
 /* A hook edits the list of items about to be updated: it may change their
- * grads or drop items (count shrinks). */
+ * grads or drop items (count shrinks); its messages start with `who`. */
 struct dz_optimizer_hook {
     const char *name;
-    dz_status (*run)(dz_optimizer_hook *hook, dz_update_item *items, int *count);
+    dz_status (*run)(const char *who, dz_optimizer_hook *hook, dz_update_item *items, int *count);
     void (*destroy)(dz_optimizer_hook *hook); /* frees what the hook added; may be NULL */
+    bool owned; /* added to an optimizer, which frees it */
 };
 
 /* Set up the base of a newly allocated optimizer (zeroed memory). */
@@ -78,9 +83,10 @@ dz_array *dz_optim_state_array(dz_param_state *state, int slot, const dz_variabl
 /* Release a parameter's state and zero it (step 0, no arrays). */
 void dz_optim_state_clear(dz_param_state *state);
 
-/* Checks shared by constructors: raise DZ_ERR_VALUE with PyTorch's text. */
-bool dz_optim_check_nonnegative(const char *optimizer, const char *what, double value);
-bool dz_optim_check_beta(const char *optimizer, int index, double beta);
+/* Checks of hyperparameters: raise DZ_ERR_VALUE with PyTorch's text after
+ * "<op>: " (a finite value >= 0; a beta in [0, 1)). */
+bool dz_optim_check_nonnegative(const char *op, const char *what, double value);
+bool dz_optim_check_beta(const char *op, int index, double beta);
 
 /* ---- sparse.c ---- */
 
@@ -93,7 +99,7 @@ typedef struct dz_coalesced {
 dz_status dz_optim_coalesce(const dz_sparse_grad *g, dz_coalesced *out);
 void dz_optim_coalesced_free(dz_coalesced *c);
 /* Check a sparse grad against its parameter (shapes, dtype, index range). */
-dz_status dz_optim_check_sparse_grad(const char *optimizer, const dz_update_item *item);
+dz_status dz_optim_check_sparse_grad(const char *who, const dz_update_item *item);
 /* SGD on a sparse grad (plain, momentum, Nesterov). */
 dz_status dz_optim_sgd_sparse_step(const dz_sgd_config *c, dz_param_state *state, dz_variable *param);
 /* Drop the touched-rows cache after a dense step or a state load. */

@@ -9,10 +9,12 @@
  * every state key first (known parameter and name, shape, dtype, a complete
  * set per parameter) and only then replaces the whole state, as PyTorch's
  * load_state_dict does: a parameter without keys starts afresh. */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "dezero/npz.h"
+#include "../io/npz_internal.h"
+#include "../layers/layer_internal.h"
 #include "optimizer_internal.h"
 
 #define STATE_PREFIX "state/"
@@ -47,26 +49,35 @@ static dz_status add_param_state(const dz_optimizer *opt, int i, dz_npz *z)
     return status;
 }
 
-dz_status dz_optimizer_state_to_npz(const dz_optimizer *opt, dz_npz *z)
+/* Adds the learning rate and every state array; environment errors are
+ * recorded under `op`. */
+static dz_status add_state(const char *op, const dz_optimizer *opt, dz_npz *z)
 {
-    if (!opt || !z)
-        return dz_raise(DZ_ERR_NULL, "dz_optimizer_state_to_npz: the optimizer and the npz must not be NULL");
     dz_array *lr = dz_array_scalar(DZ_F64, opt->lr);
     dz_status status = lr ? dz_npz_add(z, LR_KEY, lr) : DZ_ERR_NOMEM;
     dz_array_release(lr);
     for (int i = 0; i < opt->nparams && status == DZ_OK; i++)
         status = add_param_state(opt, i, z);
-    return status;
+    return status == DZ_OK ? DZ_OK : dz_fail_under(op, status);
+}
+
+dz_status dz_optimizer_state_to_npz(const dz_optimizer *opt, dz_npz *z)
+{
+    const char *op = "dz_optimizer_state_to_npz";
+    if (!opt || !z)
+        return dz_raise(DZ_ERR_NULL, "%s: %s is NULL", op, !opt ? "the optimizer" : "the npz");
+    return add_state(op, opt, z);
 }
 
 dz_status dz_optimizer_save_state(const dz_optimizer *opt, const char *path)
 {
+    const char *op = "dz_optimizer_save_state";
     if (!opt || !path)
-        return dz_raise(DZ_ERR_NULL, "dz_optimizer_save_state: the optimizer and the path must not be NULL");
+        return dz_raise(DZ_ERR_NULL, "%s: %s is NULL", op, !opt ? "the optimizer" : "path");
     dz_npz *z = dz_npz_new();
-    dz_status status = dz_optimizer_state_to_npz(opt, z);
+    dz_status status = add_state(op, opt, z);
     if (status == DZ_OK)
-        status = dz_npz_save(z, path, false);
+        status = dz_npz_save_as(op, z, path, false);
     dz_npz_free(z);
     return status;
 }
@@ -89,12 +100,12 @@ static int find_param(const dz_optimizer *opt, const char *path, size_t len)
 }
 
 /* "state/<path>/<name>" -> parameter index and slot (STEP_SLOT for "step"). */
-static dz_status parse_key(const dz_optimizer *opt, const char *key, int *param, int *slot)
+static dz_status parse_key(const char *who, const dz_optimizer *opt, const char *key, int *param, int *slot)
 {
     const char *path = key + strlen(STATE_PREFIX), *slash = strrchr(path, '/');
     *param = slash ? find_param(opt, path, (size_t)(slash - path)) : -1;
     if (*param < 0)
-        return dz_fail(DZ_ERR_FORMAT, "%s state: key '%s' names no parameter of this optimizer", opt->ops->name,
+        return dz_fail(DZ_ERR_FORMAT, "%s state: key '%s' names no parameter of this optimizer", who,
                        key);
     const char *name = slash + 1;
     *slot = -2;
@@ -104,39 +115,40 @@ static dz_status parse_key(const dz_optimizer *opt, const char *key, int *param,
         if (opt->ops->state_names[s] && strcmp(opt->ops->state_names[s], name) == 0)
             *slot = s;
     if (*slot == -2)
-        return dz_fail(DZ_ERR_FORMAT, "%s state: key '%s': '%s' is not a state of %s", opt->ops->name, key, name,
+        return dz_fail(DZ_ERR_FORMAT, "%s state: key '%s': '%s' is not a state of %s", who, key, name,
                        opt->ops->name);
     return DZ_OK;
 }
 
-static dz_status check_step(const dz_optimizer *opt, const char *key, const dz_array *a)
+static dz_status check_step(const char *who, const char *key, const dz_array *a)
 {
     if (!dz_dtype_is_integer(a->dtype) || a->size != 1 || dz_array_get(a, 0) < 0)
         return dz_fail(DZ_ERR_FORMAT, "%s state: key '%s' must hold one non-negative integer (got %s %s)",
-                       opt->ops->name, key, dz_dtype_name(a->dtype), DZ_SHAPE_OF(a));
+                       who, key, dz_dtype_name(a->dtype), DZ_SHAPE_OF(a));
     return DZ_OK;
 }
 
-static dz_status check_array(const dz_optimizer *opt, const char *key, const dz_variable *param,
+static dz_status check_array(const char *who, const char *key, const dz_variable *param,
                              const dz_array *a)
 {
     const dz_array *p = param->data;
     if (!p)
         return dz_fail(DZ_ERR_STATE, "%s state: key '%s' is for a parameter that has no data yet (run a forward "
-                       "pass first)", opt->ops->name, key);
+                       "pass first)", who, key);
     if (!dz_array_same_shape(a, p) || a->dtype != p->dtype)
-        return dz_fail(DZ_ERR_FORMAT, "%s state: key '%s' is %s %s but the parameter is %s %s", opt->ops->name,
+        return dz_fail(DZ_ERR_FORMAT, "%s state: key '%s' is %s %s but the parameter is %s %s", who,
                        key, dz_dtype_name(a->dtype), DZ_SHAPE_OF(a), dz_dtype_name(p->dtype), DZ_SHAPE_OF(p));
     return DZ_OK;
 }
 
-static dz_status read_key(const dz_optimizer *opt, const char *key, const dz_array *a, file_state *states)
+static dz_status read_key(const char *who, const dz_optimizer *opt, const char *key, const dz_array *a,
+                          file_state *states)
 {
     int param = -1, slot = STEP_SLOT;
-    dz_status status = parse_key(opt, key, &param, &slot);
+    dz_status status = parse_key(who, opt, key, &param, &slot);
     if (status != DZ_OK)
         return status;
-    status = slot == STEP_SLOT ? check_step(opt, key, a) : check_array(opt, key, opt->params[param], a);
+    status = slot == STEP_SLOT ? check_step(who, key, a) : check_array(who, key, opt->params[param], a);
     if (status != DZ_OK)
         return status;
     states[param].present = true;
@@ -153,41 +165,59 @@ static bool uses_slot(const dz_optimizer *opt, int slot)
 }
 
 /* A parameter in the file has exactly the arrays this configuration keeps. */
-static dz_status check_complete(const dz_optimizer *opt, int i, const file_state *f)
+static dz_status check_complete(const char *who, const dz_optimizer *opt, int i, const file_state *f)
 {
     for (int s = 0; s < DZ_OPTIM_MAX_STATE; s++)
         if (uses_slot(opt, s) != (f->arrays[s] != NULL))
-            return dz_fail(DZ_ERR_FORMAT, "%s state for parameter '%s': '%s' is %s", opt->ops->name,
+            return dz_fail(DZ_ERR_FORMAT, "%s state for parameter '%s': '%s' is %s", who,
                            opt->paths[i], opt->ops->state_names[s],
                            f->arrays[s] ? "not used by this optimizer's settings" : "missing");
     if (opt->ops->counts_steps && !f->step)
-        return dz_fail(DZ_ERR_FORMAT, "%s state for parameter '%s': 'step' is missing", opt->ops->name,
+        return dz_fail(DZ_ERR_FORMAT, "%s state for parameter '%s': 'step' is missing", who,
                        opt->paths[i]);
     return DZ_OK;
 }
 
-static dz_status read_file(const dz_optimizer *opt, const dz_npz *z, file_state *states, const dz_array **lr)
+/* The learning rate in the file: one finite float >= 0. */
+static dz_status check_lr(const char *who, const char *key, const dz_array *a)
+{
+    if (!dz_dtype_is_float(a->dtype) || a->size != 1 || !(dz_array_get(a, 0) >= 0) || !isfinite(dz_array_get(a, 0)))
+        return dz_fail(DZ_ERR_FORMAT, "%s state: '%s' must hold one finite float >= 0", who, key);
+    return DZ_OK;
+}
+
+/* Reads and checks every optimizer key of the file, which must have some
+ * (a weights file has none). */
+static dz_status read_file(const char *who, const dz_optimizer *opt, const char *source, const dz_npz *z,
+                           file_state *states, const dz_array **lr)
 {
     dz_status status = DZ_OK;
+    bool found = false;
     for (int k = 0; k < dz_npz_count(z) && status == DZ_OK; k++) {
         const char *key = dz_npz_name(z, k);
         const dz_array *a = dz_npz_get(z, key);
         if (strcmp(key, LR_KEY) == 0) {
             *lr = a;
-            if (!dz_dtype_is_float(a->dtype) || a->size != 1)
-                status = dz_fail(DZ_ERR_FORMAT, "%s state: '%s' must hold one float", opt->ops->name, key);
+            status = check_lr(who, key, a);
         } else if (strncmp(key, STATE_PREFIX, strlen(STATE_PREFIX)) == 0) {
-            status = read_key(opt, key, a, states);
+            status = read_key(who, opt, key, a, states);
+        } else {
+            continue;
         }
+        found = true;
     }
+    if (status == DZ_OK && !found)
+        return dz_fail(DZ_ERR_FORMAT, "%s state: %s holds no optimizer state (no '" LR_KEY "' or '" STATE_PREFIX
+                       "...' keys; a weights file?); the optimizer is unchanged", who, source);
     for (int i = 0; i < opt->nparams && status == DZ_OK; i++)
         if (states[i].present)
-            status = check_complete(opt, i, &states[i]);
+            status = check_complete(who, opt, i, &states[i]);
     return status;
 }
 
 /* Private copies of the file's arrays on each parameter's device. */
-static dz_status copy_state(const dz_optimizer *opt, const file_state *files, dz_param_state *fresh)
+static dz_status copy_state(const char *who, const dz_optimizer *opt, const file_state *files,
+                            dz_param_state *fresh)
 {
     for (int i = 0; i < opt->nparams; i++) {
         if (!files[i].present)
@@ -200,23 +230,28 @@ static dz_status copy_state(const dz_optimizer *opt, const file_state *files, dz
             fresh[i].arrays[s] = host ? dz_array_to_device(host, opt->params[i]->data->device) : NULL;
             dz_array_release(host);
             if (!fresh[i].arrays[s])
-                return dz_fail(DZ_ERR_NOMEM, "%s state: out of memory copying the state of '%s'", opt->ops->name,
+                return dz_fail(DZ_ERR_NOMEM, "%s state: out of memory copying the state of '%s'", who,
                                opt->paths[i]);
         }
     }
     return DZ_OK;
 }
 
-dz_status dz_optimizer_state_from_npz(dz_optimizer *opt, const dz_npz *z)
+/* Replaces the optimizer's state with the one in `z` (from `source`, a
+ * file name for messages), all or nothing. */
+static dz_status load_from(const char *op, dz_optimizer *opt, const char *source, const dz_npz *z)
 {
-    if (!opt || !z)
-        return dz_raise(DZ_ERR_NULL, "dz_optimizer_state_from_npz: the optimizer and the npz must not be NULL");
+    if (opt->nparams == 0)
+        return dz_raise(DZ_ERR_STATE, "%s: this %s has no parameters yet; call dz_optimizer_setup before loading "
+                        "its state", op, opt->ops->name);
+    char who[DZ_OPTIM_WHO_MAX];
+    snprintf(who, sizeof who, "%s: %s", op, opt->ops->name);
     file_state *files = dz_xcalloc((size_t)opt->nparams + 1, sizeof *files);
     dz_param_state *fresh = dz_xcalloc((size_t)opt->nparams + 1, sizeof *fresh);
     const dz_array *lr = NULL;
-    dz_status status = read_file(opt, z, files, &lr);
+    dz_status status = read_file(who, opt, source, z, files, &lr);
     if (status == DZ_OK)
-        status = copy_state(opt, files, fresh);
+        status = copy_state(who, opt, files, fresh);
     for (int i = 0; i < opt->nparams; i++) {
         if (status == DZ_OK) { /* swap: the old state goes, the copies come in */
             dz_optim_state_clear(&opt->states[i]);
@@ -232,14 +267,25 @@ dz_status dz_optimizer_state_from_npz(dz_optimizer *opt, const dz_npz *z)
     return status;
 }
 
+dz_status dz_optimizer_state_from_npz(dz_optimizer *opt, const dz_npz *z)
+{
+    const char *op = "dz_optimizer_state_from_npz";
+    if (!opt || !z)
+        return dz_raise(DZ_ERR_NULL, "%s: %s is NULL", op, !opt ? "the optimizer" : "the npz");
+    return load_from(op, opt, "the npz", z);
+}
+
 dz_status dz_optimizer_load_state(dz_optimizer *opt, const char *path)
 {
+    const char *op = "dz_optimizer_load_state";
     if (!opt || !path)
-        return dz_raise(DZ_ERR_NULL, "dz_optimizer_load_state: the optimizer and the path must not be NULL");
+        return dz_raise(DZ_ERR_NULL, "%s: %s is NULL", op, !opt ? "the optimizer" : "path");
+    if (opt->nparams == 0) /* before reading the file */
+        return load_from(op, opt, path, NULL);
     dz_npz *z = NULL;
-    dz_status status = dz_npz_load(path, &z);
+    dz_status status = dz_npz_load_as(op, path, &z);
     if (status == DZ_OK)
-        status = dz_optimizer_state_from_npz(opt, z);
+        status = load_from(op, opt, path, z);
     dz_npz_free(z);
     return status;
 }

@@ -6,6 +6,8 @@
  *     d = d + momentum*b (Nesterov), or d = b
  *     p = p - lr*d
  */
+#include <math.h>
+
 #include "optimizer_internal.h"
 
 typedef struct {
@@ -20,12 +22,12 @@ static dz_sgd_config live_config(const dz_optimizer *opt)
     return c;
 }
 
-static dz_status sgd_check(const dz_optimizer *opt, const dz_update_item *item)
+static dz_status sgd_check(const char *who, const dz_optimizer *opt, const dz_update_item *item)
 {
     const dz_sgd_config *c = &((const sgd_optimizer *)opt)->config;
     if (item->param->sparse_grad && c->weight_decay != 0)
-        return dz_raise(DZ_ERR_UNSUPPORTED, "SGD: weight_decay is not supported with sparse gradients (parameter "
-                        "'%s'; PyTorch: add(sparse, dense) is not supported)", item->path);
+        return dz_raise(DZ_ERR_UNSUPPORTED, "%s: weight_decay is not supported with sparse gradients (parameter "
+                        "'%s'; PyTorch: add(sparse, dense) is not supported)", who, item->path);
     return DZ_OK;
 }
 
@@ -68,14 +70,18 @@ static const dz_optimizer_ops sgd_ops = {
 
 dz_sgd_config dz_sgd_defaults(void) { return (dz_sgd_config){.lr = 0.01}; }
 
-static bool check_config(const dz_sgd_config *c)
+static bool check_config(const char *op, const dz_sgd_config *c)
 {
-    if (!dz_optim_check_nonnegative("SGD", "learning rate", c->lr) ||
-        !dz_optim_check_nonnegative("SGD", "momentum value", c->momentum) ||
-        !dz_optim_check_nonnegative("SGD", "weight_decay value", c->weight_decay))
+    if (!dz_optim_check_nonnegative(op, "learning rate", c->lr) ||
+        !dz_optim_check_nonnegative(op, "momentum value", c->momentum) ||
+        !dz_optim_check_nonnegative(op, "weight_decay value", c->weight_decay))
         return false;
+    if (!isfinite(c->dampening)) {
+        dz_raise(DZ_ERR_VALUE, "%s: Invalid dampening value: %g (must be finite)", op, c->dampening);
+        return false;
+    }
     if (c->nesterov && (c->momentum <= 0 || c->dampening != 0)) {
-        dz_raise(DZ_ERR_VALUE, "SGD: Nesterov momentum requires a momentum and zero dampening");
+        dz_raise(DZ_ERR_VALUE, "%s: Nesterov momentum requires a momentum and zero dampening", op);
         return false;
     }
     return true;
@@ -84,7 +90,7 @@ static bool check_config(const dz_sgd_config *c)
 dz_optimizer *dz_sgd_new(const dz_sgd_config *config)
 {
     dz_sgd_config c = config ? *config : dz_sgd_defaults();
-    if (!check_config(&c))
+    if (!check_config("dz_sgd_new", &c))
         return NULL;
     sgd_optimizer *opt = dz_xcalloc(1, sizeof *opt);
     dz_optimizer_init(&opt->base, &sgd_ops, c.lr);

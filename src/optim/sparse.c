@@ -31,48 +31,48 @@ static int64_t row_size(const dz_array *a)
     return n;
 }
 
-static dz_status check_layout(const char *optimizer, const char *path, const dz_array *p, const dz_sparse_grad *g)
+static dz_status check_layout(const char *who, const char *path, const dz_array *p, const dz_sparse_grad *g)
 {
     const dz_array *idx = g->indices, *val = g->values;
     if (!idx || !val)
-        return dz_raise(DZ_ERR_STATE, "%s: the sparse grad of parameter '%s' has no indices or values", optimizer,
+        return dz_raise(DZ_ERR_STATE, "%s: the sparse grad of parameter '%s' has no indices or values", who,
                         path);
     if (p->ndim < 1 || g->num_rows != p->shape[0])
         return dz_raise(DZ_ERR_SHAPE, "%s: the sparse grad of parameter '%s' has %lld rows but the parameter has "
-                        "shape %s", optimizer, path, (long long)g->num_rows, DZ_SHAPE_OF(p));
+                        "shape %s", who, path, (long long)g->num_rows, DZ_SHAPE_OF(p));
     if (idx->dtype != DZ_I64 || idx->ndim != 1)
         return dz_raise(DZ_ERR_DTYPE, "%s: the sparse grad of parameter '%s' needs (nnz,) int64 indices, got "
-                        "%s %s", optimizer, path, dz_dtype_name(idx->dtype), DZ_SHAPE_OF(idx));
+                        "%s %s", who, path, dz_dtype_name(idx->dtype), DZ_SHAPE_OF(idx));
     if (val->dtype != p->dtype)
-        return dz_raise(DZ_ERR_DTYPE, "%s: parameter '%s' is %s but its sparse grad values are %s", optimizer,
+        return dz_raise(DZ_ERR_DTYPE, "%s: parameter '%s' is %s but its sparse grad values are %s", who,
                         path, dz_dtype_name(p->dtype), dz_dtype_name(val->dtype));
     if (val->ndim != p->ndim || val->shape[0] != idx->shape[0] || row_size(val) != row_size(p) ||
         !dz_shape_equal(val->ndim - 1, val->shape + 1, p->ndim - 1, p->shape + 1))
         return dz_raise(DZ_ERR_SHAPE, "%s: sparse grad of parameter '%s': values %s do not fit %s indices and a "
-                        "parameter of shape %s", optimizer, path, DZ_SHAPE_OF(val), DZ_SHAPE_OF(idx),
+                        "parameter of shape %s", who, path, DZ_SHAPE_OF(val), DZ_SHAPE_OF(idx),
                         DZ_SHAPE_OF(p));
     if (idx->device != DZ_CPU || val->device != p->device)
         return dz_raise(DZ_ERR_DEVICE, "%s: the sparse grad of parameter '%s' must have CPU indices and values on "
-                        "the parameter's device", optimizer, path);
+                        "the parameter's device", who, path);
     return DZ_OK;
 }
 
-dz_status dz_optim_check_sparse_grad(const char *optimizer, const dz_update_item *item)
+dz_status dz_optim_check_sparse_grad(const char *who, const dz_update_item *item)
 {
     const dz_array *p = item->param->data;
     const dz_sparse_grad *g = item->param->sparse_grad;
-    dz_status status = check_layout(optimizer, item->path, p, g);
+    dz_status status = check_layout(who, item->path, p, g);
     if (status != DZ_OK)
         return status;
     const int64_t *rows = g->indices->data;
     for (int64_t k = 0; k < g->indices->size; k++) {
         if (rows[k] < 0 || rows[k] >= p->shape[0])
             return dz_raise(DZ_ERR_INDEX, "%s: the sparse grad of parameter '%s' has row index %lld (entry %lld), "
-                            "out of range for %lld rows", optimizer, item->path, (long long)rows[k], (long long)k,
+                            "out of range for %lld rows", who, item->path, (long long)rows[k], (long long)k,
                             (long long)p->shape[0]);
         if (g->coalesced && k > 0 && rows[k] <= rows[k - 1])
             return dz_raise(DZ_ERR_VALUE, "%s: the sparse grad of parameter '%s' is marked coalesced but its rows "
-                            "are not sorted and unique (entry %lld)", optimizer, item->path, (long long)k);
+                            "are not sorted and unique (entry %lld)", who, item->path, (long long)k);
     }
     return DZ_OK;
 }

@@ -1,0 +1,33 @@
+/* What the layer and optimizer sources share (internal): the input check of
+ * a layer's forward under the name of the public function that runs it, the
+ * Linear constructor under a composite's name, the check of a device
+ * argument, and re-recording an inner call's error under the public
+ * function's name. Not installed. */
+#ifndef DEZERO_LAYER_INTERNAL_H
+#define DEZERO_LAYER_INTERNAL_H
+
+#include <stdbool.h>
+
+#include "dezero/layers.h"
+
+/* The checks every forward shares (a layer with a forward, a sane input
+ * count and array), then the layer's own ops->check; raises naming `op`. */
+bool dz_layer_check_forward(const char *op, dz_layer *layer, int ninputs, dz_variable *const *inputs);
+
+/* The arguments of a Linear are valid and its weights' byte count fits in
+ * 64 bits; raises naming `op` (so a composite checks before it allocates). */
+bool dz_linear_check_args(const char *op, int64_t out_size, int64_t in_size, dz_dtype dtype);
+
+/* dz_linear_layer_new, its errors named `op` (a layer built of Linears). */
+dz_layer *dz_linear_layer_new_as(const char *op, int64_t out_size, int64_t in_size, bool nobias, dz_dtype dtype,
+                                 dz_rng *rng);
+
+/* `device` is one this build can use; raises DZ_ERR_DEVICE naming `op`. */
+bool dz_check_device(const char *op, dz_device device);
+
+/* The error an inner call just recorded (an environment error, or a user
+ * error already handled), recorded again as "<op>: <message>"; returns its
+ * code, or `fallback` when the inner call recorded none. */
+dz_status dz_fail_under(const char *op, dz_status fallback);
+
+#endif
