@@ -108,7 +108,7 @@ dz_variable *dz_reshape(dz_variable *x, int ndim, const int64_t *shape)
     }
     if (dz_shape_equal(ndim, shape, x->data->ndim, x->data->shape))
         return dz_identity_result(x);
-    dz_array *y = dz_array_reshape(x->data, ndim, shape);
+    dz_array *y = dz_array_reshape_for("dz_reshape", x->data, ndim, shape);
     if (!y)
         return NULL;
     dz_variable *in[1] = {x};
