@@ -133,7 +133,9 @@ const char *dz_dtype_name(dz_dtype dtype)
     return known_dtype(dtype) ? names[dtype] : "unknown dtype";
 }
 
-bool dz_value_fits(dz_dtype dtype, double value)
+/* Whether `value` converts to `dtype` without undefined behaviour: finite and
+ * in range for the integer dtypes (after truncation toward zero). */
+static bool value_fits(dz_dtype dtype, double value)
 {
     switch (dtype) {
     case DZ_I32: return value > -2147483649.0 && value < 2147483648.0;
@@ -145,7 +147,7 @@ bool dz_value_fits(dz_dtype dtype, double value)
 
 static bool check_value(const char *op, dz_dtype dtype, double value)
 {
-    if (dz_value_fits(dtype, value))
+    if (value_fits(dtype, value))
         return true;
     dz_raise(DZ_ERR_VALUE, "%s: the value %g does not fit in %s; use a finite value in the dtype's range, or a "
              "float dtype", op, value, dz_dtype_name(dtype));
@@ -202,17 +204,6 @@ bool dz_array_same_shape(const dz_array *a, const dz_array *b)
     return dz_shape_equal(a->ndim, a->shape, b->ndim, b->shape);
 }
 
-/* The text of a valid shape, cut to fit `len` (at least 1). */
-static char *format_shape(int ndim, const int64_t *shape, char *buf, size_t len)
-{
-    size_t used = (size_t)snprintf(buf, len, "(");
-    for (int i = 0; i < ndim && used < len; i++)
-        used += (size_t)snprintf(buf + used, len - used, "%s%lld", i ? ", " : "", (long long)shape[i]);
-    if (used < len)
-        snprintf(buf + used, len - used, ndim == 1 ? ",)" : ")");
-    return buf;
-}
-
 char *dz_shape_format(int ndim, const int64_t *shape, char *buf, size_t len)
 {
     if (!check_shape_args("dz_shape_format", ndim, shape) || !dz_check_not_null("dz_shape_format", buf, "buf"))
@@ -221,7 +212,12 @@ char *dz_shape_format(int ndim, const int64_t *shape, char *buf, size_t len)
         dz_raise(DZ_ERR_VALUE, "dz_shape_format: len is 0; the buffer needs room for at least the final NUL");
         return NULL;
     }
-    return format_shape(ndim, shape, buf, len);
+    size_t used = (size_t)snprintf(buf, len, "(");
+    for (int i = 0; i < ndim && used < len; i++)
+        used += (size_t)snprintf(buf + used, len - used, "%s%lld", i ? ", " : "", (long long)shape[i]);
+    if (used < len)
+        snprintf(buf + used, len - used, ndim == 1 ? ",)" : ")");
+    return buf;
 }
 
 /* An array of a shape already known to be valid, with `size` elements,
@@ -333,30 +329,41 @@ dz_array *dz_array_scalar(dz_dtype dtype, double value)
     return dz_array_full_for("dz_array_scalar", dtype, 0, NULL, value);
 }
 
+/* Copies element `index` of a CPU array to the double at `value`, or the
+ * double into the element when `store`, converting through the backend. */
+static void convert_element(const dz_array *a, int64_t index, double *value, bool store)
+{
+    dz_array element = *a, number = *a;
+    element.size = number.size = 1;
+    element.data = (char *)a->data + (size_t)index * dz_dtype_size(a->dtype);
+    number.dtype = DZ_F64;
+    number.data = value;
+    if (store)
+        dz_backend_cpu()->astype(&number, &element);
+    else
+        dz_backend_cpu()->astype(&element, &number);
+}
+
 /* Element `index` of a CPU array, unchecked. */
 static double get_element(const dz_array *a, int64_t index)
 {
-    dz_array one = *a, out = *a;
-    double v;
-    one.size = 1;
-    one.data = (char *)a->data + (size_t)index * dz_dtype_size(a->dtype);
-    out.dtype = DZ_F64;
-    out.size = 1;
-    out.data = &v;
-    dz_backend_cpu()->astype(&one, &out);
-    return v;
+    switch (a->dtype) { /* the common dtypes directly: loops call this per element */
+    case DZ_F32: return ((const float *)a->data)[index];
+    case DZ_F64: return ((const double *)a->data)[index];
+    case DZ_I32: return ((const int32_t *)a->data)[index];
+    case DZ_I64: return (double)((const int64_t *)a->data)[index];
+    default: {
+        double v;
+        convert_element(a, index, &v, false);
+        return v;
+    }
+    }
 }
 
 /* Sets element `index` of a CPU array to a value that fits its dtype, unchecked. */
 static void set_element(dz_array *a, int64_t index, double value)
 {
-    dz_array one = *a, in = *a;
-    one.size = 1;
-    one.data = (char *)a->data + (size_t)index * dz_dtype_size(a->dtype);
-    in.dtype = DZ_F64;
-    in.size = 1;
-    in.data = &value;
-    dz_backend_cpu()->astype(&in, &one);
+    convert_element(a, index, &value, true);
 }
 
 /* The number of elements of arange, or -1 after raising. */
@@ -402,17 +409,17 @@ dz_array *dz_array_from_buffer(dz_dtype dtype, int ndim, const int64_t *shape, c
     return a;
 }
 
-dz_array *dz_array_zeros_like(const dz_array *a)
+/* A new array of a's dtype, device and shape, for `op`. */
+static dz_array *array_like(const char *op, const dz_array *a, bool zero)
 {
-    const char *op = "dz_array_zeros_like";
-    return dz_check_array(op, a) ? array_new(op, a->dtype, a->device, a->ndim, a->shape, a->size, true) : NULL;
+    return dz_check_array(op, a) ? array_new(op, a->dtype, a->device, a->ndim, a->shape, a->size, zero) : NULL;
 }
+
+dz_array *dz_array_zeros_like(const dz_array *a) { return array_like("dz_array_zeros_like", a, true); }
 
 dz_array *dz_array_ones_like(const dz_array *a)
 {
-    const char *op = "dz_array_ones_like";
-    dz_array *y = dz_check_array(op, a) ? array_new(op, a->dtype, a->device, a->ndim, a->shape, a->size, false)
-                                        : NULL;
+    dz_array *y = array_like("dz_array_ones_like", a, false);
     if (y)
         dz_backend_of(y)->fill(y, 1.0);
     return y;
@@ -420,9 +427,7 @@ dz_array *dz_array_ones_like(const dz_array *a)
 
 dz_array *dz_array_copy(const dz_array *a)
 {
-    const char *op = "dz_array_copy";
-    dz_array *y = dz_check_array(op, a) ? array_new(op, a->dtype, a->device, a->ndim, a->shape, a->size, false)
-                                        : NULL;
+    dz_array *y = array_like("dz_array_copy", a, false);
     if (y)
         dz_backend_of(y)->copy(y->data, a->data, (size_t)a->size * dz_dtype_size(a->dtype));
     return y;
@@ -457,7 +462,7 @@ static bool check_convertible(const char *op, const dz_array *a, dz_dtype dtype)
     dz_array *wide = a->dtype == DZ_F16 ? dz_array_astype(a, DZ_F32) : dz_array_retain((dz_array *)a);
     double lo = wide ? extreme(DZ_REDUCE_MIN, wide) : NAN, hi = wide ? extreme(DZ_REDUCE_MAX, wide) : NAN;
     dz_array_release(wide);
-    if (dz_value_fits(dtype, lo) && dz_value_fits(dtype, hi))
+    if (value_fits(dtype, lo) && value_fits(dtype, hi))
         return true;
     dz_raise(DZ_ERR_VALUE, "%s: the %s values run from %g to %g, which %s cannot hold (NaN, infinite or out of "
              "range); clip or replace them first", op, dz_dtype_name(a->dtype), lo, hi, dz_dtype_name(dtype));

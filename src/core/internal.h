@@ -58,10 +58,10 @@ dz_array *dz_array_full_for(const char *op, dz_dtype dtype, int ndim, const int6
 dz_array *dz_array_to_device_for(const char *op, const dz_array *a, dz_device device);
 /* dz_array_reshape for `op`. */
 dz_array *dz_array_reshape_for(const char *op, const dz_array *a, int ndim, const int64_t *shape);
-/* Whether `value` converts to `dtype` without undefined behaviour: finite and
- * in range for the integer dtypes (after truncation toward zero). */
-bool dz_value_fits(dz_dtype dtype, double value);
 
+/* For shapes already checked (taken from existing arrays): their errors can
+ * only be out of memory, and name "dz_array". An op that builds a shape from
+ * its arguments uses dz_array_new_for with its own name. */
 /* A zero-filled array on `device`. */
 dz_array *dz_array_empty_on(dz_device device, dz_dtype dtype, int ndim, const int64_t *shape);
 /* Arrays whose elements are left uninitialised, for a kernel that writes
