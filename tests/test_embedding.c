@@ -623,7 +623,7 @@ START_TEST(test_sparse_coalesce_and_accumulate)
                   dz_last_error());
     ck_assert_int_eq(dz_sparse_grad_append(W, dz_array_zeros(DZ_I32, 1, DZ_SHAPE(1)),
                                            dz_array_zeros(DZ_F32, 2, DZ_SHAPE(1, EMB_D)), EMB_V),
-                     DZ_ERR_SHAPE);
+                     DZ_ERR_DTYPE);
     ck_assert_int_eq(W->sparse_grad->indices->size, 13);
     tc_errors_on();
     dz_array_release(before);

@@ -39,7 +39,13 @@ struct dz_function {
 /* Wrap `outputs` (ownership moves in) as Variables and, when backprop is
  * enabled, record a Function with `inputs`. `state` is owned from here on.
  * Returns the first output (scope-owned, see variable.h); all outputs are
- * written to out_vars when it is not NULL. */
+ * written to out_vars when it is not NULL.
+ *
+ * ops and ops->name must be set, ninputs >= 0, noutputs >= 1, and no input
+ * NULL. A NULL output means the forward failed: when no error is recorded yet
+ * this raises DZ_ERR_NULL, otherwise the forward's error stays the one
+ * reported. On any failure the outputs and the state are released, out_vars
+ * gets NULLs and the call returns NULL. */
 dz_variable *dz_function_apply(const dz_function_ops *ops, int ninputs, dz_variable *const *inputs,
                                int noutputs, dz_array **outputs, dz_variable **out_vars,
                                double scalar, void *state);

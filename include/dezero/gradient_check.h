@@ -17,7 +17,9 @@ typedef struct dz_gradient_check_options {
  * requires a grad. The scalar checked is sum(w * f(x)) with fixed random
  * weights w, so a gradient that is wrong but sums to the right value is still
  * caught. Returns DZ_OK, or DZ_ERR_VALUE with dz_last_error() naming the input,
- * the element and both values. options NULL = the defaults above. */
+ * the element and both values. options NULL = the defaults above (eps > 0 and
+ * tolerances >= 0, all finite). The inputs and the output live on the CPU, the
+ * output in f32 or f64. */
 dz_status dz_gradient_check(dz_checked_fn f, void *ctx, int ninputs, dz_variable *const *inputs,
                             const dz_gradient_check_options *options);
 

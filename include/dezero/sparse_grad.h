@@ -18,7 +18,9 @@ void dz_sparse_grad_free(dz_sparse_grad *g);
 
 /* Add entries to param->sparse_grad, creating it on first use and otherwise
  * concatenating after the existing entries (left uncoalesced). Takes the
- * caller's references to indices (nnz,) int64 and values (nnz, D). */
+ * caller's references to indices (nnz,) int64 and values (nnz, D), also when
+ * it fails. Every index must be in [0, num_rows) (DZ_ERR_INDEX), and the
+ * entries must fit param's (num_rows, D) weight and its grad so far. */
 dz_status dz_sparse_grad_append(dz_variable *param, dz_array *indices, dz_array *values, int64_t num_rows);
 
 /* Sort the indices and sum the values of duplicates, in place. Deterministic:

@@ -45,15 +45,19 @@ dz_variable *dz_parameter_new(dz_array *data, const char *name);
 /* A 0-d leaf holding one number. */
 dz_variable *dz_variable_scalar(dz_dtype dtype, double value);
 
+/* Both accept NULL (and do nothing). */
 dz_variable *dz_variable_retain(dz_variable *v);
 void dz_variable_release(dz_variable *v);
 
+/* The functions below raise DZ_ERR_NULL for a NULL v. */
 void dz_variable_set_name(dz_variable *v, const char *name);
-/* Replace v->data (takes ownership of `data`); NULL clears it. */
+/* Replace v->data (takes ownership of `data`, released if v is NULL); NULL clears it. */
 void dz_variable_set_data(dz_variable *v, dz_array *data);
-/* Replace v->grad (retains `grad`; NULL clears it). */
+/* Replace v->grad (retains `grad`; NULL clears it). The grad must hold data
+ * and not be v; backward and the optimizers check that its shape fits v. */
 void dz_variable_set_grad(dz_variable *v, dz_variable *grad);
 
+/* For a variable with no data (or NULL, after raising): 0, NULL, 0, DZ_F32, 0. */
 int dz_variable_ndim(const dz_variable *v);
 const int64_t *dz_variable_shape(const dz_variable *v);
 int64_t dz_variable_size(const dz_variable *v);
@@ -68,7 +72,9 @@ void dz_variable_unchain_backward(dz_variable *v);
 
 /* Backpropagate from v. Seeds v->grad with ones when it has none; on a leaf this
  * just sets the grad. retain_grad=false drops the grads of non-leaf variables;
- * create_graph=true records the backward pass so grads can be differentiated. */
+ * create_graph=true records the backward pass so grads can be differentiated.
+ * v must hold data (DZ_ERR_STATE). Running it again walks the graph again and
+ * adds to the leaf grads, as DeZero does (call dz_variable_cleargrad between). */
 dz_status dz_variable_backward(dz_variable *v, bool retain_grad, bool create_graph);
 
 /* "variable([[1. 2.]\n          [3. 4.]])" */

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "../backend/backend.h"
+#include "array_ops.h"
 #include "internal.h"
 #include "pool.h"
 
@@ -83,23 +84,97 @@ void dz_empty_cache(void)
         dz_cache_empty(dz_backend_cuda()->memory);
 }
 
+static bool known_dtype(dz_dtype dtype) { return (unsigned)dtype <= DZ_F16; }
+
+bool dz_check_dtype(const char *op, dz_dtype dtype)
+{
+    if (known_dtype(dtype))
+        return true;
+    dz_raise(DZ_ERR_DTYPE, "%s: unknown dtype %d; use one of DZ_F32, DZ_F64, DZ_I32, DZ_I64, DZ_U8, DZ_BOOL, DZ_F16",
+             op, (int)dtype);
+    return false;
+}
+
+bool dz_check_not_null(const char *op, const void *p, const char *what)
+{
+    if (p)
+        return true;
+    dz_raise(DZ_ERR_NULL, "%s: %s is NULL", op, what);
+    return false;
+}
+
+/* CPU always; CUDA when this build has a CUDA backend. */
+static bool check_device(const char *op, dz_device device)
+{
+    if (device == DZ_CPU || (device == DZ_CUDA && dz_backend_cuda()))
+        return true;
+    if (device == DZ_CUDA)
+        dz_raise(DZ_ERR_DEVICE, "%s: this build of dezero-c has no CUDA backend (configure with -Dcuda=enabled "
+                 "where nvcc is installed)", op);
+    else
+        dz_raise(DZ_ERR_DEVICE, "%s: unknown device %d; use DZ_CPU or DZ_CUDA", op, (int)device);
+    return false;
+}
+
+bool dz_check_array(const char *op, const dz_array *a)
+{
+    return dz_check_not_null(op, a, "the array") && dz_check_dtype(op, a->dtype) && check_device(op, a->device);
+}
+
 size_t dz_dtype_size(dz_dtype dtype)
 {
     static const size_t sizes[] = {4, 8, 4, 8, 1, 1, 2};
-    return sizes[dtype];
+    return dz_check_dtype("dz_dtype_size", dtype) ? sizes[dtype] : 0;
 }
 
 const char *dz_dtype_name(dz_dtype dtype)
 {
     static const char *names[] = {"float32", "float64", "int32", "int64", "uint8", "bool", "float16"};
-    return names[dtype];
+    return known_dtype(dtype) ? names[dtype] : "unknown dtype";
+}
+
+/* Whether `value` converts to `dtype` without undefined behaviour: finite and
+ * in range for the integer dtypes (after truncation toward zero). */
+static bool value_fits(dz_dtype dtype, double value)
+{
+    switch (dtype) {
+    case DZ_I32: return value > -2147483649.0 && value < 2147483648.0;
+    case DZ_I64: return value >= -0x1p63 && value < 0x1p63;
+    case DZ_U8: return value > -1.0 && value < 256.0;
+    default: return true; /* floats hold NaN and infinities; bool is value != 0 */
+    }
+}
+
+static bool check_value(const char *op, dz_dtype dtype, double value)
+{
+    if (value_fits(dtype, value))
+        return true;
+    dz_raise(DZ_ERR_VALUE, "%s: the value %g does not fit in %s; use a finite value in the dtype's range, or a "
+             "float dtype", op, value, dz_dtype_name(dtype));
+    return false;
 }
 
 bool dz_dtype_is_float(dz_dtype dtype) { return dtype == DZ_F32 || dtype == DZ_F64; }
 bool dz_dtype_is_integer(dz_dtype dtype) { return dtype == DZ_I32 || dtype == DZ_I64; }
 
+/* ndim in 0..DZ_MAX_NDIM, and shape not NULL when ndim > 0. */
+static bool check_shape_args(const char *op, int ndim, const int64_t *shape)
+{
+    if (ndim < 0 || ndim > DZ_MAX_NDIM) {
+        dz_raise(DZ_ERR_SHAPE, "%s: ndim %d is out of range 0..%d", op, ndim, DZ_MAX_NDIM);
+        return false;
+    }
+    if (ndim > 0 && !shape) {
+        dz_raise(DZ_ERR_NULL, "%s: shape is NULL for ndim %d; pass ndim entries (DZ_SHAPE(...))", op, ndim);
+        return false;
+    }
+    return true;
+}
+
 bool dz_shape_size(int ndim, const int64_t *shape, int64_t *size)
 {
+    if (!check_shape_args("dz_shape_size", ndim, shape) || !dz_check_not_null("dz_shape_size", size, "size"))
+        return false;
     int64_t n = 1;
     for (int i = 0; i < ndim; i++) {
         if (shape[i] < 0 || __builtin_mul_overflow(n, shape[i], &n))
@@ -113,6 +188,8 @@ bool dz_shape_equal(int ndim_a, const int64_t *a, int ndim_b, const int64_t *b)
 {
     if (ndim_a != ndim_b)
         return false;
+    if (!check_shape_args("dz_shape_equal", ndim_a, a) || !check_shape_args("dz_shape_equal", ndim_b, b))
+        return false;
     for (int i = 0; i < ndim_a; i++) /* shapes are short: a loop beats a call to memcmp */
         if (a[i] != b[i])
             return false;
@@ -121,11 +198,20 @@ bool dz_shape_equal(int ndim_a, const int64_t *a, int ndim_b, const int64_t *b)
 
 bool dz_array_same_shape(const dz_array *a, const dz_array *b)
 {
+    if (!dz_check_not_null("dz_array_same_shape", a, "an array") ||
+        !dz_check_not_null("dz_array_same_shape", b, "an array"))
+        return false;
     return dz_shape_equal(a->ndim, a->shape, b->ndim, b->shape);
 }
 
 char *dz_shape_format(int ndim, const int64_t *shape, char *buf, size_t len)
 {
+    if (!check_shape_args("dz_shape_format", ndim, shape) || !dz_check_not_null("dz_shape_format", buf, "buf"))
+        return NULL;
+    if (len == 0) {
+        dz_raise(DZ_ERR_VALUE, "dz_shape_format: len is 0; the buffer needs room for at least the final NUL");
+        return NULL;
+    }
     size_t used = (size_t)snprintf(buf, len, "(");
     for (int i = 0; i < ndim && used < len; i++)
         used += (size_t)snprintf(buf + used, len - used, "%s%lld", i ? ", " : "", (long long)shape[i]);
@@ -136,13 +222,13 @@ char *dz_shape_format(int ndim, const int64_t *shape, char *buf, size_t len)
 
 /* An array of a shape already known to be valid, with `size` elements,
  * zero-filled when `zero`; NULL when memory runs out. */
-static dz_array *array_new(dz_dtype dtype, dz_device device, int ndim, const int64_t *shape, int64_t size,
-                           bool zero)
+static dz_array *array_new(const char *op, dz_dtype dtype, dz_device device, int ndim, const int64_t *shape,
+                           int64_t size, bool zero)
 {
     size_t nbytes = (size_t)size * dz_dtype_size(dtype);
     dz_storage *st = storage_new(device, nbytes, zero);
     if (!st) {
-        dz_fail(DZ_ERR_NOMEM, "dz_array: cannot allocate %zu bytes for shape %s on %s", nbytes,
+        dz_fail(DZ_ERR_NOMEM, "%s: cannot allocate %zu bytes for shape %s on %s", op, nbytes,
                 dz_shape_str(ndim, shape), dz_backend_for(device)->name);
         return NULL;
     }
@@ -159,114 +245,181 @@ static dz_array *array_new(dz_dtype dtype, dz_device device, int ndim, const int
     return a;
 }
 
-/* array_new after checking the dtype and the shape (user errors). */
-static dz_array *array_alloc(dz_dtype dtype, dz_device device, int ndim, const int64_t *shape, bool zero)
+/* The element count of a shape (checked: no negative dimension, and the
+ * byte count fits in 64 bits), or -1 after raising. */
+static int64_t checked_size(const char *op, dz_dtype dtype, int ndim, const int64_t *shape)
 {
-    int64_t size;
-    if ((unsigned)dtype > DZ_F16) {
-        dz_raise(DZ_ERR_DTYPE, "dz_array: unknown dtype %d", (int)dtype);
-        return NULL;
-    }
-    if (ndim < 0 || ndim > DZ_MAX_NDIM) {
-        dz_raise(DZ_ERR_SHAPE, "dz_array: ndim %d is out of range 0..%d", ndim, DZ_MAX_NDIM);
-        return NULL;
-    }
-    if (ndim > 0 && !shape) {
-        dz_raise(DZ_ERR_NULL, "dz_array: shape is NULL for ndim %d", ndim);
-        return NULL;
-    }
+    if (!dz_check_dtype(op, dtype) || !check_shape_args(op, ndim, shape))
+        return -1;
     for (int i = 0; i < ndim; i++) {
         if (shape[i] < 0) {
-            dz_raise(DZ_ERR_SHAPE, "dz_array: negative dimension %lld in shape %s", (long long)shape[i],
-                     dz_shape_str(ndim, shape));
-            return NULL;
+            dz_raise(DZ_ERR_SHAPE, "%s: negative dimension %lld in shape %s; dimensions are 0 or more", op,
+                     (long long)shape[i], dz_shape_str(ndim, shape));
+            return -1;
         }
     }
-    size_t es = dz_dtype_size(dtype), nbytes;
-    if (!dz_shape_size(ndim, shape, &size) || __builtin_mul_overflow((size_t)size, es, &nbytes) ||
-        nbytes > (size_t)INT64_MAX) {
-        dz_raise(DZ_ERR_OVERFLOW, "dz_array: shape %s of %s has more elements than fit in 64-bit sizes",
+    int64_t size = 1, nbytes;
+    bool overflow = false;
+    for (int i = 0; i < ndim && !overflow; i++)
+        overflow = __builtin_mul_overflow(size, shape[i], &size);
+    if (overflow || __builtin_mul_overflow(size, (int64_t)dz_dtype_size(dtype), &nbytes)) {
+        dz_raise(DZ_ERR_OVERFLOW, "%s: shape %s of %s has more bytes than fit in 64-bit sizes", op,
                  dz_shape_str(ndim, shape), dz_dtype_name(dtype));
-        return NULL;
+        return -1;
     }
-    return array_new(dtype, device, ndim, shape, size, zero);
+    return size;
+}
+
+dz_array *dz_array_new_for(const char *op, dz_device device, dz_dtype dtype, int ndim, const int64_t *shape,
+                           bool zero)
+{
+    if (!check_device(op, device))
+        return NULL;
+    int64_t size = checked_size(op, dtype, ndim, shape);
+    return size < 0 ? NULL : array_new(op, dtype, device, ndim, shape, size, zero);
 }
 
 dz_array *dz_array_empty(dz_dtype dtype, int ndim, const int64_t *shape)
 {
-    return array_alloc(dtype, DZ_CPU, ndim, shape, true);
+    return dz_array_new_for("dz_array_empty", DZ_CPU, dtype, ndim, shape, true);
 }
 
 dz_array *dz_array_empty_on(dz_device device, dz_dtype dtype, int ndim, const int64_t *shape)
 {
-    return array_alloc(dtype, device, ndim, shape, true);
+    return dz_array_new_for("dz_array", device, dtype, ndim, shape, true);
 }
 
 dz_array *dz_array_uninit_on(dz_device device, dz_dtype dtype, int ndim, const int64_t *shape)
 {
-    return array_alloc(dtype, device, ndim, shape, false);
+    return dz_array_new_for("dz_array", device, dtype, ndim, shape, false);
 }
 
 dz_array *dz_array_uninit_like(const dz_array *a)
 {
-    return array_new(a->dtype, a->device, a->ndim, a->shape, a->size, false);
+    return array_new("dz_array", a->dtype, a->device, a->ndim, a->shape, a->size, false);
 }
 
 dz_array *dz_array_zeros(dz_dtype dtype, int ndim, const int64_t *shape)
 {
-    return array_alloc(dtype, DZ_CPU, ndim, shape, true);
+    return dz_array_new_for("dz_array_zeros", DZ_CPU, dtype, ndim, shape, true);
 }
 
-dz_array *dz_array_full(dz_dtype dtype, int ndim, const int64_t *shape, double value)
+dz_array *dz_array_full_for(const char *op, dz_dtype dtype, int ndim, const int64_t *shape, double value)
 {
-    dz_array *a = array_alloc(dtype, DZ_CPU, ndim, shape, false);
+    if (!dz_check_dtype(op, dtype) || !check_value(op, dtype, value))
+        return NULL;
+    dz_array *a = dz_array_new_for(op, DZ_CPU, dtype, ndim, shape, false);
     if (a)
         dz_backend_of(a)->fill(a, value);
     return a;
 }
 
-dz_array *dz_array_ones(dz_dtype dtype, int ndim, const int64_t *shape)
+dz_array *dz_array_full(dz_dtype dtype, int ndim, const int64_t *shape, double value)
 {
-    return dz_array_full(dtype, ndim, shape, 1.0);
+    return dz_array_full_for("dz_array_full", dtype, ndim, shape, value);
 }
 
-dz_array *dz_array_scalar(dz_dtype dtype, double value) { return dz_array_full(dtype, 0, NULL, value); }
+dz_array *dz_array_ones(dz_dtype dtype, int ndim, const int64_t *shape)
+{
+    return dz_array_full_for("dz_array_ones", dtype, ndim, shape, 1.0);
+}
 
-dz_array *dz_array_arange(dz_dtype dtype, double start, double stop, double step)
+dz_array *dz_array_scalar(dz_dtype dtype, double value)
+{
+    return dz_array_full_for("dz_array_scalar", dtype, 0, NULL, value);
+}
+
+/* Copies element `index` of a CPU array to the double at `value`, or the
+ * double into the element when `store`, converting through the backend. */
+static void convert_element(const dz_array *a, int64_t index, double *value, bool store)
+{
+    dz_array element = *a, number = *a;
+    element.size = number.size = 1;
+    element.data = (char *)a->data + (size_t)index * dz_dtype_size(a->dtype);
+    number.dtype = DZ_F64;
+    number.data = value;
+    if (store)
+        dz_backend_cpu()->astype(&number, &element);
+    else
+        dz_backend_cpu()->astype(&element, &number);
+}
+
+/* Element `index` of a CPU array, unchecked. */
+static double get_element(const dz_array *a, int64_t index)
+{
+    switch (a->dtype) { /* the common dtypes directly: loops call this per element */
+    case DZ_F32: return ((const float *)a->data)[index];
+    case DZ_F64: return ((const double *)a->data)[index];
+    case DZ_I32: return ((const int32_t *)a->data)[index];
+    case DZ_I64: return (double)((const int64_t *)a->data)[index];
+    default: {
+        double v;
+        convert_element(a, index, &v, false);
+        return v;
+    }
+    }
+}
+
+/* Sets element `index` of a CPU array to a value that fits its dtype, unchecked. */
+static void set_element(dz_array *a, int64_t index, double value)
+{
+    convert_element(a, index, &value, true);
+}
+
+/* The number of elements of arange, or -1 after raising. */
+static int64_t arange_count(double start, double stop, double step)
 {
     if (step == 0 || !isfinite(start) || !isfinite(stop) || !isfinite(step)) {
         dz_raise(DZ_ERR_VALUE, "dz_array_arange: start %g, stop %g, step %g: step must be nonzero and all finite",
                  start, stop, step);
-        return NULL;
+        return -1;
     }
     double n = ceil((stop - start) / step);
-    int64_t count = n > 0 ? (int64_t)n : 0;
-    dz_array *a = dz_array_empty(dtype, 1, &count);
+    if (!(n < 0x1p62)) { /* also an infinite stop - start */
+        dz_raise(DZ_ERR_OVERFLOW, "dz_array_arange: start %g, stop %g, step %g give more elements than fit in "
+                 "64-bit sizes", start, stop, step);
+        return -1;
+    }
+    return n > 0 ? (int64_t)n : 0;
+}
+
+dz_array *dz_array_arange(dz_dtype dtype, double start, double stop, double step)
+{
+    const char *op = "dz_array_arange";
+    int64_t count = arange_count(start, stop, step);
+    if (count < 0 || !dz_check_dtype(op, dtype))
+        return NULL;
+    double last = start + (double)(count ? count - 1 : 0) * step;
+    if (!check_value(op, dtype, start) || !check_value(op, dtype, last))
+        return NULL;
+    dz_array *a = dz_array_new_for(op, DZ_CPU, dtype, 1, &count, false);
     for (int64_t i = 0; a && i < count; i++)
-        dz_array_set(a, i, start + (double)i * step);
+        set_element(a, i, start + (double)i * step);
     return a;
 }
 
 dz_array *dz_array_from_buffer(dz_dtype dtype, int ndim, const int64_t *shape, const void *buffer)
 {
-    if (!buffer) {
-        dz_raise(DZ_ERR_NULL, "dz_array_from_buffer: buffer is NULL");
+    const char *op = "dz_array_from_buffer";
+    if (!dz_check_not_null(op, buffer, "buffer"))
         return NULL;
-    }
-    dz_array *a = dz_array_empty(dtype, ndim, shape);
+    dz_array *a = dz_array_new_for(op, DZ_CPU, dtype, ndim, shape, false);
     if (a)
         memcpy(a->data, buffer, (size_t)a->size * dz_dtype_size(dtype));
     return a;
 }
 
-dz_array *dz_array_zeros_like(const dz_array *a)
+/* A new array of a's dtype, device and shape, for `op`. */
+static dz_array *array_like(const char *op, const dz_array *a, bool zero)
 {
-    return array_new(a->dtype, a->device, a->ndim, a->shape, a->size, true);
+    return dz_check_array(op, a) ? array_new(op, a->dtype, a->device, a->ndim, a->shape, a->size, zero) : NULL;
 }
+
+dz_array *dz_array_zeros_like(const dz_array *a) { return array_like("dz_array_zeros_like", a, true); }
 
 dz_array *dz_array_ones_like(const dz_array *a)
 {
-    dz_array *y = dz_array_uninit_like(a);
+    dz_array *y = array_like("dz_array_ones_like", a, false);
     if (y)
         dz_backend_of(y)->fill(y, 1.0);
     return y;
@@ -274,52 +427,101 @@ dz_array *dz_array_ones_like(const dz_array *a)
 
 dz_array *dz_array_copy(const dz_array *a)
 {
-    dz_array *y = array_new(a->dtype, a->device, a->ndim, a->shape, a->size, false);
+    dz_array *y = array_like("dz_array_copy", a, false);
     if (y)
         dz_backend_of(y)->copy(y->data, a->data, (size_t)a->size * dz_dtype_size(a->dtype));
     return y;
 }
 
+/* Converting to an integer dtype through double is undefined for NaN,
+ * infinities and values out of range: the smallest and largest elements
+ * (found by the backend's reductions, which propagate NaN) must fit. */
+static bool needs_range_check(dz_dtype from, dz_dtype to)
+{
+    bool to_int = to == DZ_I32 || to == DZ_I64 || to == DZ_U8;
+    bool from_float = dz_dtype_is_float(from) || from == DZ_F16;
+    return to_int && (from_float || (dz_dtype_is_integer(from) && to == DZ_U8));
+}
+
+/* The smallest or largest element of a (not empty), as a double. */
+static double extreme(dz_reduce_op op, const dz_array *a)
+{
+    int64_t ones[DZ_MAX_NDIM] = {1, 1, 1, 1, 1, 1, 1, 1};
+    dz_array *m = dz_array_reduce(op, a, ones);
+    double v = NAN;
+    if (m)
+        dz_array_to_doubles(m, &v);
+    dz_array_release(m);
+    return v;
+}
+
+static bool check_convertible(const char *op, const dz_array *a, dz_dtype dtype)
+{
+    if (a->size == 0 || !needs_range_check(a->dtype, dtype))
+        return true;
+    dz_array *wide = a->dtype == DZ_F16 ? dz_array_astype(a, DZ_F32) : dz_array_retain((dz_array *)a);
+    double lo = wide ? extreme(DZ_REDUCE_MIN, wide) : NAN, hi = wide ? extreme(DZ_REDUCE_MAX, wide) : NAN;
+    dz_array_release(wide);
+    if (value_fits(dtype, lo) && value_fits(dtype, hi))
+        return true;
+    dz_raise(DZ_ERR_VALUE, "%s: the %s values run from %g to %g, which %s cannot hold (NaN, infinite or out of "
+             "range); clip or replace them first", op, dz_dtype_name(a->dtype), lo, hi, dz_dtype_name(dtype));
+    return false;
+}
+
 dz_array *dz_array_astype(const dz_array *a, dz_dtype dtype)
 {
-    dz_array *y = array_alloc(dtype, a->device, a->ndim, a->shape, false);
+    const char *op = "dz_array_astype";
+    if (!dz_check_array(op, a) || !dz_check_dtype(op, dtype) || !check_convertible(op, a, dtype))
+        return NULL;
+    dz_array *y = dz_array_new_for(op, a->device, dtype, a->ndim, a->shape, false);
     if (y)
         dz_backend_of(y)->astype(a, y);
     return y;
 }
 
-dz_array *dz_array_reshape(const dz_array *a, int ndim, const int64_t *shape)
+bool dz_resolve_reshape(const char *op, const dz_array *a, int ndim, const int64_t *shape, int64_t *resolved)
 {
-    int64_t resolved[DZ_MAX_NDIM], known = 1;
+    if (!check_shape_args(op, ndim, shape))
+        return false;
+    int64_t known = 1;
     int infer = -1;
-    if (ndim < 0 || ndim > DZ_MAX_NDIM || (ndim && !shape)) {
-        dz_raise(DZ_ERR_SHAPE, "dz_reshape: ndim %d is out of range 0..%d", ndim, DZ_MAX_NDIM);
-        return NULL;
-    }
     for (int i = 0; i < ndim; i++) {
         resolved[i] = shape[i];
         if (shape[i] == -1 && infer < 0) {
             infer = i;
-        } else if (shape[i] < 0 || __builtin_mul_overflow(known, shape[i], &known)) {
-            dz_raise(DZ_ERR_SHAPE, "dz_reshape: cannot reshape %s to %s (bad dimension %lld)", DZ_SHAPE_OF(a),
-                     dz_shape_str(ndim, shape), (long long)shape[i]);
-            return NULL;
+        } else if (shape[i] < 0) {
+            dz_raise(DZ_ERR_SHAPE, "%s: cannot reshape %s to %s: dimension %lld is negative (only one -1 is "
+                     "allowed, to infer that dimension)", op, DZ_SHAPE_OF(a), dz_shape_str(ndim, shape),
+                     (long long)shape[i]);
+            return false;
+        } else if (__builtin_mul_overflow(known, shape[i], &known)) {
+            known = -1; /* past any array's size: reported below */
+            break;
         }
     }
-    if (infer >= 0) {
-        if (known == 0 || a->size % known) {
-            dz_raise(DZ_ERR_SHAPE, "dz_reshape: cannot reshape array of size %lld into shape %s",
-                     (long long)a->size, dz_shape_str(ndim, shape));
-            return NULL;
-        }
+    if (infer >= 0 && known > 0 && a->size % known == 0) {
         resolved[infer] = a->size / known;
         known = a->size;
     }
-    if (known != a->size) {
-        dz_raise(DZ_ERR_SHAPE, "dz_reshape: cannot reshape array of size %lld %s into shape %s",
-                 (long long)a->size, DZ_SHAPE_OF(a), dz_shape_str(ndim, shape));
-        return NULL;
+    if (known != a->size || (infer >= 0 && resolved[infer] < 0)) {
+        dz_raise(DZ_ERR_SHAPE, "%s: cannot reshape array of size %lld %s into shape %s; the sizes must match",
+                 op, (long long)a->size, DZ_SHAPE_OF(a), dz_shape_str(ndim, shape));
+        return false;
     }
+    return true;
+}
+
+dz_array *dz_array_reshape(const dz_array *a, int ndim, const int64_t *shape)
+{
+    return dz_array_reshape_for("dz_array_reshape", a, ndim, shape);
+}
+
+dz_array *dz_array_reshape_for(const char *op, const dz_array *a, int ndim, const int64_t *shape)
+{
+    int64_t resolved[DZ_MAX_NDIM];
+    if (!dz_check_array(op, a) || !dz_resolve_reshape(op, a, ndim, shape, resolved))
+        return NULL;
     dz_array *y = dz_pool_alloc(&header_pool);
     *y = *a;
     y->ndim = ndim;
@@ -331,16 +533,13 @@ dz_array *dz_array_reshape(const dz_array *a, int ndim, const int64_t *shape)
     return y;
 }
 
-dz_array *dz_array_to_device(const dz_array *a, dz_device device)
+dz_array *dz_array_to_device_for(const char *op, const dz_array *a, dz_device device)
 {
+    if (!dz_check_array(op, a) || !check_device(op, device))
+        return NULL;
     if (a->device == device)
         return dz_array_retain((dz_array *)a);
-    if (device == DZ_CUDA && !dz_backend_cuda()) {
-        dz_raise(DZ_ERR_DEVICE, "dz_array_to_device: this build of dezero-c has no CUDA backend "
-                                "(configure with -Dcuda=enabled where nvcc is installed)");
-        return NULL;
-    }
-    dz_array *y = array_alloc(a->dtype, device, a->ndim, a->shape, false);
+    dz_array *y = dz_array_new_for(op, device, a->dtype, a->ndim, a->shape, false);
     if (!y)
         return NULL;
     size_t nbytes = (size_t)a->size * dz_dtype_size(a->dtype);
@@ -349,6 +548,11 @@ dz_array *dz_array_to_device(const dz_array *a, dz_device device)
     else
         dz_backend_of(y)->from_host(y->data, a->data, nbytes);
     return y;
+}
+
+dz_array *dz_array_to_device(const dz_array *a, dz_device device)
+{
+    return dz_array_to_device_for("dz_array_to_device", a, device);
 }
 
 dz_array *dz_array_retain(dz_array *a)
@@ -366,54 +570,40 @@ void dz_array_release(dz_array *a)
     dz_pool_free(&header_pool, a);
 }
 
-static void check_host_index(const dz_array *a, int64_t index, const char *op)
+/* a is a CPU array and index one of its flat indices. */
+static bool check_host_index(const char *op, const dz_array *a, int64_t index)
 {
+    if (!dz_check_array(op, a))
+        return false;
     if (a->device != DZ_CPU) {
-        dz_raise(DZ_ERR_DEVICE, "%s: the array is on the GPU; copy it to the CPU first", op);
-        return;
+        dz_raise(DZ_ERR_DEVICE, "%s: the array is on the GPU; copy it to the CPU first (dz_array_to_device)", op);
+        return false;
     }
-    DZ_ASSERT(index >= 0 && index < a->size);
+    if (index < 0 || index >= a->size) {
+        dz_raise(DZ_ERR_INDEX, "%s: index %lld is out of range for an array of %lld elements %s; flat indices run "
+                 "from 0 to size - 1", op, (long long)index, (long long)a->size, DZ_SHAPE_OF(a));
+        return false;
+    }
+    return true;
 }
 
 double dz_array_get(const dz_array *a, int64_t index)
 {
-    check_host_index(a, index, "dz_array_get");
-    switch (a->dtype) {
-    case DZ_F32: return ((const float *)a->data)[index];
-    case DZ_F64: return ((const double *)a->data)[index];
-    case DZ_I32: return ((const int32_t *)a->data)[index];
-    case DZ_I64: return (double)((const int64_t *)a->data)[index];
-    case DZ_U8: case DZ_BOOL: return ((const uint8_t *)a->data)[index];
-    case DZ_F16: {
-        dz_array one = *a, out = *a;
-        double v;
-        one.size = 1;
-        one.data = (uint16_t *)a->data + index;
-        out.dtype = DZ_F64;
-        out.size = 1;
-        out.data = &v;
-        dz_backend_cpu()->astype(&one, &out);
-        return v;
-    }
-    }
-    return 0;
+    return check_host_index("dz_array_get", a, index) ? get_element(a, index) : NAN;
 }
 
 void dz_array_set(dz_array *a, int64_t index, double value)
 {
-    check_host_index(a, index, "dz_array_set");
-    dz_array one = *a, in = *a;
-    one.size = 1;
-    one.data = (char *)a->data + (size_t)index * dz_dtype_size(a->dtype);
-    in.dtype = DZ_F64;
-    in.size = 1;
-    in.data = &value;
-    dz_backend_cpu()->astype(&in, &one);
+    if (check_host_index("dz_array_set", a, index) && check_value("dz_array_set", a->dtype, value))
+        set_element(a, index, value);
 }
 
 void dz_array_to_doubles(const dz_array *a, double *out)
 {
-    dz_array *host = dz_array_to_device(a, DZ_CPU);
+    const char *op = "dz_array_to_doubles";
+    if (!dz_check_not_null(op, out, "out"))
+        return;
+    dz_array *host = dz_array_to_device_for(op, a, DZ_CPU);
     if (!host)
         return;
     dz_array view = *host;

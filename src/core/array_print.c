@@ -9,6 +9,9 @@
 
 #include "internal.h"
 
+/* The most spaces dz_array_format adds after a newline. */
+#define DZ_MAX_INDENT 1024
+
 typedef struct {
     char *buf;
     size_t len, cap;
@@ -137,7 +140,8 @@ static void format_block(text *t, const dz_array *a, const double *v, const numb
     puts_(t, "]");
 }
 
-char *dz_array_format(const dz_array *a, int indent)
+/* The text of a checked array. */
+static char *format_array(const dz_array *a, int indent)
 {
     text t = {NULL, 0, 0};
     double *v = dz_xmalloc((size_t)(a->size ? a->size : 1) * sizeof *v);
@@ -155,9 +159,22 @@ char *dz_array_format(const dz_array *a, int indent)
     return t.buf;
 }
 
+char *dz_array_format(const dz_array *a, int indent)
+{
+    if (!dz_check_array("dz_array_format", a))
+        return NULL;
+    if (indent < 0 || indent > DZ_MAX_INDENT) {
+        dz_raise(DZ_ERR_VALUE, "dz_array_format: indent %d is out of range 0..%d", indent, DZ_MAX_INDENT);
+        return NULL;
+    }
+    return format_array(a, indent);
+}
+
 void dz_array_print(const dz_array *a, FILE *out)
 {
-    char *s = dz_array_format(a, 0);
+    if (!dz_check_array("dz_array_print", a) || !dz_check_not_null("dz_array_print", out, "out"))
+        return;
+    char *s = format_array(a, 0);
     fprintf(out, "%s\n", s);
     free(s);
 }

@@ -52,15 +52,32 @@ static dz_function *heap_pop(heap *h)
     return top;
 }
 
+/* A grad for x: a Variable with data of x's shape, dtype and device. `f` is
+ * the Function whose backward gave it, NULL for the grad set on the variable
+ * backward starts from. A backward written by a user may get this wrong. */
+static dz_status check_grad(const dz_variable *x, const dz_variable *gx, const dz_function *f)
+{
+    const dz_array *a = x->data, *g = gx->data;
+    if (g && a && dz_array_same_shape(a, g) && a->dtype == g->dtype && a->device == g->device)
+        return DZ_OK;
+    char whose[160];
+    if (f)
+        snprintf(whose, sizeof whose, "the grad from the backward of '%s'", f->ops->name);
+    else
+        snprintf(whose, sizeof whose, "the grad already set on the variable");
+    if (!g)
+        return dz_raise(DZ_ERR_STATE, "dz_variable_backward: %s has no data", whose);
+    return dz_raise(DZ_ERR_SHAPE, "dz_variable_backward: %s is a %s %s grad for a %s %s variable; a grad must have "
+                    "its variable's shape, dtype and device", whose, dz_dtype_name(g->dtype), DZ_SHAPE_OF(g),
+                    a ? dz_dtype_name(a->dtype) : "data-less", a ? DZ_SHAPE_OF(a) : "()");
+}
+
 /* x.grad = gx, or x.grad + gx (a new Variable, never in place). */
 static dz_status accumulate(dz_variable *x, dz_variable *gx, const dz_function *f)
 {
-    if (!dz_array_same_shape(x->data, gx->data) || x->data->dtype != gx->data->dtype) {
-        fprintf(stderr, "dezero: internal error: backward of '%s' gave a %s %s grad for a %s %s input\n",
-                f->ops->name, dz_dtype_name(gx->data->dtype), DZ_SHAPE_OF(gx->data),
-                dz_dtype_name(x->data->dtype), DZ_SHAPE_OF(x->data));
-        abort();
-    }
+    dz_status status = check_grad(x, gx, f);
+    if (status != DZ_OK)
+        return status;
     if (!x->grad) {
         x->grad = dz_variable_retain(gx);
         return DZ_OK;
@@ -91,7 +108,8 @@ static dz_status run_function(dz_function *f, heap *h, unsigned visit, bool reta
     dz_scope_begin();
     if (any) {
         if (!f->ops->backward) {
-            status = dz_raise(DZ_ERR_UNSUPPORTED, "backward: function '%s' has no backward", f->ops->name);
+            status = dz_raise(DZ_ERR_UNSUPPORTED, "dz_variable_backward: function '%s' has no backward; give its "
+                              "dz_function_ops one, or run the forward under DZ_NO_GRAD", f->ops->name);
         } else {
             dz_clear_error();
             f->ops->backward(f, gys, gxs);
@@ -127,6 +145,8 @@ dz_status dz_variable_backward(dz_variable *v, bool retain_grad, bool create_gra
         return dz_raise(DZ_ERR_NULL, "dz_variable_backward: variable is NULL");
     if (!v->data)
         return dz_raise(DZ_ERR_STATE, "dz_variable_backward: variable '%s' has no data", v->name ? v->name : "");
+    if (v->grad && check_grad(v, v->grad, NULL) != DZ_OK)
+        return dz_last_error_code();
     if (!v->grad) {
         dz_array *ones = dz_array_ones_like(v->data);
         if (!ones)

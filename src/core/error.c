@@ -128,5 +128,7 @@ const char *dz_shape_str(int ndim, const int64_t *shape)
     text_buffers *t = thread_texts();
     char *buf = t->shapes[t->next_shape];
     t->next_shape = (t->next_shape + 1) % 4;
+    if (ndim < 0 || ndim > DZ_MAX_NDIM || (ndim > 0 && !shape)) /* a bad argument being reported */
+        return strcpy(buf, "(?)");
     return dz_shape_format(ndim, shape, buf, sizeof t->shapes[0]);
 }

@@ -30,7 +30,58 @@ static bool weighted_output(dz_checked_fn f, void *ctx, dz_variable *const *inpu
 
 static bool checked(const dz_variable *x)
 {
-    return x && x->data && x->data->dtype == DZ_F64 && x->requires_grad;
+    return x->data && x->data->dtype == DZ_F64 && x->requires_grad;
+}
+
+static bool check_options(const dz_gradient_check_options *o)
+{
+    if (o->eps > 0 && isfinite(o->eps) && o->rtol >= 0 && isfinite(o->rtol) && o->atol >= 0 && isfinite(o->atol))
+        return true;
+    dz_raise(DZ_ERR_VALUE, "dz_gradient_check: eps %g, rtol %g, atol %g: eps must be positive, the tolerances 0 "
+             "or more, all finite", o->eps, o->rtol, o->atol);
+    return false;
+}
+
+static bool check_inputs(int ninputs, dz_variable *const *inputs)
+{
+    const char *op = "dz_gradient_check";
+    if (ninputs < 0) {
+        dz_raise(DZ_ERR_VALUE, "%s: ninputs is %d; it must be 0 or more", op, ninputs);
+        return false;
+    }
+    if (ninputs > 0 && !dz_check_not_null(op, inputs, "inputs"))
+        return false;
+    for (int i = 0; i < ninputs; i++) {
+        if (!inputs[i]) {
+            dz_raise(DZ_ERR_NULL, "%s: input %d is NULL", op, i);
+            return false;
+        }
+        if (inputs[i]->data && inputs[i]->data->device != DZ_CPU) {
+            dz_raise(DZ_ERR_UNSUPPORTED, "%s: input %d is on the GPU; check gradients on the CPU", op, i);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* The output of the function under test: a float array on the CPU. */
+static bool check_output(const dz_variable *y)
+{
+    const char *op = "dz_gradient_check";
+    if (!y->data) {
+        dz_raise(DZ_ERR_STATE, "%s: the function returned a variable with no data", op);
+        return false;
+    }
+    if (!dz_dtype_is_float(y->data->dtype)) {
+        dz_raise(DZ_ERR_DTYPE, "%s: the function returned %s data; gradients need float32 or float64", op,
+                 dz_dtype_name(y->data->dtype));
+        return false;
+    }
+    if (y->data->device != DZ_CPU) {
+        dz_raise(DZ_ERR_UNSUPPORTED, "%s: the function returned data on the GPU; check gradients on the CPU", op);
+        return false;
+    }
+    return true;
 }
 
 dz_status dz_gradient_check(dz_checked_fn f, void *ctx, int ninputs, dz_variable *const *inputs,
@@ -39,8 +90,9 @@ dz_status dz_gradient_check(dz_checked_fn f, void *ctx, int ninputs, dz_variable
     dz_gradient_check_options o = {1e-4, 1e-4, 1e-5, 42};
     if (options)
         o = *options;
-    if (!f || !inputs)
-        return dz_raise(DZ_ERR_NULL, "dz_gradient_check: function or inputs is NULL");
+    if (!dz_check_not_null("dz_gradient_check", f, "the function") || !check_options(&o) ||
+        !check_inputs(ninputs, inputs))
+        return dz_last_error_code();
     dz_status status = DZ_OK;
     dz_scope_begin();
     for (int i = 0; i < ninputs; i++)
@@ -53,10 +105,18 @@ dz_status dz_gradient_check(dz_checked_fn f, void *ctx, int ninputs, dz_variable
         return dz_fail(dz_last_error_code() ? dz_last_error_code() : DZ_ERR_VALUE,
                        "dz_gradient_check: the function failed: %s", why);
     }
+    if (!check_output(y)) {
+        dz_scope_end();
+        return dz_last_error_code();
+    }
     int64_t n = y->data->size;
     dz_rng rng;
     dz_rng_seed(&rng, o.seed);
     dz_array *weights = dz_array_normal(&rng, y->data->dtype, y->data->ndim, y->data->shape, 0.0, 1.0);
+    if (!weights) {
+        dz_scope_end();
+        return dz_last_error_code();
+    }
     double *w = dz_xmalloc((size_t)(n ? n : 1) * sizeof *w);
     dz_array_to_doubles(weights, w);
     dz_variable *seed = dz_variable_new(weights, NULL);

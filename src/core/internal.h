@@ -41,6 +41,30 @@ void dz_function_free(dz_function *f);
 typedef void (*dz_thread_cleanup)(void);
 void dz_at_thread_exit(dz_thread_cleanup fn);
 
+/* Argument checks for the public function `op`: each raises a user error
+ * whose message starts with "op: " and returns false when the check fails. */
+bool dz_check_dtype(const char *op, dz_dtype dtype);    /* one of the enum's values */
+bool dz_check_array(const char *op, const dz_array *a); /* not NULL, valid dtype and device */
+bool dz_check_not_null(const char *op, const void *p, const char *what);
+
+/* The array constructors behind the public ones, naming `op` in their errors
+ * (a bad dtype, device or shape; out of memory). zero: fill with zeros, else
+ * leave uninitialised for a kernel that writes every element. */
+dz_array *dz_array_new_for(const char *op, dz_device device, dz_dtype dtype, int ndim, const int64_t *shape,
+                           bool zero);
+/* Every element `value`, which must fit the dtype (no NaN in an int32). */
+dz_array *dz_array_full_for(const char *op, dz_dtype dtype, int ndim, const int64_t *shape, double value);
+/* dz_array_to_device for `op`. */
+dz_array *dz_array_to_device_for(const char *op, const dz_array *a, dz_device device);
+/* The reshape target (ndim, shape) of a, its -1 entry (at most one) resolved
+ * into `resolved` (NumPy's rules); false after raising. */
+bool dz_resolve_reshape(const char *op, const dz_array *a, int ndim, const int64_t *shape, int64_t *resolved);
+/* dz_array_reshape for `op`. */
+dz_array *dz_array_reshape_for(const char *op, const dz_array *a, int ndim, const int64_t *shape);
+
+/* For shapes already checked (taken from existing arrays): their errors can
+ * only be out of memory, and name "dz_array". An op that builds a shape from
+ * its arguments uses dz_array_new_for with its own name. */
 /* A zero-filled array on `device`. */
 dz_array *dz_array_empty_on(dz_device device, dz_dtype dtype, int ndim, const int64_t *shape);
 /* Arrays whose elements are left uninitialised, for a kernel that writes

@@ -38,7 +38,10 @@ void dz_scope_begin(void)
 
 void dz_scope_end(void)
 {
-    DZ_ASSERT(depth > 0);
+    if (depth == 0) {
+        dz_raise(DZ_ERR_STATE, "dz_scope_end: no scope is open; each dz_scope_end closes one dz_scope_begin");
+        return;
+    }
     pool *p = &pools[depth - 1];
     for (int i = 0; i < p->count; i++)
         dz_variable_release(p->items[i]);

@@ -33,34 +33,50 @@ static dz_array *concat_rows(const dz_array *a, const dz_array *b)
     return y;
 }
 
+/* indices (nnz,) int64 and values (nnz, D) float, on one device, and
+ * num_rows >= 0. */
 static bool valid_entries(const char *op, const dz_array *indices, const dz_array *values, int64_t num_rows)
 {
-    if (!indices || !values) {
-        dz_raise(DZ_ERR_NULL, "%s: indices or values is NULL", op);
+    if (!dz_check_not_null(op, indices, "indices") || !dz_check_not_null(op, values, "values") ||
+        !dz_check_array(op, indices) || !dz_check_array(op, values))
+        return false;
+    if (num_rows < 0) {
+        dz_raise(DZ_ERR_VALUE, "%s: num_rows is %lld; the weight has 0 or more rows", op, (long long)num_rows);
         return false;
     }
-    if (indices->dtype != DZ_I64 || indices->ndim != 1 || values->ndim != 2 ||
-        values->shape[0] != indices->shape[0] || !dz_dtype_is_float(values->dtype) || num_rows < 0) {
-        dz_raise(DZ_ERR_SHAPE, "%s: needs int64 indices (nnz,) and float values (nnz, D); got %s %s and %s %s", op,
-                 dz_dtype_name(indices->dtype), DZ_SHAPE_OF(indices), dz_dtype_name(values->dtype),
-                 DZ_SHAPE_OF(values));
+    if (indices->dtype != DZ_I64 || !dz_dtype_is_float(values->dtype)) {
+        dz_raise(DZ_ERR_DTYPE, "%s: needs int64 indices and float32 or float64 values; got %s and %s", op,
+                 dz_dtype_name(indices->dtype), dz_dtype_name(values->dtype));
+        return false;
+    }
+    if (indices->ndim != 1 || values->ndim != 2 || values->shape[0] != indices->shape[0]) {
+        dz_raise(DZ_ERR_SHAPE, "%s: needs indices (nnz,) and values (nnz, D); got %s and %s", op,
+                 DZ_SHAPE_OF(indices), DZ_SHAPE_OF(values));
+        return false;
+    }
+    if (indices->device != values->device) {
+        dz_raise(DZ_ERR_DEVICE, "%s: indices and values are on different devices; move both to one", op);
         return false;
     }
     return true;
 }
 
-/* Every index in [0, num_rows). */
-static bool indices_in_range(const char *op, const dz_sparse_grad *g)
+/* Every index in [0, num_rows), read through a host copy. */
+static bool indices_in_range(const char *op, const dz_array *indices, int64_t num_rows)
 {
-    const int64_t *ind = g->indices->data;
-    for (int64_t i = 0; i < g->indices->size; i++) {
-        if (ind[i] < 0 || ind[i] >= g->num_rows) {
-            dz_raise(DZ_ERR_INDEX, "%s: entry %lld has index %lld, out of range for %lld rows", op, (long long)i,
-                     (long long)ind[i], (long long)g->num_rows);
-            return false;
-        }
-    }
-    return true;
+    dz_array *host = dz_array_to_device_for(op, indices, DZ_CPU);
+    if (!host)
+        return false;
+    const int64_t *ind = host->data;
+    int64_t bad = -1;
+    for (int64_t i = 0; i < host->size && bad < 0; i++)
+        if (ind[i] < 0 || ind[i] >= num_rows)
+            bad = i;
+    if (bad >= 0)
+        dz_raise(DZ_ERR_INDEX, "%s: entry %lld has index %lld, out of range for %lld rows; indices run from 0 to "
+                 "num_rows - 1", op, (long long)bad, (long long)ind[bad], (long long)num_rows);
+    dz_array_release(host);
+    return bad < 0;
 }
 
 static dz_sparse_grad *sparse_grad_new(dz_array *indices, dz_array *values, int64_t num_rows)
@@ -70,20 +86,27 @@ static dz_sparse_grad *sparse_grad_new(dz_array *indices, dz_array *values, int6
     return g;
 }
 
+/* The entries fit the parameter's (num_rows, D) weight and its grad so far. */
 static dz_status check_append(const dz_variable *param, const dz_array *indices, const dz_array *values,
                               int64_t num_rows)
 {
-    if (!param)
-        return dz_raise(DZ_ERR_NULL, "dz_sparse_grad_append: param is NULL");
-    if (!valid_entries("dz_sparse_grad_append", indices, values, num_rows))
+    const char *op = "dz_sparse_grad_append";
+    if (!dz_check_not_null(op, param, "param") || !valid_entries(op, indices, values, num_rows) ||
+        !indices_in_range(op, indices, num_rows))
         return dz_last_error_code();
     const dz_sparse_grad *old = param->sparse_grad;
     if (old && (old->num_rows != num_rows || old->values->shape[1] != values->shape[1] ||
-                old->values->dtype != values->dtype))
-        return dz_raise(DZ_ERR_SHAPE,
-                        "dz_sparse_grad_append: entries %s %s do not fit the existing %s %s grad of %lld rows",
+                old->values->dtype != values->dtype || old->values->device != values->device))
+        return dz_raise(DZ_ERR_SHAPE, "%s: entries %s %s do not fit the existing %s %s grad of %lld rows", op,
                         dz_dtype_name(values->dtype), DZ_SHAPE_OF(values), dz_dtype_name(old->values->dtype),
                         DZ_SHAPE_OF(old->values), (long long)old->num_rows);
+    const dz_array *w = param->data;
+    if (w && (w->ndim != 2 || w->shape[0] != num_rows || w->shape[1] != values->shape[1] ||
+              w->dtype != values->dtype || w->device != values->device))
+        return dz_raise(DZ_ERR_SHAPE, "%s: entries %s %s for %lld rows do not fit the %s %s weight; values are "
+                        "(nnz, D) rows of the weight (num_rows, D), of its dtype and device", op,
+                        dz_dtype_name(values->dtype), DZ_SHAPE_OF(values), (long long)num_rows,
+                        dz_dtype_name(w->dtype), DZ_SHAPE_OF(w));
     return DZ_OK;
 }
 
@@ -155,12 +178,17 @@ static bool on_cpu(const char *op, const dz_sparse_grad *g)
     return true;
 }
 
+/* A grad made by hand (the struct is public) is checked like appended entries. */
+static bool valid_grad(const char *op, const dz_sparse_grad *g)
+{
+    return dz_check_not_null(op, g, "the grad") && valid_entries(op, g->indices, g->values, g->num_rows) &&
+           on_cpu(op, g);
+}
+
 dz_status dz_sparse_grad_coalesce(dz_sparse_grad *g)
 {
-    if (!g)
-        return dz_raise(DZ_ERR_NULL, "dz_sparse_grad_coalesce: grad is NULL");
-    if (!on_cpu("dz_sparse_grad_coalesce", g))
-        return DZ_ERR_UNSUPPORTED;
+    if (!valid_grad("dz_sparse_grad_coalesce", g))
+        return dz_last_error_code();
     if (g->coalesced)
         return DZ_OK;
     const int64_t nnz = g->indices->size;
@@ -186,18 +214,17 @@ dz_status dz_sparse_grad_coalesce(dz_sparse_grad *g)
 
 dz_array *dz_sparse_grad_to_dense(const dz_sparse_grad *g, int64_t D)
 {
-    if (!g) {
-        dz_raise(DZ_ERR_NULL, "dz_sparse_grad_to_dense: grad is NULL");
+    const char *op = "dz_sparse_grad_to_dense";
+    if (!valid_grad(op, g))
         return NULL;
-    }
     if (D != g->values->shape[1]) {
-        dz_raise(DZ_ERR_SHAPE, "dz_sparse_grad_to_dense: D is %lld but the values have shape %s", (long long)D,
+        dz_raise(DZ_ERR_SHAPE, "%s: D is %lld but the values have shape %s; pass their width", op, (long long)D,
                  DZ_SHAPE_OF(g->values));
         return NULL;
     }
-    if (!on_cpu("dz_sparse_grad_to_dense", g) || !indices_in_range("dz_sparse_grad_to_dense", g))
+    if (!indices_in_range(op, g->indices, g->num_rows))
         return NULL;
-    dz_array *dense = dz_array_empty_on(g->values->device, g->values->dtype, 2, DZ_SHAPE(g->num_rows, D));
+    dz_array *dense = dz_array_new_for(op, g->values->device, g->values->dtype, 2, DZ_SHAPE(g->num_rows, D), true);
     if (dense)
         dz_backend_of(dense)->embedding_scatter_add(g->values, g->indices, -1, false, dense);
     return dense;

@@ -138,49 +138,101 @@ dz_variable *dz_variable_constant(dz_array *data, const char *name)
 
 dz_variable *dz_variable_scalar(dz_dtype dtype, double value)
 {
-    dz_array *a = dz_array_scalar(dtype, value);
+    dz_array *a = dz_array_full_for("dz_variable_scalar", dtype, 0, NULL, value);
     return a ? dz_variable_new(a, NULL) : NULL;
+}
+
+static bool check_variable(const char *op, const dz_variable *v)
+{
+    return dz_check_not_null(op, v, "the variable");
 }
 
 void dz_variable_set_name(dz_variable *v, const char *name)
 {
+    if (!check_variable("dz_variable_set_name", v))
+        return;
     free(v->name);
     v->name = name ? strdup(name) : NULL;
 }
 
 void dz_variable_set_data(dz_variable *v, dz_array *data)
 {
+    if (!check_variable("dz_variable_set_data", v)) {
+        dz_array_release(data); /* the reference was handed over */
+        return;
+    }
     dz_array_release(v->data);
     v->data = data;
 }
 
-void dz_variable_set_grad(dz_variable *v, dz_variable *grad)
+/* A grad for v: not v itself (a cycle no refcount frees), and holding data.
+ * Its shape is checked where it is used (backward, the optimizers). */
+static bool check_grad(const char *op, const dz_variable *v, const dz_variable *grad)
+{
+    if (grad == v) {
+        dz_raise(DZ_ERR_VALUE, "%s: a variable cannot be its own grad", op);
+        return false;
+    }
+    if (!grad->data) {
+        dz_raise(DZ_ERR_STATE, "%s: the grad variable has no data", op);
+        return false;
+    }
+    return true;
+}
+
+static void replace_grad(dz_variable *v, dz_variable *grad)
 {
     dz_variable *old = v->grad;
     v->grad = dz_variable_retain(grad);
     dz_variable_release(old);
 }
 
-int dz_variable_ndim(const dz_variable *v) { return v->data ? v->data->ndim : 0; }
-const int64_t *dz_variable_shape(const dz_variable *v) { return v->data ? v->data->shape : NULL; }
-int64_t dz_variable_size(const dz_variable *v) { return v->data ? v->data->size : 0; }
-dz_dtype dz_variable_dtype(const dz_variable *v) { return v->data ? v->data->dtype : DZ_F32; }
+void dz_variable_set_grad(dz_variable *v, dz_variable *grad)
+{
+    const char *op = "dz_variable_set_grad";
+    if (check_variable(op, v) && (!grad || check_grad(op, v, grad)))
+        replace_grad(v, grad);
+}
+
+/* The accessors return 0 (NULL for the shape, DZ_F32 for the dtype) for a
+ * variable without data, and after raising for a NULL one. */
+int dz_variable_ndim(const dz_variable *v)
+{
+    return check_variable("dz_variable_ndim", v) && v->data ? v->data->ndim : 0;
+}
+
+const int64_t *dz_variable_shape(const dz_variable *v)
+{
+    return check_variable("dz_variable_shape", v) && v->data ? v->data->shape : NULL;
+}
+
+int64_t dz_variable_size(const dz_variable *v)
+{
+    return check_variable("dz_variable_size", v) && v->data ? v->data->size : 0;
+}
+
+dz_dtype dz_variable_dtype(const dz_variable *v)
+{
+    return check_variable("dz_variable_dtype", v) && v->data ? v->data->dtype : DZ_F32;
+}
 
 int64_t dz_variable_len(const dz_variable *v)
 {
-    return v->data && v->data->ndim > 0 ? v->data->shape[0] : 0;
+    return check_variable("dz_variable_len", v) && v->data && v->data->ndim > 0 ? v->data->shape[0] : 0;
 }
 
 void dz_variable_cleargrad(dz_variable *v)
 {
-    dz_variable_set_grad(v, NULL);
+    if (!check_variable("dz_variable_cleargrad", v))
+        return;
+    replace_grad(v, NULL);
     dz_sparse_grad_free(v->sparse_grad);
     v->sparse_grad = NULL;
 }
 
 /* Detach v from its creator: v leaves the creator's outputs and the creator
  * loses the reference v held. */
-void dz_variable_unchain(dz_variable *v)
+static void unchain(dz_variable *v)
 {
     dz_function *f = v->creator;
     if (!f)
@@ -192,9 +244,15 @@ void dz_variable_unchain(dz_variable *v)
     release_function(f);
 }
 
+void dz_variable_unchain(dz_variable *v)
+{
+    if (check_variable("dz_variable_unchain", v))
+        unchain(v);
+}
+
 void dz_variable_unchain_backward(dz_variable *v)
 {
-    if (!v->creator)
+    if (!check_variable("dz_variable_unchain_backward", v) || !v->creator)
         return;
     /* Depth-first over the creators upstream, with an explicit stack. Each
      * input is retained while it sits on the stack, since unchaining it may
@@ -214,18 +272,21 @@ void dz_variable_unchain_backward(dz_variable *v)
             }
             for (int i = 0; i < g->ninputs; i++)
                 todo[count++] = dz_variable_retain(g->inputs[i]);
-            dz_variable_unchain(x);
+            unchain(x);
         }
         dz_variable_release(x);
     }
     free(todo);
 }
 
-char *dz_variable_format(const dz_variable *v)
+/* "variable(...)" for a variable that is not NULL. */
+static char *format_variable(const dz_variable *v)
 {
     if (!v->data)
         return strdup("variable(None)");
     char *body = dz_array_format(v->data, 9);
+    if (!body)
+        return NULL;
     size_t n = strlen(body) + 16;
     char *s = dz_xmalloc(n);
     snprintf(s, n, "variable(%s)", body);
@@ -233,9 +294,18 @@ char *dz_variable_format(const dz_variable *v)
     return s;
 }
 
+char *dz_variable_format(const dz_variable *v)
+{
+    return check_variable("dz_variable_format", v) ? format_variable(v) : NULL;
+}
+
 void dz_variable_print(const dz_variable *v, FILE *out)
 {
-    char *s = dz_variable_format(v);
-    fprintf(out, "%s\n", s);
+    const char *op = "dz_variable_print";
+    if (!check_variable(op, v) || !dz_check_not_null(op, out, "out"))
+        return;
+    char *s = format_variable(v);
+    if (s)
+        fprintf(out, "%s\n", s);
     free(s);
 }

@@ -120,33 +120,6 @@ bool dz_check_shape(const char *op, const char *what, int ndim, const int64_t *s
     return true;
 }
 
-bool dz_check_reshape(const char *op, const dz_array *x, int ndim, const int64_t *shape, int64_t *resolved)
-{
-    if (!check_dims(op, "the new shape", ndim, shape))
-        return false;
-    int64_t known = 1;
-    int infer = -1;
-    bool fits = true;
-    for (int d = 0; d < ndim; d++) {
-        resolved[d] = shape[d];
-        if (shape[d] == -1 && infer < 0)
-            infer = d;
-        else if (shape[d] < 0 || __builtin_mul_overflow(known, shape[d], &known))
-            fits = false;
-    }
-    if (fits && infer >= 0 && known > 0 && x->size % known == 0) {
-        resolved[infer] = x->size / known;
-        known = x->size;
-    }
-    if (!fits || known != x->size) {
-        dz_raise(DZ_ERR_SHAPE, "%s: cannot reshape array of size %" PRId64 " (shape %s) into shape %s; the sizes "
-                 "must match, and at most one dim may be -1 (inferred)", op, x->size, DZ_SHAPE_OF(x),
-                 dz_shape_str(ndim, shape));
-        return false;
-    }
-    return true;
-}
-
 /* ---- axes -------------------------------------------------------------------------- */
 
 bool dz_check_axis(const char *op, const dz_array *x, int axis, bool insert, int *out)

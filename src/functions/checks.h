@@ -22,9 +22,6 @@ bool dz_check_broadcast(const char *op, const dz_variable *a, const dz_variable 
  * exist: 0..DZ_MAX_NDIM dims, not NULL, no negative dim, and a size in bytes
  * (of 8-byte elements) that fits in 64 bits. */
 bool dz_check_shape(const char *op, const char *what, int ndim, const int64_t *shape);
-/* The reshape target (ndim, shape) of x, one entry possibly -1, resolved into
- * `resolved` (NumPy's rules). */
-bool dz_check_reshape(const char *op, const dz_array *x, int ndim, const int64_t *shape, int64_t *resolved);
 
 /* `axis` of x (negative counts from the end) resolved into *out. With
  * `insert`, an axis of the result of inserting one (0..ndim). */

@@ -108,7 +108,7 @@ static dz_variable *reshape_checked(dz_variable *x, int ndim, const int64_t *sha
 dz_variable *dz_reshape(dz_variable *x, int ndim, const int64_t *shape)
 {
     int64_t resolved[DZ_MAX_NDIM];
-    if (!dz_check_variable("dz_reshape", x) || !dz_check_reshape("dz_reshape", x->data, ndim, shape, resolved))
+    if (!dz_check_variable("dz_reshape", x) || !dz_resolve_reshape("dz_reshape", x->data, ndim, shape, resolved))
         return NULL;
     return reshape_checked(x, ndim, resolved);
 }
