@@ -30,6 +30,7 @@ static const unsigned char images_gz[] = {0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x
                                           0x81, 0x0c, 0x00, 0x3c, 0xf1, 0x4d, 0xa8, 0x18, 0x00, 0x00, 0x00};
 
 static char dir[] = "/tmp/dz_bad_args_XXXXXX";
+static bool dir_made;
 static const char *const file_names[] = {IMAGES, IMAGES ".gz", LABELS, LABELS ".gz", "text", "text.gz"};
 
 static const char *path_of(const char *name)
@@ -42,7 +43,7 @@ static const char *path_of(const char *name)
 /* Writes dir/name (the directory is made on first use). */
 static void write_file(const char *name, const void *bytes, size_t len)
 {
-    if (dir[sizeof dir - 2] == 'X' && !mkdtemp(dir))
+    if (!dir_made && !(dir_made = mkdtemp(dir) != NULL))
         bad_args_fail(__FILE__, __LINE__, "cannot make a temporary directory");
     FILE *f = fopen(path_of(name), "wb");
     BAD_ARGS_CHECK(f && fwrite(bytes, 1, len, f) == len);
@@ -56,6 +57,7 @@ static void remove_files(void)
         unlink(path_of(file_names[i]));
     rmdir(dir);
     memcpy(dir + sizeof dir - 7, "XXXXXX", 6); /* the next file makes a new one */
+    dir_made = false;
 }
 
 /* A pair of files whose images (or labels, when `labels`) are `bytes` and
@@ -164,7 +166,11 @@ static void text_corpus(void)
     BAD_ARGS_CHECK(corpus == NULL && vocabulary == NULL);
     EXPECT_STATUS(dz_text_corpus("a b", NULL, &vocabulary), DZ_ERR_NULL);
     EXPECT_STATUS(dz_text_corpus("a b", &corpus, NULL), DZ_ERR_NULL);
-    /* no words at all, and a word longer than the 255 bytes kept of one */
+    /* no text, no words but '.', and a word longer than the 255 bytes kept of one */
+    EXPECT_QUIET(dz_text_corpus("", &corpus, &vocabulary));
+    BAD_ARGS_CHECK(corpus && corpus->size == 0 && vocabulary && vocabulary->count == 0);
+    dz_array_release(corpus);
+    dz_vocabulary_free(vocabulary);
     EXPECT_QUIET(dz_text_corpus(" . %\n", &corpus, &vocabulary));
     BAD_ARGS_CHECK(corpus && corpus->size == 1 && vocabulary && vocabulary->count == 1);
     dz_array_release(corpus);

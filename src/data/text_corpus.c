@@ -143,7 +143,8 @@ static dz_status corpus_array(const corpus_builder *b, dz_array **corpus)
     *corpus = dz_array_uninit_on(DZ_CPU, DZ_I32, 1, &b->count); // (N,)
     if (!*corpus)
         return out_of_memory(b);
-    memcpy((*corpus)->data, b->ids, (size_t)b->count * sizeof *b->ids);
+    if (b->count > 0) /* else ids is NULL, which memcpy must not get */
+        memcpy((*corpus)->data, b->ids, (size_t)b->count * sizeof *b->ids);
     return DZ_OK;
 }
 
