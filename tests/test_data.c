@@ -1,8 +1,34 @@
 /* Datasets: spiral, Fashion-MNIST IDX, text corpus, data loader. */
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "test_common.h"
+
+/* Writes `bytes` to dir/name, gzip'd when `gz`. */
+static void write_file(const char *dir, const char *name, const void *bytes, size_t len, bool gz)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    if (gz) {
+        gzFile f = gzopen(path, "wb");
+        ck_assert_ptr_nonnull(f);
+        ck_assert_int_eq(gzwrite(f, bytes, (unsigned)len), (int)len);
+        ck_assert_int_eq(gzclose(f), Z_OK);
+    } else {
+        FILE *f = fopen(path, "wb");
+        ck_assert_ptr_nonnull(f);
+        ck_assert_uint_eq(fwrite(bytes, 1, len, f), len);
+        fclose(f);
+    }
+}
+
+static void remove_dir(const char *dir)
+{
+    char command[256];
+    snprintf(command, sizeof command, "rm -rf %s", dir);
+    ck_assert_int_eq(system(command), 0);
+}
 
 START_TEST(test_spiral)
 {
@@ -70,22 +96,18 @@ START_TEST(test_dataloader)
 }
 END_TEST
 
-START_TEST(test_fashion_mnist_idx)
+/* A tiny IDX pair: 2 images of 2x2, labels 3 and 7. */
+static const unsigned char images_idx[] = {0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 2, 0, 0, 0, 2,
+                                           0, 51, 102, 255, 255, 0, 0, 0};
+static const unsigned char labels_idx[] = {0, 0, 8, 1, 0, 0, 0, 2, 3, 7};
+
+/* Loads the pair, written raw or gzip'd (the .gz names), from a new directory. */
+static void check_fashion_mnist_idx(bool gz)
 {
-    /* A tiny IDX pair written here: 2 images of 2x2, labels 3 and 7. */
     char dir[] = "/tmp/dz_idx_XXXXXX";
     ck_assert_ptr_nonnull(mkdtemp(dir));
-    char path[256];
-    snprintf(path, sizeof path, "%s/t10k-images-idx3-ubyte", dir);
-    FILE *f = fopen(path, "wb");
-    const unsigned char images[] = {0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 2, 0, 0, 0, 2, 0, 51, 102, 255, 255, 0, 0, 0};
-    fwrite(images, 1, sizeof images, f);
-    fclose(f);
-    snprintf(path, sizeof path, "%s/t10k-labels-idx1-ubyte", dir);
-    f = fopen(path, "wb");
-    const unsigned char labels[] = {0, 0, 8, 1, 0, 0, 0, 2, 3, 7};
-    fwrite(labels, 1, sizeof labels, f);
-    fclose(f);
+    write_file(dir, gz ? "t10k-images-idx3-ubyte.gz" : "t10k-images-idx3-ubyte", images_idx, sizeof images_idx, gz);
+    write_file(dir, gz ? "t10k-labels-idx1-ubyte.gz" : "t10k-labels-idx1-ubyte", labels_idx, sizeof labels_idx, gz);
     dz_array *x, *t;
     ck_assert_int_eq(dz_dataset_fashion_mnist(dir, false, &x, &t), DZ_OK);
     ck_assert_int_eq(x->shape[0], 2);
@@ -96,8 +118,60 @@ START_TEST(test_fashion_mnist_idx)
     dz_array_release(t);
     ck_assert_int_eq(dz_dataset_fashion_mnist(dir, true, &x, &t), DZ_ERR_IO);
     ck_assert_msg(strstr(dz_last_error(), "train-images-idx3-ubyte"), "%s", dz_last_error());
-    snprintf(path, sizeof path, "rm -rf %s", dir);
-    ck_assert_int_eq(system(path), 0);
+    ck_assert(x == NULL && t == NULL);
+    remove_dir(dir);
+}
+
+START_TEST(test_fashion_mnist_idx)
+{
+    check_fashion_mnist_idx(false);
+    check_fashion_mnist_idx(true);
+}
+END_TEST
+
+/* A text file, plain or gzip'd, read whole or cut at max_bytes. */
+START_TEST(test_text_corpus_file)
+{
+    char dir[] = "/tmp/dz_text_XXXXXX", path[256];
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    const char text[] = "You say goodbye\n%\nand I say hello.";
+    dz_array *c;
+    dz_vocabulary *v;
+    for (int gz = 0; gz < 2; gz++) {
+        write_file(dir, "text", text, strlen(text), gz);
+        snprintf(path, sizeof path, "%s/text", dir);
+        ck_assert_int_eq(dz_text_corpus_file(path, 0, &c, &v), DZ_OK);
+        tc_assert_values(c, (double[]){0, 1, 2, 3, 4, 1, 5, 6}, 8, 0);
+        ck_assert_str_eq(v->words[6], ".");
+        dz_array_release(c);
+        dz_vocabulary_free(v);
+        ck_assert_int_eq(dz_text_corpus_file(path, 12, &c, &v), DZ_OK); /* "You say good" */
+        tc_assert_values(c, (double[]){0, 1, 2}, 3, 0);
+        ck_assert_str_eq(v->words[2], "good");
+        dz_array_release(c);
+        dz_vocabulary_free(v);
+    }
+    remove_dir(dir);
+}
+END_TEST
+
+/* The last batch holds the rows left; a loader without labels gives NULL t. */
+START_TEST(test_dataloader_remainder_and_no_labels)
+{
+    dz_array *x = dz_array_arange(DZ_F32, 0, 10, 1);
+    dz_dataloader *l = dz_dataloader_new(x, NULL, 4, false, NULL);
+    dz_array *xb, *tb;
+    int64_t sizes[3], batches = 0;
+    while (dz_dataloader_next(l, &xb, &tb)) {
+        ck_assert_ptr_null(tb);
+        sizes[batches++] = xb->shape[0];
+        ck_assert_double_eq(dz_array_get(xb, 0), (double)(4 * (batches - 1)));
+        dz_array_release(xb);
+    }
+    ck_assert_int_eq(batches, 3);
+    ck_assert(sizes[0] == 4 && sizes[1] == 4 && sizes[2] == 2);
+    dz_dataloader_free(l);
+    dz_array_release(x);
 }
 END_TEST
 
@@ -109,6 +183,8 @@ static Suite *data_suite(void)
     tcase_add_test(tc, test_text_corpus);
     tcase_add_test(tc, test_dataloader);
     tcase_add_test(tc, test_fashion_mnist_idx);
+    tcase_add_test(tc, test_text_corpus_file);
+    tcase_add_test(tc, test_dataloader_remainder_and_no_labels);
     suite_add_tcase(s, tc);
     return s;
 }

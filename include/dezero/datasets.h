@@ -1,6 +1,11 @@
 /* Datasets and a mini-batch loader (src/data). Arrays returned are new
- * references owned by the caller. Loaders of files return a status and never
- * abort (environment errors). */
+ * references owned by the caller.
+ *
+ * Errors: a NULL where a pointer is needed, or a bad value, is a user error
+ * (error.h: the handler runs; with it off, the call returns the status, NULL,
+ * false or -1). A file that is missing, unreadable or malformed is an
+ * environment error: a status whose message names the file and what is wrong,
+ * never an abort. When a loader fails, its output arrays are left NULL. */
 #ifndef DEZERO_DATASETS_H
 #define DEZERO_DATASETS_H
 
@@ -19,8 +24,11 @@ dz_status dz_dataset_spiral(uint64_t seed, dz_array **x, dz_array **t);
 #define DZ_FASHION_MNIST_DIR "/usr/share/datasets/fashion-mnist"
 
 /* Fashion-MNIST (or MNIST: same IDX layout) from `dir` (NULL = default):
- * images (N, 784) f32 scaled to [0, 1], labels (N,) i32. Reads the .gz files
- * or uncompressed ones with the same names minus ".gz". */
+ * images (N, 784) f32 scaled to [0, 1], labels (N,) i32 in 0..9. Reads the .gz
+ * files or uncompressed ones with the same names minus ".gz". DZ_ERR_IO when a
+ * file cannot be opened or read; DZ_ERR_FORMAT when one is truncated, is not
+ * an IDX file of unsigned bytes, has more or less data than its header says,
+ * disagrees with the other on the number of images, or has a label past 9. */
 dz_status dz_dataset_fashion_mnist(const char *dir, bool train, dz_array **images, dz_array **labels);
 
 /* A text corpus as in "Deep Learning from Scratch 2": lower-cased words split
@@ -32,19 +40,24 @@ typedef struct dz_vocabulary {
 } dz_vocabulary;
 
 dz_status dz_text_corpus(const char *text, dz_array **corpus, dz_vocabulary **vocabulary);
-/* The same from a file; fortune files ('%' lines between entries) work as is. */
+/* The same from the first max_bytes bytes of a file (0: 64 MiB; gzip'd files
+ * are decompressed); fortune files ('%' lines between entries) work as is. */
 dz_status dz_text_corpus_file(const char *path, int64_t max_bytes, dz_array **corpus, dz_vocabulary **vocabulary);
 int64_t dz_vocabulary_find(const dz_vocabulary *vocabulary, const char *word); /* -1 if absent */
 void dz_vocabulary_free(dz_vocabulary *vocabulary);
 
-/* Mini-batches of (x, t) along the first axis, reshuffled each epoch. */
+/* Mini-batches of (x, t) along the first axis, reshuffled each epoch. x and t
+ * (t may be NULL) are CPU arrays with as many rows; rng NULL = the default
+ * generator. The loader holds references to x and t. */
 typedef struct dz_dataloader dz_dataloader;
 
 dz_dataloader *dz_dataloader_new(dz_array *x, dz_array *t, int64_t batch_size, bool shuffle, dz_rng *rng);
 /* Next batch (new references) or false at the end of the epoch, after which
- * the loader rewinds (and reshuffles) for the next epoch. */
+ * the loader rewinds (and reshuffles) for the next epoch. t may be NULL (the
+ * labels are not wanted); *t is NULL when the loader has none. False also on
+ * an error (dz_last_error says which), with the outputs NULL. */
 bool dz_dataloader_next(dz_dataloader *loader, dz_array **x, dz_array **t);
-int64_t dz_dataloader_batches(const dz_dataloader *loader);
+int64_t dz_dataloader_batches(const dz_dataloader *loader); /* per epoch; -1 for a NULL loader */
 void dz_dataloader_free(dz_dataloader *loader);
 
 #endif

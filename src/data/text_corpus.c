@@ -1,19 +1,31 @@
 /* Text corpora as "Deep Learning from Scratch 2" preprocesses them: lower
  * case, '.' split off as a word, ids given in order of first appearance. A
- * small open-addressing hash table maps words to ids. */
+ * small open-addressing hash table maps words to ids.
+ *
+ * Text is outside data: running out of memory while reading it is an
+ * environment error (a status, never an abort), and what was built so far is
+ * freed. */
 #include <ctype.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../core/internal.h"
+#include "data_file.h"
 #include "dezero/datasets.h"
 
+enum { DEFAULT_MAX_BYTES = 64 << 20, MAX_WORD = 255 };
+
+/* What is built while reading: the vocabulary, the table of its words and
+ * the corpus (word ids in order). */
 typedef struct {
-    int64_t *slots; /* word id + 1, 0 = empty */
+    const char *op;
+    int64_t *slots; /* word id + 1, 0 = empty; `capacity` slots, a power of two */
     int64_t capacity;
     dz_vocabulary *vocabulary;
-} word_table;
+    int64_t words_capacity;
+    int32_t *ids;
+    int64_t count, ids_capacity;
+} corpus_builder;
 
 static uint64_t hash_word(const char *s)
 {
@@ -23,118 +35,201 @@ static uint64_t hash_word(const char *s)
     return h;
 }
 
-static void table_grow(word_table *t)
+static dz_status out_of_memory(const corpus_builder *b)
 {
-    int64_t capacity = t->capacity ? t->capacity * 2 : 1024;
-    int64_t *slots = dz_xcalloc((size_t)capacity, sizeof *slots);
-    for (int64_t i = 0; i < t->vocabulary->count; i++) {
-        uint64_t h = hash_word(t->vocabulary->words[i]) & (uint64_t)(capacity - 1);
-        while (slots[h])
-            h = (h + 1) & (uint64_t)(capacity - 1);
-        slots[h] = i + 1;
-    }
-    free(t->slots);
-    t->slots = slots;
-    t->capacity = capacity;
+    return dz_fail(DZ_ERR_NOMEM, "%s: out of memory after %lld words (%lld distinct)", b->op, (long long)b->count,
+                   (long long)b->vocabulary->count);
 }
 
-static int64_t table_id(word_table *t, const char *word)
+/* Makes room for one more item in *items, a buffer of *capacity items of
+ * `size` bytes, doubling it when full. */
+static bool reserve(void **items, int64_t *capacity, int64_t used, size_t size)
 {
-    if ((t->vocabulary->count + 1) * 2 > t->capacity)
-        table_grow(t);
-    uint64_t mask = (uint64_t)(t->capacity - 1), h = hash_word(word) & mask;
-    while (t->slots[h]) {
-        int64_t id = t->slots[h] - 1;
-        if (strcmp(t->vocabulary->words[id], word) == 0)
-            return id;
+    if (used < *capacity)
+        return true;
+    int64_t more = *capacity ? *capacity * 2 : 1024;
+    void *grown = (size_t)more <= SIZE_MAX / size ? realloc(*items, (size_t)more * size) : NULL;
+    if (!grown)
+        return false;
+    *items = grown;
+    *capacity = more;
+    return true;
+}
+
+/* The slot of `word`: where it is, or the empty slot where it goes. */
+static uint64_t find_slot(const corpus_builder *b, const int64_t *slots, int64_t capacity, const char *word)
+{
+    uint64_t mask = (uint64_t)(capacity - 1), h = hash_word(word) & mask;
+    while (slots[h] && strcmp(b->vocabulary->words[slots[h] - 1], word) != 0)
         h = (h + 1) & mask;
-    }
-    dz_vocabulary *v = t->vocabulary;
-    v->words = dz_xrealloc(v->words, (size_t)(v->count + 1) * sizeof *v->words);
+    return h;
+}
+
+/* Doubles the table and places every word again. */
+static bool table_grow(corpus_builder *b)
+{
+    int64_t capacity = b->capacity ? b->capacity * 2 : 1024;
+    int64_t *slots = calloc((size_t)capacity, sizeof *slots);
+    if (!slots)
+        return false;
+    for (int64_t i = 0; i < b->vocabulary->count; i++)
+        slots[find_slot(b, slots, capacity, b->vocabulary->words[i])] = i + 1;
+    free(b->slots);
+    b->slots = slots;
+    b->capacity = capacity;
+    return true;
+}
+
+/* The id of `word`, added to the vocabulary when new; -1 when memory runs
+ * out or the ids would pass int32. */
+static int64_t word_id(corpus_builder *b, const char *word)
+{
+    dz_vocabulary *v = b->vocabulary;
+    if ((v->count + 1) * 2 > b->capacity && !table_grow(b))
+        return -1;
+    uint64_t h = find_slot(b, b->slots, b->capacity, word);
+    if (b->slots[h])
+        return b->slots[h] - 1;
+    if (v->count == INT32_MAX || !reserve((void **)&v->words, &b->words_capacity, v->count, sizeof *v->words))
+        return -1;
     v->words[v->count] = strdup(word);
-    t->slots[h] = v->count + 1;
+    if (!v->words[v->count])
+        return -1;
+    b->slots[h] = v->count + 1;
     return v->count++;
 }
 
-/* Appends the id of every word of `text` to ids. */
-static void tokenize(word_table *t, const char *text, int64_t **ids, int64_t *n, int64_t *capacity)
+/* Appends the id of `word` to the corpus. */
+static dz_status add_word(corpus_builder *b, const char *word)
 {
-    char word[256];
+    int64_t id = word_id(b, word);
+    if (id < 0 && b->vocabulary->count == INT32_MAX)
+        return dz_fail(DZ_ERR_UNSUPPORTED, "%s: more than %d distinct words; word ids are int32", b->op, INT32_MAX);
+    if (id < 0 || !reserve((void **)&b->ids, &b->ids_capacity, b->count, sizeof *b->ids))
+        return out_of_memory(b);
+    b->ids[b->count++] = (int32_t)id;
+    return DZ_OK;
+}
+
+/* Appends the ids of the words of `text`: runs of characters other than
+ * white space and '.', lower-cased and cut at MAX_WORD bytes; a '.' is a word
+ * of its own, and a lone '%' (between fortune entries) is skipped. */
+static dz_status tokenize(corpus_builder *b, const char *text)
+{
+    char word[MAX_WORD + 1];
     size_t len = 0;
-    for (const char *p = text;; p++) {
+    dz_status st = DZ_OK;
+    for (const char *p = text; st == DZ_OK; p++) {
         bool end = *p == '\0' || isspace((unsigned char)*p) || *p == '.';
-        if (!end && len + 1 < sizeof word)
+        if (!end && len < MAX_WORD)
             word[len++] = (char)tolower((unsigned char)*p);
-        if (end || *p == '\0') {
+        if (end) {
             word[len] = '\0';
-            bool separator = len == 1 && word[0] == '%'; /* fortune entries */
-            const char *tokens[2] = {len && !separator ? word : NULL, *p == '.' ? "." : NULL};
-            for (int k = 0; k < 2; k++) {
-                if (!tokens[k])
-                    continue;
-                if (*n == *capacity) {
-                    *capacity = *capacity ? *capacity * 2 : 1024;
-                    *ids = dz_xrealloc(*ids, (size_t)*capacity * sizeof **ids);
-                }
-                (*ids)[(*n)++] = table_id(t, tokens[k]);
-            }
+            if (len && strcmp(word, "%") != 0)
+                st = add_word(b, word);
+            if (st == DZ_OK && *p == '.')
+                st = add_word(b, ".");
             len = 0;
         }
         if (*p == '\0')
             break;
     }
+    return st;
+}
+
+/* The corpus as an (N,) i32 array. */
+static dz_status corpus_array(const corpus_builder *b, dz_array **corpus)
+{
+    *corpus = dz_array_uninit_on(DZ_CPU, DZ_I32, 1, &b->count); // (N,)
+    if (!*corpus)
+        return out_of_memory(b);
+    if (b->count > 0) /* else ids is NULL, which memcpy must not get */
+        memcpy((*corpus)->data, b->ids, (size_t)b->count * sizeof *b->ids);
+    return DZ_OK;
+}
+
+/* dz_text_corpus for the public function `op`, its arguments checked. */
+static dz_status build_corpus(const char *op, const char *text, dz_array **corpus, dz_vocabulary **vocabulary)
+{
+    corpus_builder b = {.op = op, .vocabulary = calloc(1, sizeof(dz_vocabulary))};
+    if (!b.vocabulary)
+        return dz_fail(DZ_ERR_NOMEM, "%s: out of memory", op);
+    dz_status st = tokenize(&b, text);
+    if (st == DZ_OK)
+        st = corpus_array(&b, corpus);
+    if (st == DZ_OK)
+        *vocabulary = b.vocabulary;
+    else
+        dz_vocabulary_free(b.vocabulary);
+    free(b.ids);
+    free(b.slots);
+    return st;
+}
+
+/* NULL outputs are a user error; the others start as NULL. */
+static bool check_outputs(const char *op, dz_array **corpus, dz_vocabulary **vocabulary)
+{
+    if (!corpus || !vocabulary) {
+        dz_raise(DZ_ERR_NULL, "%s: %s is NULL; pass the addresses of a dz_array * and a dz_vocabulary *", op,
+                 corpus ? "vocabulary" : "corpus");
+        return false;
+    }
+    *corpus = NULL;
+    *vocabulary = NULL;
+    return true;
 }
 
 dz_status dz_text_corpus(const char *text, dz_array **corpus, dz_vocabulary **vocabulary)
 {
-    if (!text || !corpus || !vocabulary)
-        return dz_raise(DZ_ERR_NULL, "dz_text_corpus: text, corpus and vocabulary must not be NULL");
-    word_table t = {NULL, 0, dz_xcalloc(1, sizeof(dz_vocabulary))};
-    int64_t *ids = NULL, n = 0, capacity = 0;
-    tokenize(&t, text, &ids, &n, &capacity);
-    *corpus = dz_array_empty(DZ_I32, 1, &n); // (N,)
-    for (int64_t i = 0; i < n; i++)
-        ((int32_t *)(*corpus)->data)[i] = (int32_t)ids[i];
-    *vocabulary = t.vocabulary;
-    free(ids);
-    free(t.slots);
-    return DZ_OK;
+    if (!check_outputs("dz_text_corpus", corpus, vocabulary))
+        return DZ_ERR_NULL;
+    if (!text)
+        return dz_raise(DZ_ERR_NULL, "dz_text_corpus: text is NULL; pass a string (\"\" for an empty corpus)");
+    return build_corpus("dz_text_corpus", text, corpus, vocabulary);
 }
 
 dz_status dz_text_corpus_file(const char *path, int64_t max_bytes, dz_array **corpus, dz_vocabulary **vocabulary)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return dz_fail(DZ_ERR_IO, "dz_text_corpus_file: cannot open %s", path);
-    size_t cap = max_bytes > 0 ? (size_t)max_bytes : (size_t)64 << 20;
-    char *text = dz_xmalloc(cap + 1);
-    size_t len = fread(text, 1, cap, f);
-    bool failed = ferror(f);
-    fclose(f);
-    if (failed) {
-        free(text);
-        return dz_fail(DZ_ERR_IO, "dz_text_corpus_file: cannot read %s", path);
-    }
-    text[len] = '\0';
-    dz_status st = dz_text_corpus(text, corpus, vocabulary);
+    const char *op = "dz_text_corpus_file";
+    if (!check_outputs(op, corpus, vocabulary))
+        return DZ_ERR_NULL;
+    if (!path)
+        return dz_raise(DZ_ERR_NULL, "%s: path is NULL; pass the name of a text file", op);
+    if (max_bytes < 0)
+        return dz_raise(DZ_ERR_VALUE, "%s: max_bytes is %lld; pass a positive limit, or 0 for the default (%d)", op,
+                        (long long)max_bytes, DEFAULT_MAX_BYTES);
+    gzFile file;
+    dz_status st = dz_data_open(op, path, "", &file);
+    if (st != DZ_OK)
+        return st;
+    unsigned char *text;
+    size_t len;
+    st = dz_data_read(op, path, file, max_bytes ? (size_t)max_bytes : DEFAULT_MAX_BYTES, &text, &len);
+    gzclose(file);
+    if (st == DZ_OK)
+        st = build_corpus(op, (const char *)text, corpus, vocabulary);
     free(text);
     return st;
 }
 
-int64_t dz_vocabulary_find(const dz_vocabulary *v, const char *word)
+int64_t dz_vocabulary_find(const dz_vocabulary *vocabulary, const char *word)
 {
-    for (int64_t i = 0; i < v->count; i++)
-        if (strcmp(v->words[i], word) == 0)
+    if (!vocabulary || !word) {
+        dz_raise(DZ_ERR_NULL, "dz_vocabulary_find: %s is NULL", vocabulary ? "word" : "vocabulary");
+        return -1;
+    }
+    for (int64_t i = 0; i < vocabulary->count; i++)
+        if (strcmp(vocabulary->words[i], word) == 0)
             return i;
     return -1;
 }
 
-void dz_vocabulary_free(dz_vocabulary *v)
+void dz_vocabulary_free(dz_vocabulary *vocabulary)
 {
-    if (!v)
+    if (!vocabulary)
         return;
-    for (int64_t i = 0; i < v->count; i++)
-        free(v->words[i]);
-    free(v->words);
-    free(v);
+    for (int64_t i = 0; i < vocabulary->count; i++)
+        free(vocabulary->words[i]);
+    free(vocabulary->words);
+    free(vocabulary);
 }

@@ -10,7 +10,18 @@
 #ifndef DEZERO_CPU_CLONES_H
 #define DEZERO_CPU_CLONES_H
 
-#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__) && !defined(__clang__)
+/* A clone is chosen by an ifunc resolver that runs while the library is
+ * relocated, before ThreadSanitizer's runtime is initialised, which crashes a
+ * TSan build at load: such builds get the baseline loop only. */
+#if defined(__SANITIZE_THREAD__)
+#define DZ_TSAN_BUILD 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define DZ_TSAN_BUILD 1
+#endif
+#endif
+
+#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__) && !defined(__clang__) && !defined(DZ_TSAN_BUILD)
 #define DZ_FMA_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
 #else
 #define DZ_FMA_CLONES
