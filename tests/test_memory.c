@@ -1,6 +1,6 @@
-/* The caching allocator: size classes, reuse, statistics, zero-fill of
- * reused buffers, a steady training loop that allocates nothing new, and
- * buffers freed on another thread. */
+/* The caching allocator: size classes, reuse, statistics, which blocks go
+ * when the cache is full, zero-fill of reused buffers, a steady training loop
+ * that allocates nothing new, and buffers freed on another thread. */
 #include <malloc.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -74,13 +74,46 @@ START_TEST(test_reuse_and_stats)
     void *d = dz_cache_alloc(&cache, 20000); /* another class: new */
     ck_assert_int_eq(raw_allocs, 3);
     dz_cache_free(&cache, c, 9500);
-    dz_cache_free(&cache, d, 20000); /* cached would pass the peak (2 * 10240 + 20480): given back */
+    dz_cache_free(&cache, d, 20000); /* cached would pass the peak (2 * 10240 + 20480): a goes */
     ck_assert_int_eq(raw_frees, 1);
+    ck_assert_ptr_eq(dz_cache_alloc(&cache, 10000), c);
+    ck_assert_ptr_eq(dz_cache_alloc(&cache, 20000), d);
+    ck_assert_int_eq(raw_allocs, 3);
+    dz_cache_free(&cache, c, 10000);
+    dz_cache_free(&cache, d, 20000);
     dz_cache_empty(&cache);
     ck_assert_int_eq(raw_frees, 3);
     s = dz_cache_stats(&cache);
     ck_assert_uint_eq(s.cached, 0);
     ck_assert_uint_eq(s.in_use, 0);
+}
+END_TEST
+
+/* Past the peak, the blocks freed longest ago are given back first: after a
+ * phase of small buffers, a phase of larger ones runs from the cache from its
+ * second round on. */
+START_TEST(test_oldest_blocks_given_back_first)
+{
+    dz_caching_allocator cache = DZ_CACHING_ALLOCATOR_INIT(counting_alloc, counting_free);
+    void *small[8], *large[4];
+    for (int i = 0; i < 8; i++)
+        small[i] = dz_cache_alloc(&cache, 1024);
+    for (int i = 0; i < 8; i++)
+        dz_cache_free(&cache, small[i], 1024);
+    raw_allocs = raw_frees = 0;
+    for (int round = 0; round < 3; round++) {
+        for (int i = 0; i < 4; i++)
+            large[i] = dz_cache_alloc(&cache, 4096);
+        for (int i = 0; i < 4; i++)
+            dz_cache_free(&cache, large[i], 4096);
+    }
+    ck_assert_int_eq(raw_allocs, 4); /* the first round only */
+    ck_assert_int_eq(raw_frees, 8);  /* every small block, for the four large ones */
+    dz_memory_info s = dz_cache_stats(&cache);
+    ck_assert_uint_eq(s.cached, 4 * 4096);
+    ck_assert_uint_eq(s.peak, 4 * 4096);
+    dz_cache_empty(&cache);
+    ck_assert_int_eq(raw_frees, 12);
 }
 END_TEST
 
@@ -233,6 +266,7 @@ static Suite *memory_suite(void)
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_size_classes);
     tcase_add_test(tc, test_reuse_and_stats);
+    tcase_add_test(tc, test_oldest_blocks_given_back_first);
     tcase_add_test(tc, test_reused_buffer_is_zeroed);
     tcase_add_test(tc, test_steady_training_loop_allocates_nothing_new);
     tcase_add_test(tc, test_free_on_another_thread);

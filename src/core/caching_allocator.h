@@ -14,9 +14,12 @@
  * CPU and GPU buffers. Buffers come back uninitialised.
  *
  * The cache holds at most as many bytes as the peak in use, so a program never
- * holds more than twice its largest working set; dz_empty_cache() returns all
- * of it. One cache is shared by all threads, under a lock taken once per
- * buffer (an array made in one thread may die in another). Not installed. */
+ * holds more than twice its largest working set; to stay within that bound it
+ * gives back the blocks freed longest ago, so the buffers of a finished phase
+ * (other sizes) make room for those of the current one. dz_empty_cache()
+ * returns all of it. One cache is shared by all threads, under a lock taken
+ * once per buffer (an array made in one thread may die in another). Not
+ * installed. */
 #ifndef DEZERO_CACHING_ALLOCATOR_H
 #define DEZERO_CACHING_ALLOCATOR_H
 
@@ -31,12 +34,13 @@ typedef struct dz_caching_allocator {
     void *(*raw_alloc)(size_t nbytes); /* NULL when the device is out of memory */
     void (*raw_free)(void *ptr);
     pthread_mutex_t lock;
-    dz_cache_block *bins[64][4];       /* free blocks by class (e, q - 1) */
+    dz_cache_block *bins[64][4];       /* free blocks by class (e, q - 1), newest first */
+    dz_cache_block *newest, *oldest;   /* all free blocks, in the order they were freed */
     dz_cache_block *spare;             /* unused bookkeeping records */
     dz_memory_info stats;
 } dz_caching_allocator;
 
-#define DZ_CACHING_ALLOCATOR_INIT(alloc, free) {(alloc), (free), PTHREAD_MUTEX_INITIALIZER, {{0}}, 0, {0, 0, 0}}
+#define DZ_CACHING_ALLOCATOR_INIT(alloc, free) {(alloc), (free), PTHREAD_MUTEX_INITIALIZER, {{0}}, 0, 0, 0, {0, 0, 0}}
 
 /* The size nbytes is rounded up to (its class). */
 size_t dz_cache_class_bytes(size_t nbytes);
