@@ -1,48 +1,55 @@
 /* Vectorizable float32 transcendental functions for the CPU loops: exp, log,
  * tanh, sigmoid, sin and cos.
  *
- * Each is a static inline, branch-free body (no calls, no tables, selections
- * on bits) that evaluates in double precision and rounds once to float, so
- * that GCC vectorizes a plain loop calling it (AVX2: 8 floats an iteration,
- * the double work in two halves). The polynomials are minimax fits; the
- * constants come from tests/fixtures/fit_vecmath.py. Error over all 2^32
- * inputs against the correctly rounded result (tests/test_vecmath.c checks
- * every 1021st):
+ * Each is a static inline, branch-free body in float arithmetic (no calls, no
+ * tables, selections on bits), so that GCC vectorizes a plain loop calling it
+ * 8 floats an iteration under AVX2, the fmaf() calls becoming FMA
+ * instructions. Where one rounding would cost too much accuracy, a value is
+ * carried as an unevaluated sum hi + lo of two floats (exact sums and
+ * products by the classic error-free transformations below), and only the
+ * last addition rounds. The polynomials are minimax fits with float
+ * coefficients; the constants come from tests/fixtures/fit_vecmath.py.
+ * Error over all 2^32 inputs against the exact result, in units in the last
+ * place of the float result, and the share of correctly rounded results
+ * (tests/test_vecmath.c checks a dense sample; its exhaustive mode checks
+ * them all):
  *
- *   dz_vexpf      <= 0.500001 ulp, all but 23 inputs correctly rounded
- *   dz_vlogf      <= 0.500001 ulp, all but 2 inputs correctly rounded
- *   dz_vtanhf     <= 0.500002 ulp, all but 60 inputs correctly rounded
- *   dz_vsigmoidf  <= 0.500001 ulp, all but 11 inputs correctly rounded
- *   dz_vsinf      every |x| <= 2^23 correctly rounded
- *   dz_vcosf      every |x| <= 2^23 correctly rounded
+ *   dz_vexpf      <= 0.764136 ulp  99.950%  (the largest where e^x is subnormal)
+ *   dz_vlogf      <= 0.551808 ulp  99.995%
+ *   dz_vtanhf     <= 0.598555 ulp  99.991%
+ *   dz_vsigmoidf  <= 0.764136 ulp  99.979%
+ *   dz_vsinf      <= 0.726599 ulp  99.806%  for |x| <= DZ_VTRIG_LIMIT
+ *   dz_vcosf      <= 0.722707 ulp  99.821%  for |x| <= DZ_VTRIG_LIMIT
  *
  * Special values follow C99: exp overflows to +inf and underflows through the
  * subnormals to +0, log(+-0) = -inf, log(x < 0) = NaN, log(+inf) = +inf,
  * tanh(+-inf) = +-1, tanh and sin keep the sign of zero, sin and cos of +-inf
- * are NaN, NaN gives NaN. Subnormal inputs and outputs are exact, not flushed.
+ * are NaN, NaN gives NaN. Subnormal inputs and outputs are not flushed.
  *
  * A loop vectorizes in the backend's form, built at -O3 (GCC 12's -O2 cost
  * model vectorizes no loop of unknown length):
  *
- *     VECTOR_CLONES static void tanh_f32(const float *restrict x, float *restrict y, int64_t n)
+ *     DZ_FMA_CLONES static void tanh_f32(const float *restrict x, float *restrict y, int64_t n)
  *     {
  *         for (int64_t i = 0; i < n; i++) // x, y: (n,)
  *             y[i] = dz_vtanhf(x[i]);
  *     }
  *
- * with VECTOR_CLONES __attribute__((target_clones("avx2", "default"))) as in
- * cpu_nn.c. The body may hold more arithmetic, but no branch and no ?: on
- * floats (select on masks as below). No fma() is used: outside an FMA target
- * it is a library call, which stops vectorization.
+ * with DZ_FMA_CLONES from cpu_clones.h: the x86-64-v3 clone has FMA, so
+ * fmaf() is one instruction; elsewhere it is a correctly rounded library
+ * call, the same bits, but the loop no longer vectorizes. The body may hold
+ * more arithmetic, but no branch and no ?: on floats (select on masks as
+ * below), and a*b + c is never fused behind the code's back (ISO C), so the
+ * error analysis holds for every build.
  *
  * sin and cos reduce by Cody-Waite only, accurate for |x| <= DZ_VTRIG_LIMIT;
  * beyond it they return NaN, and the caller patches those elements with libm:
  *
- *     uint32_t far = 0;
- *     for (int64_t i = 0; i < n; i++) {
+ *     for (int64_t i = 0; i < n; i++)
  *         y[i] = dz_vsinf(x[i]);
+ *     uint32_t far = 0;
+ *     for (int64_t i = 0; i < n; i++)
  *         far |= dz_vtrig_far(x[i]);
- *     }
  *     for (int64_t i = 0; far && i < n; i++)
  *         if (dz_vtrig_far(x[i]))
  *             y[i] = sinf(x[i]);
@@ -50,6 +57,7 @@
 #ifndef DZ_CPU_VECMATH_H
 #define DZ_CPU_VECMATH_H
 
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -69,208 +77,277 @@ static inline float dz_vm_bits_float(uint32_t u)
     return f;
 }
 
-static inline uint64_t dz_vm_double_bits(double d)
-{
-    uint64_t u;
-    memcpy(&u, &d, sizeof u);
-    return u;
-}
-
-static inline double dz_vm_bits_double(uint64_t u)
-{
-    double d;
-    memcpy(&d, &u, sizeof d);
-    return d;
-}
-
 /* b where mask is all ones, a where it is zero. */
 static inline float dz_vm_select_float(float a, float b, uint32_t mask)
 {
     return dz_vm_bits_float((dz_vm_float_bits(a) & ~mask) | (dz_vm_float_bits(b) & mask));
 }
 
-static inline double dz_vm_select_double(double a, double b, uint64_t mask)
+/* All ones where the condition holds. */
+static inline uint32_t dz_vm_mask(int condition)
 {
-    return dz_vm_bits_double((dz_vm_double_bits(a) & ~mask) | (dz_vm_double_bits(b) & mask));
+    return 0u - (uint32_t)condition;
 }
 
 /* x limited to [lo, hi]; NaN stays NaN. Selections on masks, as ?: turns
- * into branches the vectorizer cannot if-convert; in float, before widening,
- * where the masks are half as wide. */
+ * into branches the vectorizer cannot if-convert. */
 static inline float dz_vm_clamp(float x, float lo, float hi)
 {
-    x = dz_vm_select_float(x, lo, 0u - (uint32_t)(x < lo));
-    return dz_vm_select_float(x, hi, 0u - (uint32_t)(x > hi));
+    x = dz_vm_select_float(x, lo, dz_vm_mask(x < lo));
+    return dz_vm_select_float(x, hi, dz_vm_mask(x > hi));
 }
 
-/* Adding 1.5 * 2^52 to |v| < 2^51 rounds v to an integer k, held in the low
- * bits of the sum. */
-#define DZ_VM_SHIFT 0x1.8p52
-
-/* ---- e^x - 1 ---------------------------------------------------------------
- * e^x = 2^k (1 + q) with k = round(x / ln2), r = x - k ln2 (Cody-Waite: k
- * ln2_0 is exact for |k| < 2^8 and x of a float's 24 bits, so the first
- * subtraction is exact), |r| <= ln2 / 2, and q = e^r - 1 = r + r^2 P(r), P a
- * degree-7 minimax fit (relative error 1e-12), so q is within 2^-42 |q|. */
-#define DZ_VM_LOG2E 0x1.71547652b82fep+0
-#define DZ_VM_LN2 0x1.62e42fefa39efp-1
-#define DZ_VM_LN2_0 0x1.62e42fefa3900p-1
-#define DZ_VM_LN2_1 0x1.de6af278ece60p-46
-#define DZ_VM_EXP_P0 0x1.fffffffffde0ap-2
-#define DZ_VM_EXP_P1 0x1.555555555c2d4p-3
-#define DZ_VM_EXP_P2 0x1.55555566b5364p-5
-#define DZ_VM_EXP_P3 0x1.111110f9d8b97p-7
-#define DZ_VM_EXP_P4 0x1.6c1668a3ef14dp-10
-#define DZ_VM_EXP_P5 0x1.a01a39b3ee325p-13
-#define DZ_VM_EXP_P6 0x1.a13c1e84d23a3p-16
-#define DZ_VM_EXP_P7 0x1.722471ee5bb14p-19
-
-/* q = e^r - 1 for |x| <= 160 with at most 24 significant bits; *scale = 2^k. */
-static inline double dz_vm_expm1_parts(double x, double *scale)
+/* 2^k for a float exponent, -126 <= k <= 127. */
+static inline float dz_vm_pow2(int32_t k)
 {
-    double t = x * DZ_VM_LOG2E + DZ_VM_SHIFT;
-    double k = t - DZ_VM_SHIFT;
-    *scale = dz_vm_bits_double((dz_vm_double_bits(t) + 1023) << 52);
-    double r = (x - k * DZ_VM_LN2_0) - k * DZ_VM_LN2_1;
-    double p = DZ_VM_EXP_P7;
-    p = p * r + DZ_VM_EXP_P6;
-    p = p * r + DZ_VM_EXP_P5;
-    p = p * r + DZ_VM_EXP_P4;
-    p = p * r + DZ_VM_EXP_P3;
-    p = p * r + DZ_VM_EXP_P2;
-    p = p * r + DZ_VM_EXP_P1;
-    p = p * r + DZ_VM_EXP_P0;
-    return r + r * r * p;
+    return dz_vm_bits_float((uint32_t)(k + 127) << 23);
 }
 
-/* e^x. Below -110 the result rounds to 0 and above 100 to inf in float, so x
- * is clamped there and the double result needs no scaling care. */
+/* v 2^k for v in [1/4, 2] and -150 <= k <= 129 (the exponents of float
+ * results and a little more), rounded once: 2^k is split into two normal
+ * floats, and v times the first stays a normal float, so only the second
+ * product rounds, to a subnormal or to inf where the result is one. (>> on a
+ * negative int is an arithmetic shift in GCC and Clang.) */
+static inline float dz_vm_scale(float v, int32_t k)
+{
+    int32_t half = k >> 1;
+    return v * dz_vm_pow2(half) * dz_vm_pow2(k - half);
+}
+
+/* Adding 1.5 * 2^23 to |v| < 2^22 rounds v to an integer k, held in the low
+ * bits of the sum. */
+#define DZ_VM_SHIFT 0x1.8p23f
+
+/* ---- sums of two floats ---------------------------------------------------
+ * hi + lo = a + b exactly (Dekker's Fast2Sum, for |a| >= |b| or a = 0;
+ * Knuth's 2Sum, for any a and b), and 1 / (hi + lo) to about 2^-45. */
+
+static inline float dz_vm_fast_two_sum(float a, float b, float *lo)
+{
+    float hi = a + b;
+    *lo = b - (hi - a);
+    return hi;
+}
+
+static inline float dz_vm_two_sum(float a, float b, float *lo)
+{
+    float hi = a + b, a1 = hi - b, b1 = hi - a1;
+    *lo = (a - a1) + (b - b1);
+    return hi;
+}
+
+/* rh = 1 / hi rounded; 1 - rh hi is exact (FMA), and the rest is
+ * 1 / (hi + lo) - rh = (1 - rh hi - rh lo) / (hi + lo), about
+ * (1 - rh hi - rh lo) rh. */
+static inline float dz_vm_reciprocal(float hi, float lo, float *result_lo)
+{
+    float rh = 1.0f / hi;
+    *result_lo = rh * fmaf(-rh, lo, fmaf(-rh, hi, 1.0f));
+    return rh;
+}
+
+/* ---- exp, sigmoid, tanh ----------------------------------------------------
+ * e^x = 2^k e^r with k = round(x / ln2) and r = x - k ln2 = rh + rl, |r| <=
+ * ln2 / 2: rh = x - k ln2_0 is exact (for k != 0, x and k ln2_0 are
+ * multiples of 2^-25 and their difference, below 1/2, fits in a float; FMA
+ * rounds only that difference) and rl = -k ln2_1 carries the rest of ln2. e^r = 1 + rh + rh^2 P(rh) + rl e^rh, P a
+ * degree-5 fit of (e^r - 1 - r) / r^2: 1 + rh is split exactly into s + t
+ * and the other terms join t, so e^r = s + t to about 2^-30. */
+#define DZ_VM_LOG2E 0x1.715476p+0f
+#define DZ_VM_LN2_0 0x1.62e430p-1f
+#define DZ_VM_LN2_1 -0x1.05c610p-29f
+#define DZ_VM_EXP_P0 0x1.000000p-1f
+#define DZ_VM_EXP_P1 0x1.555556p-3f
+#define DZ_VM_EXP_P2 0x1.55550cp-5f
+#define DZ_VM_EXP_P3 0x1.111054p-7f
+#define DZ_VM_EXP_P4 0x1.6d225ep-10f
+#define DZ_VM_EXP_P5 0x1.a184c2p-13f
+
+/* e^x = 2^k (s + t) for |x| <= 150, s in [0.70, 1.42] and |t| < 0.1;
+ * returns s. */
+static inline float dz_vm_exp_parts(float x, int32_t *k, float *t)
+{
+    float shifted = fmaf(x, DZ_VM_LOG2E, DZ_VM_SHIFT);
+    float kf = shifted - DZ_VM_SHIFT;
+    *k = (int32_t)(dz_vm_float_bits(shifted) - dz_vm_float_bits(DZ_VM_SHIFT));
+    float rh = fmaf(-kf, DZ_VM_LN2_0, x);
+    float rl = -kf * DZ_VM_LN2_1;
+    float p = DZ_VM_EXP_P5;
+    p = fmaf(p, rh, DZ_VM_EXP_P4);
+    p = fmaf(p, rh, DZ_VM_EXP_P3);
+    p = fmaf(p, rh, DZ_VM_EXP_P2);
+    p = fmaf(p, rh, DZ_VM_EXP_P1);
+    p = fmaf(p, rh, DZ_VM_EXP_P0);
+    float c = rh * rh * p; /* e^rh - 1 - rh */
+    float s = dz_vm_fast_two_sum(1.0f, rh, t);
+    *t += c + fmaf(rl, rh + c, rl); /* + rl e^rh */
+    return s;
+}
+
+/* e^x. Below -104 the result rounds to 0 and above 89 to inf, so x is
+ * clamped there; 2^k (s + t) rounds once, in the last product of the scale,
+ * also where the result is subnormal. */
 static inline float dz_vexpf(float x)
 {
-    double scale, q = dz_vm_expm1_parts(dz_vm_clamp(x, -110.0f, 100.0f), &scale);
-    return (float)(scale + scale * q);
+    int32_t k;
+    float t, s = dz_vm_exp_parts(dz_vm_clamp(x, -104.0f, 89.0f), &k, &t);
+    return dz_vm_scale(s + t, k);
 }
 
-/* 1 / (1 + e^-x). */
+/* 1 / (1 + e^-x). With E = e^-|x| = 2^k (s + t) (|t| <= ulp(s) / 2 after a
+ * Fast2Sum) and D = 1 + E = dh + dl (exact), sigmoid is 1 / D for x >= 0
+ * and E / D below; 1 / D = rh + rl. Beyond |x| = 104 the result rounds to 1
+ * or 0, so |x| is clamped there. */
 static inline float dz_vsigmoidf(float x)
 {
-    double scale, q = dz_vm_expm1_parts(-(double)dz_vm_clamp(x, -110.0f, 110.0f), &scale);
-    return (float)(1.0 / (1.0 + (scale + scale * q)));
+    float a = dz_vm_bits_float(dz_vm_float_bits(x) & 0x7fffffffu);
+    int32_t k;
+    float t, s = dz_vm_exp_parts(-dz_vm_clamp(a, 0.0f, 104.0f), &k, &t);
+    s = dz_vm_fast_two_sum(s, t, &t);
+    float dl, dh = dz_vm_fast_two_sum(1.0f, dz_vm_scale(s, k), &dl);
+    dl += dz_vm_scale(t, k);
+    float rl, rh = dz_vm_reciprocal(dh, dl, &rl);
+    float ph = s * rh, pl = fmaf(s, rh, -ph) + fmaf(s, rl, t * rh); /* (s + t)(rh + rl) */
+    float negative = dz_vm_scale(ph + pl, k);
+    return dz_vm_select_float(rh + rl, negative, dz_vm_mask(dz_vm_float_bits(x) > 0x80000000u));
 }
 
-/* tanh |x| = E / (E + 2) with E = e^(2|x|) - 1 = 2^k q + (2^k - 1), which
- * keeps its relative accuracy for small |x| (k = 0: E = q); the sign is put
- * back on the bits. tanh rounds to 1 above 9.01, so |x| is clamped at 10. */
+/* tanh |x| on [0, DZ_VM_TANH_SMALL): |x| + |x| z T(z), z = x^2, T a degree-3
+ * fit of (tanh a - a) / a^3; above, 1 - 2 / D with D = 1 + e^2|x| = dh + dl
+ * (1 + 2^k s split exactly, 2^k t added to the low part and the sum split
+ * again), 2 / D = 2 (rh + rl), and 1 - 2 rh split exactly. tanh rounds to 1
+ * above 9.01, so |x| is clamped at 10; the sign is put back on the bits. */
+#define DZ_VM_TANH_SMALL 0.25f
+#define DZ_VM_TANH_T0 -0x1.555556p-2f
+#define DZ_VM_TANH_T1 0x1.111256p-3f
+#define DZ_VM_TANH_T2 -0x1.bac348p-5f
+#define DZ_VM_TANH_T3 0x1.699360p-6f
+
 static inline float dz_vtanhf(float x)
 {
     uint32_t sign = dz_vm_float_bits(x) & 0x80000000u;
     float a = dz_vm_bits_float(dz_vm_float_bits(x) ^ sign);
-    a = dz_vm_select_float(a, 10.0f, 0u - (uint32_t)(a > 10.0f));
-    double scale, q = dz_vm_expm1_parts(2.0 * (double)a, &scale);
-    double e = scale * q + (scale - 1.0);
-    float t = (float)(e / (e + 2.0));
-    return dz_vm_bits_float(dz_vm_float_bits(t) | sign);
+    a = dz_vm_select_float(a, 10.0f, dz_vm_mask(a > 10.0f));
+    float z = a * a, p = DZ_VM_TANH_T3;
+    p = fmaf(p, z, DZ_VM_TANH_T2);
+    p = fmaf(p, z, DZ_VM_TANH_T1);
+    p = fmaf(p, z, DZ_VM_TANH_T0);
+    float small = fmaf(a * z, p, a);
+    int32_t k;
+    float t, s = dz_vm_exp_parts(2.0f * a, &k, &t);
+    float scale = dz_vm_pow2(k); /* 0 <= k <= 29 */
+    float dl, dh = dz_vm_fast_two_sum(s * scale, 1.0f, &dl);
+    dh = dz_vm_fast_two_sum(dh, fmaf(t, scale, dl), &dl);
+    float rl, rh = dz_vm_reciprocal(dh, dl, &rl);
+    float ul, uh = dz_vm_fast_two_sum(1.0f, -2.0f * rh, &ul);
+    float large = uh + (ul - 2.0f * rl);
+    float y = dz_vm_select_float(large, small, dz_vm_mask(a < DZ_VM_TANH_SMALL));
+    return dz_vm_bits_float(dz_vm_float_bits(y) | sign);
 }
 
 /* ---- log -------------------------------------------------------------------
  * x = 2^k m with m in [sqrt(1/2), sqrt(2)) (subnormals scaled by 2^23 first),
- * f = m - 1 (exact in double), log(1 + f) = 2 atanh(s) = 2s + 2s z Q(z) with
- * s = f / (2 + f), |s| <= 3 - 2 sqrt(2), z = s^2, Q a degree-5 minimax fit of
- * relative error 7e-14; log x = k ln2 + log(1 + f). */
+ * f = m - 1 (exact) and log(1 + f) = 2 atanh(s) = 2s + s z Q(z) with s =
+ * f / (2 + f), |s| <= 3 - 2 sqrt(2), z = s^2, Q a degree-3 fit. s is carried
+ * as sh + sl (2 + f split exactly, the remainder f - sh (2 + f) by FMA), so
+ * that only terms below 1% of the result round; log x = k ln2 + log(1 + f),
+ * with k ln2_0 = ph + pl (exact) and ph + 2 sh split exactly. */
 #define DZ_VM_SQRT_HALF_BITS 0x3f3504f3u /* sqrt(1/2) rounded to float */
-#define DZ_VM_LOG_Q0 0x1.55555555553b6p-2
-#define DZ_VM_LOG_Q1 0x1.9999999b882e4p-3
-#define DZ_VM_LOG_Q2 0x1.249246291a6dap-3
-#define DZ_VM_LOG_Q3 0x1.c71fce4557591p-4
-#define DZ_VM_LOG_Q4 0x1.7382a36ff231bp-4
-#define DZ_VM_LOG_Q5 0x1.546d439b5336cp-4
+#define DZ_VM_LOG_Q0 0x1.555556p-1f
+#define DZ_VM_LOG_Q1 0x1.9996a6p-2f
+#define DZ_VM_LOG_Q2 0x1.25805ep-2f
+#define DZ_VM_LOG_Q3 0x1.aa9630p-3f
 
 static inline float dz_vlogf(float x)
 {
     uint32_t u = dz_vm_float_bits(x);
-    uint32_t tiny = 0u - (uint32_t)(u < 0x00800000u); /* +0 and positive subnormals */
+    uint32_t tiny = dz_vm_mask(u < 0x00800000u); /* +0 and positive subnormals */
     uint32_t v = dz_vm_float_bits(dz_vm_select_float(x, x * 0x1p23f, tiny)) - DZ_VM_SQRT_HALF_BITS;
-    int32_t k = ((int32_t)v >> 23) - (int32_t)(tiny & 23u);
-    double f = (double)dz_vm_bits_float((v & 0x007fffffu) + DZ_VM_SQRT_HALF_BITS) - 1.0;
-    double s = f / (2.0 + f), z = s * s;
-    double q = DZ_VM_LOG_Q5;
-    q = q * z + DZ_VM_LOG_Q4;
-    q = q * z + DZ_VM_LOG_Q3;
-    q = q * z + DZ_VM_LOG_Q2;
-    q = q * z + DZ_VM_LOG_Q1;
-    q = q * z + DZ_VM_LOG_Q0;
-    float y = (float)((double)k * DZ_VM_LN2 + (2.0 * s + 2.0 * s * z * q));
-    uint32_t zero = 0u - (uint32_t)((u & 0x7fffffffu) == 0);
-    uint32_t negative = 0u - (uint32_t)(u > 0x80000000u);
-    uint32_t inf_nan = 0u - (uint32_t)(u - 0x7f800000u < 0x00800000u);
+    float kf = (float)(((int32_t)v >> 23) - (int32_t)(tiny & 23u));
+    float f = dz_vm_bits_float((v & 0x007fffffu) + DZ_VM_SQRT_HALF_BITS) - 1.0f;
+    float dl, dh = dz_vm_fast_two_sum(2.0f, f, &dl);
+    float inverse = 1.0f / dh;
+    float sh = f * inverse;
+    float sl = (fmaf(-sh, dh, f) - sh * dl) * inverse;
+    float z = sh * sh, q = DZ_VM_LOG_Q3;
+    q = fmaf(q, z, DZ_VM_LOG_Q2);
+    q = fmaf(q, z, DZ_VM_LOG_Q1);
+    q = fmaf(q, z, DZ_VM_LOG_Q0);
+    float ph = kf * DZ_VM_LN2_0, pl = fmaf(kf, DZ_VM_LN2_0, -ph);
+    float lo, hi = dz_vm_fast_two_sum(ph, 2.0f * sh, &lo);
+    float y = hi + (lo + (fmaf(kf, DZ_VM_LN2_1, pl) + fmaf(sh * z, q, 2.0f * sl)));
+    uint32_t zero = dz_vm_mask((u & 0x7fffffffu) == 0);
+    uint32_t negative = dz_vm_mask(u > 0x80000000u);
+    uint32_t inf_nan = dz_vm_mask(u - 0x7f800000u < 0x00800000u);
     y = dz_vm_select_float(y, x + x, inf_nan);
     y = dz_vm_select_float(y, dz_vm_bits_float(0xff800000u), zero);
     return dz_vm_select_float(y, dz_vm_bits_float(0x7fc00000u), negative);
 }
 
 /* ---- sin, cos --------------------------------------------------------------
- * x = k pi/2 + r, |r| <= pi/4, by Cody-Waite with three parts of pi/2 (113
- * bits in all): the first two have 30 bits, so k pio2_0 and k pio2_1 are
- * exact for |k| < 2^23, and x - k pio2_0 is exact. The parts are positive so
- * that r keeps the sign of a zero x. Then sin r = r (1 + z S(z)) and cos r =
- * 1 - z/2 + z^2 C(z), z = r^2, S and C degree-5 minimax fits (relative error
- * 2e-16), and the quadrant k mod 4 picks one and the sign. */
-#define DZ_VTRIG_LIMIT 0x1p23f
-#define DZ_VM_2_PI 0x1.45f306dc9c883p-1
-#define DZ_VM_PIO2_0 0x1.921fb54000000p+0
-#define DZ_VM_PIO2_1 0x1.10b4611800000p-30
-#define DZ_VM_PIO2_2 0x1.313198a2e0370p-61
-#define DZ_VM_SIN_S0 -0x1.5555555555555p-3
-#define DZ_VM_SIN_S1 0x1.1111111110b97p-7
-#define DZ_VM_SIN_S2 -0x1.a01a019e7d9cbp-13
-#define DZ_VM_SIN_S3 0x1.71de378f27904p-19
-#define DZ_VM_SIN_S4 -0x1.ae6003b1ca051p-26
-#define DZ_VM_SIN_S5 0x1.5e08934efdac4p-33
-#define DZ_VM_COS_C0 0x1.5555555555555p-5
-#define DZ_VM_COS_C1 -0x1.6c16c16c1695bp-10
-#define DZ_VM_COS_C2 0x1.a01a019f4c26ap-16
-#define DZ_VM_COS_C3 -0x1.27e4fa14b6d11p-22
-#define DZ_VM_COS_C4 0x1.1eeb65c3d1c0cp-29
-#define DZ_VM_COS_C5 -0x1.907b7169918fap-37
+ * x = k pi/2 + r, |r| <= pi/4 (a little more: k rounds x 2/pi in float), by
+ * Cody-Waite with three floats of pi/2: x - k pio2_0 is exact (FMA, and both
+ * are multiples of 2^-24 less than 2 apart), k pio2_1 = ph + pl exactly, and
+ * 2Sum gives r = rh + rl. Then, z = rh^2,
+ *     sin r = rh + rh z S(z) + rl (1 - z/2),
+ *     cos r = 1 - z/2 + z^2 C(z) - rl rh,
+ * S and C degree-3 fits, with 1 - z/2 split exactly (z = rh^2 exactly is
+ * z + zl); the quadrant k mod 4 picks one and the sign. */
+#define DZ_VTRIG_LIMIT 0x1p17f
+#define DZ_VM_2_PI 0x1.45f306p-1f
+#define DZ_VM_PIO2_0 0x1.921fb6p+0f
+#define DZ_VM_PIO2_1 -0x1.777a5cp-25f
+#define DZ_VM_PIO2_2 -0x1.ee59dap-50f
+#define DZ_VM_SIN_S0 -0x1.555556p-3f
+#define DZ_VM_SIN_S1 0x1.11123ap-7f
+#define DZ_VM_SIN_S2 -0x1.a14c1cp-13f
+#define DZ_VM_SIN_S3 0x1.bf44dap-19f
+#define DZ_VM_COS_C0 0x1.555556p-5f
+#define DZ_VM_COS_C1 -0x1.6c1918p-10f
+#define DZ_VM_COS_C2 0x1.a288eap-16f
+#define DZ_VM_COS_C3 -0x1.c90f7ap-22f
 
 /* All ones where |x| > DZ_VTRIG_LIMIT or x is NaN: the elements dz_vsinf
  * and dz_vcosf leave as NaN, to redo with sinf / cosf. */
 static inline uint32_t dz_vtrig_far(float x)
 {
-    return 0u - (uint32_t)((dz_vm_float_bits(x) & 0x7fffffffu) > dz_vm_float_bits(DZ_VTRIG_LIMIT));
+    return dz_vm_mask((dz_vm_float_bits(x) & 0x7fffffffu) > dz_vm_float_bits(DZ_VTRIG_LIMIT));
 }
 
 /* sin(x + quadrant pi/2). */
-static inline float dz_vm_sin_quadrant(float x, uint64_t quadrant)
+static inline float dz_vm_sin_quadrant(float x, uint32_t quadrant)
 {
-    double xd = x;
-    double t = xd * DZ_VM_2_PI + DZ_VM_SHIFT;
-    double k = t - DZ_VM_SHIFT;
-    uint64_t n = dz_vm_double_bits(t) + quadrant;
-    double r = ((xd - k * DZ_VM_PIO2_0) - k * DZ_VM_PIO2_1) - k * DZ_VM_PIO2_2;
-    double z = r * r;
-    double s = DZ_VM_SIN_S5;
-    s = s * z + DZ_VM_SIN_S4;
-    s = s * z + DZ_VM_SIN_S3;
-    s = s * z + DZ_VM_SIN_S2;
-    s = s * z + DZ_VM_SIN_S1;
-    s = s * z + DZ_VM_SIN_S0;
-    s = r * (1.0 + z * s); /* r last: sin(-0) = -0 */
-    double c = DZ_VM_COS_C5;
-    c = c * z + DZ_VM_COS_C4;
-    c = c * z + DZ_VM_COS_C3;
-    c = c * z + DZ_VM_COS_C2;
-    c = c * z + DZ_VM_COS_C1;
-    c = c * z + DZ_VM_COS_C0;
-    c = (1.0 - 0.5 * z) + z * z * c;
-    double v = dz_vm_select_double(s, c, 0u - (n & 1u));
-    float y = (float)dz_vm_bits_double(dz_vm_double_bits(v) ^ ((n & 2u) << 62));
+    float shifted = fmaf(x, DZ_VM_2_PI, DZ_VM_SHIFT);
+    float kf = shifted - DZ_VM_SHIFT;
+    uint32_t n = dz_vm_float_bits(shifted) + quadrant;
+    float a = fmaf(-kf, DZ_VM_PIO2_0, x);
+    float ph = kf * DZ_VM_PIO2_1, pl = fmaf(kf, DZ_VM_PIO2_1, -ph);
+    float e, rh = dz_vm_two_sum(a, -ph, &e);
+    float rl = fmaf(-kf, DZ_VM_PIO2_2, e - pl);
+    float z = rh * rh, zl = fmaf(rh, rh, -z);
+    float sp = DZ_VM_SIN_S3;
+    sp = fmaf(sp, z, DZ_VM_SIN_S2);
+    sp = fmaf(sp, z, DZ_VM_SIN_S1);
+    sp = fmaf(sp, z, DZ_VM_SIN_S0);
+    float sine = rh + fmaf(rh * z, sp, fmaf(rl, -0.5f * z, rl));
+    float cp = DZ_VM_COS_C3;
+    cp = fmaf(cp, z, DZ_VM_COS_C2);
+    cp = fmaf(cp, z, DZ_VM_COS_C1);
+    cp = fmaf(cp, z, DZ_VM_COS_C0);
+    float hl, hz = 0.5f * z;
+    float w = dz_vm_fast_two_sum(1.0f, -hz, &hl); /* 1 - z/2 = w + hl */
+    float cosine = w + fmaf(z * z, cp, hl - fmaf(0.5f, zl, rl * rh));
+    float y = dz_vm_select_float(sine, cosine, dz_vm_mask(n & 1u));
+    y = dz_vm_bits_float(dz_vm_float_bits(y) ^ ((n & 2u) << 30));
     return dz_vm_select_float(y, dz_vm_bits_float(0x7fc00000u), dz_vtrig_far(x));
 }
 
+/* sin x rounds to x below 2^-12 (x^3 / 6 is under half an ulp), which also
+ * keeps the sign of zero. */
 static inline float dz_vsinf(float x)
 {
-    return dz_vm_sin_quadrant(x, 0);
+    uint32_t tiny = dz_vm_mask((dz_vm_float_bits(x) & 0x7fffffffu) < 0x39800000u);
+    return dz_vm_select_float(dz_vm_sin_quadrant(x, 0), x, tiny);
 }
 
 static inline float dz_vcosf(float x)
