@@ -46,8 +46,10 @@ typedef enum dz_binary_op {
     DZ_BINARY_GREATER_EQUAL,
     DZ_BINARY_LESS_EQUAL,
     /* Fused backwards, rounded as the composite ops they replace: */
-    DZ_BINARY_TANH_GRAD,  /* a * (1 - b * b): gy and y = tanh x */
-    DZ_BINARY_SQUARE_GRAD /* a * (b * 2): gy and x */
+    DZ_BINARY_TANH_GRAD,   /* a * (1 - b * b): gy and y = tanh x */
+    DZ_BINARY_SQUARE_GRAD, /* a * (b * 2): gy and x */
+    DZ_BINARY_SIN_GRAD,    /* a * cos(b): gy and x */
+    DZ_BINARY_COS_GRAD     /* a * -sin(b): gy and x */
 } dz_binary_op;
 
 typedef enum dz_reduce_op { DZ_REDUCE_SUM, DZ_REDUCE_MAX, DZ_REDUCE_MIN } dz_reduce_op;

@@ -1,6 +1,7 @@
 /* Elementwise math: exp, log, sin, cos, tanh, square, sqrt. Each backward is
- * written with differentiable ops, so these differentiate to any order; tanh
- * and square also have a one-pass kernel for when no graph is recorded. */
+ * written with differentiable ops, so these differentiate to any order; sin,
+ * cos, tanh and square also have a one-pass kernel for when no graph is
+ * recorded. */
 #include "../core/array_ops.h"
 #include "checks.h"
 #include "dezero/config.h"
@@ -35,22 +36,6 @@ static void log_backward(dz_function *f, dz_variable *const *gy, dz_variable **g
 static const dz_function_ops log_ops = {"dz_log", log_backward, NULL};
 dz_variable *dz_log(dz_variable *x) { return apply_math(&log_ops, DZ_UNARY_LOG, x); }
 
-/* sin: y = sin x; gx = gy * cos x */
-static void sin_backward(dz_function *f, dz_variable *const *gy, dz_variable **gx)
-{
-    gx[0] = dz_mul(gy[0], dz_cos(IN(f)));
-}
-static const dz_function_ops sin_ops = {"dz_sin", sin_backward, NULL};
-dz_variable *dz_sin(dz_variable *x) { return apply_math(&sin_ops, DZ_UNARY_SIN, x); }
-
-/* cos: y = cos x; gx = gy * -sin x */
-static void cos_backward(dz_function *f, dz_variable *const *gy, dz_variable **gx)
-{
-    gx[0] = dz_mul(gy[0], dz_neg(dz_sin(IN(f))));
-}
-static const dz_function_ops cos_ops = {"dz_cos", cos_backward, NULL};
-dz_variable *dz_cos(dz_variable *x) { return apply_math(&cos_ops, DZ_UNARY_COS, x); }
-
 /* gx = op(gy, v) in one pass, when no graph of the backward is recorded;
  * the same bits as the composite. */
 static bool fused_grad(dz_binary_op op, dz_variable *gy, dz_variable *v, dz_variable **gx)
@@ -60,6 +45,24 @@ static bool fused_grad(dz_binary_op op, dz_variable *gy, dz_variable *v, dz_vari
     *gx = dz_raw_result(dz_array_binary(op, gy->data, v->data));
     return true;
 }
+
+/* sin: y = sin x; gx = gy * cos x */
+static void sin_backward(dz_function *f, dz_variable *const *gy, dz_variable **gx)
+{
+    if (!fused_grad(DZ_BINARY_SIN_GRAD, gy[0], IN(f), gx))
+        gx[0] = dz_mul(gy[0], dz_cos(IN(f)));
+}
+static const dz_function_ops sin_ops = {"dz_sin", sin_backward, NULL};
+dz_variable *dz_sin(dz_variable *x) { return apply_math(&sin_ops, DZ_UNARY_SIN, x); }
+
+/* cos: y = cos x; gx = gy * -sin x */
+static void cos_backward(dz_function *f, dz_variable *const *gy, dz_variable **gx)
+{
+    if (!fused_grad(DZ_BINARY_COS_GRAD, gy[0], IN(f), gx))
+        gx[0] = dz_mul(gy[0], dz_neg(dz_sin(IN(f))));
+}
+static const dz_function_ops cos_ops = {"dz_cos", cos_backward, NULL};
+dz_variable *dz_cos(dz_variable *x) { return apply_math(&cos_ops, DZ_UNARY_COS, x); }
 
 /* tanh: y = tanh x; gx = gy * (1 - y^2) */
 static void tanh_backward(dz_function *f, dz_variable *const *gy, dz_variable **gx)

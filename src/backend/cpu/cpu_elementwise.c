@@ -118,7 +118,12 @@ static void for_each_row(int ndim, const int64_t *shape, int nops, int64_t strid
 }
 
 /* Operands of the same size as the output (or of one element, stride 0):
- * the whole output is one row, cut into ranges. */
+ * the whole output is one row, cut into ranges, which go to the row function
+ * in blocks of FLAT_BLOCK elements (32 KiB of float), small enough for a
+ * second look at an operand to find it in cache (as float32 sin and cos do,
+ * see patch_far_trig). */
+#define FLAT_BLOCK 8192
+
 typedef struct {
     row_fn fn;
     void *ctx;
@@ -129,10 +134,12 @@ typedef struct {
 static void walk_flat(void *vwalk, int64_t begin, int64_t end)
 {
     const flat_walk *w = vwalk;
-    int64_t offsets[3];
-    for (int k = 0; k < w->nops; k++)
-        offsets[k] = begin * w->strides[k];
-    w->fn(w->ctx, offsets, end - begin, w->strides);
+    for (int64_t start = begin; start < end; start += FLAT_BLOCK) {
+        int64_t offsets[3];
+        for (int k = 0; k < w->nops; k++)
+            offsets[k] = start * w->strides[k];
+        w->fn(w->ctx, offsets, end - start < FLAT_BLOCK ? end - start : FLAT_BLOCK, w->strides);
+    }
 }
 
 static void for_each_flat(int64_t size, int nops, const int64_t *strides, row_fn fn, void *ctx)
@@ -196,21 +203,29 @@ typedef struct {
 #define FDIV(u, v) ((u) / (v))
 #define IDIV(u, v) ((v) == 0 ? 0 : (v) == -1 ? (elem_t)-W(u) : (u) / (v))
 
-/* float32 sin and cos past DZ_VTRIG_LIMIT (NaN from dz_vsinf/dz_vcosf): redone
- * with libm, element by element. */
-static void patch_far_trig(dz_unary_op op, const float *x, float *y, int64_t n)
+/* float32 sin and cos past DZ_VTRIG_LIMIT (NaN from dz_vsinf / dz_vcosf),
+ * redone with libm element by element: y[i] = g[i] * f(x[i]), where f is
+ * sinf, cosf or minus sinf and g is NULL (y = f(x)) or a gradient; x and g
+ * have strides 0 or 1. */
+static float minus_sinf(float v) { return -sinf(v); }
+
+DZ_FMA_CLONES static void patch_far_trig(float (*f)(float), const float *g, int64_t sg, const float *x,
+                                         int64_t sx, float *y, int64_t n)
 {
     uint32_t far = 0;
-    for (int64_t i = 0; i < n; i++)
+    for (int64_t i = 0; i < (sx ? n : 1); i++)
         far |= dz_vtrig_far(x[i]);
     for (int64_t i = 0; far && i < n; i++)
-        if (dz_vtrig_far(x[i]))
-            y[i] = op == DZ_UNARY_SIN ? sinf(x[i]) : cosf(x[i]);
+        if (dz_vtrig_far(x[i * sx]))
+            y[i] = g ? g[i * sg] * f(x[i * sx]) : f(x[i * sx]);
 }
-#define PATCH_F32(op, x, y, n)                                                                     \
+#define PATCH_UNARY_F32(op, x, y, n)                                                               \
     if (op == DZ_UNARY_SIN || op == DZ_UNARY_COS)                                                  \
-        patch_far_trig(op, x, y, n);
-#define PATCH_NONE(op, x, y, n)
+        patch_far_trig(op == DZ_UNARY_SIN ? sinf : cosf, NULL, 0, x, 1, y, n);
+#define PATCH_BINARY_F32(op, a, sa, b, sb, y, n)                                                   \
+    if (op == DZ_BINARY_SIN_GRAD || op == DZ_BINARY_COS_GRAD)                                      \
+        patch_far_trig(op == DZ_BINARY_SIN_GRAD ? cosf : minus_sinf, a, sa, b, sb, y, n);
+#define PATCH_NONE(...)
 
 #define UNARY_SPAN(T, U, NAME, EXP, LOG, SIN, COS, TANH, SQRT, POW, DIV, PATCH)                    \
     DZ_FMA_CLONES static void NAME(dz_unary_op op, T p, const T *x, T *y, int64_t n)               \
@@ -245,7 +260,7 @@ static void patch_far_trig(dz_unary_op op, const float *x, float *y, int64_t n)
 /* float32 exp, log, sin, cos and tanh: the vectorizable versions of
  * cpu_vecmath.h (within 0.77 ulp). */
 UNARY_SPAN(float, float, unary_span_f32, dz_vexpf, dz_vlogf, dz_vsinf, dz_vcosf, dz_vtanhf, sqrtf, powf, FDIV,
-           PATCH_F32)
+           PATCH_UNARY_F32)
 UNARY_SPAN(double, double, unary_span_f64, exp, log, sin, cos, tanh, sqrt, pow, FDIV, PATCH_NONE)
 #define IEXP(v) exp((double)(v))
 #define ILOG(v) log((double)(v))
@@ -381,7 +396,7 @@ typedef struct {
             y[i] = value;                                                                          \
     }
 
-#define BINARY_ROW(T, U, NAME, DIV)                                                                \
+#define BINARY_ROW(T, U, NAME, DIV, SIN, COS, PATCH)                                               \
     DZ_FMA_CLONES static void NAME(void *vctx, const int64_t *off, int64_t n, const int64_t *st)   \
     {                                                                                              \
         typedef T elem_t;                                                                          \
@@ -402,13 +417,16 @@ typedef struct {
         case DZ_BINARY_LESS_EQUAL: LOOP(u <= v) break;                                             \
         case DZ_BINARY_TANH_GRAD: LOOP(W(u) * ((wrap_t)1 - W(v) * W(v))) break;                    \
         case DZ_BINARY_SQUARE_GRAD: LOOP(W(u) * (W(v) * (wrap_t)2)) break;                         \
+        case DZ_BINARY_SIN_GRAD: LOOP(u * COS(v)) break;                                           \
+        case DZ_BINARY_COS_GRAD: LOOP(u * -SIN(v)) break;                                          \
         }                                                                                          \
+        PATCH(c->op, a, st[0], b, st[1], y, n)                                                     \
     }
 
-BINARY_ROW(float, float, binary_row_f32, FDIV)
-BINARY_ROW(double, double, binary_row_f64, FDIV)
-BINARY_ROW(int32_t, uint32_t, binary_row_i32, IDIV)
-BINARY_ROW(int64_t, uint64_t, binary_row_i64, IDIV)
+BINARY_ROW(float, float, binary_row_f32, FDIV, dz_vsinf, dz_vcosf, PATCH_BINARY_F32)
+BINARY_ROW(double, double, binary_row_f64, FDIV, sin, cos, PATCH_NONE)
+BINARY_ROW(int32_t, uint32_t, binary_row_i32, IDIV, ISIN, ICOS, PATCH_NONE)
+BINARY_ROW(int64_t, uint64_t, binary_row_i64, IDIV, ISIN, ICOS, PATCH_NONE)
 #undef LOOP
 #undef W
 
