@@ -1,7 +1,8 @@
 /* DZ_FMA_CLONES: build a hot loop twice and pick the build when the library
- * loads (GCC's target_clones, on x86-64 Linux): once for x86-64-v3 (AVX2 and
- * FMA, where fmaf/fma become one vfmadd instruction and loops run 8 floats at
- * a time) and once for the baseline ISA. Elsewhere the loop is built once.
+ * loads (target_clones, GCC or clang on x86-64 Linux): once for x86-64-v3
+ * (AVX2 and FMA, where fmaf/fma become one vfmadd instruction and loops run 8
+ * floats at a time) and once for the baseline ISA, where fmaf is a library
+ * call. Elsewhere the loop is built once.
  *
  * Both builds compute the same bits: the library is compiled as ISO C, so
  * a*b + c is never fused behind the code's back, and fmaf() is correctly
@@ -21,7 +22,7 @@
 #endif
 #endif
 
-#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__) && !defined(__clang__) && !defined(DZ_TSAN_BUILD)
+#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__) && !defined(DZ_TSAN_BUILD)
 #define DZ_FMA_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
 #else
 #define DZ_FMA_CLONES
