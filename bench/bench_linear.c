@@ -4,8 +4,12 @@
  * requires a grad (so backward runs all three products), W and b are
  * parameters, the upstream grad gy is a constant. The raw calls write into
  * arrays from the same allocator, made once; Linear and the raw calls
- * alternate, so the two medians see the same machine. bench_linear.py times
- * F.linear in PyTorch.
+ * alternate, so the two medians see the same machine. The raw calls use
+ * OpenBLAS's own threads, as many as the library's; run with
+ * OPENBLAS_THREAD_TIMEOUT=4 (run_benchmarks.sh does), or OpenBLAS's idle
+ * threads spin for about 0.1 s after each call, into the Linear step, and
+ * take the cores from the library's threads. bench_linear.py times F.linear
+ * in PyTorch.
  *
  * Prints, in milliseconds (median per call):
  *   linear_ms_<batch>x<in>x<out>        dz_linear + backward
@@ -39,13 +43,18 @@ static void linear_step(problem *p)
     dz_scope_end();
 }
 
+/* OpenBLAS's own threaded sgemm, on as many threads as the library uses. The
+ * library keeps OpenBLAS at one thread (it splits its products over its own
+ * threads), so the count is set for these calls and put back after. */
 static void three_sgemm(problem *p)
 {
     const float *x = p->x->data->data, *W = p->W->data->data, *gy = p->gy->data->data;
     int n = p->n, in = p->in, out = p->out;
+    openblas_set_num_threads(dz_num_threads());
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, out, in, 1, x, in, W, out, 0, p->y->data, out);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, in, out, 1, gy, out, W, out, 0, p->gx->data, in);
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, in, out, n, 1, x, in, gy, out, 0, p->gW->data, out);
+    openblas_set_num_threads(1);
 }
 
 int main(int argc, char **argv)

@@ -21,7 +21,11 @@
 #
 # At 1 thread, both sides get --threads 1 (dz_set_num_threads /
 # torch.set_num_threads) and OPENBLAS_NUM_THREADS = OMP_NUM_THREADS =
-# DZ_NUM_THREADS = 1; at the defaults, none of these is set.
+# DZ_NUM_THREADS = 1; at the defaults, none of these is set. The C programs
+# also get OPENBLAS_THREAD_TIMEOUT=4: dezero-c keeps OpenBLAS at one thread,
+# but bench_linear's raw sgemm baseline uses OpenBLAS's threads, which would
+# otherwise spin for about 0.1 s after each call and take the cores from the
+# library's threads in the Linear step that follows.
 #
 # A row of ROWS names the program, the key, what the key is compared against
 # ("twin", or another key of the same C run), whether lower or higher is
@@ -141,7 +145,7 @@ for name in $programs; do
         round=1
         while [ $round -le "$rounds" ]; do
             echo "run_benchmarks.sh: $name, threads $setting, round $round of $rounds" >&2
-            run $setting c $round $name "$@" "$build_dir/bench/bench_$name" $threads $quick
+            run $setting c $round $name "$@" OPENBLAS_THREAD_TIMEOUT=4 "$build_dir/bench/bench_$name" $threads $quick
             if [ "$twin_runs" = yes ]; then
                 run $setting twin $round $name "$@" "$PYTHON" "$src_dir/bench/bench_$name.py" $threads $quick
                 run $setting hugetlb $round $name "$@" GLIBC_TUNABLES=glibc.malloc.hugetlb=1 \

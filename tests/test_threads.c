@@ -1,8 +1,10 @@
 /* Threads: the elementwise, reduction, bias, softmax and loss kernels split
- * their work over threads above a grain of 32,768 elements. On odd shapes
- * above the grain, every op gives the same bits with 1, 2 and 3 threads and
- * agrees with a plain double-precision loop; max and min agree bit for bit
- * with a scan in order. Also dz_set_num_threads / dz_num_threads,
+ * their work over threads above a grain of 32,768 elements, and gemm cuts
+ * products into pieces fixed by their shape. On odd shapes above the grain,
+ * every op gives the same bits with 1, 2 and 3 threads and agrees with a
+ * plain double-precision loop; max and min agree bit for bit with a scan in
+ * order; gemm does too, on every layout, and an MLP trained for a few steps
+ * ends with the same parameters. Also dz_set_num_threads / dz_num_threads,
  * DZ_NUM_THREADS, the parallel-for and block reduction themselves, and
  * threads in a forked child. */
 #include <math.h>
@@ -11,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "backend/cpu/cpu_kernels.h"
 #include "backend/cpu/cpu_parallel.h"
 #include "test_common.h"
 
@@ -551,6 +554,162 @@ START_TEST(test_softmax)
 }
 END_TEST
 
+/* ---- gemm ------------------------------------------------------------------------ */
+
+/* C = alpha op(A) op(B) + beta C at shapes with a row, a column or an inner
+ * dimension of 1, primes, every transposition, batches (one whose products
+ * add into a shared C): big enough to be cut into pieces, along C's rows,
+ * its columns or the inner dimension. A is shared by a batch's products. */
+typedef struct {
+    dz_dtype dtype;
+    bool ta, tb;
+    int64_t m, n, k, batch;
+    double beta;
+    bool shared_c; /* C's stride is 0: the batch's products add up */
+} gemm_case;
+
+static const gemm_case gemm_cases[] = {
+    {DZ_F32, false, false, 1031, 263, 257, 1, 0, false}, /* primes, along the rows */
+    {DZ_F32, false, true, 1031, 263, 257, 1, 0.5, false},
+    {DZ_F32, true, false, 263, 1031, 257, 1, 0, false},  /* along the columns */
+    {DZ_F32, true, true, 1031, 263, 257, 1, 0, false},
+    {DZ_F32, false, false, 1, 4099, 1031, 1, 0, false},  /* M = 1 */
+    {DZ_F32, true, true, 1, 4099, 1031, 1, 0, false},
+    {DZ_F32, true, false, 4099, 1, 1031, 1, 0, false},   /* N = 1 */
+    {DZ_F32, false, true, 4001, 1009, 1, 1, 0, false},   /* K = 1 */
+    {DZ_F32, true, false, 7, 5, 300007, 1, 0.5, false},  /* along the inner dimension */
+    {DZ_F32, false, true, 1, 1, 2097169, 1, 0, false},   /* M = N = 1 */
+    {DZ_F64, true, true, 263, 1031, 257, 1, 0, false},
+    {DZ_F32, false, true, 263, 1031, 131, 3, 0, false},  /* batches */
+    {DZ_F32, true, false, 1031, 263, 131, 2, 1, true},
+};
+#define NGEMM_CASES ((int)(sizeof gemm_cases / sizeof gemm_cases[0]))
+
+/* One product's A and B sizes, their row lengths, and C's size for the batch. */
+static int64_t gemm_a_size(const gemm_case *g) { return g->m * g->k; }
+static int64_t gemm_b_size(const gemm_case *g) { return g->k * g->n; }
+static int64_t gemm_lda(const gemm_case *g) { return g->ta ? g->m : g->k; }
+static int64_t gemm_ldb(const gemm_case *g) { return g->tb ? g->k : g->n; }
+static int64_t gemm_c_size(const gemm_case *g) { return (g->shared_c ? 1 : g->batch) * g->m * g->n; }
+
+/* Values in [-2, 2) in the case's dtype. */
+static dz_array *gemm_operand(const gemm_case *g, uint64_t seed, int64_t size)
+{
+    dz_array *x = random_array(seed, 1, DZ_SHAPE(size));
+    if (g->dtype == DZ_F32)
+        return x;
+    dz_array *y = dz_array_empty(DZ_F64, 1, DZ_SHAPE(size));
+    dz_cpu_astype(x, y);
+    dz_array_release(x);
+    return y;
+}
+
+static void run_gemm(const void *vcase, outputs *o)
+{
+    const gemm_case *g = vcase;
+    dz_array *a = gemm_operand(g, 40, gemm_a_size(g)), *b = gemm_operand(g, 41, g->batch * gemm_b_size(g));
+    dz_array *c = gemm_operand(g, 42, gemm_c_size(g));
+    dz_cpu_gemm(g->dtype, g->ta, g->tb, g->m, g->n, g->k, 1.0, a->data, gemm_lda(g), 0, b->data, gemm_ldb(g),
+                gemm_b_size(g), g->beta, c->data, g->n, g->shared_c ? 0 : g->m * g->n, g->batch);
+    keep(o, dz_variable_constant(c, NULL));
+    dz_array_release(a);
+    dz_array_release(b);
+}
+
+/* op(X)[i][j] for X stored at `offset` with row length ld. */
+static double at_op(const dz_array *x, bool trans, int64_t ld, int64_t offset, int64_t i, int64_t j)
+{
+    return dz_array_get(x, offset + (trans ? j * ld + i : i * ld + j));
+}
+
+/* ref = C after the batch's products, one after another, in double; scale
+ * the same with absolute values. */
+static void reference_gemm(const gemm_case *g, const dz_array *a, const dz_array *b, const dz_array *c, double *ref,
+                           double *scale)
+{
+    for (int64_t e = 0; e < c->size; e++) {
+        ref[e] = dz_array_get(c, e);
+        scale[e] = fabs(ref[e]);
+    }
+    for (int64_t q = 0; q < g->batch; q++)
+        for (int64_t i = 0; i < g->m; i++)
+            for (int64_t j = 0; j < g->n; j++) {
+                int64_t e = ((g->shared_c ? 0 : q) * g->m + i) * g->n + j;
+                double s = g->beta * ref[e], abs_sum = fabs(g->beta) * scale[e];
+                for (int64_t p = 0; p < g->k; p++) {
+                    double ab = at_op(a, g->ta, gemm_lda(g), 0, i, p) * at_op(b, g->tb, gemm_ldb(g), q * gemm_b_size(g), p, j);
+                    s += ab;
+                    abs_sum += fabs(ab);
+                }
+                ref[e] = s;
+                scale[e] = abs_sum;
+            }
+}
+
+START_TEST(test_gemm)
+{
+    for (int t = 0; t < NGEMM_CASES; t++) {
+        const gemm_case *g = &gemm_cases[t];
+        char name[64];
+        snprintf(name, sizeof name, "gemm case %d", t);
+        outputs o = same_bits_for_1_2_3_threads(name, run_gemm, g);
+        dz_array *a = gemm_operand(g, 40, gemm_a_size(g)), *b = gemm_operand(g, 41, g->batch * gemm_b_size(g));
+        dz_array *c = gemm_operand(g, 42, gemm_c_size(g));
+        double *ref = malloc((size_t)c->size * sizeof *ref), *scale = malloc((size_t)c->size * sizeof *scale);
+        reference_gemm(g, a, b, c, ref, scale);
+        assert_near(name, o.out[0], ref, scale, g->dtype == DZ_F32 ? 1e-5 : 1e-12);
+        free(ref);
+        free(scale);
+        dz_array_release(a);
+        dz_array_release(b);
+        dz_array_release(c);
+        release_outputs(&o);
+    }
+}
+END_TEST
+
+/* ---- training ---------------------------------------------------------------------- */
+
+enum { MLP_BATCH = 256, MLP_IN = 331, MLP_HIDDEN = 1031, MLP_CLASSES = 10, MLP_STEPS = 3 };
+
+/* A 331-1031-10 ReLU MLP trained for three Adam steps on a batch of 256 with
+ * a softmax cross entropy: its four parameters. */
+static void run_training(const void *unused, outputs *o)
+{
+    (void)unused;
+    dz_rng rng;
+    dz_rng_seed(&rng, 7);
+    dz_layer *model = dz_mlp_new(2, (const int64_t[]){MLP_HIDDEN, MLP_CLASSES}, dz_relu, DZ_F32, &rng);
+    dz_optimizer *adam = dz_adam_new(NULL);
+    dz_variable *x = dz_variable_constant(random_array(50, 2, DZ_SHAPE(MLP_BATCH, MLP_IN)), NULL);
+    dz_array *t = dz_array_empty(DZ_I64, 1, DZ_SHAPE(MLP_BATCH));
+    for (int64_t i = 0; i < MLP_BATCH; i++)
+        ((int64_t *)t->data)[i] = (i * 7) % MLP_CLASSES;
+    dz_variable *labels = dz_variable_constant(t, NULL);
+    for (int step = 0; step < MLP_STEPS; step++) {
+        dz_variable *loss = dz_softmax_cross_entropy(dz_layer_call(model, x), labels);
+        if (step == 0)
+            dz_optimizer_setup(adam, model); /* the first call made the parameters */
+        dz_layer_cleargrads(model);
+        dz_variable_backward(loss, false, false);
+        dz_optimizer_update(adam);
+    }
+    dz_param_list *params = dz_layer_params(model);
+    for (int i = 0; i < params->count; i++)
+        keep(o, params->params[i]);
+    dz_param_list_free(params);
+    dz_optimizer_free(adam);
+    dz_layer_free(model);
+}
+
+START_TEST(test_training)
+{
+    outputs o = same_bits_for_1_2_3_threads("MLP training", run_training, NULL);
+    ck_assert_int_eq(o.n, 4);
+    release_outputs(&o);
+}
+END_TEST
+
 /* ---- the number of threads, and the parallel primitives ------------------------------ */
 
 static int expected_default_threads; /* from --expect-threads, 0 when not given */
@@ -696,6 +855,8 @@ static Suite *threads_suite(void)
     tcase_add_test(tc, test_linear_bias);
     tcase_add_test(tc, test_softmax);
     tcase_add_test(tc, test_optimizer_steps);
+    tcase_add_test(tc, test_gemm);
+    tcase_add_test(tc, test_training);
     suite_add_tcase(s, tc);
     return s;
 }

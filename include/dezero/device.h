@@ -8,12 +8,14 @@
 /* True when the library was built with CUDA and a GPU is present. */
 bool dz_cuda_available(void);
 
-/* Threads the CPU may use: OpenBLAS's matmul, and the elementwise, reduction,
- * bias, softmax and loss kernels on arrays above a grain of 32,768 elements
- * (the kernels' results are the same for any count; OpenBLAS's gemm may round
- * differently with another count). n < 1 means 1. The default is the
- * DZ_NUM_THREADS environment variable when it is a positive integer (it then
- * sets OpenBLAS's count too), else the number of online CPUs. */
+/* Threads the CPU may use: matmul, and the elementwise, reduction, bias,
+ * softmax and loss kernels on arrays above a grain of 32,768 elements. Results
+ * are bit-identical for any count: matmul cuts each product into pieces fixed
+ * by its shape and runs every piece as a single-threaded OpenBLAS call, so the
+ * library sets OpenBLAS itself to one thread when it loads (a program that
+ * raises OpenBLAS's count again loses that guarantee). n < 1 means 1. The
+ * default is the DZ_NUM_THREADS environment variable when it is a positive
+ * integer, else the number of online CPUs. */
 void dz_set_num_threads(int n);
 int dz_num_threads(void);
 

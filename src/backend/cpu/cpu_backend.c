@@ -1,6 +1,5 @@
-/* The CPU backend table: memory, dtype conversion, gemm (OpenBLAS cblas when
- * built with it, plain loops otherwise). Elementwise kernels are in
- * cpu_elementwise.c. */
+/* The CPU backend table: memory and dtype conversion. Elementwise kernels are
+ * in cpu_elementwise.c, gemm in cpu_gemm.c. */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -8,10 +7,6 @@
 
 #include "cpu_kernels.h"
 #include "dezero/device.h"
-
-#ifdef DZ_HAVE_CBLAS
-#include <cblas.h>
-#endif
 
 /* Buffers from this size on ask for transparent huge pages, as NumPy does:
  * touching a fresh buffer then faults once per 2 MiB instead of once per
@@ -125,51 +120,6 @@ void dz_cpu_astype(const dz_array *x, dz_array *y)
         else
             store(y, i, load(x, i));
     }
-}
-
-#ifdef DZ_HAVE_CBLAS
-static void gemm_blas(dz_dtype dtype, bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha,
-                      const void *a, int64_t lda, const void *b, int64_t ldb, double beta, void *c, int64_t ldc)
-{
-    enum CBLAS_TRANSPOSE opa = ta ? CblasTrans : CblasNoTrans, opb = tb ? CblasTrans : CblasNoTrans;
-    if (dtype == DZ_F32)
-        cblas_sgemm(CblasRowMajor, opa, opb, (int)m, (int)n, (int)k, (float)alpha, a, (int)lda, b, (int)ldb,
-                    (float)beta, c, (int)ldc);
-    else
-        cblas_dgemm(CblasRowMajor, opa, opb, (int)m, (int)n, (int)k, alpha, a, (int)lda, b, (int)ldb, beta, c,
-                    (int)ldc);
-}
-#else
-#define GEMM_LOOPS(T)                                                                              \
-    for (int64_t i = 0; i < m; i++)                                                                \
-        for (int64_t j = 0; j < n; j++) {                                                          \
-            double s = 0;                                                                          \
-            for (int64_t p = 0; p < k; p++)                                                        \
-                s += (double)((const T *)a)[ta ? p * lda + i : i * lda + p] *                      \
-                     ((const T *)b)[tb ? j * ldb + p : p * ldb + j];                               \
-            T *cij = (T *)c + i * ldc + j;                                                         \
-            *cij = (T)(alpha * s + (beta == 0 ? 0 : beta * *cij));                                 \
-        }
-static void gemm_blas(dz_dtype dtype, bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha,
-                      const void *a, int64_t lda, const void *b, int64_t ldb, double beta, void *c, int64_t ldc)
-{
-    if (dtype == DZ_F32) {
-        GEMM_LOOPS(float)
-    } else {
-        GEMM_LOOPS(double)
-    }
-}
-#endif
-
-void dz_cpu_gemm(dz_dtype dtype, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
-                 double alpha, const void *a, int64_t lda, int64_t stride_a,
-                 const void *b, int64_t ldb, int64_t stride_b,
-                 double beta, void *c, int64_t ldc, int64_t stride_c, int64_t batch)
-{
-    size_t es = dz_dtype_size(dtype);
-    for (int64_t i = 0; i < batch; i++)
-        gemm_blas(dtype, trans_a, trans_b, m, n, k, alpha, (const char *)a + i * stride_a * es, lda,
-                  (const char *)b + i * stride_b * es, ldb, beta, (char *)c + i * stride_c * es, ldc);
 }
 
 static const dz_backend cpu_backend = {

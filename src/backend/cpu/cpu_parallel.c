@@ -42,27 +42,24 @@ static int env_thread_count(void)
     return *end == '\0' && n > 0 && n <= INT_MAX ? (int)n : 0;
 }
 
-/* Runs when the library loads: DZ_NUM_THREADS, if set, governs OpenBLAS too;
- * otherwise the kernels use every online CPU and OpenBLAS keeps its default. */
+/* Runs when the library loads: the kernels use DZ_NUM_THREADS threads if it
+ * is set, else every online CPU. OpenBLAS runs on one thread: gemm cuts its
+ * products over our threads itself (cpu_gemm.c), so that their bits do not
+ * depend on the thread count. */
 __attribute__((constructor)) static void read_thread_count(void)
 {
+#ifdef DZ_HAVE_CBLAS
+    openblas_set_num_threads(1);
+#endif
     int n = env_thread_count();
-    if (n > 0) {
-        dz_set_num_threads(n);
-        return;
+    if (n == 0) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        n = cpus > 0 && cpus <= INT_MAX ? (int)cpus : 1;
     }
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    atomic_store(&thread_count, cpus > 0 && cpus <= INT_MAX ? (int)cpus : 1);
+    dz_set_num_threads(n);
 }
 
-void dz_set_num_threads(int n)
-{
-    n = n < 1 ? 1 : n;
-#ifdef DZ_HAVE_CBLAS
-    openblas_set_num_threads(n);
-#endif
-    atomic_store(&thread_count, n);
-}
+void dz_set_num_threads(int n) { atomic_store(&thread_count, n < 1 ? 1 : n); }
 
 int dz_num_threads(void) { return atomic_load(&thread_count); }
 
