@@ -69,49 +69,11 @@ typedef struct dz_gather_spec {
     const dz_array *offsets;        /* i64 source offsets over those dims, or NULL */
 } dz_gather_spec;
 
-typedef struct dz_backend {
-    const char *name;
-    /* Memory: the device's buffers come from its caching allocator (raw
-     * alloc/free behind a cache of freed blocks), uninitialised. */
-    dz_caching_allocator *memory;
-    void (*zero)(void *dst, size_t nbytes);
-    void (*copy)(void *dst, const void *src, size_t nbytes);         /* device to device */
-    void (*to_host)(void *host_dst, const void *src, size_t nbytes);  /* device to host */
-    void (*from_host)(void *dst, const void *host_src, size_t nbytes); /* host to device */
-
-    void (*fill)(dz_array *y, double value);
-    void (*astype)(const dz_array *x, dz_array *y); /* same shape, y's dtype */
-    /* y = op(x, p); x broadcasts to y's shape (numpy rules, same dtype). */
-    void (*unary)(dz_unary_op op, const dz_array *x, double p, dz_array *y);
-    /* y = a op b; a and b broadcast to y's shape (all the same dtype). */
-    void (*binary)(dz_binary_op op, const dz_array *a, const dz_array *b, dz_array *y);
-    /* y has x's ndim with 1 on every reduced axis. */
-    void (*reduce)(dz_reduce_op op, const dz_array *x, dz_array *y);
-    /* Row-major C[m,n] = alpha * op(A) op(B) + beta * C; batch matrices at the
-     * given element strides (0 repeats one matrix). f32 or f64. */
-    void (*gemm)(dz_dtype dtype, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
-                 double alpha, const void *a, int64_t lda, int64_t stride_a,
-                 const void *b, int64_t ldb, int64_t stride_b,
-                 double beta, void *c, int64_t ldc, int64_t stride_c, int64_t batch);
-    /* y = x transposed by `axes` (a permutation of 0..ndim-1). */
-    void (*transpose)(const dz_array *x, const int *axes, dz_array *y);
-
-    /* ---- indexing kernels (getitem, embedding) ---- */
-    /* y = x[spec], any dtype (x and y share it). */
-    void (*gather)(const dz_array *x, const dz_gather_spec *spec, dz_array *y);
-    /* x[spec] = y, any dtype; spec must not map two elements to one. */
-    void (*scatter)(const dz_array *y, const dz_gather_spec *spec, dz_array *x);
-    /* x[spec] += y, in order, so repeated targets accumulate (np.add.at).
-     * f32, f64, i32 or i64. */
-    void (*scatter_add)(const dz_array *y, const dz_gather_spec *spec, dz_array *x);
-    /* Rows of a table: table (V, D) seen as V rows of D = size / V elements,
-     * rows (N) i64 in [0, V) of any shape, y (N, D) of table's dtype:
-     * y[i, :] = table[rows[i], :]. */
-    void (*take_rows)(const dz_array *table, const dz_array *rows, dz_array *y);
-    /* grad[rows[i], :] += gy[i, :] in order of i (duplicates accumulate);
-     * gy (N, D), grad (V, D); f32, f64, i32 or i64. */
-    void (*scatter_add_rows)(const dz_array *gy, const dz_array *rows, dz_array *grad);
-
+/* The optional fused kernels. A backend fills the ones it has and leaves the
+ * others NULL: the op then runs a composite of the required primitives with
+ * the same semantics (src/composite). Each is here only because one pass is
+ * faster or rounds as PyTorch does. */
+typedef struct dz_backend_fused {
     /* ---- neural-network kernels (activations, softmax, losses) ---- */
     /* y = 1 / (1 + e^-x), stable on both sides (DeZero's tanh form, exactly). */
     void (*sigmoid)(const dz_array *x, dz_array *y);
@@ -146,13 +108,6 @@ typedef struct dz_backend {
      * flat), every entry in [0, V); starts (B + 1,) int64 bag bounds, bag b is
      * idx[starts[b] : starts[b + 1]]; skip_idx a row to leave out (-1: none). */
 
-    /* y[i] = w[idx[i]] (any dtype), zeros where idx[i] == skip_idx. y (N, D) */
-    void (*embedding_gather)(const dz_array *w, const dz_array *idx, int64_t skip_idx, dz_array *y);
-    /* gw (zero-filled, f32/f64) += gy[i] at row idx[i] for idx[i] != skip_idx,
-     * each row summed in input order (deterministic); scale_by_freq scales each
-     * term by 1/count(idx[i]) with a fused multiply-add. gy (N, D) */
-    void (*embedding_scatter_add)(const dz_array *gy, const dz_array *idx, int64_t skip_idx,
-                                  bool scale_by_freq, dz_array *gw);
     /* In place, once per distinct idx row of w (f32/f64): if norm_p(row) >
      * max_norm, row *= max_norm / (norm + 1e-7). */
     void (*embedding_renorm)(dz_array *w, const dz_array *idx, double max_norm, double norm_type);
@@ -181,7 +136,6 @@ typedef struct dz_backend {
                                        const dz_array *starts, int64_t skip_idx, dz_array *gpsw);
 
     /* ---- optimizer kernels ---- */
-
     /* Whole-parameter steps, in place. p, g and the state arrays share one
      * shape and dtype (f32 or f64). */
     void (*sgd_step)(const dz_sgd_scalars *s, dz_array *p, const dz_array *g,
@@ -199,23 +153,88 @@ typedef struct dz_backend {
     double (*sum_squares)(const dz_array *x);
     /* y = y + alpha*x, fused (same shape). */
     void (*axpy)(dz_array *y, const dz_array *x, double alpha);
-
-    /* Row kernels for sparse grads. y, p and state are (R, D) (any shape whose
-     * first axis is R); rows is (n,) int64 in [0, R); x and values are (n, D). */
-    /* y[rows[k]] += alpha * x[k], fused, for k = 0..n-1 in order (rows may repeat). */
-    void (*rows_axpy)(dz_array *y, const dz_array *rows, const dz_array *x, double alpha);
-    /* y[rows[k]] *= scale. */
+    /* Row kernels for sparse grads: y and p, state (R, D), rows (n,) int64
+     * distinct rows in [0, R), values (n, D). y[rows[k]] *= scale. */
     void (*rows_scale)(dz_array *y, const dz_array *rows, double scale);
-    /* out[k] = y[rows[k]]. */
-    void (*rows_gather)(const dz_array *y, const dz_array *rows, dz_array *out);
     /* Adagrad / SparseAdam on unique rows (a coalesced grad). */
     void (*sparse_adagrad_rows)(const dz_adagrad_scalars *s, dz_array *p, dz_array *state_sum,
                                 const dz_array *rows, const dz_array *values);
     void (*sparse_adam_rows)(const dz_sparse_adam_scalars *s, dz_array *p, dz_array *exp_avg,
                              dz_array *exp_avg_sq, const dz_array *rows, const dz_array *values);
+} dz_backend_fused;
+
+/* The required primitives: what a new backend writes before any program
+ * runs. Each is here because no other primitive can express it, or only at a
+ * cost no op should pay (a copy per element, a kernel launch per row). */
+typedef struct dz_backend {
+    const char *name;
+    /* Memory: the device's buffers come from its caching allocator (raw
+     * alloc/free behind a cache of freed blocks), uninitialised. The four
+     * copies move bytes the other primitives cannot reach. */
+    dz_caching_allocator *memory;
+    void (*zero)(void *dst, size_t nbytes);
+    void (*copy)(void *dst, const void *src, size_t nbytes);         /* device to device */
+    void (*to_host)(void *host_dst, const void *src, size_t nbytes);  /* device to host (synchronises) */
+    void (*from_host)(void *dst, const void *host_src, size_t nbytes); /* host to device */
+
+    /* Every element set to one value: creation (zeros, ones, full). */
+    void (*fill)(dz_array *y, double value);
+    /* Dtype conversion, same shape, y's dtype. */
+    void (*astype)(const dz_array *x, dz_array *y);
+    /* y = op(x, p); x broadcasts to y's shape (numpy rules, same dtype).
+     * Every elementwise function, and the broadcast copy. */
+    void (*unary)(dz_unary_op op, const dz_array *x, double p, dz_array *y);
+    /* y = a op b; a and b broadcast to y's shape (all the same dtype). */
+    void (*binary)(dz_binary_op op, const dz_array *a, const dz_array *b, dz_array *y);
+    /* y has x's ndim with 1 on every reduced axis: sums, max, min. */
+    void (*reduce)(dz_reduce_op op, const dz_array *x, dz_array *y);
+    /* c (..., m, n) = op(a) op(b) over the batch axes (everything before the
+     * last two), broadcast as NumPy's matmul; c += that when `accumulate`. An
+     * axis of c of size 1 where a or b has more sums those products (the grad
+     * of a broadcast operand). c needs no initial value unless `accumulate`.
+     * f32 or f64. The one primitive on a BLAS. */
+    void (*matmul)(const dz_array *a, bool trans_a, const dz_array *b, bool trans_b, dz_array *c,
+                   bool accumulate);
+    /* y = x transposed by `axes` (a permutation of 0..ndim-1). */
+    void (*transpose)(const dz_array *x, const int *axes, dz_array *y);
+
+    /* ---- indexing ---- */
+    /* y = x[spec], any dtype (x and y share it): slices, fancy indexing, concat. */
+    void (*gather)(const dz_array *x, const dz_gather_spec *spec, dz_array *y);
+    /* x[spec] = y, any dtype; spec must not map two elements to one. */
+    void (*scatter)(const dz_array *y, const dz_gather_spec *spec, dz_array *x);
+    /* x[spec] += y, in order, so repeated targets accumulate (np.add.at).
+     * f32, f64, i32 or i64. */
+    void (*scatter_add)(const dz_array *y, const dz_gather_spec *spec, dz_array *x);
+    /* Rows of a table: table (R, ...) seen as R rows of D = size / R elements;
+     * rows int32 or int64 of any shape (read flat, n entries), each in [0, R).
+     * y (n, D) of table's dtype: y[i] = table[rows[i]], zeros where
+     * rows[i] == skip (-1: none). Embedding lookups, getitem by rows, the
+     * rows of optimizer state. */
+    void (*gather_rows)(const dz_array *table, const dz_array *rows, int64_t skip, dz_array *y);
+    /* table[rows[i]] += alpha * x[i] for rows[i] != skip, x (n, D); each
+     * table row sums its terms in input order i, so repeated rows accumulate
+     * deterministically. With scale_by_count every term is also scaled by
+     * 1 / (count of rows[i] in rows). alpha 1 without scaling adds (one
+     * rounding); otherwise fma(x, alpha * scale, table). f32 or f64; i32 and
+     * i64 with alpha 1 (wrapping). Embedding and getitem grads, sparse grads. */
+    void (*index_add_rows)(dz_array *table, const dz_array *rows, const dz_array *x, double alpha, int64_t skip,
+                           bool scale_by_count);
+    /* *min and *max of an int32/int64 array with at least one element, on the
+     * host (synchronises): index and label range checks. */
+    void (*index_range)(const dz_array *idx, int64_t *min, int64_t *max);
+
+    /* The optional fused kernels (NULL: none; any slot NULL: composite). */
+    const dz_backend_fused *fused;
 } dz_backend;
 
+/* The fused kernel `slot` of backend `be`, or NULL when it has none. */
+#define DZ_FUSED(be, slot) ((be)->fused ? (be)->fused->slot : NULL)
+
 const dz_backend *dz_backend_cpu(void);
+/* Tests: switch the CPU backend's fused kernels off (every op then runs its
+ * composite of primitives) or back on. Call it while no op runs. */
+void dz_backend_cpu_set_fused(bool on);
 /* NULL when the library was built without CUDA. */
 const dz_backend *dz_backend_cuda(void);
 const dz_backend *dz_backend_for(dz_device device);

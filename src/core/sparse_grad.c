@@ -198,7 +198,7 @@ dz_status dz_sparse_grad_coalesce(dz_sparse_grad *g)
                                                    DZ_SHAPE(indices->size, g->values->shape[1]))
                                : NULL;
     if (values)
-        dz_backend_of(values)->embedding_scatter_add(g->values, slots, -1, false, values);
+        dz_backend_of(values)->index_add_rows(values, slots, g->values, 1.0, -1, false);
     dz_array_release(slots);
     if (!values) {
         dz_array_release(indices);
@@ -226,6 +226,6 @@ dz_array *dz_sparse_grad_to_dense(const dz_sparse_grad *g, int64_t D)
         return NULL;
     dz_array *dense = dz_array_new_for(op, g->values->device, g->values->dtype, 2, DZ_SHAPE(g->num_rows, D), true);
     if (dense)
-        dz_backend_of(dense)->embedding_scatter_add(g->values, g->indices, -1, false, dense);
+        dz_backend_of(dense)->index_add_rows(dense, g->indices, g->values, 1.0, -1, false);
     return dense;
 }

@@ -43,7 +43,7 @@ static void sigmoid_backward(dz_function *f, dz_variable *const *gy, dz_variable
     }
     dz_array *g = dz_array_uninit_like(y->data);
     if (g)
-        dz_backend_of(g)->sigmoid_backward(y->data, gy[0]->data, g);
+        dz_backend_of(g)->fused->sigmoid_backward(y->data, gy[0]->data, g);
     gx[0] = dz_raw_result(g);
 }
 static const dz_function_ops sigmoid_ops = {"dz_sigmoid", sigmoid_backward, NULL};
@@ -54,7 +54,7 @@ dz_variable *dz_sigmoid(dz_variable *x)
         return NULL;
     dz_array *y = dz_array_uninit_like(x->data);
     if (y)
-        dz_backend_of(y)->sigmoid(x->data, y);
+        dz_backend_of(y)->fused->sigmoid(x->data, y);
     return apply(&sigmoid_ops, x, y, 0, NULL);
 }
 
@@ -100,7 +100,7 @@ static void softmax_backward(dz_function *f, dz_variable *const *gy, dz_variable
     }
     dz_array *g = dz_array_uninit_like(y->data);
     if (g)
-        dz_backend_of(g)->softmax_backward(y->data, gy[0]->data, axis, false, g);
+        dz_backend_of(g)->fused->softmax_backward(y->data, gy[0]->data, axis, false, g);
     gx[0] = dz_raw_result(g);
 }
 static const dz_function_ops softmax_ops = {"dz_softmax", softmax_backward, NULL};
@@ -116,7 +116,7 @@ static void log_softmax_backward(dz_function *f, dz_variable *const *gy, dz_vari
     }
     dz_array *g = dz_array_uninit_like(y->data);
     if (g)
-        dz_backend_of(g)->softmax_backward(y->data, gy[0]->data, axis, true, g);
+        dz_backend_of(g)->fused->softmax_backward(y->data, gy[0]->data, axis, true, g);
     gx[0] = dz_raw_result(g);
 }
 static const dz_function_ops log_softmax_ops = {"dz_log_softmax", log_softmax_backward, NULL};
@@ -128,7 +128,7 @@ static dz_variable *apply_softmax(const dz_function_ops *ops, dz_variable *x, in
         return NULL;
     dz_array *y = dz_array_uninit_like(x->data);
     if (y)
-        dz_backend_of(y)->softmax(x->data, a, log, y);
+        dz_backend_of(y)->fused->softmax(x->data, a, log, y);
     return apply(ops, x, y, a, NULL);
 }
 
@@ -212,7 +212,7 @@ static void clip_backward(dz_function *f, dz_variable *const *gy, dz_variable **
     const dz_array *x = IN(f)->data;
     dz_array *mask = dz_array_uninit_like(x);
     if (mask)
-        dz_backend_of(x)->clip(x, s->lo, s->hi, true, mask);
+        dz_backend_of(x)->fused->clip(x, s->lo, s->hi, true, mask);
     gx[0] = masked_grad(gy[0], mask);
 }
 static const dz_function_ops clip_ops = {"dz_clip", clip_backward, NULL};
@@ -229,7 +229,7 @@ dz_variable *dz_clip(dz_variable *x, double lo, double hi)
     *s = (clip_state){lo, hi};
     dz_array *y = dz_array_uninit_like(x->data);
     if (y)
-        dz_backend_of(y)->clip(x->data, lo, hi, false, y);
+        dz_backend_of(y)->fused->clip(x->data, lo, hi, false, y);
     return apply(&clip_ops, x, y, 0, s);
 }
 

@@ -132,7 +132,7 @@ bool dz_embedding_renorm(const char *op, dz_variable *W, const dz_array *idx, do
                  dz_dtype_name(W->data->dtype));
         return false;
     }
-    dz_backend_of(W->data)->embedding_renorm(W->data, idx, max_norm, norm_type);
+    dz_backend_of(W->data)->fused->embedding_renorm(W->data, idx, max_norm, norm_type);
     return true;
 }
 
@@ -182,7 +182,7 @@ static dz_array *gather_rows(const dz_array *w, const dz_array *idx, const embed
     shape[idx->ndim] = w->shape[1];
     dz_array *y = dz_array_empty_on(w->device, w->dtype, idx->ndim + 1, shape); // (*idx, D)
     if (y)
-        dz_backend_of(w)->embedding_gather(w, idx, s->zero_padding_rows ? s->padding_idx : -1, y);
+        dz_backend_of(w)->gather_rows(w, idx, s->zero_padding_rows ? s->padding_idx : -1, y);
     return y;
 }
 
@@ -191,7 +191,7 @@ static dz_array *scatter_rows(const dz_array *gy, const dz_array *idx, const emb
 {
     dz_array *gw = dz_array_empty_on(gy->device, gy->dtype, 2, DZ_SHAPE(s->num_rows, gy->shape[gy->ndim - 1]));
     if (gw)
-        dz_backend_of(gy)->embedding_scatter_add(gy, idx, s->padding_idx, s->scale_grad_by_freq, gw);
+        dz_backend_of(gy)->index_add_rows(gw, idx, gy, 1.0, s->padding_idx, s->scale_grad_by_freq);
     return gw;
 }
 

@@ -203,9 +203,9 @@ static dz_array *bag_forward(const dz_array *w, const dz_array *psw, bag_state *
             dz_array_release(y);
             return NULL;
         }
-        be->embedding_bag_max(w, s->idx, s->starts, s->padding_idx, y, s->argmax);
+        be->fused->embedding_bag_max(w, s->idx, s->starts, s->padding_idx, y, s->argmax);
     } else {
-        be->embedding_bag_sum(w, s->idx, s->starts, psw, s->padding_idx, s->mode == DZ_EMBEDDING_BAG_MEAN, y);
+        be->fused->embedding_bag_sum(w, s->idx, s->starts, psw, s->padding_idx, s->mode == DZ_EMBEDDING_BAG_MEAN, y);
     }
     return y;
 }
@@ -218,7 +218,7 @@ static dz_variable *max_grad(const dz_array *gy, const dz_array *w, const bag_st
     dz_array *gw = dz_array_empty_on(w->device, w->dtype, 2, w->shape); // (V, D)
     if (!gw)
         return NULL;
-    dz_backend_of(w)->embedding_bag_max_backward(gy, s->argmax, gw);
+    dz_backend_of(w)->fused->embedding_bag_max_backward(gy, s->argmax, gw);
     return dz_variable_new(gw, NULL);
 }
 
@@ -233,7 +233,7 @@ static void sparse_sum_grad(const dz_array *gy, dz_variable *W, const dz_array *
     dz_array *rows = dz_array_empty_on(gy->device, gy->dtype, 2, DZ_SHAPE(s->idx->size, gy->shape[1])); // (N, D)
     if (!rows)
         return;
-    dz_backend_of(gy)->embedding_bag_grad_rows(gy, s->idx, s->starts, psw, s->padding_idx,
+    dz_backend_of(gy)->fused->embedding_bag_grad_rows(gy, s->idx, s->starts, psw, s->padding_idx,
                                                s->mode == DZ_EMBEDDING_BAG_MEAN, rows);
     dz_embedding_sparse_append(W, s->idx, rows, s->padding_idx);
 }
@@ -244,7 +244,7 @@ static dz_variable *sum_grad(const dz_array *gy, const dz_array *w, const dz_arr
     dz_array *gw = dz_array_empty_on(gy->device, gy->dtype, 2, w->shape); // (V, D)
     if (!gw)
         return NULL;
-    dz_backend_of(gy)->embedding_bag_scatter(gy, s->idx, s->starts, psw, s->padding_idx,
+    dz_backend_of(gy)->fused->embedding_bag_scatter(gy, s->idx, s->starts, psw, s->padding_idx,
                                              s->mode == DZ_EMBEDDING_BAG_MEAN, s->scale_grad_by_freq, gw);
     return dz_variable_new(gw, NULL);
 }
@@ -255,7 +255,7 @@ static dz_variable *weights_grad(const dz_array *gy, const dz_array *w, const dz
     dz_array *g = dz_array_empty_on(w->device, w->dtype, psw->ndim, psw->shape);
     if (!g)
         return NULL;
-    dz_backend_of(w)->embedding_bag_weights_grad(gy, w, s->idx, s->starts, s->padding_idx, g);
+    dz_backend_of(w)->fused->embedding_bag_weights_grad(gy, w, s->idx, s->starts, s->padding_idx, g);
     return dz_variable_new(g, NULL);
 }
 

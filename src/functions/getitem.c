@@ -333,7 +333,7 @@ static dz_variable *get_item_planned(dz_variable *x, index_plan *p)
     const dz_array *a = x->data;
     dz_array *y = dz_array_uninit_on(a->device, a->dtype, p->out_ndim, p->out_shape);
     if (y && p->rows)
-        dz_backend_of(a)->take_rows(a, p->rows, y);
+        dz_backend_of(a)->gather_rows(a, p->rows, -1, y);
     else if (y)
         dz_backend_of(a)->gather(a, &p->spec, y);
     dz_variable *in[1] = {x};
@@ -352,7 +352,7 @@ static dz_variable *get_item_grad_planned(dz_variable *gy, index_plan *p)
     const dz_array *g = gy->data;
     dz_array *gx = dz_array_empty_on(g->device, g->dtype, p->in_ndim, p->in_shape); /* zeros */
     if (gx && p->rows)
-        dz_backend_of(g)->scatter_add_rows(g, p->rows, gx);
+        dz_backend_of(g)->index_add_rows(gx, p->rows, g, 1.0, -1, false);
     else if (gx)
         dz_backend_of(g)->scatter_add(g, &p->spec, gx);
     dz_variable *in[1] = {gy};

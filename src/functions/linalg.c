@@ -15,121 +15,6 @@
 #define IN(f, i) ((f)->inputs[i])
 #define SHAPE_OF(v) (v)->data->ndim, (v)->data->shape
 
-/* ---- batched gemm ---------------------------------------------------------- */
-
-/* One operand of a batched product, seen through the output's batch shape. */
-typedef struct {
-    void *data;
-    int64_t ld;                  /* stored row length (last dim) */
-    int64_t stride[DZ_MAX_NDIM]; /* elements between matrices per batch axis, 0 where broadcast */
-    bool full;                   /* no batch axis is broadcast */
-    bool single;                 /* one matrix serves the whole batch */
-} operand;
-
-static operand operand_of(const dz_array *x, int nb, const int64_t *batch)
-{
-    operand op = {x->data, x->shape[x->ndim - 1], {0}, true, true};
-    int xb = x->ndim - 2;
-    int64_t s = x->shape[x->ndim - 2] * x->shape[x->ndim - 1];
-    for (int i = nb - 1; i >= 0; i--) {
-        int j = i - (nb - xb);
-        int64_t d = j >= 0 ? x->shape[j] : 1;
-        op.stride[i] = d == 1 ? 0 : s;
-        op.full = op.full && d == batch[i];
-        op.single = op.single && d == 1;
-        s *= d;
-    }
-    return op;
-}
-
-typedef struct {
-    const dz_backend *backend;
-    dz_dtype dtype;
-    bool ta, tb;
-    int64_t m, n, k;
-    double beta;
-} gemm_shape;
-
-/* `batch` products starting at element offsets o*, matrices s* elements apart. */
-static void gemm_run(const gemm_shape *g, const operand *a, const operand *b, const operand *c,
-                     const int64_t *o, const int64_t *s, int64_t batch)
-{
-    size_t es = dz_dtype_size(g->dtype);
-    g->backend->gemm(g->dtype, g->ta, g->tb, g->m, g->n, g->k, 1.0, (const char *)a->data + o[0] * (int64_t)es,
-                     a->ld, s[0], (const char *)b->data + o[1] * (int64_t)es, b->ld, s[1], g->beta,
-                     (char *)c->data + o[2] * (int64_t)es, c->ld, s[2], batch);
-}
-
-/* C = op(A) op(B) (+ C when beta = 1) for every index of `batch`. A product
- * against one shared matrix folds the batch into rows (m) or, for grads that
- * sum over the batch, into the inner dimension (k). */
-static void batched_gemm(gemm_shape g, const operand *a, const operand *b, const operand *c, int nb,
-                         const int64_t *batch)
-{
-    int64_t count = 1;
-    for (int i = 0; i < nb; i++)
-        count *= batch[i];
-    if (count == 0 || g.m == 0 || g.n == 0 || g.k == 0) /* c is zero-filled already (product) */
-        return;
-    int64_t o[3] = {0, 0, 0}, zero[3] = {0, 0, 0};
-    if (nb == 0) {
-        gemm_run(&g, a, b, c, o, zero, 1);
-        return;
-    }
-    if (!g.ta && a->full && c->full && b->single) {
-        g.m *= count;
-        gemm_run(&g, a, b, c, o, zero, 1);
-        return;
-    }
-    if (g.ta && !g.tb && a->full && b->full && c->single) {
-        g.k *= count;
-        gemm_run(&g, a, b, c, o, zero, 1);
-        return;
-    }
-    const operand *ops[3] = {a, b, c};
-    int64_t inner = batch[nb - 1], index[DZ_MAX_NDIM] = {0}, s[3];
-    for (int k = 0; k < 3; k++)
-        s[k] = ops[k]->stride[nb - 1];
-    bool one_at_a_time = s[2] == 0; /* c repeats along the inner axis: accumulate in order */
-    for (int64_t r = 0; r < count / inner; r++) {
-        if (one_at_a_time) {
-            for (int64_t q = 0; q < inner; q++) {
-                int64_t oq[3] = {o[0] + q * s[0], o[1] + q * s[1], o[2]};
-                gemm_run(&g, a, b, c, oq, zero, 1);
-            }
-        } else {
-            gemm_run(&g, a, b, c, o, s, inner);
-        }
-        for (int i = nb - 2; i >= 0; i--) { /* odometer over the outer batch axes */
-            index[i]++;
-            for (int k = 0; k < 3; k++)
-                o[k] += ops[k]->stride[i];
-            if (index[i] < batch[i])
-                break;
-            for (int k = 0; k < 3; k++)
-                o[k] -= ops[k]->stride[i] * batch[i];
-            index[i] = 0;
-        }
-    }
-}
-
-/* c (..., m, n) = op(a) op(b) over the batch shape (nb, batch), or c += that
- * when `accumulate`. c may have broadcast batch axes, whose products then
- * sum; c's elements need no initial value unless `accumulate`. */
-static void product(const dz_array *a, bool ta, const dz_array *b, bool tb, dz_array *c, bool accumulate,
-                    int nb, const int64_t *batch)
-{
-    operand oa = operand_of(a, nb, batch), ob = operand_of(b, nb, batch), oc = operand_of(c, nb, batch);
-    int64_t k = ta ? a->shape[a->ndim - 2] : a->shape[a->ndim - 1];
-    const dz_backend *backend = dz_backend_of(a);
-    if (!accumulate && (!oc.full || k == 0)) /* c sums products from zero, or no product writes it */
-        backend->zero(c->data, (size_t)c->size * dz_dtype_size(c->dtype));
-    gemm_shape g = {backend, a->dtype, ta, tb, c->shape[c->ndim - 2], c->shape[c->ndim - 1], k,
-                    accumulate || !oc.full ? 1.0 : 0.0};
-    batched_gemm(g, &oa, &ob, &oc, nb, batch);
-}
-
-
 /* ---- matmul ---------------------------------------------------------------- */
 
 /* x with its last two axes swapped (x^T for matrices). */
@@ -147,17 +32,16 @@ static dz_variable *swap_last2(dz_variable *x)
 static void matmul_backward_raw(dz_function *f, const dz_array *gy, dz_variable **gx)
 {
     const dz_array *a = IN(f, 0)->data, *b = IN(f, 1)->data;
-    int nb = gy->ndim - 2;
     if (dz_needs_grad(IN(f, 0))) {
         dz_array *ga = dz_array_uninit_like(a); // (..., M, K)
         if (ga)
-            product(gy, false, b, true, ga, false, nb, gy->shape);
+            dz_backend_of(ga)->matmul(gy, false, b, true, ga, false);
         gx[0] = dz_raw_result(ga);
     }
     if (dz_needs_grad(IN(f, 1))) {
         dz_array *gb = dz_array_uninit_like(b); // (..., K, N)
         if (gb)
-            product(a, true, gy, false, gb, false, nb, gy->shape);
+            dz_backend_of(gb)->matmul(a, true, gy, false, gb, false);
         gx[1] = dz_raw_result(gb);
     }
 }
@@ -214,7 +98,7 @@ dz_variable *dz_matmul(dz_variable *a, dz_variable *b)
         return NULL;
     dz_array *y = dz_array_uninit_on(a->data->device, a->data->dtype, ndim, shape); // (..., M, N)
     if (y)
-        product(a->data, false, b->data, false, y, false, ndim - 2, shape);
+        dz_backend_of(y)->matmul(a->data, false, b->data, false, y, false);
     dz_variable *in[2] = {a, b};
     return dz_function_apply1(&matmul_ops, 2, in, y, 0, NULL);
 }
@@ -228,19 +112,19 @@ static void linear_backward_raw(dz_function *f, const dz_array *gy, dz_variable 
     if (dz_needs_grad(IN(f, 0))) {
         dz_array *g = dz_array_uninit_like(x);
         if (g)
-            product(gy, false, w, true, g, false, 0, NULL);
+            dz_backend_of(g)->matmul(gy, false, w, true, g, false);
         gx[0] = dz_raw_result(g);
     }
     if (dz_needs_grad(IN(f, 1))) {
         dz_array *g = dz_array_uninit_like(w);
         if (g)
-            product(x, true, gy, false, g, false, 0, NULL);
+            dz_backend_of(g)->matmul(x, true, gy, false, g, false);
         gx[1] = dz_raw_result(g);
     }
     if (f->ninputs == 3 && dz_needs_grad(IN(f, 2))) {
         dz_array *g = dz_array_uninit_like(IN(f, 2)->data);
         if (g)
-            dz_backend_of(g)->sum_rows(gy, g);
+            dz_backend_of(g)->fused->sum_rows(gy, g);
         gx[2] = dz_raw_result(g);
     }
 }
@@ -291,8 +175,8 @@ dz_variable *dz_linear(dz_variable *x, dz_variable *W, dz_variable *b)
     dz_array *y = dz_array_uninit_on(xa->device, xa->dtype, 2, DZ_SHAPE(xa->shape[0], W->data->shape[1])); // (N, O)
     if (y) {
         if (b) /* y = b on every row, then y += x W in the same gemm */
-            dz_backend_of(xa)->repeat_rows(b->data, y);
-        product(xa, false, W->data, false, y, b != NULL, 0, NULL);
+            dz_backend_of(xa)->fused->repeat_rows(b->data, y);
+        dz_backend_of(y)->matmul(xa, false, W->data, false, y, b != NULL);
     }
     dz_variable *in[3] = {x, W, b};
     return dz_function_apply1(&linear_ops, b ? 3 : 2, in, y, 0, NULL);
@@ -329,6 +213,6 @@ dz_variable *dz_one_hot(dz_variable *indices, int64_t num_classes, dz_dtype dtyp
         return NULL;
     dz_array *y = dz_array_empty_on(t->device, dtype, t->ndim + 1, shape); // (..., V)
     if (y)
-        dz_backend_of(t)->one_hot(t, y);
+        dz_backend_of(t)->fused->one_hot(t, y);
     return dz_constant(y);
 }

@@ -117,7 +117,7 @@ static void sce_backward(dz_function *f, dz_variable *const *gy, dz_variable **g
     if (!dz_enable_backprop()) {
         dz_array *g = dz_array_uninit_like(x->data);
         if (g)
-            dz_backend_of(g)->softmax_cross_entropy_backward(s->probs, t, s->ignore_index, s->scale,
+            dz_backend_of(g)->fused->softmax_cross_entropy_backward(s->probs, t, s->ignore_index, s->scale,
                                                              gy[0]->data, g);
         gx[0] = dz_raw_result(g);
         return;
@@ -156,7 +156,7 @@ static dz_variable *softmax_cross_entropy(const char *op, dz_variable *x, dz_var
                      count ? 1.0 / (double)count : 0.0, empty_like(xa)};
     dz_array *loss = dz_array_empty_on(xa->device, xa->dtype, 0, NULL); // ()
     if (loss && s->probs)
-        dz_backend_of(xa)->softmax_cross_entropy(xa, t->data, s->ignore_index, count ? s->scale : NAN, loss,
+        dz_backend_of(xa)->fused->softmax_cross_entropy(xa, t->data, s->ignore_index, count ? s->scale : NAN, loss,
                                                  s->probs);
     dz_variable *in[2] = {x, t};
     return dz_function_apply1(&sce_ops, 2, in, loss, 0, s);
@@ -217,7 +217,7 @@ dz_variable *dz_sigmoid_cross_entropy(dz_variable *x, dz_variable *t)
         double scale = 1.0 / (double)x->data->size;
         dz_array *loss = dz_array_empty_on(x->data->device, x->data->dtype, 0, NULL); // ()
         if (loss)
-            dz_backend_of(loss)->sigmoid_cross_entropy(x->data, target->data, scale, loss);
+            dz_backend_of(loss)->fused->sigmoid_cross_entropy(x->data, target->data, scale, loss);
         dz_variable *in[2] = {x, target};
         y = dz_function_apply1(&sigmoid_ce_ops, 2, in, loss, scale, NULL);
     }

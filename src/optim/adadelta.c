@@ -21,7 +21,7 @@ static dz_status adadelta_step_dense(dz_optimizer *opt, dz_param_state *state, d
     if (!square_avg || !acc_delta)
         return DZ_ERR_NOMEM;
     dz_adadelta_scalars s = {opt->lr, c->rho, c->eps, c->weight_decay};
-    dz_backend_of(param->data)->adadelta_step(&s, param->data, param->grad->data, square_avg, acc_delta);
+    dz_backend_of(param->data)->fused->adadelta_step(&s, param->data, param->grad->data, square_avg, acc_delta);
     return DZ_OK;
 }
 

@@ -40,7 +40,7 @@ static dz_status adagrad_step_dense(dz_optimizer *opt, dz_param_state *state, dz
     if (!sum)
         return DZ_ERR_NOMEM;
     dz_adagrad_scalars s = scalars(opt, state);
-    dz_backend_of(param->data)->adagrad_step(&s, param->data, param->grad->data, sum);
+    dz_backend_of(param->data)->fused->adagrad_step(&s, param->data, param->grad->data, sum);
     return DZ_OK;
 }
 
@@ -51,7 +51,7 @@ static dz_status adagrad_step_sparse(dz_optimizer *opt, dz_param_state *state, d
     if (!sum || dz_optim_coalesce(param->sparse_grad, &g) != DZ_OK)
         return DZ_ERR_NOMEM;
     dz_adagrad_scalars s = scalars(opt, state);
-    dz_backend_of(param->data)->sparse_adagrad_rows(&s, param->data, sum, g.rows, g.values);
+    dz_backend_of(param->data)->fused->sparse_adagrad_rows(&s, param->data, sum, g.rows, g.values);
     dz_optim_coalesced_free(&g);
     return DZ_OK;
 }

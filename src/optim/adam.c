@@ -51,7 +51,7 @@ static dz_status adam_step(dz_optimizer *opt, dz_param_state *state, dz_variable
     if (!m || !v || (amsgrad && !vmax))
         return DZ_ERR_NOMEM;
     dz_adam_scalars s = adam_scalars(opt, state->step, decoupled);
-    dz_backend_of(param->data)->adam_step(&s, param->data, param->grad->data, m, v, vmax);
+    dz_backend_of(param->data)->fused->adam_step(&s, param->data, param->grad->data, m, v, vmax);
     return DZ_OK;
 }
 
@@ -145,7 +145,7 @@ static dz_status sparse_adam_step(dz_optimizer *opt, dz_param_state *state, dz_v
     double t = (double)state->step;
     double bias_correction1 = 1 - pow(c->beta1, t), bias_correction2 = 1 - pow(c->beta2, t);
     dz_sparse_adam_scalars s = {c->beta1, c->beta2, c->eps, opt->lr * sqrt(bias_correction2) / bias_correction1};
-    dz_backend_of(param->data)->sparse_adam_rows(&s, param->data, m, v, g.rows, g.values);
+    dz_backend_of(param->data)->fused->sparse_adam_rows(&s, param->data, m, v, g.rows, g.values);
     dz_optim_coalesced_free(&g);
     return DZ_OK;
 }

@@ -46,7 +46,7 @@ static dz_status weight_decay_run(const char *who, dz_optimizer_hook *hook, dz_u
         dz_array *g = copy_or_fail(who, p->grad->data);
         if (!g)
             return DZ_ERR_NOMEM;
-        dz_backend_of(g)->weight_decay(rate, p->data, g); /* g = g + rate*p */
+        dz_backend_of(g)->fused->weight_decay(rate, p->data, g); /* g = g + rate*p */
         replace_grad(p, g);
     }
     return DZ_OK;
@@ -73,13 +73,13 @@ typedef struct {
 static dz_status grad_sum_squares(const dz_variable *p, double *out)
 {
     if (p->grad) {
-        *out = dz_backend_of(p->grad->data)->sum_squares(p->grad->data);
+        *out = dz_backend_of(p->grad->data)->fused->sum_squares(p->grad->data);
         return DZ_OK;
     }
     dz_coalesced g = {0};
     dz_status status = dz_optim_coalesce(p->sparse_grad, &g);
     if (status == DZ_OK)
-        *out = dz_backend_of(g.values)->sum_squares(g.values);
+        *out = dz_backend_of(g.values)->fused->sum_squares(g.values);
     dz_optim_coalesced_free(&g);
     return status;
 }
@@ -90,7 +90,7 @@ static dz_status scale_grad(const char *who, dz_variable *p, double rate)
     dz_array *g = copy_or_fail(who, old);
     if (!g)
         return DZ_ERR_NOMEM;
-    dz_backend_of(g)->scale(g, rate); /* g = rate*g */
+    dz_backend_of(g)->fused->scale(g, rate); /* g = rate*g */
     if (p->grad) {
         replace_grad(p, g);
     } else {

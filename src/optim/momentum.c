@@ -18,7 +18,7 @@ static dz_status momentum_step_dense(dz_optimizer *opt, dz_param_state *state, d
     if (!velocity)
         return DZ_ERR_NOMEM;
     double momentum = ((momentum_optimizer *)opt)->momentum;
-    dz_backend_of(param->data)->momentum_sgd_step(opt->lr, momentum, param->data, param->grad->data, velocity);
+    dz_backend_of(param->data)->fused->momentum_sgd_step(opt->lr, momentum, param->data, param->grad->data, velocity);
     return DZ_OK;
 }
 

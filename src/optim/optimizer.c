@@ -241,8 +241,8 @@ static dz_status check_item(const char *who, const dz_optimizer *opt, const dz_u
     if (!dz_dtype_is_float(param->data->dtype))
         return dz_raise(DZ_ERR_DTYPE, "%s: parameter '%s' is %s; only float32 and float64 parameters can be "
                         "updated", who, item->path, dz_dtype_name(param->data->dtype));
-    if (!dz_backend_of(param->data)->sgd_step)
-        return dz_raise(DZ_ERR_UNSUPPORTED, "%s: parameter '%s' is on a device without optimizer kernels (%s); "
+    if (!dz_backend_of(param->data)->unary) /* a backend without compute primitives */
+        return dz_raise(DZ_ERR_UNSUPPORTED, "%s: parameter '%s' is on a device without compute kernels (%s); "
                         "move the model to the CPU", who, item->path, dz_backend_of(param->data)->name);
     if (param->grad)
         status = check_dense_grad(who, opt, item);

@@ -136,7 +136,7 @@ dz_status dz_optim_coalesce(const dz_sparse_grad *g, dz_coalesced *out)
     out->values = dz_array_empty_on(g->values->device, g->values->dtype, g->values->ndim, shape); /* zeros */
     dz_status status = slots && out->rows && out->values ? DZ_OK : DZ_ERR_NOMEM;
     if (status == DZ_OK) /* out[slots[k]] += values[k], in entry order */
-        dz_backend_of(out->values)->rows_axpy(out->values, slots, g->values, 1.0);
+        dz_backend_of(out->values)->index_add_rows(out->values, slots, g->values, 1.0, -1, false);
     else
         dz_optim_coalesced_free(out);
     dz_array_release(slots);
@@ -221,8 +221,8 @@ static dz_array *nesterov_direction(const dz_sgd_config *c, const dz_coalesced *
     const dz_backend *be = dz_backend_of(b_rows);
     dz_array *d = rows_like(b_rows, touched->size), *where = positions_in(g->rows, touched);
     if (d && where) {
-        be->rows_axpy(d, where, g->values, 1.0); /* d = g */
-        be->axpy(d, b_rows, c->momentum);        /* d = d + mu*b */
+        be->index_add_rows(d, where, g->values, 1.0, -1, false); /* d = g */
+        be->fused->axpy(d, b_rows, c->momentum);        /* d = d + mu*b */
     } else {
         dz_array_release(d);
         d = NULL;
@@ -243,8 +243,8 @@ static dz_status momentum_step(const dz_sgd_config *c, dz_param_state *state, dz
     if (!b || !state->touched_rows)
         return DZ_ERR_NOMEM;
     if (!first_step)
-        be->rows_scale(b, state->touched_rows, c->momentum);                   /* b = mu*b */
-    be->rows_axpy(b, g->rows, g->values, first_step ? 1.0 : 1 - c->dampening); /* b = b + (1-damp)*g */
+        be->fused->rows_scale(b, state->touched_rows, c->momentum);                   /* b = mu*b */
+    be->index_add_rows(b, g->rows, g->values, first_step ? 1.0 : 1 - c->dampening, -1, false); /* b = b + (1-damp)*g */
     dz_array *touched = union_rows(state->touched_rows, g->rows);
     if (!touched)
         return DZ_ERR_NOMEM;
@@ -253,7 +253,7 @@ static dz_status momentum_step(const dz_sgd_config *c, dz_param_state *state, dz
     dz_array *d = rows_like(b, touched->size);
     if (!d)
         return DZ_ERR_NOMEM;
-    be->rows_gather(b, touched, d); /* d = b */
+    be->gather_rows(b, touched, -1, d); /* d = b */
     if (c->nesterov) {
         dz_array *b_rows = d;
         d = nesterov_direction(c, g, touched, b_rows); /* d = g + mu*b */
@@ -261,7 +261,7 @@ static dz_status momentum_step(const dz_sgd_config *c, dz_param_state *state, dz
         if (!d)
             return DZ_ERR_NOMEM;
     }
-    be->rows_axpy(param->data, touched, d, -c->lr); /* p = p - lr*d */
+    be->index_add_rows(param->data, touched, d, -c->lr, -1, false); /* p = p - lr*d */
     dz_array_release(d);
     return DZ_OK;
 }
@@ -270,7 +270,7 @@ dz_status dz_optim_sgd_sparse_step(const dz_sgd_config *c, dz_param_state *state
 {
     const dz_sparse_grad *g = param->sparse_grad;
     if (c->momentum == 0) { /* p[r] = p[r] - lr*g_k, entry by entry */
-        dz_backend_of(param->data)->rows_axpy(param->data, g->indices, g->values, -c->lr);
+        dz_backend_of(param->data)->index_add_rows(param->data, g->indices, g->values, -c->lr, -1, false);
         return DZ_OK;
     }
     dz_coalesced coalesced = {0};

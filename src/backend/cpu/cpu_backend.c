@@ -5,6 +5,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "../batched_matmul.h"
 #include "cpu_kernels.h"
 #include "dezero/device.h"
 
@@ -122,26 +123,13 @@ void dz_cpu_astype(const dz_array *x, dz_array *y)
     }
 }
 
-static const dz_backend cpu_backend = {
-    .name = "cpu",
-    .memory = &cpu_memory,
-    .zero = cpu_zero,
-    .copy = cpu_copy,
-    .to_host = cpu_copy,
-    .from_host = cpu_copy,
-    .fill = dz_cpu_fill,
-    .astype = dz_cpu_astype,
-    .unary = dz_cpu_unary,
-    .binary = dz_cpu_binary,
-    .reduce = dz_cpu_reduce,
-    .gemm = dz_cpu_gemm,
-    .transpose = dz_cpu_transpose,
-    /* indexing kernels */
-    .gather = dz_cpu_gather,
-    .scatter = dz_cpu_scatter,
-    .scatter_add = dz_cpu_scatter_add,
-    .take_rows = dz_cpu_take_rows,
-    .scatter_add_rows = dz_cpu_scatter_add_rows,
+static void cpu_matmul(const dz_array *a, bool trans_a, const dz_array *b, bool trans_b, dz_array *c,
+                       bool accumulate)
+{
+    dz_batched_matmul(dz_cpu_gemm, cpu_zero, a, trans_a, b, trans_b, c, accumulate);
+}
+
+static const dz_backend_fused cpu_fused = {
     /* neural-network kernels */
     .sigmoid = dz_cpu_sigmoid,
     .softmax = dz_cpu_softmax,
@@ -155,8 +143,6 @@ static const dz_backend cpu_backend = {
     .softmax_cross_entropy_backward = dz_cpu_softmax_cross_entropy_backward,
     .sigmoid_cross_entropy = dz_cpu_sigmoid_cross_entropy,
     /* embedding kernels */
-    .embedding_gather = dz_cpu_embedding_gather,
-    .embedding_scatter_add = dz_cpu_embedding_scatter_add,
     .embedding_renorm = dz_cpu_embedding_renorm,
     .embedding_bag_sum = dz_cpu_embedding_bag_sum,
     .embedding_bag_max = dz_cpu_embedding_bag_max,
@@ -174,11 +160,34 @@ static const dz_backend cpu_backend = {
     .scale = dz_cpu_scale,
     .sum_squares = dz_cpu_sum_squares,
     .axpy = dz_cpu_axpy,
-    .rows_axpy = dz_cpu_rows_axpy,
     .rows_scale = dz_cpu_rows_scale,
-    .rows_gather = dz_cpu_rows_gather,
     .sparse_adagrad_rows = dz_cpu_sparse_adagrad_rows,
     .sparse_adam_rows = dz_cpu_sparse_adam_rows,
 };
 
+static dz_backend cpu_backend = {
+    .name = "cpu",
+    .memory = &cpu_memory,
+    .zero = cpu_zero,
+    .copy = cpu_copy,
+    .to_host = cpu_copy,
+    .from_host = cpu_copy,
+    .fill = dz_cpu_fill,
+    .astype = dz_cpu_astype,
+    .unary = dz_cpu_unary,
+    .binary = dz_cpu_binary,
+    .reduce = dz_cpu_reduce,
+    .matmul = cpu_matmul,
+    .transpose = dz_cpu_transpose,
+    .gather = dz_cpu_gather,
+    .scatter = dz_cpu_scatter,
+    .scatter_add = dz_cpu_scatter_add,
+    .gather_rows = dz_cpu_gather_rows,
+    .index_add_rows = dz_cpu_index_add_rows,
+    .index_range = dz_cpu_index_range,
+    .fused = &cpu_fused,
+};
+
 const dz_backend *dz_backend_cpu(void) { return &cpu_backend; }
+
+void dz_backend_cpu_set_fused(bool on) { cpu_backend.fused = on ? &cpu_fused : NULL; }

@@ -23,12 +23,6 @@
 
 #define PREFETCH_DISTANCE 8 /* rows ahead that the gather asks the cache for */
 
-/* Entry i of an int32 or int64 index array. */
-static inline int64_t index_at(const dz_array *idx, int64_t i)
-{
-    return idx->dtype == DZ_I64 ? ((const int64_t *)idx->data)[i] : ((const int32_t *)idx->data)[i];
-}
-
 static inline void prefetch_row(const char *row, size_t nbytes)
 {
     for (size_t off = 0; off < nbytes; off += 64)
@@ -39,48 +33,6 @@ static inline void prefetch_row_for_write(void *row, size_t nbytes)
 {
     for (size_t off = 0; off < nbytes; off += 64)
         __builtin_prefetch((char *)row + off, 1, 0);
-}
-
-/* A large output freshly allocated (untouched, zero) would take one page
- * fault per 4 KiB page as the loop first writes it, which dominates the gather
- * and the dense grad (and costs far more under virtualisation). Ask for huge
- * pages on its aligned interior and fault it in with one call instead. The
- * contents are unchanged; on systems without these advices nothing happens. */
-static void prepare_output(void *data, size_t nbytes)
-{
-#if defined(MADV_HUGEPAGE) && defined(MADV_POPULATE_WRITE)
-    const uintptr_t page = 4096, huge = (uintptr_t)2 << 20;
-    if (nbytes < 2 * huge)
-        return;
-    uintptr_t start = ((uintptr_t)data + page - 1) & ~(page - 1), end = ((uintptr_t)data + nbytes) & ~(page - 1);
-    uintptr_t huge_start = (start + huge - 1) & ~(huge - 1), huge_end = end & ~(huge - 1);
-    if (huge_end > huge_start)
-        madvise((void *)huge_start, huge_end - huge_start, MADV_HUGEPAGE);
-    madvise((void *)start, end - start, MADV_POPULATE_WRITE);
-#else
-    (void)data;
-    (void)nbytes;
-#endif
-}
-
-/* ---- gather: y (N, D) = w[idx] ------------------------------------------ */
-
-void dz_cpu_embedding_gather(const dz_array *w, const dz_array *idx, int64_t skip_idx, dz_array *y)
-{
-    const size_t row = (size_t)w->shape[1] * dz_dtype_size(w->dtype);
-    const char *src = w->data; // (V, D)
-    char *dst = y->data;       // (N, D)
-    const int64_t n = idx->size;
-    prepare_output(dst, (size_t)n * row);
-    for (int64_t i = 0; i < n; i++) {
-        if (i + PREFETCH_DISTANCE < n)
-            prefetch_row(src + (size_t)index_at(idx, i + PREFETCH_DISTANCE) * row, row);
-        int64_t k = index_at(idx, i);
-        if (k == skip_idx)
-            memset(dst + (size_t)i * row, 0, row);
-        else
-            memcpy(dst + (size_t)i * row, src + (size_t)k * row, row);
-    }
 }
 
 /* ---- typed row operations ------------------------------------------------ */
@@ -132,51 +84,6 @@ void dz_cpu_embedding_gather(const dz_array *w, const dz_array *idx, int64_t ski
 
 DEFINE_ROW_OPS(float, f32, fmaf)
 DEFINE_ROW_OPS(double, f64, fma)
-
-/* ---- scatter-add: gw (V, D) += gy (N, D) at rows idx --------------------- */
-
-/* counts[k] = occurrences of row k in idx (V entries, malloc'd). */
-static int64_t *row_counts(const dz_array *idx, int64_t num_rows)
-{
-    int64_t *counts = dz_xcalloc((size_t)(num_rows ? num_rows : 1), sizeof *counts);
-    for (int64_t i = 0; i < idx->size; i++)
-        counts[index_at(idx, i)]++;
-    return counts;
-}
-
-/* gw rows [row_begin, row_end) += the rows of gy whose index lands there. */
-#define DEFINE_SCATTER(T, S)                                                                       \
-    DZ_FMA_CLONES static void scatter_##S(const T *gy, const dz_array *idx, int64_t skip_idx,      \
-                                          const int64_t *counts, int64_t D, T *gw, int64_t row_begin, \
-                                          int64_t row_end)                                         \
-    {                                                                                              \
-        for (int64_t i = 0; i < idx->size; i++) {                                                  \
-            if (i + PREFETCH_DISTANCE < idx->size)                                                 \
-                prefetch_row_for_write(gw + index_at(idx, i + PREFETCH_DISTANCE) * D, (size_t)D * sizeof(T)); \
-            int64_t k = index_at(idx, i);                                                          \
-            if (k == skip_idx || k < row_begin || k >= row_end)                                    \
-                continue;                                                                          \
-            if (counts)                                                                            \
-                fma_row_##S(gw + k * D, gy + i * D, (T)(1.0 / (double)counts[k]), D);              \
-            else                                                                                   \
-                add_row_##S(gw + k * D, gy + i * D, D);                                            \
-        }                                                                                          \
-    }
-
-DEFINE_SCATTER(float, f32)
-DEFINE_SCATTER(double, f64)
-
-void dz_cpu_embedding_scatter_add(const dz_array *gy, const dz_array *idx, int64_t skip_idx, bool scale_by_freq,
-                                  dz_array *gw)
-{
-    int64_t *counts = scale_by_freq ? row_counts(idx, gw->shape[0]) : NULL;
-    prepare_output(gw->data, (size_t)gw->size * dz_dtype_size(gw->dtype));
-    if (gw->dtype == DZ_F32)
-        scatter_f32(gy->data, idx, skip_idx, counts, gw->shape[1], gw->data, 0, gw->shape[0]);
-    else
-        scatter_f64(gy->data, idx, skip_idx, counts, gw->shape[1], gw->data, 0, gw->shape[0]);
-    free(counts);
-}
 
 /* ---- renorm --------------------------------------------------------------- */
 
@@ -254,7 +161,7 @@ void dz_cpu_embedding_renorm(dz_array *w, const dz_array *idx, double max_norm, 
 {
     bool *seen = dz_xcalloc((size_t)(w->shape[0] ? w->shape[0] : 1), sizeof *seen);
     for (int64_t i = 0; i < idx->size; i++) {
-        int64_t k = index_at(idx, i);
+        int64_t k = dz_cpu_index_at(idx, i);
         if (!seen[k]) {
             seen[k] = true;
             renorm_row(w, k, max_norm, norm_type);
@@ -283,7 +190,7 @@ static int64_t bag_count(const bag_layout *L, int64_t b)
 {
     int64_t count = 0;
     for (int64_t j = L->starts[b]; j < L->starts[b + 1]; j++)
-        count += index_at(L->idx, j) != L->skip_idx;
+        count += dz_cpu_index_at(L->idx, j) != L->skip_idx;
     return count;
 }
 
@@ -299,7 +206,7 @@ static int64_t bag_count(const bag_layout *L, int64_t b)
             T *out = y + b * D;                                                                    \
             memset(out, 0, (size_t)D * sizeof(T));                                                 \
             for (int64_t j = L->starts[b]; j < L->starts[b + 1]; j++) {                            \
-                int64_t k = index_at(L->idx, j);                                                   \
+                int64_t k = dz_cpu_index_at(L->idx, j);                                                   \
                 if (k == L->skip_idx)                                                              \
                     continue;                                                                      \
                 if (!psw)                                                                          \
@@ -341,7 +248,7 @@ static int64_t bag_count(const bag_layout *L, int64_t b)
             for (int64_t d = 0; d < D; d++)                                                        \
                 arg[d] = -1;                                                                       \
             for (int64_t j = L->starts[b]; j < L->starts[b + 1]; j++) {                            \
-                int64_t k = index_at(L->idx, j);                                                   \
+                int64_t k = dz_cpu_index_at(L->idx, j);                                                   \
                 if (k == L->skip_idx)                                                              \
                     continue;                                                                      \
                 if (started) {                                                                     \
@@ -368,7 +275,7 @@ static int64_t bag_count(const bag_layout *L, int64_t b)
         for (int64_t b = 0; b < B; b++) {                                                          \
             int64_t size = mean ? bag_count(L, b) : 0;                                             \
             for (int64_t j = L->starts[b]; j < L->starts[b + 1]; j++) {                            \
-                int64_t k = index_at(L->idx, j);                                                   \
+                int64_t k = dz_cpu_index_at(L->idx, j);                                                   \
                 if (k == L->skip_idx || k < row_begin || k >= row_end)                             \
                     continue;                                                                      \
                 double scale = 1.0;                                                                \
@@ -395,7 +302,7 @@ static int64_t bag_count(const bag_layout *L, int64_t b)
         for (int64_t b = begin; b < end; b++) {                                                    \
             int64_t count = mean ? bag_count(L, b) : 1;                                            \
             for (int64_t j = L->starts[b]; j < L->starts[b + 1]; j++) {                            \
-                if (index_at(L->idx, j) == L->skip_idx) {                                          \
+                if (dz_cpu_index_at(L->idx, j) == L->skip_idx) {                                          \
                     memset(rows + j * D, 0, (size_t)D * sizeof(T));                                \
                     continue;                                                                      \
                 }                                                                                  \
@@ -427,7 +334,7 @@ static int64_t bag_count(const bag_layout *L, int64_t b)
         const int64_t D = L->D;                                                                    \
         for (int64_t b = begin; b < end; b++)                                                      \
             for (int64_t j = L->starts[b]; j < L->starts[b + 1]; j++) {                            \
-                int64_t k = index_at(L->idx, j);                                                   \
+                int64_t k = dz_cpu_index_at(L->idx, j);                                                   \
                 gpsw[j] = k == L->skip_idx ? 0 : dot_row_##S(gy + b * D, w + k * D, D);            \
             }                                                                                      \
     }
@@ -470,7 +377,7 @@ void dz_cpu_embedding_bag_scatter(const dz_array *gy, const dz_array *idx, const
                                   const dz_array *psw, int64_t skip_idx, bool mean, bool scale_by_freq, dz_array *gw)
 {
     const bag_layout L = layout_of(idx, starts, skip_idx, gw->shape[1]);
-    int64_t *counts = scale_by_freq ? row_counts(idx, gw->shape[0]) : NULL;
+    int64_t *counts = scale_by_freq ? dz_cpu_row_counts(idx, gw->shape[0]) : NULL;
     const void *p = psw ? psw->data : NULL;
     if (gw->dtype == DZ_F32)
         bag_scatter_f32(&L, gy->data, p, mean, counts, BAGS(starts), gw->data, 0, gw->shape[0]);

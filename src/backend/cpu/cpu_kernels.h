@@ -17,8 +17,22 @@ void dz_cpu_gemm(dz_dtype dtype, bool trans_a, bool trans_b, int64_t m, int64_t 
 void dz_cpu_gather(const dz_array *x, const dz_gather_spec *spec, dz_array *y);
 void dz_cpu_scatter(const dz_array *y, const dz_gather_spec *spec, dz_array *x);
 void dz_cpu_scatter_add(const dz_array *y, const dz_gather_spec *spec, dz_array *x);
-void dz_cpu_take_rows(const dz_array *table, const dz_array *rows, dz_array *y);
-void dz_cpu_scatter_add_rows(const dz_array *gy, const dz_array *rows, dz_array *grad);
+void dz_cpu_matmul(const dz_array *a, bool trans_a, const dz_array *b, bool trans_b, dz_array *c, bool accumulate);
+
+/* Row primitives (cpu_rows.c). */
+void dz_cpu_gather_rows(const dz_array *table, const dz_array *rows, int64_t skip, dz_array *y);
+void dz_cpu_index_add_rows(dz_array *table, const dz_array *rows, const dz_array *x, double alpha, int64_t skip,
+                           bool scale_by_count);
+void dz_cpu_index_range(const dz_array *idx, int64_t *min, int64_t *max);
+/* Entry i of an int32 or int64 index array. */
+static inline int64_t dz_cpu_index_at(const dz_array *idx, int64_t i)
+{
+    return idx->dtype == DZ_I64 ? ((const int64_t *)idx->data)[i] : ((const int32_t *)idx->data)[i];
+}
+/* counts[k] = occurrences of row k in idx, k in [0, num_rows) (malloc'd). */
+int64_t *dz_cpu_row_counts(const dz_array *idx, int64_t num_rows);
+/* Faults a large fresh output in at once, on huge pages where it can. */
+void dz_cpu_prepare_output(void *data, size_t nbytes);
 
 /* Neural-network kernels (cpu_nn.c). */
 void dz_cpu_sigmoid(const dz_array *x, dz_array *y);
@@ -47,18 +61,13 @@ void dz_cpu_weight_decay(double rate, const dz_array *p, dz_array *g);
 void dz_cpu_scale(dz_array *x, double scale);
 double dz_cpu_sum_squares(const dz_array *x);
 void dz_cpu_axpy(dz_array *y, const dz_array *x, double alpha);
-void dz_cpu_rows_axpy(dz_array *y, const dz_array *rows, const dz_array *x, double alpha);
 void dz_cpu_rows_scale(dz_array *y, const dz_array *rows, double scale);
-void dz_cpu_rows_gather(const dz_array *y, const dz_array *rows, dz_array *out);
 void dz_cpu_sparse_adagrad_rows(const dz_adagrad_scalars *s, dz_array *p, dz_array *sum, const dz_array *rows,
                                 const dz_array *values);
 void dz_cpu_sparse_adam_rows(const dz_sparse_adam_scalars *s, dz_array *p, dz_array *m, dz_array *v,
                              const dz_array *rows, const dz_array *values);
 
 /* Embedding kernels (cpu_embedding.c); see backend.h. */
-void dz_cpu_embedding_gather(const dz_array *w, const dz_array *idx, int64_t skip_idx, dz_array *y);
-void dz_cpu_embedding_scatter_add(const dz_array *gy, const dz_array *idx, int64_t skip_idx, bool scale_by_freq,
-                                  dz_array *gw);
 void dz_cpu_embedding_renorm(dz_array *w, const dz_array *idx, double max_norm, double norm_type);
 void dz_cpu_embedding_bag_sum(const dz_array *w, const dz_array *idx, const dz_array *starts, const dz_array *psw,
                               int64_t skip_idx, bool mean, dz_array *y);

@@ -507,49 +507,6 @@ void dz_cpu_axpy(dz_array *y, const dz_array *x, double alpha) { RUN_PARALLEL(ax
  * parallel; rows_axpy's uncoalesced entries may repeat a row and then must
  * run in order. */
 
-/* y[rows[k]] = y[rows[k]] + alpha*x[k], as dense.add_(sparse, alpha) does it:
- * one entry after the other, so repeated rows accumulate. With alpha 1,
- * fma(x, 1, y) is x + y rounded once, so the loop adds. */
-#define ROWS_AXPY_KERNEL(T)                                                                        \
-    typedef struct {                                                                               \
-        T *y;                /* (R, d) table */                                                    \
-        const int64_t *rows; /* (n,) */                                                            \
-        const T *x;          /* (n, d) entries */                                                  \
-        int64_t d;                                                                                 \
-        T alpha;                                                                                   \
-    } rows_axpy_##T;                                                                               \
-                                                                                                   \
-    static rows_axpy_##T rows_axpy_args_##T(dz_array *y, const dz_array *rows, const dz_array *x, double alpha) \
-    {                                                                                              \
-        return (rows_axpy_##T){y->data, rows->data, x->data, row_length(y), (T)alpha};             \
-    }                                                                                              \
-                                                                                                   \
-    static inline void add_row_##T(int64_t d, T *restrict y, const T *restrict x)                  \
-    {                                                                                              \
-        for (int64_t j = 0; j < d; j++)                                                            \
-            y[j] = y[j] + x[j];                                                                    \
-    }                                                                                              \
-                                                                                                   \
-    DZ_FMA_CLONES static void rows_axpy_range_##T(const rows_axpy_##T *s, int64_t begin, int64_t end) \
-    {                                                                                              \
-        const int64_t d = s->d;                                                                    \
-        for (int64_t k = begin; k < end; k++) {                                                    \
-            if (k + ROW_PREFETCH < end)                                                            \
-                prefetch_row(s->y + s->rows[k + ROW_PREFETCH] * d, (size_t)d * sizeof(T));         \
-            if (s->alpha == 1)                                                                     \
-                add_row_##T(d, s->y + s->rows[k] * d, s->x + k * d);                               \
-            else                                                                                   \
-                axpy_loop_##T(s->alpha, d, s->y + s->rows[k] * d, s->x + k * d);                   \
-        }                                                                                          \
-    }
-ROWS_AXPY_KERNEL(float)
-ROWS_AXPY_KERNEL(double)
-
-void dz_cpu_rows_axpy(dz_array *y, const dz_array *rows, const dz_array *x, double alpha)
-{
-    RUN_KERNEL(rows_axpy, y, rows->size, y, rows, x, alpha);
-}
-
 /* y[rows[k]] = scale * y[rows[k]] */
 #define ROWS_SCALE_KERNEL(T)                                                                       \
     typedef struct {                                                                               \
@@ -578,15 +535,6 @@ ROWS_SCALE_KERNEL(double)
 void dz_cpu_rows_scale(dz_array *y, const dz_array *rows, double scale)
 {
     RUN_KERNEL(rows_scale, y, rows->size, y, rows, scale);
-}
-
-void dz_cpu_rows_gather(const dz_array *y, const dz_array *rows, dz_array *out)
-{
-    const int64_t *r = rows->data; // (n,)
-    size_t row_bytes = (size_t)row_length(y) * dz_dtype_size(y->dtype);
-    for (int64_t k = 0; k < rows->size; k++)
-        memcpy((char *)out->data + (size_t)k * row_bytes, (const char *)y->data + (size_t)r[k] * row_bytes,
-               row_bytes);
 }
 
 /* Adagrad on a coalesced sparse grad (the sparse branch of _single_tensor_adagrad). */
