@@ -4,6 +4,21 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "backend/backend.h"
+
+bool tc_fused_off;
+
+/* DZ_TEST_FUSED=0 switches the CPU backend's fused kernels off before the
+ * suite starts, so every op runs its composite of primitives. */
+__attribute__((constructor)) static void tc_setup_backend(void)
+{
+    const char *fused = getenv("DZ_TEST_FUSED");
+    if (fused && strcmp(fused, "0") == 0) {
+        tc_fused_off = true;
+        dz_backend_cpu_set_fused(false);
+    }
+}
+
 dz_variable *tc_var(dz_dtype dtype, int ndim, const int64_t *shape, const double *values)
 {
     dz_array *a = dz_array_from_buffer(DZ_F64, ndim, shape, values);
@@ -42,9 +57,16 @@ void tc_assert_bits(const dz_array *a, const float *expected, int64_t n)
     ck_assert_int_eq(a->size, n);
     const float *v = a->data;
     for (int64_t i = 0; i < n; i++)
-        ck_assert_msg(tc_bits_of(v[i]) == tc_bits_of(expected[i]),
+        ck_assert_msg(tc_fused_off ? tc_close_float(v[i], expected[i]) : tc_bits_of(v[i]) == tc_bits_of(expected[i]),
                       "element %lld: got %.9g (%08x), expected %.9g (%08x)", (long long)i, v[i], tc_bits_of(v[i]),
                       expected[i], tc_bits_of(expected[i]));
+}
+
+bool tc_close_float(double got, double expected)
+{
+    if (isnan(expected))
+        return isnan(got);
+    return got == expected || fabs(got - expected) <= TC_COMPOSITE_RTOL * fmax(1.0, fabs(expected));
 }
 
 double tc_at(const dz_variable *v, int64_t i) { return dz_array_get(v->data, i); }

@@ -3,9 +3,19 @@
 #define DEZERO_TEST_COMMON_H
 
 #include <check.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "dezero/dezero.h"
+
+/* Set when the suite runs with the CPU backend's fused kernels off
+ * (DZ_TEST_FUSED=0): every op then runs its composite of primitives, which
+ * promises float tolerance where the fused kernel promises bits. The bit
+ * assertions then compare within TC_COMPOSITE_RTOL. */
+extern bool tc_fused_off;
+#define TC_COMPOSITE_RTOL 1e-6
+/* got == expected, or within TC_COMPOSITE_RTOL * max(1, |expected|). */
+bool tc_close_float(double got, double expected);
 
 /* A leaf from doubles, in dtype (converted). */
 dz_variable *tc_var(dz_dtype dtype, int ndim, const int64_t *shape, const double *values);
