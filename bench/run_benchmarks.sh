@@ -3,10 +3,12 @@
 # (bench/bench_X.py: PyTorch, or NumPy where the reference is NumPy code) and
 # prints a Markdown table of the results.
 #
-# Usage: bench/run_benchmarks.sh [--rounds N] [--only NAME[,NAME...]] [--quick] [BUILD_DIR]
+# Usage: bench/run_benchmarks.sh [--rounds N] [--only NAME[,NAME...]] [--quick] [--baseline DIR] [BUILD_DIR]
 #   --rounds N   rounds per benchmark and thread setting (default 5)
 #   --only NAMES programs to run, without the bench_ prefix (default: all)
 #   --quick      fewer sizes and shorter budgets, for testing this script
+#   --baseline DIR  compare with the C programs of another build (e.g. of an
+#                earlier commit) instead of the twins: before / after, same run
 #   BUILD_DIR    meson build directory (default: build; configured if missing)
 #
 # Protocol. For each program, at 1 thread and then at each side's default
@@ -26,6 +28,9 @@
 # but bench_linear's raw sgemm baseline uses OpenBLAS's threads, which would
 # otherwise spin for about 0.1 s after each call and take the cores from the
 # library's threads in the Linear step that follows.
+#
+# With --baseline, the baseline build's program takes the twin's place in
+# every round (no hugetlb run) and the ratio is baseline / this build.
 #
 # A row of ROWS names the program, the key, what the key is compared against
 # ("twin", or another key of the same C run), whether lower or higher is
@@ -81,12 +86,14 @@ usage() {
 rounds=5
 only=
 quick=
+baseline=
 build_dir=build
 while [ $# -gt 0 ]; do
     case $1 in
     --rounds) [ $# -ge 2 ] || usage; rounds=$2; shift 2 ;;
     --only) [ $# -ge 2 ] || usage; only=$(echo "$2" | tr ',' ' '); shift 2 ;;
     --quick) quick=--quick; shift ;;
+    --baseline) [ $# -ge 2 ] || usage; baseline=$(cd "$2" && pwd); shift 2 ;;
     -*) usage ;;
     *) build_dir=$1; shift ;;
     esac
@@ -146,7 +153,9 @@ for name in $programs; do
         while [ $round -le "$rounds" ]; do
             echo "run_benchmarks.sh: $name, threads $setting, round $round of $rounds" >&2
             run $setting c $round $name "$@" OPENBLAS_THREAD_TIMEOUT=4 "$build_dir/bench/bench_$name" $threads $quick
-            if [ "$twin_runs" = yes ]; then
+            if [ -n "$baseline" ]; then
+                run $setting twin $round $name "$@" OPENBLAS_THREAD_TIMEOUT=4 "$baseline/bench/bench_$name" $threads $quick
+            elif [ "$twin_runs" = yes ]; then
                 run $setting twin $round $name "$@" "$PYTHON" "$src_dir/bench/bench_$name.py" $threads $quick
                 run $setting hugetlb $round $name "$@" GLIBC_TUNABLES=glibc.malloc.hugetlb=1 \
                     "$PYTHON" "$src_dir/bench/bench_$name.py" $threads $quick
@@ -158,7 +167,7 @@ done
 elapsed=$(($(date +%s) - start))
 
 # The table: one line per row and thread setting.
-echo "$ROWS" | awk -F'|' -v results="$work/results" '
+echo "$ROWS" | awk -F'|' -v results="$work/results" -v twin_name="${baseline:+baseline build}" '
 function sort(a, n,    i, j, x) {
     for (i = 2; i <= n; i++) {
         x = a[i]
@@ -200,7 +209,10 @@ BEGIN {
         if (f[3] > rounds)
             rounds = f[3]
     }
-    print "| benchmark | threads | dezero-c | PyTorch | ratio median (min–max) | PyTorch with hugetlb: ratio median (min–max) |"
+    if (twin_name == "")
+        print "| benchmark | threads | dezero-c | PyTorch | ratio median (min–max) | PyTorch with hugetlb: ratio median (min–max) |"
+    else
+        print "| benchmark | threads | dezero-c | " twin_name " | ratio median (min–max) | — |"
     print "|---|---|---|---|---|---|"
 }
 NF > 1 {
@@ -225,6 +237,14 @@ NF > 1 {
     }
 }'
 
+if [ -n "$baseline" ]; then
+    echo
+    echo "$(date -u +%F); rounds: $rounds${quick:+ (--quick)}; run time $((elapsed / 60)) min $((elapsed % 60)) s." \
+        "Baseline: the C programs of $(basename "$baseline"), alternating with this build's in every round;" \
+        "ratio = baseline / this build for times (above 1: this build is faster)."
+    [ -s "$work/failures" ] && { echo; echo "Failed runs:"; cat "$work/failures"; }
+    exit 0
+fi
 set -- $versions
 thp=$(sed 's/.*\[\(.*\)\].*/\1/' /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null || echo unknown)
 echo
