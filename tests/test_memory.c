@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "../src/core/caching_allocator.h"
+#include "../src/base/caching_allocator.h"
 #include "test_common.h"
 
 #if defined(__has_include)

@@ -1,7 +1,7 @@
 /* Picking the backend table for a device. */
 #include "backend.h"
 
-#include "../core/internal.h"
+#include "../base/base.h"
 
 const dz_backend *dz_backend_for(dz_device device)
 {

@@ -8,9 +8,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "../base/base.h"
+#include "../base/caching_allocator.h"
 #include "dezero/array.h"
 #include "optim_scalars.h"
-#include "../core/caching_allocator.h"
 
 typedef enum dz_unary_op {
     DZ_UNARY_COPY,        /* y = x (also broadcasts) */

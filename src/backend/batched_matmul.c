@@ -41,7 +41,7 @@ typedef struct {
 static void gemm_run(const gemm_shape *g, const operand *a, const operand *b, const operand *c,
                      const int64_t *o, const int64_t *s, int64_t batch)
 {
-    size_t es = dz_dtype_size(g->dtype);
+    size_t es = dz_dtype_bytes(g->dtype);
     g->gemm(g->dtype, g->ta, g->tb, g->m, g->n, g->k, 1.0, (const char *)a->data + o[0] * (int64_t)es, a->ld, s[0],
             (const char *)b->data + o[1] * (int64_t)es, b->ld, s[1], g->beta, (char *)c->data + o[2] * (int64_t)es,
             c->ld, s[2], batch);
@@ -124,7 +124,7 @@ void dz_batched_matmul(dz_gemm_fn gemm, dz_zero_fn zero, const dz_array *a, bool
     operand oa = operand_of(a, nb, batch), ob = operand_of(b, nb, batch), oc = operand_of(c, nb, batch);
     int64_t k = trans_a ? a->shape[a->ndim - 2] : a->shape[a->ndim - 1];
     if (!accumulate && (!oc.full || k == 0)) /* c sums products from zero, or no product writes it */
-        zero(c->data, (size_t)c->size * dz_dtype_size(c->dtype));
+        zero(c->data, (size_t)c->size * dz_dtype_bytes(c->dtype));
     gemm_shape g = {gemm, a->dtype, trans_a, trans_b, c->shape[c->ndim - 2], c->shape[c->ndim - 1], k,
                     accumulate || !oc.full ? 1.0 : 0.0};
     batched_gemm(g, &oa, &ob, &oc, nb, batch);

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../base/base.h"
 #include "dezero/array.h"
 
 /* Row-major C[m,n] = alpha * op(A) op(B) + beta * C for `batch` matrices at

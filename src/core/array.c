@@ -123,8 +123,7 @@ bool dz_check_array(const char *op, const dz_array *a)
 
 size_t dz_dtype_size(dz_dtype dtype)
 {
-    static const size_t sizes[] = {4, 8, 4, 8, 1, 1, 2};
-    return dz_check_dtype("dz_dtype_size", dtype) ? sizes[dtype] : 0;
+    return dz_check_dtype("dz_dtype_size", dtype) ? dz_dtype_bytes(dtype) : 0;
 }
 
 const char *dz_dtype_name(dz_dtype dtype)

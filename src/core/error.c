@@ -104,25 +104,6 @@ dz_status dz_fail(dz_status code, const char *fmt, ...)
     return code;
 }
 
-void dz_assert_fail(const char *expr, const char *file, int line)
-{
-    fprintf(stderr, "dezero: internal error: %s:%d: assertion failed: %s\n", file, line, expr);
-    abort();
-}
-
-static void *check_alloc(void *p, size_t n)
-{
-    if (!p && n) {
-        fprintf(stderr, "dezero: out of memory allocating %zu bytes\n", n);
-        abort();
-    }
-    return p;
-}
-
-void *dz_xmalloc(size_t n) { return check_alloc(malloc(n), n); }
-void *dz_xcalloc(size_t count, size_t size) { return check_alloc(calloc(count, size), count * size); }
-void *dz_xrealloc(void *p, size_t n) { return check_alloc(realloc(p, n), n); }
-
 const char *dz_shape_str(int ndim, const int64_t *shape)
 {
     text_buffers *t = thread_texts();

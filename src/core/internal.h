@@ -1,20 +1,15 @@
-/* Internal helpers shared by the library's sources: raising errors, the
- * always-on assert, checked allocation. Not installed. */
+/* Internal helpers shared by core and the layers above it: raising errors,
+ * argument checks, internal constructors (the assert and checked allocation
+ * come from the base beneath). Not installed. */
 #ifndef DEZERO_INTERNAL_H
 #define DEZERO_INTERNAL_H
 
 #include <stdlib.h>
 
+#include "../base/base.h"
 #include "dezero/array.h"
 #include "dezero/error.h"
 #include "dezero/variable.h"
-
-/* Per-thread state on the per-op paths (scopes, free lists, the release
- * stack, config). In a shared library a plain _Thread_local costs a call to
- * __tls_get_addr on every use; the initial-exec model makes it one load from
- * the thread pointer. These variables take a few hundred bytes in all, which
- * fits the static TLS that glibc keeps for libraries loaded with dlopen. */
-#define DZ_THREAD_LOCAL _Thread_local __attribute__((tls_model("initial-exec")))
 
 /* A user error: records the message, runs the handler (default: abort), and
  * returns the code so callers can `return dz_raise(...)` or return NULL. */
@@ -22,14 +17,6 @@ dz_status dz_raise(dz_status code, const char *fmt, ...) __attribute__((format(p
 /* An environment error: records the message and returns the code; never aborts. */
 dz_status dz_fail(dz_status code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-_Noreturn void dz_assert_fail(const char *expr, const char *file, int line);
-#define DZ_ASSERT(x) ((x) ? (void)0 : dz_assert_fail(#x, __FILE__, __LINE__))
-
-/* malloc/calloc that abort with a message when memory runs out (used for
- * small bookkeeping allocations; array buffers report DZ_ERR_NOMEM instead). */
-void *dz_xmalloc(size_t n);
-void *dz_xcalloc(size_t count, size_t size);
-void *dz_xrealloc(void *p, size_t n);
 
 /* A Function with its input and output slots, fields uninitialised, and its
  * release (function.c); the state is not freed here. */

@@ -110,7 +110,7 @@ static void store(dz_array *y, int64_t i, double v)
 void dz_cpu_astype(const dz_array *x, dz_array *y)
 {
     if (x->dtype == y->dtype) {
-        memcpy(y->data, x->data, (size_t)x->size * dz_dtype_size(x->dtype));
+        memcpy(y->data, x->data, (size_t)x->size * dz_dtype_bytes(x->dtype));
         return;
     }
     for (int64_t i = 0; i < x->size; i++) {

@@ -355,7 +355,7 @@ void dz_cpu_transpose(const dz_array *x, const int *axes, dz_array *y)
     for (int i = 0; i < y->ndim; i++)
         strides[0][i] = xs[axes[i]];
     contiguous_strides(y->ndim, y->shape, strides[1]);
-    size_t es = dz_dtype_size(y->dtype);
+    size_t es = dz_dtype_bytes(y->dtype);
     row_fn fn = es == 1 ? copy_row_1 : es == 2 ? copy_row_2 : es == 4 ? copy_row_4 : copy_row_8;
     copy_ctx c = {x->data, y->data};
     for_each_row(y->ndim, y->shape, 2, strides, fn, &c);

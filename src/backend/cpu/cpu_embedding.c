@@ -17,7 +17,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "../../core/internal.h"
+#include "../../base/base.h"
 #include "cpu_clones.h"
 #include "cpu_kernels.h"
 

@@ -27,7 +27,7 @@
  * 8... threads share evenly. When memory
  * for the buffers runs out, the product is cut along C instead. Without
  * cblas, a piece is a plain loop. */
-#include "../../core/caching_allocator.h"
+#include "../../base/caching_allocator.h"
 #include "cpu_kernels.h"
 #include "cpu_parallel.h"
 
@@ -148,7 +148,7 @@ static split choose_split(const product *p, int64_t batch)
 static product piece_of(const product *p, split_axis axis, int64_t begin, int64_t end)
 {
     product q = *p;
-    int64_t es = (int64_t)dz_dtype_size(p->dtype);
+    int64_t es = (int64_t)dz_dtype_bytes(p->dtype);
     switch (axis) {
     case ALONG_ROWS: /* rows of op(A) and of C */
         q.m = end - begin;
@@ -183,7 +183,7 @@ static void run_pieces(void *vjob, int64_t begin, int64_t end)
 {
     const gemm_job *job = vjob;
     const product *p = &job->first;
-    int64_t es = (int64_t)dz_dtype_size(p->dtype), length = axis_length(p, job->cut.axis);
+    int64_t es = (int64_t)dz_dtype_bytes(p->dtype), length = axis_length(p, job->cut.axis);
     for (int64_t item = begin; item < end; item++) {
         int64_t index = item / job->cut.count, piece = item % job->cut.count;
         product whole = *p;
@@ -230,7 +230,7 @@ static void gemm_batch(gemm_job *job, int64_t batch)
     size_t partial_bytes = 0;
     dz_caching_allocator *memory = dz_backend_cpu()->memory;
     if (job->cut.axis == ALONG_INNER) {
-        partial_bytes = (size_t)((job->cut.count - 1) * p->m * p->n) * dz_dtype_size(p->dtype);
+        partial_bytes = (size_t)((job->cut.count - 1) * p->m * p->n) * dz_dtype_bytes(p->dtype);
         job->partials = dz_cache_alloc(memory, partial_bytes);
         if (!job->partials) /* out of memory: a cut that needs no buffers */
             job->cut = split_output(p, MAX_PIECES);
@@ -254,7 +254,7 @@ void dz_cpu_gemm(dz_dtype dtype, bool trans_a, bool trans_b, int64_t m, int64_t 
         gemm_batch(&job, batch);
         return;
     }
-    int64_t es = (int64_t)dz_dtype_size(dtype);
+    int64_t es = (int64_t)dz_dtype_bytes(dtype);
     for (int64_t i = 0; i < batch; i++) { /* every product adds into the one C: in order */
         gemm_batch(&job, 1);
         job.first.a += stride_a * es;

@@ -119,13 +119,13 @@ static void move_row(const index_row *row, void *vctx)
 
 void dz_cpu_gather(const dz_array *x, const dz_gather_spec *spec, dz_array *y)
 {
-    copy_ctx c = {x->data, y->data, dz_dtype_size(x->dtype), false};
+    copy_ctx c = {x->data, y->data, dz_dtype_bytes(x->dtype), false};
     for_each_index_row(spec, move_row, &c);
 }
 
 void dz_cpu_scatter(const dz_array *y, const dz_gather_spec *spec, dz_array *x)
 {
-    copy_ctx c = {x->data, y->data, dz_dtype_size(x->dtype), true};
+    copy_ctx c = {x->data, y->data, dz_dtype_bytes(x->dtype), true};
     for_each_index_row(spec, move_row, &c);
 }
 

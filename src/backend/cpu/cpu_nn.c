@@ -301,7 +301,7 @@ void dz_cpu_clip(const dz_array *x, double lo, double hi, bool mask, dz_array *y
 void dz_cpu_one_hot(const dz_array *indices, dz_array *y)
 {
     int64_t v = y->shape[y->ndim - 1];
-    memset(y->data, 0, (size_t)y->size * dz_dtype_size(y->dtype));
+    memset(y->data, 0, (size_t)y->size * dz_dtype_bytes(y->dtype));
     for (int64_t i = 0; i < indices->size; i++) {
         int64_t at = i * v + label_at(indices, i);
         switch (y->dtype) {
@@ -324,7 +324,7 @@ void dz_cpu_one_hot(const dz_array *indices, dz_array *y)
 static void repeat_rows_range(void *vjob, int64_t begin, int64_t end)
 {
     const range_job *job = vjob;
-    size_t row = (size_t)job->a->size * dz_dtype_size(job->a->dtype);
+    size_t row = (size_t)job->a->size * dz_dtype_bytes(job->a->dtype);
     char *out = (char *)job->y->data + (size_t)begin * row;
     int64_t rows = end - begin, done = 1, run = COPY_RUN_BYTES / row > 1 ? (int64_t)(COPY_RUN_BYTES / row) : 1;
     memcpy(out, job->a->data, row);

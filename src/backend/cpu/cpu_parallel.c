@@ -23,7 +23,7 @@
 #include <cblas.h>
 #endif
 
-#include "../../core/internal.h"
+#include "../../base/base.h"
 #include "cpu_parallel.h"
 #include "dezero/device.h"
 

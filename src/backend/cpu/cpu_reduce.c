@@ -347,7 +347,7 @@ void dz_cpu_reduce(dz_reduce_op op, const dz_array *x, dz_array *y)
         dz_cpu_fill(y, op == DZ_REDUCE_SUM ? 0.0 : op == DZ_REDUCE_MAX ? -INFINITY : INFINITY);
         return;
     }
-    reduction r = {.op = op, .loops = loops_for(y->dtype), .es = dz_dtype_size(y->dtype), .x = x->data, .y = y->data};
+    reduction r = {.op = op, .loops = loops_for(y->dtype), .es = dz_dtype_bytes(y->dtype), .x = x->data, .y = y->data};
     if (split_reduced_axes(x, y, &r))
         reduce_view(&r, x->ndim ? x->shape[x->ndim - 1] : 1);
     else
@@ -361,7 +361,7 @@ void dz_cpu_sum_rows(const dz_array *x, dz_array *y)
         dz_cpu_fill(y, 0.0);
         return;
     }
-    reduction r = {.op = DZ_REDUCE_SUM, .loops = loops_for(y->dtype), .es = dz_dtype_size(y->dtype), .x = x->data,
+    reduction r = {.op = DZ_REDUCE_SUM, .loops = loops_for(y->dtype), .es = dz_dtype_bytes(y->dtype), .x = x->data,
                    .y = y->data, .outer = 1, .reduced = x->size / y->size, .inner = y->size};
     reduce_view(&r, y->size);
 }

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "../../core/internal.h"
+#include "../../base/base.h"
 #include "cpu_clones.h"
 #include "cpu_kernels.h"
 
@@ -60,7 +60,7 @@ void dz_cpu_prepare_output(void *data, size_t nbytes)
 
 void dz_cpu_gather_rows(const dz_array *table, const dz_array *rows, int64_t skip, dz_array *y)
 {
-    const size_t row = (size_t)row_width(table) * dz_dtype_size(table->dtype);
+    const size_t row = (size_t)row_width(table) * dz_dtype_bytes(table->dtype);
     const char *src = table->data; // (R, D)
     char *dst = y->data;           // (n, D)
     const int64_t n = rows->size;
@@ -128,7 +128,7 @@ void dz_cpu_index_add_rows(dz_array *table, const dz_array *rows, const dz_array
 {
     const int64_t d = row_width(table), R = table->ndim ? table->shape[0] : 0;
     int64_t *counts = scale_by_count ? dz_cpu_row_counts(rows, R) : NULL;
-    dz_cpu_prepare_output(table->data, (size_t)table->size * dz_dtype_size(table->dtype));
+    dz_cpu_prepare_output(table->data, (size_t)table->size * dz_dtype_bytes(table->dtype));
     switch (table->dtype) {
     case DZ_F32: index_add_float(table->data, rows, x->data, d, alpha, skip, counts); break;
     case DZ_F64: index_add_double(table->data, rows, x->data, d, alpha, skip, counts); break;

@@ -5,7 +5,7 @@
 
 #include <stdlib.h>
 
-#include "internal.h"
+#include "base.h"
 
 /* A cached block: its device pointer, in a record in host memory, linked
  * into its bin (newest first) and into the list of all cached blocks in the

@@ -1,0 +1,39 @@
+/* The base beneath core and the backends: what both need and neither owns.
+ * Dtype sizes, the always-on assert, checked allocation, thread-local
+ * storage. It includes only the public array header (for the enums) and
+ * reaches nothing above it. Not installed. */
+#ifndef DEZERO_BASE_H
+#define DEZERO_BASE_H
+
+#include <stddef.h>
+
+#include "dezero/array.h"
+
+/* Per-thread state on the per-op paths (scopes, free lists, the release
+ * stack, config). In a shared library a plain _Thread_local costs a call to
+ * __tls_get_addr on every use; the initial-exec model makes it one load from
+ * the thread pointer. These variables take a few hundred bytes in all, which
+ * fits the static TLS that glibc keeps for libraries loaded with dlopen. */
+#define DZ_THREAD_LOCAL _Thread_local __attribute__((tls_model("initial-exec")))
+
+/* Bytes per element of a valid dtype (dz_dtype_size checks and raises). */
+static inline size_t dz_dtype_bytes(dz_dtype dtype)
+{
+    static const size_t sizes[] = {4, 8, 4, 8, 1, 1, 2};
+    return sizes[dtype];
+}
+
+#ifdef __cplusplus /* the CUDA sources include this header */
+[[noreturn]] void dz_assert_fail(const char *expr, const char *file, int line);
+#else
+_Noreturn void dz_assert_fail(const char *expr, const char *file, int line);
+#endif
+#define DZ_ASSERT(x) ((x) ? (void)0 : dz_assert_fail(#x, __FILE__, __LINE__))
+
+/* malloc/calloc that abort with a message when memory runs out (used for
+ * small bookkeeping allocations; array buffers report DZ_ERR_NOMEM instead). */
+void *dz_xmalloc(size_t n);
+void *dz_xcalloc(size_t count, size_t size);
+void *dz_xrealloc(void *p, size_t n);
+
+#endif
