@@ -11,7 +11,7 @@
 #include "../base/base.h"
 #include "../base/caching_allocator.h"
 #include "dezero/array.h"
-#include "optim_scalars.h"
+#include "../optim/optim_scalars.h" /* plain data: the scalars of the optimizer steps */
 
 typedef enum dz_unary_op {
     DZ_UNARY_COPY,        /* y = x (also broadcasts) */

@@ -1,4 +1,5 @@
-/* The scalars an optimizer step hands to its backend kernel (backend.h). */
+/* The scalars an optimizer step hands to its backend kernel (backend.h):
+ * plain structs, so the backend includes them without reaching the optimizers. */
 #ifndef DEZERO_OPTIM_SCALARS_H
 #define DEZERO_OPTIM_SCALARS_H
 
