@@ -1,9 +1,11 @@
 /* Activations: sigmoid, relu, leaky_relu, softmax, log_softmax, max / min,
  * clip and dropout. While a graph is recorded (create_graph) the backwards are
- * built from differentiable ops; otherwise they call fused kernels. Masks
- * (relu, clip, max, dropout) are constants, as in DeZero. */
+ * built from differentiable ops; otherwise they call the nn kernels
+ * (src/kernels/nn_kernels.h). Masks (relu, clip, max, dropout) are constants,
+ * as in DeZero. */
 #include "../core/array_ops.h"
 #include "../core/internal.h"
+#include "../kernels/nn_kernels.h"
 #include "checks.h"
 #include "dezero/activation.h"
 #include "dezero/config.h"
@@ -42,8 +44,8 @@ static void sigmoid_backward(dz_function *f, dz_variable *const *gy, dz_variable
         return;
     }
     dz_array *g = dz_array_uninit_like(y->data);
-    if (g)
-        dz_backend_of(g)->fused->sigmoid_backward(y->data, gy[0]->data, g);
+    if (g && !dz_kernel_sigmoid_backward(y->data, gy[0]->data, g))
+        g = dz_failed_output(g);
     gx[0] = dz_raw_result(g);
 }
 static const dz_function_ops sigmoid_ops = {"dz_sigmoid", sigmoid_backward, NULL};
@@ -53,8 +55,8 @@ dz_variable *dz_sigmoid(dz_variable *x)
     if (!dz_check_float("dz_sigmoid", x))
         return NULL;
     dz_array *y = dz_array_uninit_like(x->data);
-    if (y)
-        dz_backend_of(y)->fused->sigmoid(x->data, y);
+    if (y && !dz_kernel_sigmoid(x->data, y))
+        y = dz_failed_output(y);
     return apply(&sigmoid_ops, x, y, 0, NULL);
 }
 
@@ -99,8 +101,8 @@ static void softmax_backward(dz_function *f, dz_variable *const *gy, dz_variable
         return;
     }
     dz_array *g = dz_array_uninit_like(y->data);
-    if (g)
-        dz_backend_of(g)->fused->softmax_backward(y->data, gy[0]->data, axis, false, g);
+    if (g && !dz_kernel_softmax_backward(y->data, gy[0]->data, axis, false, g))
+        g = dz_failed_output(g);
     gx[0] = dz_raw_result(g);
 }
 static const dz_function_ops softmax_ops = {"dz_softmax", softmax_backward, NULL};
@@ -115,8 +117,8 @@ static void log_softmax_backward(dz_function *f, dz_variable *const *gy, dz_vari
         return;
     }
     dz_array *g = dz_array_uninit_like(y->data);
-    if (g)
-        dz_backend_of(g)->fused->softmax_backward(y->data, gy[0]->data, axis, true, g);
+    if (g && !dz_kernel_softmax_backward(y->data, gy[0]->data, axis, true, g))
+        g = dz_failed_output(g);
     gx[0] = dz_raw_result(g);
 }
 static const dz_function_ops log_softmax_ops = {"dz_log_softmax", log_softmax_backward, NULL};
@@ -127,8 +129,8 @@ static dz_variable *apply_softmax(const dz_function_ops *ops, dz_variable *x, in
     if (!dz_check_float(ops->name, x) || !dz_check_axis(ops->name, x->data, axis, false, &a))
         return NULL;
     dz_array *y = dz_array_uninit_like(x->data);
-    if (y)
-        dz_backend_of(y)->fused->softmax(x->data, a, log, y);
+    if (y && !dz_kernel_softmax(x->data, a, log, y))
+        y = dz_failed_output(y);
     return apply(ops, x, y, a, NULL);
 }
 
@@ -211,8 +213,8 @@ static void clip_backward(dz_function *f, dz_variable *const *gy, dz_variable **
     const clip_state *s = f->state;
     const dz_array *x = IN(f)->data;
     dz_array *mask = dz_array_uninit_like(x);
-    if (mask)
-        dz_backend_of(x)->fused->clip(x, s->lo, s->hi, true, mask);
+    if (mask && !dz_kernel_clip(x, s->lo, s->hi, true, mask))
+        mask = dz_failed_output(mask);
     gx[0] = masked_grad(gy[0], mask);
 }
 static const dz_function_ops clip_ops = {"dz_clip", clip_backward, NULL};
@@ -228,8 +230,8 @@ dz_variable *dz_clip(dz_variable *x, double lo, double hi)
     clip_state *s = dz_xmalloc(sizeof *s);
     *s = (clip_state){lo, hi};
     dz_array *y = dz_array_uninit_like(x->data);
-    if (y)
-        dz_backend_of(y)->fused->clip(x->data, lo, hi, false, y);
+    if (y && !dz_kernel_clip(x->data, lo, hi, false, y))
+        y = dz_failed_output(y);
     return apply(&clip_ops, x, y, 0, s);
 }
 

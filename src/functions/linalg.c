@@ -5,6 +5,7 @@
  * broadcast operands' grads (beta = 1) instead of summing copies. */
 #include "../core/array_ops.h"
 #include "../core/internal.h"
+#include "../kernels/nn_kernels.h"
 #include "checks.h"
 #include "dezero/config.h"
 #include "dezero/function.h"
@@ -123,8 +124,8 @@ static void linear_backward_raw(dz_function *f, const dz_array *gy, dz_variable 
     }
     if (f->ninputs == 3 && dz_needs_grad(IN(f, 2))) {
         dz_array *g = dz_array_uninit_like(IN(f, 2)->data);
-        if (g)
-            dz_backend_of(g)->fused->sum_rows(gy, g);
+        if (g && !dz_kernel_sum_rows(gy, g))
+            g = dz_failed_output(g);
         gx[2] = dz_raw_result(g);
     }
 }
@@ -173,11 +174,10 @@ dz_variable *dz_linear(dz_variable *x, dz_variable *W, dz_variable *b)
         return NULL;
     const dz_array *xa = x->data;
     dz_array *y = dz_array_uninit_on(xa->device, xa->dtype, 2, DZ_SHAPE(xa->shape[0], W->data->shape[1])); // (N, O)
-    if (y) {
-        if (b) /* y = b on every row, then y += x W in the same gemm */
-            dz_backend_of(xa)->fused->repeat_rows(b->data, y);
+    if (y && b && !dz_kernel_repeat_rows(b->data, y)) /* y = b on every row, then y += x W in the same gemm */
+        y = dz_failed_output(y);
+    if (y)
         dz_backend_of(y)->matmul(xa, false, W->data, false, y, b != NULL);
-    }
     dz_variable *in[3] = {x, W, b};
     return dz_function_apply1(&linear_ops, b ? 3 : 2, in, y, 0, NULL);
 }
@@ -211,8 +211,8 @@ dz_variable *dz_one_hot(dz_variable *indices, int64_t num_classes, dz_dtype dtyp
     if (!dz_check_shape(op, "the result shape", t->ndim + 1, shape) ||
         !dz_check_label_range(op, t, num_classes, NULL, &count))
         return NULL;
-    dz_array *y = dz_array_empty_on(t->device, dtype, t->ndim + 1, shape); // (..., V)
-    if (y)
-        dz_backend_of(t)->fused->one_hot(t, y);
+    dz_array *y = dz_array_uninit_on(t->device, dtype, t->ndim + 1, shape); // (..., V)
+    if (y && !dz_kernel_one_hot(t, y))
+        y = dz_failed_output(y);
     return dz_constant(y);
 }

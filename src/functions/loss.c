@@ -5,7 +5,9 @@
 #include <math.h>
 
 #include "../core/array_ops.h"
+#include "../core/host_view.h"
 #include "../core/internal.h"
+#include "../kernels/nn_kernels.h"
 #include "checks.h"
 #include "dezero/activation.h"
 #include "dezero/config.h"
@@ -84,25 +86,44 @@ static void sce_state_free(void *state)
     free(s);
 }
 
-/* onehot(t) (N, C) in x's dtype, with all-zero rows where t is ignored. */
-static dz_array *sce_target(const dz_array *x, const dz_array *t, const sce_state *s)
+/* (N, 1) of ones in x's dtype, on x's device. */
+static dz_array *ones_column(const dz_array *x)
 {
-    int64_t c = x->shape[1];
-    dz_array *target = dz_array_zeros(x->dtype, 2, x->shape);
-    for (int64_t i = 0; target && i < t->size; i++) {
-        int64_t label = dz_index_at(t, i);
-        if (!s->has_ignore || label != s->ignore_index)
-            dz_array_set(target, i * c + label, 1.0);
-    }
+    dz_array *ones = dz_array_uninit_on(x->device, x->dtype, 2, DZ_SHAPE(x->shape[0], 1));
+    if (ones)
+        dz_backend_of(x)->fill(ones, 1.0);
+    return ones;
+}
+
+/* onehot(t) (N, C) in x's dtype, with all-zero rows where t is ignored: a 1
+ * added at each counted label of a zero array seen as (N * C, 1). */
+static dz_array *sce_target(const dz_array *x, const dz_array *t, int64_t ignore_index)
+{
+    int64_t n = x->shape[0], c = x->shape[1];
+    dz_array *ones = ones_column(x);                                           // (N, 1)
+    dz_array *rows = ones ? dz_label_rows(t, c, ignore_index) : NULL;          // (N,)
+    dz_array *target = rows ? dz_array_empty_on(x->device, x->dtype, 2, x->shape) : NULL; // (N, C) zeros
+    dz_array *flat = target ? dz_array_reshape(target, 2, DZ_SHAPE(n * c, 1)) : NULL;
+    if (flat)
+        dz_backend_of(x)->index_add_rows(flat, rows, ones, 1.0, -1, false);
+    else
+        target = dz_failed_output(target);
+    dz_array_release(ones);
+    dz_array_release(rows);
+    dz_array_release(flat);
     return target;
 }
 
-/* (N, 1): 1 on the rows that count, 0 on ignored ones. */
+/* (N, 1): 1 on the rows that count, 0 on ignored ones (gather_rows' skip). */
 static dz_array *sce_row_mask(const dz_array *x, const dz_array *t, int64_t ignore_index)
 {
-    dz_array *mask = dz_array_zeros(x->dtype, 2, DZ_SHAPE(x->shape[0], 1));
-    for (int64_t i = 0; mask && i < t->size; i++)
-        dz_array_set(mask, i, dz_index_at(t, i) != ignore_index);
+    dz_array *ones = ones_column(x);
+    dz_array *rows = ones ? dz_counted_rows(t, ignore_index) : NULL;
+    dz_array *mask = rows ? dz_array_uninit_like(ones) : NULL;
+    if (mask)
+        dz_backend_of(x)->gather_rows(ones, rows, -1, mask);
+    dz_array_release(ones);
+    dz_array_release(rows);
     return mask;
 }
 
@@ -116,13 +137,12 @@ static void sce_backward(dz_function *f, dz_variable *const *gy, dz_variable **g
     const dz_array *t = IN(f, 1)->data;
     if (!dz_enable_backprop()) {
         dz_array *g = dz_array_uninit_like(x->data);
-        if (g)
-            dz_backend_of(g)->fused->softmax_cross_entropy_backward(s->probs, t, s->ignore_index, s->scale,
-                                                             gy[0]->data, g);
+        if (g && !dz_kernel_softmax_cross_entropy_backward(s->probs, t, s->ignore_index, s->scale, gy[0]->data, g))
+            g = dz_failed_output(g);
         gx[0] = dz_raw_result(g);
         return;
     }
-    dz_variable *d = dz_sub(dz_softmax(x, 1), dz_constant(sce_target(x->data, t, s)));
+    dz_variable *d = dz_sub(dz_softmax(x, 1), dz_constant(sce_target(x->data, t, s->ignore_index)));
     if (s->has_ignore)
         d = dz_mul(d, dz_constant(sce_row_mask(x->data, t, s->ignore_index)));
     gx[0] = dz_mul(d, dz_mul_scalar(gy[0], s->scale));
@@ -154,10 +174,9 @@ static dz_variable *softmax_cross_entropy(const char *op, dz_variable *x, dz_var
     sce_state *s = dz_xmalloc(sizeof *s);
     *s = (sce_state){ignore_index != NULL, ignore_index ? *ignore_index : NO_IGNORE,
                      count ? 1.0 / (double)count : 0.0, empty_like(xa)};
-    dz_array *loss = dz_array_empty_on(xa->device, xa->dtype, 0, NULL); // ()
-    if (loss && s->probs)
-        dz_backend_of(xa)->fused->softmax_cross_entropy(xa, t->data, s->ignore_index, count ? s->scale : NAN, loss,
-                                                 s->probs);
+    dz_array *loss = s->probs ? dz_array_uninit_on(xa->device, xa->dtype, 0, NULL) : NULL; // ()
+    if (loss && !dz_kernel_softmax_cross_entropy(xa, t->data, s->ignore_index, count ? s->scale : NAN, loss, s->probs))
+        loss = dz_failed_output(loss);
     dz_variable *in[2] = {x, t};
     return dz_function_apply1(&sce_ops, 2, in, loss, 0, s);
 }
@@ -215,9 +234,9 @@ dz_variable *dz_sigmoid_cross_entropy(dz_variable *x, dz_variable *t)
     dz_variable *target = target_like("dz_sigmoid_cross_entropy", x, t), *y = NULL;
     if (target) {
         double scale = 1.0 / (double)x->data->size;
-        dz_array *loss = dz_array_empty_on(x->data->device, x->data->dtype, 0, NULL); // ()
-        if (loss)
-            dz_backend_of(loss)->fused->sigmoid_cross_entropy(x->data, target->data, scale, loss);
+        dz_array *loss = dz_array_uninit_on(x->data->device, x->data->dtype, 0, NULL); // ()
+        if (loss && !dz_kernel_sigmoid_cross_entropy(x->data, target->data, scale, loss))
+            loss = dz_failed_output(loss);
         dz_variable *in[2] = {x, target};
         y = dz_function_apply1(&sigmoid_ce_ops, 2, in, loss, scale, NULL);
     }
@@ -248,28 +267,80 @@ dz_variable *dz_binary_cross_entropy(dz_variable *p, dz_variable *t)
 
 /* ---- accuracy -------------------------------------------------------------- */
 
-static int64_t argmax_row(const dz_array *y, int64_t row)
+/* int64 (N, C): 1 on the entries of y (N, C) below their row's top, 0 on
+ * the top and on NaNs, a NaN counting as the top (NumPy's argmax):
+ * (y == y) - (y == max of the row). */
+static dz_array *below_top(const dz_array *y)
 {
-    int64_t c = y->shape[1], best = 0;
-    double top = dz_array_get(y, row * c);
-    for (int64_t k = 1; k < c; k++) {
-        double v = dz_array_get(y, row * c + k);
-        if (v > top) {
-            top = v;
-            best = k;
-        }
+    dz_array *top = dz_array_reduce(DZ_REDUCE_MAX, y, DZ_SHAPE(y->shape[0], 1));    // (N, 1), NaN if the row has one
+    dz_array *is_number = top ? dz_array_binary(DZ_BINARY_EQUAL, y, y) : NULL;      // (N, C)
+    dz_array *is_top = is_number ? dz_array_binary(DZ_BINARY_EQUAL, y, top) : NULL; // (N, C)
+    dz_array *below = is_top ? dz_array_binary(DZ_BINARY_SUB, is_number, is_top) : NULL;
+    dz_array *below64 = below ? dz_array_uninit_on(y->device, DZ_I64, 2, y->shape) : NULL;
+    if (below64)
+        dz_backend_of(y)->astype(below, below64);
+    dz_array_release(top);
+    dz_array_release(is_number);
+    dz_array_release(is_top);
+    dz_array_release(below);
+    return below64;
+}
+
+/* int64 (N, 1): the column of each row's first top, the smallest of
+ * k + C * below[k] over the columns k. */
+static dz_array *argmax_rows(const dz_array *y)
+{
+    int64_t n = y->shape[0], c = y->shape[1];
+    dz_array *below = below_top(y);                                                            // (N, C)
+    dz_array *pushed = below ? dz_array_unary(DZ_UNARY_MUL_SCALAR, below, (double)c) : NULL;   // (N, C)
+    dz_array *host_columns = pushed ? dz_array_arange(DZ_I64, 0, (double)c, 1) : NULL;         // (C,)
+    dz_array *columns = host_columns ? dz_array_to_device(host_columns, y->device) : NULL;     // (C,)
+    dz_array *candidates = columns ? dz_array_binary(DZ_BINARY_ADD, pushed, columns) : NULL;   // (N, C)
+    dz_array *argmax = candidates ? dz_array_reduce(DZ_REDUCE_MIN, candidates, DZ_SHAPE(n, 1)) : NULL;
+    dz_array_release(below);
+    dz_array_release(pushed);
+    dz_array_release(host_columns);
+    dz_array_release(columns);
+    dz_array_release(candidates);
+    return argmax;
+}
+
+/* The rows i of y (N, C) whose argmax is t[i] (N >= 1, C >= 1), counted on
+ * the device; the count is read back to the host (synchronises). False after
+ * raising when out of memory. */
+static bool count_correct(const dz_array *y, const dz_array *t, int64_t *correct)
+{
+    int64_t n = y->shape[0];
+    dz_array *argmax = argmax_rows(y);                                                  // (N, 1)
+    dz_array *t_col = argmax ? dz_array_reshape(t, 2, DZ_SHAPE(n, 1)) : NULL;           // (N, 1)
+    dz_array *labels = t_col ? dz_array_uninit_on(t->device, DZ_I64, 2, t_col->shape) : NULL;
+    if (labels)
+        dz_backend_of(t)->astype(t_col, labels);
+    dz_array *hits = labels ? dz_array_binary(DZ_BINARY_EQUAL, argmax, labels) : NULL; // (N, 1): 0 or 1
+    dz_array *total = hits ? dz_array_reduce(DZ_REDUCE_SUM, hits, DZ_SHAPE(1, 1)) : NULL;
+    dz_host_view view;
+    const int64_t *count = total ? dz_host_view_read(&view, total) : NULL;
+    if (count) {
+        *correct = *count;
+        dz_host_view_close(&view);
     }
-    return best;
+    dz_array_release(argmax);
+    dz_array_release(t_col);
+    dz_array_release(labels);
+    dz_array_release(hits);
+    dz_array_release(total);
+    return count != NULL;
 }
 
 dz_variable *dz_accuracy(dz_variable *y, dz_variable *t)
 {
-    int64_t count;
+    int64_t count, correct = 0;
     if (!sce_check("dz_accuracy", y, t) ||
         !dz_check_label_range("dz_accuracy", t->data, y->data->shape[1], NULL, &count))
         return NULL;
-    int64_t n = y->data->shape[0], correct = 0;
-    for (int64_t i = 0; y->data->shape[1] > 0 && i < n; i++)
-        correct += argmax_row(y->data, i) == dz_index_at(t->data, i);
+    /* every label is a class, so C >= 1 when N >= 1 */
+    int64_t n = y->data->shape[0];
+    if (n > 0 && !count_correct(y->data, t->data, &correct))
+        return NULL;
     return dz_constant(dz_array_scalar(DZ_F64, n ? (double)correct / (double)n : NAN));
 }

@@ -17,6 +17,12 @@ dz_variable *dz_constant(dz_array *a)
 
 dz_variable *dz_raw_result(dz_array *a) { return a ? dz_variable_new(a, NULL) : NULL; }
 
+dz_array *dz_failed_output(dz_array *a)
+{
+    dz_array_release(a);
+    return NULL;
+}
+
 dz_variable *dz_composite_result(dz_variable *y)
 {
     dz_variable *kept = dz_scope_keep(y);

@@ -14,6 +14,9 @@ bool dz_needs_grad(const dz_variable *v);
 dz_variable *dz_constant(dz_array *a);
 /* A scope-owned Variable for an array computed by a raw backward path. */
 dz_variable *dz_raw_result(dz_array *a);
+/* Releases an op's output whose kernel failed (for want of memory, already
+ * raised) and returns NULL: `if (y && !dz_kernel_x(..., y)) y = dz_failed_output(y);` */
+dz_array *dz_failed_output(dz_array *a);
 
 /* Composite ops: dz_scope_begin(), build y from other ops, then
  * return dz_composite_result(y): y survives, the intermediates that nothing
