@@ -72,7 +72,7 @@ typedef struct dz_gather_spec {
 
 /* The optional fused kernels. A backend fills the ones it has and leaves the
  * others NULL: the op then runs a composite of the required primitives with
- * the same semantics (src/composite). Each is here only because one pass is
+ * the same semantics (src/kernels). Each is here only because one pass is
  * faster or rounds as PyTorch does. */
 typedef struct dz_backend_fused {
     /* ---- neural-network kernels (activations, softmax, losses) ---- */

@@ -415,7 +415,7 @@ static void add_block_total(void *vjob, int64_t b, const void *partial)
 
 /* The blocks hold about a grain of elements each, so an array within the
  * grain is one block, added up in order as a single thread would. */
-static int64_t rows_per_block(int64_t row) { return DZ_GRAIN / row > 1 ? DZ_GRAIN / row : 1; }
+static int64_t rows_per_block(int64_t row) { return row > 0 && DZ_GRAIN / row > 1 ? DZ_GRAIN / row : 1; }
 
 void dz_cpu_softmax_cross_entropy(const dz_array *x, const dz_array *t, int64_t ignore_index, double scale,
                                   dz_array *loss, dz_array *probs)
