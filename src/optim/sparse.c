@@ -19,6 +19,7 @@
  */
 #include <string.h>
 
+#include "../kernels/optim_kernels.h"
 #include "optimizer_internal.h"
 
 /* ---- checks ---- */
@@ -220,14 +221,15 @@ static dz_array *nesterov_direction(const dz_sgd_config *c, const dz_coalesced *
 {
     const dz_backend *be = dz_backend_of(b_rows);
     dz_array *d = rows_like(b_rows, touched->size), *where = positions_in(g->rows, touched);
-    if (d && where) {
+    bool ok = d && where;
+    if (ok)
         be->index_add_rows(d, where, g->values, 1.0, -1, false); /* d = g */
-        be->fused->axpy(d, b_rows, c->momentum);        /* d = d + mu*b */
-    } else {
-        dz_array_release(d);
-        d = NULL;
-    }
+    ok = ok && dz_kernel_axpy(d, b_rows, c->momentum);          /* d = d + mu*b */
     dz_array_release(where);
+    if (!ok) {
+        dz_array_release(d);
+        return NULL;
+    }
     return d;
 }
 
@@ -242,8 +244,8 @@ static dz_status momentum_step(const dz_sgd_config *c, dz_param_state *state, dz
         state->touched_rows = nonzero_rows(b);
     if (!b || !state->touched_rows)
         return DZ_ERR_NOMEM;
-    if (!first_step)
-        be->fused->rows_scale(b, state->touched_rows, c->momentum);                   /* b = mu*b */
+    if (!first_step && !dz_kernel_rows_scale(b, state->touched_rows, c->momentum)) /* b = mu*b */
+        return DZ_ERR_NOMEM;
     be->index_add_rows(b, g->rows, g->values, first_step ? 1.0 : 1 - c->dampening, -1, false); /* b = b + (1-damp)*g */
     dz_array *touched = union_rows(state->touched_rows, g->rows);
     if (!touched)
