@@ -6,6 +6,7 @@
  *     a  = rho*a + (1-rho)*dx^2            (running mean of dx^2)
  *     p  = p - lr*dx
  */
+#include "../kernels/optim_kernels.h"
 #include "optimizer_internal.h"
 
 typedef struct {
@@ -21,8 +22,8 @@ static dz_status adadelta_step_dense(dz_optimizer *opt, dz_param_state *state, d
     if (!square_avg || !acc_delta)
         return DZ_ERR_NOMEM;
     dz_adadelta_scalars s = {opt->lr, c->rho, c->eps, c->weight_decay};
-    dz_backend_of(param->data)->fused->adadelta_step(&s, param->data, param->grad->data, square_avg, acc_delta);
-    return DZ_OK;
+    bool done = dz_kernel_adadelta_step(&s, param->data, param->grad->data, square_avg, acc_delta);
+    return done ? DZ_OK : DZ_ERR_NOMEM;
 }
 
 static const dz_optimizer_ops adadelta_ops = {

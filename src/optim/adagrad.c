@@ -6,6 +6,7 @@
  *     h   = h + g^2                          (h starts at initial_accumulator_value)
  *     p   = p - clr * g / (sqrt(h) + eps)
  */
+#include "../kernels/optim_kernels.h"
 #include "optimizer_internal.h"
 
 typedef struct {
@@ -40,8 +41,7 @@ static dz_status adagrad_step_dense(dz_optimizer *opt, dz_param_state *state, dz
     if (!sum)
         return DZ_ERR_NOMEM;
     dz_adagrad_scalars s = scalars(opt, state);
-    dz_backend_of(param->data)->fused->adagrad_step(&s, param->data, param->grad->data, sum);
-    return DZ_OK;
+    return dz_kernel_adagrad_step(&s, param->data, param->grad->data, sum) ? DZ_OK : DZ_ERR_NOMEM;
 }
 
 static dz_status adagrad_step_sparse(dz_optimizer *opt, dz_param_state *state, dz_variable *param)
@@ -51,9 +51,9 @@ static dz_status adagrad_step_sparse(dz_optimizer *opt, dz_param_state *state, d
     if (!sum || dz_optim_coalesce(param->sparse_grad, &g) != DZ_OK)
         return DZ_ERR_NOMEM;
     dz_adagrad_scalars s = scalars(opt, state);
-    dz_backend_of(param->data)->fused->sparse_adagrad_rows(&s, param->data, sum, g.rows, g.values);
+    bool done = dz_kernel_sparse_adagrad_rows(&s, param->data, sum, g.rows, g.values);
     dz_optim_coalesced_free(&g);
-    return DZ_OK;
+    return done ? DZ_OK : DZ_ERR_NOMEM;
 }
 
 static const dz_optimizer_ops adagrad_ops = {

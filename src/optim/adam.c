@@ -16,6 +16,7 @@
  */
 #include <math.h>
 
+#include "../kernels/optim_kernels.h"
 #include "optimizer_internal.h"
 
 typedef struct {
@@ -51,8 +52,7 @@ static dz_status adam_step(dz_optimizer *opt, dz_param_state *state, dz_variable
     if (!m || !v || (amsgrad && !vmax))
         return DZ_ERR_NOMEM;
     dz_adam_scalars s = adam_scalars(opt, state->step, decoupled);
-    dz_backend_of(param->data)->fused->adam_step(&s, param->data, param->grad->data, m, v, vmax);
-    return DZ_OK;
+    return dz_kernel_adam_step(&s, param->data, param->grad->data, m, v, vmax) ? DZ_OK : DZ_ERR_NOMEM;
 }
 
 static dz_status adam_step_dense(dz_optimizer *opt, dz_param_state *state, dz_variable *param)
@@ -145,9 +145,9 @@ static dz_status sparse_adam_step(dz_optimizer *opt, dz_param_state *state, dz_v
     double t = (double)state->step;
     double bias_correction1 = 1 - pow(c->beta1, t), bias_correction2 = 1 - pow(c->beta2, t);
     dz_sparse_adam_scalars s = {c->beta1, c->beta2, c->eps, opt->lr * sqrt(bias_correction2) / bias_correction1};
-    dz_backend_of(param->data)->fused->sparse_adam_rows(&s, param->data, m, v, g.rows, g.values);
+    bool done = dz_kernel_sparse_adam_rows(&s, param->data, m, v, g.rows, g.values);
     dz_optim_coalesced_free(&g);
-    return DZ_OK;
+    return done ? DZ_OK : DZ_ERR_NOMEM;
 }
 
 static const dz_optimizer_ops sparse_adam_ops = {

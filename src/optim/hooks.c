@@ -7,6 +7,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "../kernels/optim_kernels.h"
 #include "dezero/scope.h"
 #include "optimizer_internal.h"
 
@@ -46,7 +47,10 @@ static dz_status weight_decay_run(const char *who, dz_optimizer_hook *hook, dz_u
         dz_array *g = copy_or_fail(who, p->grad->data);
         if (!g)
             return DZ_ERR_NOMEM;
-        dz_backend_of(g)->fused->weight_decay(rate, p->data, g); /* g = g + rate*p */
+        if (!dz_kernel_weight_decay(rate, p->data, g)) { /* g = g + rate*p */
+            dz_array_release(g);
+            return DZ_ERR_NOMEM;
+        }
         replace_grad(p, g);
     }
     return DZ_OK;
@@ -72,14 +76,12 @@ typedef struct {
 /* sum(g^2) of one parameter's grad; a sparse grad counts its dense sum. */
 static dz_status grad_sum_squares(const dz_variable *p, double *out)
 {
-    if (p->grad) {
-        *out = dz_backend_of(p->grad->data)->fused->sum_squares(p->grad->data);
-        return DZ_OK;
-    }
+    if (p->grad)
+        return dz_kernel_sum_squares(p->grad->data, out) ? DZ_OK : DZ_ERR_NOMEM;
     dz_coalesced g = {0};
     dz_status status = dz_optim_coalesce(p->sparse_grad, &g);
-    if (status == DZ_OK)
-        *out = dz_backend_of(g.values)->fused->sum_squares(g.values);
+    if (status == DZ_OK && !dz_kernel_sum_squares(g.values, out))
+        status = DZ_ERR_NOMEM;
     dz_optim_coalesced_free(&g);
     return status;
 }
@@ -90,7 +92,10 @@ static dz_status scale_grad(const char *who, dz_variable *p, double rate)
     dz_array *g = copy_or_fail(who, old);
     if (!g)
         return DZ_ERR_NOMEM;
-    dz_backend_of(g)->fused->scale(g, rate); /* g = rate*g */
+    if (!dz_kernel_scale(g, rate)) { /* g = rate*g */
+        dz_array_release(g);
+        return DZ_ERR_NOMEM;
+    }
     if (p->grad) {
         replace_grad(p, g);
     } else {

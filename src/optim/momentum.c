@@ -5,6 +5,7 @@
  *
  * It differs from SGD with momentum, which keeps b = momentum*b + g and
  * steps p -= lr*b: the two agree only while lr is constant. */
+#include "../kernels/optim_kernels.h"
 #include "optimizer_internal.h"
 
 typedef struct {
@@ -18,8 +19,8 @@ static dz_status momentum_step_dense(dz_optimizer *opt, dz_param_state *state, d
     if (!velocity)
         return DZ_ERR_NOMEM;
     double momentum = ((momentum_optimizer *)opt)->momentum;
-    dz_backend_of(param->data)->fused->momentum_sgd_step(opt->lr, momentum, param->data, param->grad->data, velocity);
-    return DZ_OK;
+    bool done = dz_kernel_momentum_sgd_step(opt->lr, momentum, param->data, param->grad->data, velocity);
+    return done ? DZ_OK : DZ_ERR_NOMEM;
 }
 
 static const dz_optimizer_ops momentum_ops = {

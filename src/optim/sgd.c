@@ -8,6 +8,7 @@
  */
 #include <math.h>
 
+#include "../kernels/optim_kernels.h"
 #include "optimizer_internal.h"
 
 typedef struct {
@@ -43,8 +44,7 @@ static dz_status sgd_step_dense(dz_optimizer *opt, dz_param_state *state, dz_var
         dz_optim_forget_touched_rows(state); /* a dense step may touch every row */
     }
     dz_sgd_scalars s = {c.lr, c.momentum, c.dampening, c.weight_decay, c.nesterov, first_step};
-    dz_backend_of(param->data)->fused->sgd_step(&s, param->data, param->grad->data, buffer);
-    return DZ_OK;
+    return dz_kernel_sgd_step(&s, param->data, param->grad->data, buffer) ? DZ_OK : DZ_ERR_NOMEM;
 }
 
 static dz_status sgd_step_sparse(dz_optimizer *opt, dz_param_state *state, dz_variable *param)

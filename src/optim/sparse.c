@@ -19,6 +19,9 @@
  */
 #include <string.h>
 
+#include "../core/array_ops.h"
+#include "../core/host_view.h"
+#include "../kernels/optim_kernels.h"
 #include "optimizer_internal.h"
 
 /* ---- checks ---- */
@@ -57,35 +60,63 @@ static dz_status check_layout(const char *who, const char *path, const dz_array 
     return DZ_OK;
 }
 
+/* *increasing = whether rows[k] < rows[k + 1] for every k: the smallest
+ * difference rows[k + 1] - rows[k] is positive (index_range synchronises).
+ * The rows are in range, so no difference overflows. */
+static dz_status rows_increase(const dz_array *rows, bool *increasing)
+{
+    const dz_backend *be = dz_backend_of(rows);
+    int64_t n = rows->size, lo, hi;
+    *increasing = true;
+    if (n < 2)
+        return DZ_OK;
+    dz_array *earlier = dz_array_uninit_on(rows->device, DZ_I64, 1, DZ_SHAPE(n - 1));
+    dz_array *later = dz_array_uninit_on(rows->device, DZ_I64, 1, DZ_SHAPE(n - 1));
+    dz_array *steps = NULL;
+    if (earlier && later) {
+        dz_gather_spec spec = {.ndim = 1, .shape = {n - 1}, .stride = {1}};
+        be->gather(rows, &spec, earlier); /* rows[0 : n-1] */
+        spec.offset = 1;
+        be->gather(rows, &spec, later); /* rows[1 : n] */
+        steps = dz_array_binary(DZ_BINARY_SUB, later, earlier);
+    }
+    if (steps) {
+        be->index_range(steps, &lo, &hi);
+        *increasing = lo > 0;
+    }
+    dz_array_release(earlier);
+    dz_array_release(later);
+    dz_array_release(steps);
+    return steps ? DZ_OK : DZ_ERR_NOMEM;
+}
+
 dz_status dz_optim_check_sparse_grad(const char *who, const dz_update_item *item)
 {
     const dz_array *p = item->param->data;
     const dz_sparse_grad *g = item->param->sparse_grad;
     dz_status status = check_layout(who, item->path, p, g);
-    if (status != DZ_OK)
+    if (status != DZ_OK || g->indices->size == 0)
         return status;
-    const int64_t *rows = g->indices->data;
-    for (int64_t k = 0; k < g->indices->size; k++) {
-        if (rows[k] < 0 || rows[k] >= p->shape[0])
-            return dz_raise(DZ_ERR_INDEX, "%s: the sparse grad of parameter '%s' has row index %lld (entry %lld), "
-                            "out of range for %lld rows", who, item->path, (long long)rows[k], (long long)k,
-                            (long long)p->shape[0]);
-        if (g->coalesced && k > 0 && rows[k] <= rows[k - 1])
-            return dz_raise(DZ_ERR_VALUE, "%s: the sparse grad of parameter '%s' is marked coalesced but its rows "
-                            "are not sorted and unique (entry %lld)", who, item->path, (long long)k);
-    }
-    return DZ_OK;
+    int64_t lo, hi;
+    dz_backend_of(g->indices)->index_range(g->indices, &lo, &hi); /* synchronises */
+    if (lo < 0 || hi >= p->shape[0])
+        return dz_raise(DZ_ERR_INDEX, "%s: the sparse grad of parameter '%s' has row index %lld, out of range for "
+                        "%lld rows", who, item->path, (long long)(lo < 0 ? lo : hi), (long long)p->shape[0]);
+    bool increasing = true;
+    if (g->coalesced)
+        status = rows_increase(g->indices, &increasing);
+    if (status == DZ_OK && !increasing)
+        return dz_raise(DZ_ERR_VALUE, "%s: the sparse grad of parameter '%s' is marked coalesced but its rows are "
+                        "not sorted and unique", who, item->path);
+    return status;
 }
 
 /* ---- coalescing ---- */
 
-/* An (n,) int64 array holding values[0..n-1]. */
+/* An (n,) int64 array holding values[0..n-1] (host memory). */
 static dz_array *int64_vector(const int64_t *values, int64_t n)
 {
-    dz_array *a = dz_array_empty(DZ_I64, 1, DZ_SHAPE(n));
-    if (a && n > 0)
-        memcpy(a->data, values, (size_t)n * sizeof *values);
-    return a;
+    return dz_array_from_buffer(DZ_I64, 1, DZ_SHAPE(n), values);
 }
 
 typedef struct {
@@ -100,14 +131,14 @@ static int compare_entries(const void *a, const void *b)
     return x->position < y->position ? -1 : x->position > y->position;
 }
 
-/* Sort the entries by (row, position) and number the distinct rows:
- * slots[k] is the output row of entry k; returns how many there are. */
-static int64_t assign_slots(const dz_array *indices, int64_t *slots, int64_t *unique_rows)
+/* Sort the n entries of indices by (row, position) and number the distinct
+ * rows: slots[k] is the output row of entry k; returns how many there are. */
+static int64_t assign_slots(const int64_t *indices, int64_t n, int64_t *slots, int64_t *unique_rows)
 {
-    int64_t n = indices->size, count = 0;
+    int64_t count = 0;
     entry *sorted = dz_xmalloc((size_t)n * sizeof *sorted + 1);
     for (int64_t k = 0; k < n; k++)
-        sorted[k] = (entry){((const int64_t *)indices->data)[k], k};
+        sorted[k] = (entry){indices[k], k};
     qsort(sorted, (size_t)n, sizeof *sorted, compare_entries);
     for (int64_t k = 0; k < n; k++) {
         if (k == 0 || sorted[k].row != sorted[k - 1].row)
@@ -125,10 +156,20 @@ dz_status dz_optim_coalesce(const dz_sparse_grad *g, dz_coalesced *out)
         out->values = dz_array_retain(g->values);
         return DZ_OK;
     }
+    /* The sort runs on the host, through a host view of the indices (which
+     * synchronises; the indices are on the CPU, where it copies nothing). */
+    dz_host_view view;
+    const int64_t *indices = dz_host_view_read(&view, g->indices);
+    if (!indices) {
+        *out = (dz_coalesced){0};
+        return DZ_ERR_NOMEM;
+    }
     int64_t n = g->indices->size;
     int64_t *unique = dz_xmalloc((size_t)n * sizeof *unique + 1);
-    dz_array *slots = dz_array_empty(DZ_I64, 1, DZ_SHAPE(n));
-    int64_t m = slots ? assign_slots(g->indices, slots->data, unique) : 0;
+    int64_t *slot_of = dz_xmalloc((size_t)n * sizeof *slot_of + 1);
+    int64_t m = assign_slots(indices, n, slot_of, unique);
+    dz_host_view_close(&view);
+    dz_array *slots = int64_vector(slot_of, n);
     int64_t shape[DZ_MAX_NDIM];
     memcpy(shape, g->values->shape, sizeof shape);
     shape[0] = m;
@@ -141,6 +182,7 @@ dz_status dz_optim_coalesce(const dz_sparse_grad *g, dz_coalesced *out)
         dz_optim_coalesced_free(out);
     dz_array_release(slots);
     free(unique);
+    free(slot_of);
     return status;
 }
 
@@ -159,26 +201,41 @@ void dz_optim_forget_touched_rows(dz_param_state *state)
     state->touched_rows = NULL;
 }
 
-/* Rows of `buffer` that are not all zero bits (after a load or a dense step). */
+/* Rows of `buffer` that are not all zero bits (after a load or a dense
+ * step). The bits are compared on the host: a host view of the buffer, which
+ * synchronises (and copies it when it is on a device). */
 static dz_array *nonzero_rows(const dz_array *buffer)
 {
+    dz_host_view view;
+    const char *elements = dz_host_view_read(&view, buffer);
+    if (!elements)
+        return NULL;
     int64_t rows = buffer->shape[0], count = 0;
     size_t row_bytes = (size_t)row_size(buffer) * dz_dtype_size(buffer->dtype);
     char *zero = dz_xcalloc(1, row_bytes + 1);
     int64_t *found = dz_xmalloc((size_t)rows * sizeof *found + 1);
     for (int64_t r = 0; r < rows; r++)
-        if (memcmp((const char *)buffer->data + (size_t)r * row_bytes, zero, row_bytes) != 0)
+        if (memcmp(elements + (size_t)r * row_bytes, zero, row_bytes) != 0)
             found[count++] = r;
+    dz_host_view_close(&view);
     dz_array *out = int64_vector(found, count);
     free(zero);
     free(found);
     return out;
 }
 
+/* The row lists below are merged on the host, through host views (which
+ * synchronise; the lists are on the CPU, where they copy nothing). */
+
 /* The sorted union of two sorted row lists. */
 static dz_array *union_rows(const dz_array *a, const dz_array *b)
 {
-    const int64_t *x = a->data, *y = b->data;
+    dz_host_view va, vb;
+    const int64_t *x = dz_host_view_read(&va, a), *y = x ? dz_host_view_read(&vb, b) : NULL;
+    if (!y) {
+        dz_host_view_close(&va);
+        return NULL;
+    }
     int64_t *z = dz_xmalloc((size_t)(a->size + b->size) * sizeof *z + 1), i = 0, j = 0, n = 0;
     while (i < a->size || j < b->size) {
         int64_t next = j >= b->size || (i < a->size && x[i] < y[j]) ? x[i] : y[j];
@@ -186,6 +243,8 @@ static dz_array *union_rows(const dz_array *a, const dz_array *b)
         j += j < b->size && y[j] == next;
         z[n++] = next;
     }
+    dz_host_view_close(&va);
+    dz_host_view_close(&vb);
     dz_array *out = int64_vector(z, n);
     free(z);
     return out;
@@ -194,15 +253,22 @@ static dz_array *union_rows(const dz_array *a, const dz_array *b)
 /* positions[k] = where rows[k] sits in `touched` (both sorted; rows within touched). */
 static dz_array *positions_in(const dz_array *rows, const dz_array *touched)
 {
-    dz_array *out = dz_array_empty(DZ_I64, 1, DZ_SHAPE(rows->size));
-    if (!out)
+    dz_host_view vr, vt;
+    const int64_t *r = dz_host_view_read(&vr, rows), *t = r ? dz_host_view_read(&vt, touched) : NULL;
+    if (!t) {
+        dz_host_view_close(&vr);
         return NULL;
-    const int64_t *r = rows->data, *t = touched->data;
+    }
+    int64_t *positions = dz_xmalloc((size_t)rows->size * sizeof *positions + 1);
     for (int64_t k = 0, i = 0; k < rows->size; k++) {
         while (t[i] != r[k])
             i++;
-        ((int64_t *)out->data)[k] = i;
+        positions[k] = i;
     }
+    dz_host_view_close(&vr);
+    dz_host_view_close(&vt);
+    dz_array *out = int64_vector(positions, rows->size);
+    free(positions);
     return out;
 }
 
@@ -220,14 +286,15 @@ static dz_array *nesterov_direction(const dz_sgd_config *c, const dz_coalesced *
 {
     const dz_backend *be = dz_backend_of(b_rows);
     dz_array *d = rows_like(b_rows, touched->size), *where = positions_in(g->rows, touched);
-    if (d && where) {
+    bool ok = d && where;
+    if (ok)
         be->index_add_rows(d, where, g->values, 1.0, -1, false); /* d = g */
-        be->fused->axpy(d, b_rows, c->momentum);        /* d = d + mu*b */
-    } else {
-        dz_array_release(d);
-        d = NULL;
-    }
+    ok = ok && dz_kernel_axpy(d, b_rows, c->momentum);          /* d = d + mu*b */
     dz_array_release(where);
+    if (!ok) {
+        dz_array_release(d);
+        return NULL;
+    }
     return d;
 }
 
@@ -242,8 +309,8 @@ static dz_status momentum_step(const dz_sgd_config *c, dz_param_state *state, dz
         state->touched_rows = nonzero_rows(b);
     if (!b || !state->touched_rows)
         return DZ_ERR_NOMEM;
-    if (!first_step)
-        be->fused->rows_scale(b, state->touched_rows, c->momentum);                   /* b = mu*b */
+    if (!first_step && !dz_kernel_rows_scale(b, state->touched_rows, c->momentum)) /* b = mu*b */
+        return DZ_ERR_NOMEM;
     be->index_add_rows(b, g->rows, g->values, first_step ? 1.0 : 1 - c->dampening, -1, false); /* b = b + (1-damp)*g */
     dz_array *touched = union_rows(state->touched_rows, g->rows);
     if (!touched)
