@@ -1,7 +1,34 @@
 /* The backend table: every kernel an op needs, one table per device.
  * Ops call dz_backend_of(array) and never test the device themselves.
  * Arrays passed to a kernel are already allocated on the backend's device,
- * with the shapes the kernel documents; kernels do not fail on valid input. */
+ * with the shapes the kernel documents; kernels do not fail on valid input.
+ *
+ * DEVICE-AGNOSTIC RULE. Outside the backends (src/core, src/functions,
+ * src/layers, src/optim, src/io) no code reads or writes an array's elements
+ * through `a->data`: the array may live on a device, where that pointer means
+ * nothing to the host. Ops compute with the primitives below; index and
+ * label checks use index_range; values the host must see (printing, saving,
+ * random numbers, the first bad index of a failed check) go through a host
+ * view (src/core/host_view.h), which is the array's own buffer on the CPU
+ * and a copy that synchronises on a device (say so where it is opened), or
+ * through a CPU copy (dz_array_to_device, dz_array_to_doubles).
+ *   Allowed: `a->data` as an argument of a call to a backend primitive,
+ *   be->copy(y->data, a->data, n) or dz_backend_of(a)->to_host(buf, a->data,
+ *   n) (the device's own pointer to the device's own kernel); inside
+ *   host_view.c; the array constructor that sets it; and a Variable's
+ *   `v->data`, which is its dz_array, not elements.
+ * tests/check_device_agnostic.sh (meson test device_agnostic) greps for the
+ * forbidden forms, on lines that call no backend primitive:
+ *   cast      (float *)a->data, (const char *)x->data + off
+ *   pointer   const int64_t *p = a->data;
+ *   index     a->data[i], a->data + off
+ *   memory    memcpy/memmove/memset/memcmp/fread/fwrite/qsort/bsearch(... a->data ...)
+ *   variable  v->data->data (a variable's elements)
+ *   element   dz_index_at(a, i) calls (one element per call)
+ * It cannot tell `a->data` handed to some other function from a variable's
+ * `v->data`: `git grep -n -- '->data'` in review covers that case. Not yet
+ * held to the rule: src/data, whose dataset readers fill the CPU arrays they
+ * create. */
 #ifndef DEZERO_BACKEND_H
 #define DEZERO_BACKEND_H
 

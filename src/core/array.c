@@ -12,11 +12,12 @@
 
 #include "../backend/backend.h"
 #include "array_ops.h"
+#include "host_view.h"
 #include "internal.h"
 #include "pool.h"
 
 struct dz_storage {
-    void *data;
+    void *buffer;     /* on the storage's device */
     size_t nbytes;
     dz_device device;
     int refcount;
@@ -55,10 +56,10 @@ static dz_storage *storage_new(dz_device device, size_t nbytes, bool zero)
         *st = (dz_storage){data, nbytes, device, 1, -1};
     }
     if (zero)
-        backend->zero(st->data, nbytes);
+        backend->zero(st->buffer, nbytes);
 #ifdef __SANITIZE_ADDRESS__
     else if (device == DZ_CPU) /* NaN in every float: a kernel that skips an element shows in the tests */
-        memset(st->data, 0xff, nbytes);
+        memset(st->buffer, 0xff, nbytes);
 #endif
     return st;
 }
@@ -70,7 +71,7 @@ static void storage_release(dz_storage *st)
     if (st->size_class >= 0) {
         dz_pool_free(&storage_pools[st->size_class], st);
     } else {
-        dz_cache_free(dz_backend_for(st->device)->memory, st->data, st->nbytes);
+        dz_cache_free(dz_backend_for(st->device)->memory, st->buffer, st->nbytes);
         dz_pool_free(&backend_storage_pool, st);
     }
 }
@@ -238,7 +239,7 @@ static dz_array *array_new(const char *op, dz_dtype dtype, dz_device device, int
     for (int i = 0; i < DZ_MAX_NDIM; i++) /* field by field: cheaper than zeroing the struct */
         a->shape[i] = i < ndim ? shape[i] : 0;
     a->size = size;
-    a->data = st->data;
+    a->data = st->buffer;
     a->storage = st;
     a->refcount = 1;
     return a;
@@ -328,41 +329,37 @@ dz_array *dz_array_scalar(dz_dtype dtype, double value)
     return dz_array_full_for("dz_array_scalar", dtype, 0, NULL, value);
 }
 
-/* Copies element `index` of a CPU array to the double at `value`, or the
- * double into the element when `store`, converting through the backend. */
-static void convert_element(const dz_array *a, int64_t index, double *value, bool store)
+/* A 0-d CPU array over one element on the host (no storage of its own), for
+ * the CPU backend's astype to convert. */
+static dz_array host_element(dz_dtype dtype, void *element)
 {
-    dz_array element = *a, number = *a;
-    element.size = number.size = 1;
-    element.data = (char *)a->data + (size_t)index * dz_dtype_size(a->dtype);
-    number.dtype = DZ_F64;
-    number.data = value;
-    if (store)
-        dz_backend_cpu()->astype(&number, &element);
-    else
-        dz_backend_cpu()->astype(&element, &number);
+    return (dz_array){.dtype = dtype, .device = DZ_CPU, .size = 1, .data = element};
 }
 
-/* Element `index` of a CPU array, unchecked. */
-static double get_element(const dz_array *a, int64_t index)
+/* Element i of host elements of `dtype` (a host view), as a double. */
+static double load_element(dz_dtype dtype, const void *elements, int64_t i)
 {
-    switch (a->dtype) { /* the common dtypes directly: loops call this per element */
-    case DZ_F32: return ((const float *)a->data)[index];
-    case DZ_F64: return ((const double *)a->data)[index];
-    case DZ_I32: return ((const int32_t *)a->data)[index];
-    case DZ_I64: return (double)((const int64_t *)a->data)[index];
+    switch (dtype) { /* the common dtypes directly: loops call this per element */
+    case DZ_F32: return ((const float *)elements)[i];
+    case DZ_F64: return ((const double *)elements)[i];
+    case DZ_I32: return ((const int32_t *)elements)[i];
+    case DZ_I64: return (double)((const int64_t *)elements)[i];
     default: {
         double v;
-        convert_element(a, index, &v, false);
+        dz_array from = host_element(dtype, (char *)elements + (size_t)i * dz_dtype_size(dtype));
+        dz_array to = host_element(DZ_F64, &v);
+        dz_backend_cpu()->astype(&from, &to);
         return v;
     }
     }
 }
 
-/* Sets element `index` of a CPU array to a value that fits its dtype, unchecked. */
-static void set_element(dz_array *a, int64_t index, double value)
+/* Element i of host elements of `dtype` = a value that fits the dtype. */
+static void store_element(dz_dtype dtype, void *elements, int64_t i, double value)
 {
-    convert_element(a, index, &value, true);
+    dz_array from = host_element(DZ_F64, &value);
+    dz_array to = host_element(dtype, (char *)elements + (size_t)i * dz_dtype_size(dtype));
+    dz_backend_cpu()->astype(&from, &to);
 }
 
 /* The number of elements of arange, or -1 after raising. */
@@ -392,8 +389,13 @@ dz_array *dz_array_arange(dz_dtype dtype, double start, double stop, double step
     if (!check_value(op, dtype, start) || !check_value(op, dtype, last))
         return NULL;
     dz_array *a = dz_array_new_for(op, DZ_CPU, dtype, 1, &count, false);
-    for (int64_t i = 0; a && i < count; i++)
-        set_element(a, i, start + (double)i * step);
+    if (!a)
+        return NULL;
+    dz_host_view view;
+    void *elements = dz_host_view_write(&view, a); /* a is on the CPU: its own buffer */
+    for (int64_t i = 0; i < count; i++)
+        store_element(dtype, elements, i, start + (double)i * step);
+    dz_host_view_close(&view);
     return a;
 }
 
@@ -404,7 +406,7 @@ dz_array *dz_array_from_buffer(dz_dtype dtype, int ndim, const int64_t *shape, c
         return NULL;
     dz_array *a = dz_array_new_for(op, DZ_CPU, dtype, ndim, shape, false);
     if (a)
-        memcpy(a->data, buffer, (size_t)a->size * dz_dtype_size(dtype));
+        dz_backend_of(a)->from_host(a->data, buffer, (size_t)a->size * dz_dtype_size(dtype));
     return a;
 }
 
@@ -586,15 +588,26 @@ static bool check_host_index(const char *op, const dz_array *a, int64_t index)
     return true;
 }
 
+/* On the CPU, where get and set work, a host view is the array's own buffer. */
 double dz_array_get(const dz_array *a, int64_t index)
 {
-    return check_host_index("dz_array_get", a, index) ? get_element(a, index) : NAN;
+    if (!check_host_index("dz_array_get", a, index))
+        return NAN;
+    dz_host_view view;
+    const void *elements = dz_host_view_read(&view, a);
+    double v = load_element(a->dtype, elements, index);
+    dz_host_view_close(&view);
+    return v;
 }
 
 void dz_array_set(dz_array *a, int64_t index, double value)
 {
-    if (check_host_index("dz_array_set", a, index) && check_value("dz_array_set", a->dtype, value))
-        set_element(a, index, value);
+    if (!check_host_index("dz_array_set", a, index) || !check_value("dz_array_set", a->dtype, value))
+        return;
+    dz_host_view view;
+    void *elements = dz_host_view_update(&view, a);
+    store_element(a->dtype, elements, index, value);
+    dz_host_view_close(&view);
 }
 
 void dz_array_to_doubles(const dz_array *a, double *out)

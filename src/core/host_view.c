@@ -14,7 +14,7 @@ static void *open_view(dz_host_view *view, dz_array *a, bool read)
         return a->data;
     view->elements = malloc(nbytes ? nbytes : 1);
     if (!view->elements) {
-        dz_raise(DZ_ERR_NOMEM, "out of host memory copying %zu bytes from the device", nbytes);
+        dz_fail(DZ_ERR_NOMEM, "out of host memory for a copy of %zu bytes from the device", nbytes);
         return NULL;
     }
     view->copied = true;
@@ -32,6 +32,8 @@ const void *dz_host_view_read(dz_host_view *view, const dz_array *a)
 
 void *dz_host_view_write(dz_host_view *view, dz_array *a) { return open_view(view, a, false); }
 
+void *dz_host_view_update(dz_host_view *view, dz_array *a) { return open_view(view, a, true); }
+
 void dz_host_view_close(dz_host_view *view)
 {
     if (!view->copied)
@@ -41,4 +43,28 @@ void dz_host_view_close(dz_host_view *view)
                                               (size_t)view->array->size * dz_dtype_size(view->array->dtype));
     free(view->elements);
     view->copied = false;
+}
+
+int64_t dz_first_index_outside(const dz_array *idx, int64_t lo, int64_t hi, int64_t *value)
+{
+    int64_t min, max;
+    if (idx->size == 0)
+        return -1;
+    dz_backend_of(idx)->index_range(idx, &min, &max); /* synchronises */
+    if (min >= lo && max < hi)
+        return -1;
+    dz_host_view view;
+    const void *entries = dz_host_view_read(&view, idx); /* synchronises */
+    if (!entries)
+        return -2;
+    int64_t at = -1;
+    for (int64_t i = 0; at < 0 && i < idx->size; i++) {
+        int64_t v = dz_host_index(entries, idx->dtype, i);
+        if (v < lo || v >= hi) {
+            at = i;
+            *value = v;
+        }
+    }
+    dz_host_view_close(&view);
+    return at;
 }

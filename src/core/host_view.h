@@ -10,6 +10,7 @@
 #define DEZERO_HOST_VIEW_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "dezero/array.h"
 
@@ -19,12 +20,29 @@ typedef struct dz_host_view {
     bool copied;     /* elements is a host copy (array on a device) */
 } dz_host_view;
 
-/* Opens a view for reading `a`'s elements; NULL after raising when a host
- * copy cannot be allocated. Close it with dz_host_view_close. */
+/* Opens a view for reading `a`'s elements; NULL (DZ_ERR_NOMEM recorded) when
+ * a host copy cannot be allocated. Close it with dz_host_view_close. */
 const void *dz_host_view_read(dz_host_view *view, const dz_array *a);
 /* Opens a view for writing every element of `a` (the contents are
  * undefined until written); closing it copies them to the device. */
 void *dz_host_view_write(dz_host_view *view, dz_array *a);
+/* Opens a view for changing some elements of `a` in place: it starts with
+ * a's elements, and closing it copies them all back to the device. */
+void *dz_host_view_update(dz_host_view *view, dz_array *a);
 void dz_host_view_close(dz_host_view *view);
+
+/* Entry i of int32 or int64 elements seen through a host view. */
+static inline int64_t dz_host_index(const void *elements, dz_dtype dtype, int64_t i)
+{
+    return dtype == DZ_I64 ? ((const int64_t *)elements)[i] : ((const int32_t *)elements)[i];
+}
+
+/* The position (C order) of the first entry of the int32/int64 array `idx`
+ * outside [lo, hi), with that entry in *value; -1 when every entry is inside.
+ * The backend's index_range settles the common case, all inside, without a
+ * copy; only when some entry is outside are the entries read on a host view
+ * (synchronises) to find the first, for the error message. -2 when that
+ * host copy cannot be allocated (DZ_ERR_NOMEM recorded). */
+int64_t dz_first_index_outside(const dz_array *idx, int64_t lo, int64_t hi, int64_t *value);
 
 #endif

@@ -4,6 +4,7 @@
 #include <math.h>
 
 #include "dezero/rng.h"
+#include "host_view.h"
 #include "internal.h"
 
 static uint64_t splitmix64(uint64_t *x)
@@ -110,7 +111,8 @@ int64_t dz_rng_randint(dz_rng *rng, int64_t low, int64_t high)
 static dz_rng *or_default(dz_rng *rng) { return rng ? rng : dz_rng_default(); }
 
 /* A CPU array for the random functions, of a dtype `op` accepts: float when
- * `floating`, else int32 or int64. */
+ * `floating`, else int32 or int64. The generator writes its elements through
+ * a host view, which on the CPU is the array's own buffer. */
 static dz_array *random_array(const char *op, bool floating, dz_dtype dtype, int ndim, const int64_t *shape)
 {
     if (!dz_check_dtype(op, dtype))
@@ -128,13 +130,13 @@ static dz_array *random_array(const char *op, bool floating, dz_dtype dtype, int
     return dz_array_new_for(op, DZ_CPU, dtype, ndim, shape, false);
 }
 
-/* Element i of a float array = v. */
-static void store_float(dz_array *a, int64_t i, double v)
+/* Element i of float elements (a host view) of `dtype` = v. */
+static void store_float(dz_dtype dtype, void *elements, int64_t i, double v)
 {
-    if (a->dtype == DZ_F32)
-        ((float *)a->data)[i] = (float)v;
+    if (dtype == DZ_F32)
+        ((float *)elements)[i] = (float)v;
     else
-        ((double *)a->data)[i] = v;
+        ((double *)elements)[i] = v;
 }
 
 dz_array *dz_array_uniform(dz_rng *rng, dz_dtype dtype, int ndim, const int64_t *shape, double low, double high)
@@ -145,8 +147,13 @@ dz_array *dz_array_uniform(dz_rng *rng, dz_dtype dtype, int ndim, const int64_t 
         return NULL;
     }
     dz_array *a = random_array(op, true, dtype, ndim, shape);
-    for (int64_t i = 0; a && i < a->size; i++)
-        store_float(a, i, low + (high - low) * uniform(or_default(rng)));
+    if (!a)
+        return NULL;
+    dz_host_view view;
+    void *elements = dz_host_view_write(&view, a);
+    for (int64_t i = 0; i < a->size; i++)
+        store_float(dtype, elements, i, low + (high - low) * uniform(or_default(rng)));
+    dz_host_view_close(&view);
     return a;
 }
 
@@ -158,8 +165,13 @@ dz_array *dz_array_normal(dz_rng *rng, dz_dtype dtype, int ndim, const int64_t *
         return NULL;
     }
     dz_array *a = random_array(op, true, dtype, ndim, shape);
-    for (int64_t i = 0; a && i < a->size; i++)
-        store_float(a, i, mean + std * normal(or_default(rng)));
+    if (!a)
+        return NULL;
+    dz_host_view view;
+    void *elements = dz_host_view_write(&view, a);
+    for (int64_t i = 0; i < a->size; i++)
+        store_float(dtype, elements, i, mean + std * normal(or_default(rng)));
+    dz_host_view_close(&view);
     return a;
 }
 
@@ -174,14 +186,19 @@ dz_array *dz_array_randint(dz_rng *rng, dz_dtype dtype, int ndim, const int64_t 
         return NULL;
     }
     dz_array *a = random_array(op, false, dtype, ndim, shape);
+    if (!a)
+        return NULL;
     uint64_t span = span_of(low, high);
-    for (int64_t i = 0; a && i < a->size; i++) {
+    dz_host_view view;
+    void *elements = dz_host_view_write(&view, a);
+    for (int64_t i = 0; i < a->size; i++) {
         int64_t v = randint(or_default(rng), low, span);
         if (dtype == DZ_I32)
-            ((int32_t *)a->data)[i] = (int32_t)v;
+            ((int32_t *)elements)[i] = (int32_t)v;
         else
-            ((int64_t *)a->data)[i] = v;
+            ((int64_t *)elements)[i] = v;
     }
+    dz_host_view_close(&view);
     return a;
 }
 
@@ -195,7 +212,8 @@ dz_array *dz_array_permutation(dz_rng *rng, int64_t n)
     dz_array *a = dz_array_new_for(op, DZ_CPU, DZ_I64, 1, &n, false);
     if (!a)
         return NULL;
-    int64_t *p = a->data;
+    dz_host_view view;
+    int64_t *p = dz_host_view_write(&view, a);
     for (int64_t i = 0; i < n; i++)
         p[i] = i;
     for (int64_t i = n - 1; i > 0; i--) { /* Fisher-Yates */
@@ -203,5 +221,6 @@ dz_array *dz_array_permutation(dz_rng *rng, int64_t n)
         p[i] = p[j];
         p[j] = t;
     }
+    dz_host_view_close(&view);
     return a;
 }

@@ -6,6 +6,7 @@
 
 #include "../backend/backend.h"
 #include "dezero/sparse_grad.h"
+#include "host_view.h"
 #include "internal.h"
 
 void dz_sparse_grad_free(dz_sparse_grad *g)
@@ -61,22 +62,14 @@ static bool valid_entries(const char *op, const dz_array *indices, const dz_arra
     return true;
 }
 
-/* Every index in [0, num_rows), read through a host copy. */
+/* Every index in [0, num_rows). */
 static bool indices_in_range(const char *op, const dz_array *indices, int64_t num_rows)
 {
-    dz_array *host = dz_array_to_device_for(op, indices, DZ_CPU);
-    if (!host)
-        return false;
-    const int64_t *ind = host->data;
-    int64_t bad = -1;
-    for (int64_t i = 0; i < host->size && bad < 0; i++)
-        if (ind[i] < 0 || ind[i] >= num_rows)
-            bad = i;
+    int64_t index, bad = dz_first_index_outside(indices, 0, num_rows, &index);
     if (bad >= 0)
         dz_raise(DZ_ERR_INDEX, "%s: entry %lld has index %lld, out of range for %lld rows; indices run from 0 to "
-                 "num_rows - 1", op, (long long)bad, (long long)ind[bad], (long long)num_rows);
-    dz_array_release(host);
-    return bad < 0;
+                 "num_rows - 1", op, (long long)bad, (long long)index, (long long)num_rows);
+    return bad == -1;
 }
 
 static dz_sparse_grad *sparse_grad_new(dz_array *indices, dz_array *values, int64_t num_rows)
@@ -147,8 +140,8 @@ static int compare_entries(const void *pa, const void *pb)
     return (a->position > b->position) - (a->position < b->position);
 }
 
-/* For each entry, the slot of its index among the sorted unique indices;
- * returns those indices as an array. */
+/* For each of the nnz entries of `indices` (host elements), the slot of its
+ * index among the sorted unique indices; returns those indices as an array. */
 static dz_array *unique_slots(const int64_t *indices, int64_t nnz, int64_t *slots)
 {
     entry *e = dz_xmalloc((size_t)(nnz ? nnz : 1) * sizeof *e);
@@ -166,6 +159,24 @@ static dz_array *unique_slots(const int64_t *indices, int64_t nnz, int64_t *slot
     free(unique);
     free(e);
     return a;
+}
+
+/* The sorted unique indices of g, and in *slots (a new (nnz,) int64 array)
+ * each entry's place among them: the sort runs on the host, on host views
+ * (the arrays' own buffers on the CPU, where coalescing runs). */
+static dz_array *coalesced_indices(const dz_sparse_grad *g, dz_array **slots)
+{
+    const int64_t nnz = g->indices->size;
+    *slots = dz_array_empty(DZ_I64, 1, &nnz);
+    if (!*slots)
+        return NULL;
+    dz_host_view indices_view, slots_view;
+    const int64_t *indices = dz_host_view_read(&indices_view, g->indices);
+    int64_t *slot = dz_host_view_write(&slots_view, *slots);
+    dz_array *unique = unique_slots(indices, nnz, slot);
+    dz_host_view_close(&slots_view);
+    dz_host_view_close(&indices_view);
+    return unique;
 }
 
 /* The sums below run on the CPU backend's kernels. */
@@ -191,9 +202,8 @@ dz_status dz_sparse_grad_coalesce(dz_sparse_grad *g)
         return dz_last_error_code();
     if (g->coalesced)
         return DZ_OK;
-    const int64_t nnz = g->indices->size;
-    dz_array *slots = dz_array_empty(DZ_I64, 1, &nnz);
-    dz_array *indices = slots ? unique_slots(g->indices->data, nnz, slots->data) : NULL;
+    dz_array *slots = NULL;
+    dz_array *indices = coalesced_indices(g, &slots);
     dz_array *values = indices ? dz_array_empty_on(g->values->device, g->values->dtype, 2,
                                                    DZ_SHAPE(indices->size, g->values->shape[1]))
                                : NULL;

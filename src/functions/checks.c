@@ -3,7 +3,9 @@
 
 #include <inttypes.h>
 
+#include "../backend/backend.h"
 #include "../core/array_ops.h"
+#include "../core/host_view.h"
 #include "../core/internal.h"
 #include "dezero/scope.h"
 
@@ -179,7 +181,12 @@ bool dz_check_reduce_axes(const char *op, const dz_array *x, int naxes, const in
 
 int64_t dz_index_at(const dz_array *a, int64_t i)
 {
-    return a->dtype == DZ_I64 ? ((const int64_t *)a->data)[i] : ((const int32_t *)a->data)[i];
+    size_t es = dz_dtype_size(a->dtype);
+    int64_t v64 = 0;
+    int32_t v32 = 0;
+    void *v = a->dtype == DZ_I64 ? (void *)&v64 : (void *)&v32;
+    dz_backend_of(a)->to_host(v, (const char *)a->data + (size_t)i * es, es); /* synchronises */
+    return a->dtype == DZ_I64 ? v64 : v32;
 }
 
 bool dz_check_labels(const char *op, const dz_variable *t)
@@ -194,24 +201,49 @@ bool dz_check_labels(const char *op, const dz_variable *t)
     return true;
 }
 
-bool dz_check_label_range(const char *op, const dz_array *t, int64_t num_classes, const int64_t *ignore_index,
-                          int64_t *count)
+/* dz_check_label_range on a host view of the labels (synchronises): each
+ * label in turn, counted unless ignored, the first bad one raised. */
+static bool scan_labels(const char *op, const dz_array *t, int64_t num_classes, const int64_t *ignore_index,
+                        int64_t *count)
 {
+    dz_host_view view;
+    const void *labels = dz_host_view_read(&view, t);
+    if (!labels)
+        return false;
     int64_t n = 0;
-    for (int64_t i = 0; i < t->size; i++) {
-        int64_t label = dz_index_at(t, i);
+    bool ok = true;
+    for (int64_t i = 0; ok && i < t->size; i++) {
+        int64_t label = dz_host_index(labels, t->dtype, i);
         if (ignore_index && label == *ignore_index)
             continue;
         if (label < 0 || label >= num_classes) {
             dz_raise(DZ_ERR_INDEX, "%s: label %" PRId64 " at position %" PRId64 " is out of range for %" PRId64
                      " classes; labels must be in [0, %" PRId64 ")%s", op, label, i, num_classes, num_classes,
                      ignore_index ? " or equal ignore_index" : "");
-            return false;
+            ok = false;
         }
         n++;
     }
+    dz_host_view_close(&view);
     *count = n;
-    return true;
+    return ok;
+}
+
+/* The backend's index_range settles the common case, every label in range
+ * and none equal to ignore_index, without a copy; otherwise the labels are
+ * counted and checked one by one on the host. */
+bool dz_check_label_range(const char *op, const dz_array *t, int64_t num_classes, const int64_t *ignore_index,
+                          int64_t *count)
+{
+    int64_t lo = 0, hi = -1; /* an empty t: nothing to check */
+    if (t->size > 0)
+        dz_backend_of(t)->index_range(t, &lo, &hi); /* synchronises */
+    bool none_ignored = !ignore_index || *ignore_index < lo || *ignore_index > hi;
+    if (lo >= 0 && hi < num_classes && none_ignored) {
+        *count = t->size;
+        return true;
+    }
+    return scan_labels(op, t, num_classes, ignore_index, count);
 }
 
 dz_variable *dz_identity_result(dz_variable *x) { return dz_autorelease(dz_variable_retain(x)); }

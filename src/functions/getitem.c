@@ -10,7 +10,9 @@
 #include <inttypes.h>
 #include <stdlib.h>
 
+#include "../backend/backend.h"
 #include "../core/array_ops.h"
+#include "../core/host_view.h"
 #include "../core/internal.h"
 #include "checks.h"
 #include "dezero/function.h"
@@ -86,6 +88,23 @@ static bool resolve_slice(const char *op, int axis, int64_t size, const dz_index
     return true;
 }
 
+/* p + size where p is negative, for int64 positions p: p + (p < 0) * size. */
+static dz_array *wrap_negative(const dz_array *p, int64_t size)
+{
+    dz_array *neg = dz_array_unary(DZ_UNARY_NEG, p, 0);                  // -p
+    dz_array *below = neg ? dz_array_unary(DZ_UNARY_STEP, neg, 0) : NULL; // 1 where p < 0, else 0
+    dz_array *host_size = below ? dz_array_from_buffer(DZ_I64, 0, NULL, &size) : NULL; // 0-d
+    dz_array *n = host_size ? dz_array_to_device(host_size, p->device) : NULL;
+    dz_array *shift = n ? dz_array_binary(DZ_BINARY_MUL, below, n) : NULL; // size where p < 0, else 0
+    dz_array *y = shift ? dz_array_binary(DZ_BINARY_ADD, p, shift) : NULL;
+    dz_array_release(neg);
+    dz_array_release(below);
+    dz_array_release(host_size);
+    dz_array_release(n);
+    dz_array_release(shift);
+    return y;
+}
+
 /* Index-array entries checked and wrapped to [0, size) as i64 (the array
  * itself when it already is). */
 static bool resolve_array(const char *op, int axis, int64_t size, dz_array *a, axis_index *out)
@@ -100,23 +119,24 @@ static bool resolve_array(const char *op, int axis, int64_t size, dz_array *a, a
                  a->device == DZ_CPU ? "CPU" : "GPU");
         return false;
     }
-    bool as_is = a->dtype == DZ_I64;
-    for (int64_t k = 0; k < a->size; k++) {
-        int64_t v = dz_index_at(a, k);
-        if (v < -size || v >= size) {
+    int64_t lo = 0, hi = -1; /* an empty array: nothing to check */
+    if (a->size > 0)
+        dz_backend_of(a)->index_range(a, &lo, &hi); /* synchronises */
+    if (lo < -size || hi >= size) {
+        int64_t v, k = dz_first_index_outside(a, -size, size, &v);
+        if (k >= 0)
             dz_raise(DZ_ERR_INDEX, "%s: index %" PRId64 " is out of bounds for axis %d with size %" PRId64
                      " (entry %" PRId64 " of the index array)", op, v, axis, size, k);
-            return false;
-        }
-        as_is = as_is && v >= 0;
+        return false;
     }
-    dz_array *p = as_is ? dz_array_retain(a) : dz_array_empty(DZ_I64, a->ndim, a->shape);
+    dz_array *p = a->dtype == DZ_I64 ? dz_array_retain(a) : dz_array_astype(a, DZ_I64);
+    if (p && lo < 0) {
+        dz_array *wrapped = wrap_negative(p, size);
+        dz_array_release(p);
+        p = wrapped;
+    }
     if (!p)
         return false;
-    for (int64_t k = 0; !as_is && k < a->size; k++) {
-        int64_t v = dz_index_at(a, k);
-        ((int64_t *)p->data)[k] = v < 0 ? v + size : v;
-    }
     *out = (axis_index){DZ_INDEX_ARRAY, 0, 0, 0, p};
     return true;
 }

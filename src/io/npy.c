@@ -10,6 +10,7 @@
 
 #include <string.h>
 
+#include "../core/host_view.h"
 #include "../core/internal.h"
 #include "le.h"
 
@@ -336,24 +337,34 @@ static void byte_swap(unsigned char *p, int64_t count, size_t es)
         }
 }
 
-/* Host order, C order, bools as 0/1. */
-static dz_status normalize(dz_array **a, const npy_header *h, const char *label)
+/* The loaded elements in host byte order, bools as 0/1. */
+static void fix_bytes(unsigned char *bytes, const npy_header *h, int64_t count)
 {
     size_t es = dz_dtype_size(h->dtype);
     if (h->swap)
-        byte_swap((*a)->data, (*a)->size, es);
+        byte_swap(bytes, count, es);
     if (h->dtype == DZ_BOOL)
-        for (int64_t i = 0; i < (*a)->size; i++)
-            ((unsigned char *)(*a)->data)[i] = ((unsigned char *)(*a)->data)[i] != 0;
-    if (h->fortran && h->ndim > 1) {
-        dz_array *c = dz_array_empty(h->dtype, h->ndim, h->shape);
-        if (!c)
-            return dz_fail(DZ_ERR_NOMEM, "%s: out of memory for the C-order copy of shape %s", label,
-                           dz_shape_str(h->ndim, h->shape));
-        fortran_to_c((*a)->data, c->data, h->ndim, h->shape, c->size, es);
-        dz_array_release(*a);
-        *a = c;
-    }
+        for (int64_t i = 0; i < count; i++)
+            bytes[i] = bytes[i] != 0;
+}
+
+/* *a in C order: a Fortran-order array is replaced by a C-order copy (both
+ * on the CPU, where the host views are their own buffers). */
+static dz_status to_c_order(dz_array **a, const npy_header *h, const char *label)
+{
+    if (!h->fortran || h->ndim <= 1)
+        return DZ_OK;
+    dz_array *c = dz_array_empty(h->dtype, h->ndim, h->shape);
+    if (!c)
+        return dz_fail(DZ_ERR_NOMEM, "%s: out of memory for the C-order copy of shape %s", label,
+                       dz_shape_str(h->ndim, h->shape));
+    dz_host_view from, to;
+    fortran_to_c(dz_host_view_read(&from, *a), dz_host_view_write(&to, c), h->ndim, h->shape, c->size,
+                 dz_dtype_size(h->dtype));
+    dz_host_view_close(&to);
+    dz_host_view_close(&from);
+    dz_array_release(*a);
+    *a = c;
     return DZ_OK;
 }
 
@@ -433,9 +444,14 @@ dz_status dz_npy_read(const dz_npy_source *src, dz_array **out)
     if (!a)
         return dz_fail(DZ_ERR_NOMEM, "%s: out of memory for an array of shape %s (%zu bytes)", src->label,
                        dz_shape_str(h.ndim, h.shape), nbytes);
-    st = src->read(src->ctx, a->data, nbytes);
+    dz_host_view view; /* loaded arrays are on the CPU: the view is a's own buffer */
+    unsigned char *bytes = dz_host_view_write(&view, a);
+    st = src->read(src->ctx, bytes, nbytes);
     if (st == DZ_OK)
-        st = normalize(&a, &h, src->label);
+        fix_bytes(bytes, &h, a->size);
+    dz_host_view_close(&view);
+    if (st == DZ_OK)
+        st = to_c_order(&a, &h, src->label);
     if (st != DZ_OK) {
         dz_array_release(a);
         return st;

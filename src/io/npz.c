@@ -26,6 +26,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../core/host_view.h"
 #include "../core/internal.h"
 #include "npy.h"
 #include "npz_internal.h"
@@ -311,26 +312,27 @@ dz_status dz_npy_load(const char *path, dz_array **out)
 
 /* --- saving ------------------------------------------------------------- */
 
-/* np.save's header and the array's bytes, as zip parts; *host holds the data
- * (a CPU copy of a device array). */
-static dz_status npy_parts(const dz_array *a, const char *label, dz_array **host, dz_zip_part parts[2])
+/* np.save's header and the array's bytes, as zip parts. The bytes are a host
+ * view of a (a host copy of a device array, which synchronises): close it
+ * once the parts are written. */
+static dz_status npy_parts(const dz_array *a, const char *label, dz_host_view *view, dz_zip_part parts[2])
 {
-    *host = dz_array_to_device(a, DZ_CPU);
-    if (!*host)
+    const void *elements = dz_host_view_read(view, a);
+    if (!elements)
         return dz_fail(DZ_ERR_NOMEM, "%s: cannot copy an array of shape %s to the host", label, DZ_SHAPE_OF(a));
     size_t hlen;
-    unsigned char *header = dz_npy_header(*host, &hlen);
+    unsigned char *header = dz_npy_header(a, &hlen);
     parts[0] = (dz_zip_part){header, hlen};
-    parts[1] = (dz_zip_part){(*host)->data, (size_t)(*host)->size * dz_dtype_size((*host)->dtype)};
+    parts[1] = (dz_zip_part){elements, (size_t)a->size * dz_dtype_size(a->dtype)};
     return DZ_OK;
 }
 
 static dz_status add_member(dz_zip_writer *w, const char *label, const char *name, const dz_array *a,
                             bool compressed)
 {
-    dz_array *host;
+    dz_host_view view;
     dz_zip_part parts[2] = {{NULL, 0}, {NULL, 0}};
-    dz_status st = npy_parts(a, label, &host, parts);
+    dz_status st = npy_parts(a, label, &view, parts);
     if (st != DZ_OK)
         return st;
     size_t len = strlen(name);
@@ -340,7 +342,7 @@ static dz_status add_member(dz_zip_writer *w, const char *label, const char *nam
     st = dz_zip_writer_add(w, member, parts, 2, compressed);
     free(member);
     free((void *)parts[0].data);
-    dz_array_release(host);
+    dz_host_view_close(&view);
     return st;
 }
 
@@ -545,16 +547,16 @@ dz_status dz_npz_save(const dz_npz *z, const char *path, bool compressed)
 
 static dz_status npy_content(FILE *f, const char *label, const void *ctx)
 {
-    dz_array *host;
+    dz_host_view view;
     dz_zip_part parts[2] = {{NULL, 0}, {NULL, 0}};
-    dz_status st = npy_parts(ctx, label, &host, parts);
+    dz_status st = npy_parts(ctx, label, &view, parts);
     if (st != DZ_OK)
         return st;
     for (int i = 0; i < 2 && st == DZ_OK; i++)
         if (fwrite(parts[i].data, 1, parts[i].len, f) != parts[i].len)
             st = io_fail(label, "write failed");
     free((void *)parts[0].data);
-    dz_array_release(host);
+    dz_host_view_close(&view);
     return st;
 }
 

@@ -3,6 +3,7 @@
  * same draw in f64), or shared with pretrained weights. forward calls
  * dz_embedding / dz_embedding_bag with the options given at construction. */
 
+#include "../backend/backend.h"
 #include "../core/internal.h"
 #include "../functions/checks.h"
 #include "../functions/embedding_internal.h"
@@ -81,6 +82,22 @@ static bool layer_padding(const char *op, const char *message, bool has, int64_t
     return true;
 }
 
+/* Row `row` of the table w (V, D) = zeros, a zero row scattered there;
+ * returns w, or NULL (w released) when memory runs out. */
+static dz_array *zero_row(dz_array *w, int64_t row)
+{
+    int64_t D = w->shape[1];
+    dz_array *zeros = dz_array_empty_on(w->device, w->dtype, 1, &D); // (D,)
+    if (!zeros) {
+        dz_array_release(w);
+        return NULL;
+    }
+    dz_gather_spec spec = {.ndim = 1, .shape = {D}, .stride = {1}, .offset = row * D};
+    dz_backend_of(w)->scatter(zeros, &spec, w);
+    dz_array_release(zeros);
+    return w;
+}
+
 /* N(0, 1) weights (V, D) with the padding row zeroed (padding_idx < 0: none). */
 static dz_array *normal_weights(const char *op, int64_t V, int64_t D, int64_t padding_idx, dz_dtype dtype,
                                 dz_rng *rng)
@@ -93,9 +110,7 @@ static dz_array *normal_weights(const char *op, int64_t V, int64_t D, int64_t pa
     if (!dz_check_shape(op, "the weight shape", 2, DZ_SHAPE(V, D)))
         return NULL;
     dz_array *w = dz_array_normal(rng, dtype, 2, DZ_SHAPE(V, D), 0.0, 1.0);
-    for (int64_t d = 0; w && padding_idx >= 0 && d < D; d++)
-        dz_array_set(w, padding_idx * D + d, 0.0);
-    return w;
+    return w && padding_idx >= 0 ? zero_row(w, padding_idx) : w;
 }
 
 /* need_float: an EmbeddingBag's weights, which it sums (an Embedding's may
