@@ -158,10 +158,12 @@ static bool has_case(const char *function)
     return false;
 }
 
-/* The declared name on a line that starts a declaration ("T *dz_name(..."):
- * the first dz_ identifier followed directly by '('. */
+/* The declared name on a line that starts a declaration ("DZ_API T *dz_name(...",
+ * DZ_API or not): the first dz_ identifier followed directly by '('. */
 static bool declared_name(const char *line, char *name, size_t size)
 {
+    if (strncmp(line, "DZ_API ", 7) == 0)
+        line += 7;
     if (line[0] < 'a' || line[0] > 'z' || strncmp(line, "typedef", 7) == 0)
         return false;
     for (const char *p = strstr(line, "dz_"); p; p = strstr(p + 1, "dz_")) {
