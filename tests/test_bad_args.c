@@ -1,10 +1,15 @@
 /* Runs the bad-argument cases (bad_args.h), each in a forked child, and checks
- * that every public function declared in include/dezero has a case.
+ * that every public function declared in include/dezero has a case and that
+ * libdezero.so exports exactly those functions.
  *
  *   test_bad_args                     run every case, both handler modes
  *   test_bad_args dz_add              run the cases of one function
  *   test_bad_args --coverage DIR      list the functions declared in the headers of DIR
- *                                     that have no case; fail if any */
+ *                                     that have no case; fail if any
+ *   test_bad_args --exports NM LIB DIR
+ *                                     compare the functions the shared library LIB exports
+ *                                     (read with the nm program NM) with those declared in
+ *                                     the headers of DIR; fail naming any difference */
 #include "bad_args.h"
 
 #include <dirent.h>
@@ -158,10 +163,12 @@ static bool has_case(const char *function)
     return false;
 }
 
-/* The declared name on a line that starts a declaration ("T *dz_name(..."):
- * the first dz_ identifier followed directly by '('. */
+/* The declared name on a line that starts a declaration ("DZ_API T *dz_name(...",
+ * DZ_API or not): the first dz_ identifier followed directly by '('. */
 static bool declared_name(const char *line, char *name, size_t size)
 {
+    if (strncmp(line, "DZ_API ", 7) == 0)
+        line += 7;
     if (line[0] < 'a' || line[0] > 'z' || strncmp(line, "typedef", 7) == 0)
         return false;
     for (const char *p = strstr(line, "dz_"); p; p = strstr(p + 1, "dz_")) {
@@ -177,14 +184,16 @@ static bool declared_name(const char *line, char *name, size_t size)
     return false;
 }
 
-static int check_coverage(const char *dir)
+/* Calls visit(name, header) for each function declared in the headers of dir;
+ * returns how many, or -1 when dir or a header cannot be read. */
+static int each_declared(const char *dir, void (*visit)(const char *name, const char *header))
 {
     DIR *d = opendir(dir);
     if (!d) {
         perror(dir);
-        return 1;
+        return -1;
     }
-    int declared = 0, missing = 0;
+    int declared = 0;
     struct dirent *e;
     while ((e = readdir(d))) {
         size_t len = strlen(e->d_name);
@@ -195,26 +204,121 @@ static int check_coverage(const char *dir)
         FILE *f = fopen(path, "r");
         if (!f) {
             perror(path);
-            return 1;
+            closedir(d);
+            return -1;
         }
         while (fgets(line, sizeof line, f))
             if (declared_name(line, name, sizeof name)) {
                 declared++;
-                if (!has_case(name)) {
-                    printf("no bad-argument case: %s (%s)\n", name, e->d_name);
-                    missing++;
-                }
+                visit(name, e->d_name);
             }
         fclose(f);
     }
     closedir(d);
+    return declared;
+}
+
+static int missing; /* public functions without a case */
+
+static void check_case(const char *name, const char *header)
+{
+    if (!has_case(name)) {
+        printf("no bad-argument case: %s (%s)\n", name, header);
+        missing++;
+    }
+}
+
+static int check_coverage(const char *dir)
+{
+    int declared = each_declared(dir, check_case);
+    if (declared < 0)
+        return 1;
     printf("%d public functions, %d without a case\n", declared, missing);
     return missing || declared == 0 ? 1 : 0;
+}
+
+/* ---- exports: what the shared library exports against what the headers declare ---- */
+
+#define MAX_PUBLIC 1024
+static char public_names[MAX_PUBLIC][128];
+static bool public_exported[MAX_PUBLIC];
+static int npublic;
+
+static void add_public(const char *name, const char *header)
+{
+    (void)header;
+    if (npublic < MAX_PUBLIC)
+        snprintf(public_names[npublic++], sizeof public_names[0], "%s", name);
+}
+
+/* Symbols the linker defines in every shared library (older binutils list them). */
+static bool linker_symbol(const char *name)
+{
+    static const char *const names[] = {"_init", "_fini", "_edata", "_end", "__bss_start"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(name, names[i]) == 0)
+            return true;
+    return false;
+}
+
+/* Marks name exported; false when no header declares it. */
+static bool mark_exported(const char *name)
+{
+    bool found = false;
+    for (int i = 0; i < npublic; i++)
+        if (strcmp(public_names[i], name) == 0)
+            public_exported[i] = found = true;
+    return found;
+}
+
+/* Reads `nm -D --defined-only library` and fails naming each function it
+ * exports that the headers of dir do not declare, and each declared one it
+ * does not export (a missing DZ_API). */
+static int check_exports(const char *nm, const char *library, const char *dir)
+{
+    int declared = each_declared(dir, add_public);
+    if (declared <= 0 || declared > MAX_PUBLIC) {
+        printf("%d functions declared in %s (1 to %d expected)\n", declared, dir, MAX_PUBLIC);
+        return 1;
+    }
+    char command[8192], line[1024];
+    snprintf(command, sizeof command, "'%s' -D --defined-only '%s'", nm, library);
+    FILE *p = popen(command, "r");
+    if (!p) {
+        perror(command);
+        return 1;
+    }
+    int exported = 0, wrong = 0;
+    while (fgets(line, sizeof line, p)) { /* "0000000000012340 T dz_add" */
+        line[strcspn(line, "\n")] = '\0';
+        const char *space = strrchr(line, ' ');
+        const char *name = space ? space + 1 : line;
+        if (linker_symbol(name))
+            continue;
+        exported++;
+        if (!mark_exported(name)) {
+            printf("exported but not declared in %s: %s\n", dir, name);
+            wrong++;
+        }
+    }
+    if (pclose(p) != 0) {
+        printf("%s failed\n", command);
+        return 1;
+    }
+    for (int i = 0; i < npublic; i++)
+        if (!public_exported[i]) {
+            printf("declared but not exported: %s\n", public_names[i]);
+            wrong++;
+        }
+    printf("%d functions declared, %d symbols exported, %d wrong\n", declared, exported, wrong);
+    return wrong ? 1 : 0;
 }
 
 int main(int argc, char **argv)
 {
     if (argc == 3 && strcmp(argv[1], "--coverage") == 0)
         return check_coverage(argv[2]);
+    if (argc == 5 && strcmp(argv[1], "--exports") == 0)
+        return check_exports(argv[2], argv[3], argv[4]);
     return run_cases(argc > 1 ? argv[1] : NULL);
 }

@@ -6,34 +6,43 @@
 
 #include <stdbool.h>
 
+#include "dezero/export.h"
 #include "dezero/rng.h"
 #include "dezero/variable.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 /* DeZero's 0.5 tanh(0.5 x) + 0.5, which is exactly 1 / (1 + e^-x); evaluated
  * with e = e^-|x| as 1 / (1 + e) or e / (1 + e), so it neither overflows nor
  * cancels on either side (f32 uses a vectorized exp within 1.4 ulp). */
-dz_variable *dz_sigmoid(dz_variable *x);
+DZ_API dz_variable *dz_sigmoid(dz_variable *x);
 /* max(x, 0); the grad is gy where x > 0, else 0. */
-dz_variable *dz_relu(dz_variable *x);
+DZ_API dz_variable *dz_relu(dz_variable *x);
 /* x where x > 0, else slope * x. */
-dz_variable *dz_leaky_relu(dz_variable *x, double slope);
+DZ_API dz_variable *dz_leaky_relu(dz_variable *x, double slope);
 /* Softmax along `axis` (negative counts from the end), max-shifted. */
-dz_variable *dz_softmax(dz_variable *x, int axis);
+DZ_API dz_variable *dz_softmax(dz_variable *x, int axis);
 /* log(softmax(x)) along `axis` = x - logsumexp(x), max-shifted (stable). */
-dz_variable *dz_log_softmax(dz_variable *x, int axis);
+DZ_API dz_variable *dz_log_softmax(dz_variable *x, int axis);
 
 /* Max / min over `axes` (NULL or naxes 0: all axes); keepdims keeps them as
  * size 1. Every element equal to the extremum gets the full gradient (ties
  * included, as DeZero). */
-dz_variable *dz_max(dz_variable *x, int naxes, const int *axes, bool keepdims);
-dz_variable *dz_min(dz_variable *x, int naxes, const int *axes, bool keepdims);
+DZ_API dz_variable *dz_max(dz_variable *x, int naxes, const int *axes, bool keepdims);
+DZ_API dz_variable *dz_min(dz_variable *x, int naxes, const int *axes, bool keepdims);
 
 /* x clipped to [lo, hi] (lo <= hi); the grad passes where lo <= x <= hi. */
-dz_variable *dz_clip(dz_variable *x, double lo, double hi);
+DZ_API dz_variable *dz_clip(dz_variable *x, double lo, double hi);
 
 /* In train mode (dz_is_train()): y = x * mask / (1 - ratio) with
  * mask = uniform[0, 1) > ratio drawn from rng (NULL: the default generator);
  * 0 <= ratio < 1. In test mode y is x itself. */
-dz_variable *dz_dropout(dz_variable *x, double ratio, dz_rng *rng);
+DZ_API dz_variable *dz_dropout(dz_variable *x, double ratio, dz_rng *rng);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

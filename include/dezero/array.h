@@ -12,7 +12,12 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "dezero/export.h"
 #include "dezero/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 #define DZ_MAX_NDIM 8
 
@@ -45,57 +50,61 @@ typedef struct dz_array {
 #define DZ_SHAPE(...) ((const int64_t[]){__VA_ARGS__})
 
 /* Bytes per element; 0 after raising DZ_ERR_DTYPE for a value outside the enum. */
-size_t dz_dtype_size(dz_dtype dtype);
+DZ_API size_t dz_dtype_size(dz_dtype dtype);
 /* "float32"; "unknown dtype" for a value outside the enum (no error: it is
  * used inside error messages). */
-const char *dz_dtype_name(dz_dtype dtype);
-bool dz_dtype_is_float(dz_dtype dtype);   /* f32, f64 */
-bool dz_dtype_is_integer(dz_dtype dtype); /* i32, i64 */
+DZ_API const char *dz_dtype_name(dz_dtype dtype);
+DZ_API bool dz_dtype_is_float(dz_dtype dtype);   /* f32, f64 */
+DZ_API bool dz_dtype_is_integer(dz_dtype dtype); /* i32, i64 */
 
 /* Creation. NULL on error (unknown dtype, overflowing or negative shape, bad
  * ndim, a value the dtype cannot hold such as NaN or 2^31 in an int32). */
-dz_array *dz_array_empty(dz_dtype dtype, int ndim, const int64_t *shape);
-dz_array *dz_array_zeros(dz_dtype dtype, int ndim, const int64_t *shape);
-dz_array *dz_array_ones(dz_dtype dtype, int ndim, const int64_t *shape);
-dz_array *dz_array_full(dz_dtype dtype, int ndim, const int64_t *shape, double value);
-dz_array *dz_array_scalar(dz_dtype dtype, double value); /* 0-d */
-dz_array *dz_array_arange(dz_dtype dtype, double start, double stop, double step);
+DZ_API dz_array *dz_array_empty(dz_dtype dtype, int ndim, const int64_t *shape);
+DZ_API dz_array *dz_array_zeros(dz_dtype dtype, int ndim, const int64_t *shape);
+DZ_API dz_array *dz_array_ones(dz_dtype dtype, int ndim, const int64_t *shape);
+DZ_API dz_array *dz_array_full(dz_dtype dtype, int ndim, const int64_t *shape, double value);
+DZ_API dz_array *dz_array_scalar(dz_dtype dtype, double value); /* 0-d */
+DZ_API dz_array *dz_array_arange(dz_dtype dtype, double start, double stop, double step);
 /* Copies ndim/shape/size elements of `dtype` from a host buffer. */
-dz_array *dz_array_from_buffer(dz_dtype dtype, int ndim, const int64_t *shape, const void *buffer);
-dz_array *dz_array_zeros_like(const dz_array *a);
-dz_array *dz_array_ones_like(const dz_array *a);
-dz_array *dz_array_copy(const dz_array *a);
+DZ_API dz_array *dz_array_from_buffer(dz_dtype dtype, int ndim, const int64_t *shape, const void *buffer);
+DZ_API dz_array *dz_array_zeros_like(const dz_array *a);
+DZ_API dz_array *dz_array_ones_like(const dz_array *a);
+DZ_API dz_array *dz_array_copy(const dz_array *a);
 /* Raises DZ_ERR_VALUE (NumPy wraps or gives garbage) when an element cannot be
  * converted: NaN, infinite or out of range for an integer dtype. */
-dz_array *dz_array_astype(const dz_array *a, dz_dtype dtype);
+DZ_API dz_array *dz_array_astype(const dz_array *a, dz_dtype dtype);
 /* Same storage, new shape; one entry may be -1. */
-dz_array *dz_array_reshape(const dz_array *a, int ndim, const int64_t *shape);
+DZ_API dz_array *dz_array_reshape(const dz_array *a, int ndim, const int64_t *shape);
 /* A copy on `device` (a new reference to `a` when it is already there). */
-dz_array *dz_array_to_device(const dz_array *a, dz_device device);
+DZ_API dz_array *dz_array_to_device(const dz_array *a, dz_device device);
 
 /* Both accept NULL (and do nothing). */
-dz_array *dz_array_retain(dz_array *a);
-void dz_array_release(dz_array *a);
+DZ_API dz_array *dz_array_retain(dz_array *a);
+DZ_API void dz_array_release(dz_array *a);
 
 /* Element access by flat (C-order) index in 0..size-1, as double; CPU arrays
  * only. A bad index raises DZ_ERR_INDEX (get then returns NaN); set raises
  * DZ_ERR_VALUE for a value the dtype cannot hold. */
-double dz_array_get(const dz_array *a, int64_t index);
-void dz_array_set(dz_array *a, int64_t index, double value);
+DZ_API double dz_array_get(const dz_array *a, int64_t index);
+DZ_API void dz_array_set(dz_array *a, int64_t index, double value);
 /* Copy all elements to a host double buffer of a->size entries. */
-void dz_array_to_doubles(const dz_array *a, double *out);
+DZ_API void dz_array_to_doubles(const dz_array *a, double *out);
 
-bool dz_shape_equal(int ndim_a, const int64_t *a, int ndim_b, const int64_t *b);
-bool dz_array_same_shape(const dz_array *a, const dz_array *b);
+DZ_API bool dz_shape_equal(int ndim_a, const int64_t *a, int ndim_b, const int64_t *b);
+DZ_API bool dz_array_same_shape(const dz_array *a, const dz_array *b);
 /* "(2, 3)" into buf (cut to fit len >= 1); returns buf. */
-char *dz_shape_format(int ndim, const int64_t *shape, char *buf, size_t len);
+DZ_API char *dz_shape_format(int ndim, const int64_t *shape, char *buf, size_t len);
 /* Product of the shape, checked: false on overflow or a negative entry (no
  * error is recorded for those; bad arguments raise). */
-bool dz_shape_size(int ndim, const int64_t *shape, int64_t *size);
+DZ_API bool dz_shape_size(int ndim, const int64_t *shape, int64_t *size);
 
 /* NumPy-style text: "[[1. 2.]\n [3. 4.]]". The string is malloc'd. `indent`
  * spaces (0 to 1024) are added after each newline (for "variable(...)"). */
-char *dz_array_format(const dz_array *a, int indent);
-void dz_array_print(const dz_array *a, FILE *out);
+DZ_API char *dz_array_format(const dz_array *a, int indent);
+DZ_API void dz_array_print(const dz_array *a, FILE *out);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -5,10 +5,16 @@
 
 #include <stdbool.h>
 
-bool dz_enable_backprop(void);
-bool dz_set_enable_backprop(bool on);
-bool dz_is_train(void);
-bool dz_set_train(bool on);
+#include "dezero/export.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+DZ_API bool dz_enable_backprop(void);
+DZ_API bool dz_set_enable_backprop(bool on);
+DZ_API bool dz_is_train(void);
+DZ_API bool dz_set_train(bool on);
 
 /* DZ_NO_GRAD { ... } runs the block with recording off (do not `break` out of it;
  * `return` from inside skips the restore). */
@@ -19,5 +25,9 @@ bool dz_set_train(bool on);
 #define DZ_TEST_MODE                                                                      \
     for (int dz_once_ = 1, dz_prev_ = dz_set_train(false); dz_once_;                      \
          dz_once_ = 0, dz_set_train(dz_prev_))
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -5,8 +5,14 @@
 
 #include <stdbool.h>
 
+#include "dezero/export.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* True when the library was built with CUDA and a GPU is present. */
-bool dz_cuda_available(void);
+DZ_API bool dz_cuda_available(void);
 
 /* Threads the CPU may use: matmul, and the elementwise, reduction, bias,
  * softmax and loss kernels on arrays above a grain of 32,768 elements. Results
@@ -16,8 +22,8 @@ bool dz_cuda_available(void);
  * raises OpenBLAS's count again loses that guarantee). n < 1 means 1. The
  * default is the DZ_NUM_THREADS environment variable when it is a positive
  * integer, else the number of online CPUs. */
-void dz_set_num_threads(int n);
-int dz_num_threads(void);
+DZ_API void dz_set_num_threads(int n);
+DZ_API int dz_num_threads(void);
 
 /* CPU array memory comes from a caching allocator: freed buffers are kept in
  * size classes and reused, so a steady training loop neither calls malloc
@@ -27,8 +33,12 @@ typedef struct dz_memory_info {
     size_t cached; /* freed, kept for reuse */
     size_t peak;   /* the largest in_use seen */
 } dz_memory_info;
-dz_memory_info dz_memory_stats(void);
+DZ_API dz_memory_info dz_memory_stats(void);
 /* Returns every cached buffer to the system. */
-void dz_empty_cache(void);
+DZ_API void dz_empty_cache(void);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -28,9 +28,14 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "dezero/export.h"
 #include "dezero/layer.h"
 #include "dezero/rng.h"
 #include "dezero/variable.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 typedef struct dz_embedding_options {
     bool has_padding_idx;
@@ -43,14 +48,14 @@ typedef struct dz_embedding_options {
 } dz_embedding_options;
 
 /* Everything off, norm_type 2 (what passing NULL means). */
-dz_embedding_options dz_embedding_default_options(void);
+DZ_API dz_embedding_options dz_embedding_default_options(void);
 
 /* y = W[idx]: idx int32/int64 of any shape (0-d and empty included), W (V, D)
  * of any dtype (only f32/f64 W get grads and max_norm). opt NULL = defaults.
  * With sparse, backward appends one entry per non-padding index to
  * W->sparse_grad (uncoalesced, in idx order) and gives W no dense grad;
  * sparse with scale_grad_by_freq fails at backward, as in PyTorch. */
-dz_variable *dz_embedding(dz_variable *idx, dz_variable *W, const dz_embedding_options *opt);
+DZ_API dz_variable *dz_embedding(dz_variable *idx, dz_variable *W, const dz_embedding_options *opt);
 
 typedef enum dz_embedding_bag_mode {
     DZ_EMBEDDING_BAG_SUM,
@@ -71,32 +76,36 @@ typedef struct dz_embedding_bag_options {
 } dz_embedding_bag_options;
 
 /* Mode mean (PyTorch's default), norm_type 2, everything else off. */
-dz_embedding_bag_options dz_embedding_bag_default_options(void);
+DZ_API dz_embedding_bag_options dz_embedding_bag_default_options(void);
 
 /* out[b] = reduce(W[idx[j]] for j in bag b), shape (B, D). Either idx (N,)
  * with offsets (B,) (bag b starts at offsets[b]; offsets[0] == 0), or idx
  * (B, L) with offsets NULL (fixed bags of L). per_sample_weights (NULL or
  * idx's shape, W's dtype, sum mode only) scale each row, and get a grad. Empty
  * bags give zeros; max sends the grad to the first maximal row per feature. */
-dz_variable *dz_embedding_bag(dz_variable *idx, dz_variable *offsets, dz_variable *W,
-                              dz_variable *per_sample_weights, const dz_embedding_bag_options *opt);
+DZ_API dz_variable *dz_embedding_bag(dz_variable *idx, dz_variable *offsets, dz_variable *W,
+                                     dz_variable *per_sample_weights, const dz_embedding_bag_options *opt);
 
 /* An Embedding layer with parameter "W" (V, D) drawn from N(0, 1) in `dtype`
  * (f32 or f64; DeZero's EmbedID is f64, PyTorch's default f32) from rng (NULL:
  * the default generator); the padding row is zeroed. forward(idx) =
  * dz_embedding(idx, W, opt). NULL after a user error. */
-dz_layer *dz_embedding_layer_new(int64_t num_embeddings, int64_t embedding_dim, const dz_embedding_options *opt,
-                                 dz_dtype dtype, dz_rng *rng);
+DZ_API dz_layer *dz_embedding_layer_new(int64_t num_embeddings, int64_t embedding_dim,
+                                        const dz_embedding_options *opt, dz_dtype dtype, dz_rng *rng);
 /* The same around `weights` (V, D), which W shares (retained; max_norm
  * rewrites it in place). The padding row is kept as given. freeze: W gets no
  * grad (requires_grad = false). */
-dz_layer *dz_embedding_layer_from_pretrained(dz_array *weights, bool freeze, const dz_embedding_options *opt);
+DZ_API dz_layer *dz_embedding_layer_from_pretrained(dz_array *weights, bool freeze, const dz_embedding_options *opt);
 
 /* EmbeddingBag layers; forward(idx[, offsets[, per_sample_weights]]), where
  * offsets and per_sample_weights may be NULL. */
-dz_layer *dz_embedding_bag_layer_new(int64_t num_embeddings, int64_t embedding_dim,
-                                     const dz_embedding_bag_options *opt, dz_dtype dtype, dz_rng *rng);
-dz_layer *dz_embedding_bag_layer_from_pretrained(dz_array *weights, bool freeze,
-                                                 const dz_embedding_bag_options *opt);
+DZ_API dz_layer *dz_embedding_bag_layer_new(int64_t num_embeddings, int64_t embedding_dim,
+                                            const dz_embedding_bag_options *opt, dz_dtype dtype, dz_rng *rng);
+DZ_API dz_layer *dz_embedding_bag_layer_from_pretrained(dz_array *weights, bool freeze,
+                                                        const dz_embedding_bag_options *opt);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -13,6 +13,12 @@
 
 #include <stdbool.h>
 
+#include "dezero/export.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef enum dz_status {
     DZ_OK = 0,
     DZ_ERR_NULL,        /* a required argument is NULL */
@@ -34,18 +40,22 @@ typedef void (*dz_error_handler)(dz_status code, const char *message);
 
 /* Install a handler for user errors; returns the previous one. NULL restores
  * the default (print and abort). */
-dz_error_handler dz_set_error_handler(dz_error_handler handler);
+DZ_API dz_error_handler dz_set_error_handler(dz_error_handler handler);
 
 /* Make user errors return NULL / a status instead of aborting; returns the
  * previous handler so it can be restored. */
-dz_error_handler dz_set_error_handler_off(void);
+DZ_API dz_error_handler dz_set_error_handler_off(void);
 
 /* The message and code of the most recent error on this thread. */
-const char *dz_last_error(void);
-dz_status dz_last_error_code(void);
-void dz_clear_error(void);
+DZ_API const char *dz_last_error(void);
+DZ_API dz_status dz_last_error_code(void);
+DZ_API void dz_clear_error(void);
 
 /* A short name for a status code ("shape error"). */
-const char *dz_status_name(dz_status code);
+DZ_API const char *dz_status_name(dz_status code);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

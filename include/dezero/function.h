@@ -14,7 +14,12 @@
 #ifndef DEZERO_FUNCTION_H
 #define DEZERO_FUNCTION_H
 
+#include "dezero/export.h"
 #include "dezero/variable.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 typedef struct dz_function_ops {
     const char *name;
@@ -46,12 +51,16 @@ struct dz_function {
  * this raises DZ_ERR_NULL, otherwise the forward's error stays the one
  * reported. On any failure the outputs and the state are released, out_vars
  * gets NULLs and the call returns NULL. */
-dz_variable *dz_function_apply(const dz_function_ops *ops, int ninputs, dz_variable *const *inputs,
-                               int noutputs, dz_array **outputs, dz_variable **out_vars,
-                               double scalar, void *state);
+DZ_API dz_variable *dz_function_apply(const dz_function_ops *ops, int ninputs, dz_variable *const *inputs,
+                                      int noutputs, dz_array **outputs, dz_variable **out_vars,
+                                      double scalar, void *state);
 
 /* The same for the common case of one output. */
-dz_variable *dz_function_apply1(const dz_function_ops *ops, int ninputs, dz_variable *const *inputs,
-                                dz_array *output, double scalar, void *state);
+DZ_API dz_variable *dz_function_apply1(const dz_function_ops *ops, int ninputs, dz_variable *const *inputs,
+                                       dz_array *output, double scalar, void *state);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -39,7 +39,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "dezero/export.h"
 #include "dezero/variable.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 typedef enum dz_index_kind { DZ_INDEX_INT, DZ_INDEX_SLICE, DZ_INDEX_ARRAY } dz_index_kind;
 
@@ -66,12 +71,16 @@ typedef struct dz_index {
     (int)(sizeof((const dz_index[]){__VA_ARGS__}) / sizeof(dz_index)), ((const dz_index[]){__VA_ARGS__})
 
 /* y = x[index] (a new array; x any dtype). */
-dz_variable *dz_get_item(dz_variable *x, int nindex, const dz_index *index);
+DZ_API dz_variable *dz_get_item(dz_variable *x, int nindex, const dz_index *index);
 
 /* gx = zeros(in_shape) with gx[index] += gy (np.add.at): the backward of
  * dz_get_item(x, index) for an x of in_shape. gy must have the shape that
  * indexing in_shape gives; f32, f64, i32 or i64. */
-dz_variable *dz_get_item_grad(dz_variable *gy, int nindex, const dz_index *index, int ndim,
-                              const int64_t *in_shape);
+DZ_API dz_variable *dz_get_item_grad(dz_variable *gy, int nindex, const dz_index *index, int ndim,
+                                     const int64_t *in_shape);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

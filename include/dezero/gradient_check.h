@@ -3,7 +3,12 @@
 #ifndef DEZERO_GRADIENT_CHECK_H
 #define DEZERO_GRADIENT_CHECK_H
 
+#include "dezero/export.h"
 #include "dezero/variable.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 /* The function under test: builds an output from inputs[0..n-1]. */
 typedef dz_variable *(*dz_checked_fn)(dz_variable *const *inputs, void *ctx);
@@ -20,7 +25,11 @@ typedef struct dz_gradient_check_options {
  * the element and both values. options NULL = the defaults above (eps > 0 and
  * tolerances >= 0, all finite). The inputs and the output live on the CPU, the
  * output in f32 or f64. */
-dz_status dz_gradient_check(dz_checked_fn f, void *ctx, int ninputs, dz_variable *const *inputs,
-                            const dz_gradient_check_options *options);
+DZ_API dz_status dz_gradient_check(dz_checked_fn f, void *ctx, int ninputs, dz_variable *const *inputs,
+                                   const dz_gradient_check_options *options);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

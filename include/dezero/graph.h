@@ -11,11 +11,20 @@
 
 #include <stdbool.h>
 
+#include "dezero/export.h"
 #include "dezero/error.h"
 #include "dezero/variable.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* DZ_OK, DZ_ERR_NULL (y or path NULL, a user error) or DZ_ERR_IO when the
  * file cannot be written (an environment error: dz_last_error says why). */
-dz_status dz_graph_write_dot(dz_variable *y, const char *path, bool verbose);
+DZ_API dz_status dz_graph_write_dot(dz_variable *y, const char *path, bool verbose);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

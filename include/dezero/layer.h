@@ -19,7 +19,12 @@
 
 #include <stdbool.h>
 
+#include "dezero/export.h"
 #include "dezero/variable.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 typedef struct dz_layer dz_layer;
 
@@ -49,33 +54,34 @@ struct dz_layer {
 };
 
 /* Set up the base of a newly allocated layer (zeroed memory). */
-void dz_layer_init(dz_layer *layer, const dz_layer_ops *ops);
+DZ_API void dz_layer_init(dz_layer *layer, const dz_layer_ops *ops);
 /* An empty container (type "Model") to which parameters and sub-layers are
  * added; it has no forward of its own. Handy to group layers for one
  * optimizer or one weights file. */
-dz_layer *dz_model_new(void);
+DZ_API dz_layer *dz_model_new(void);
 /* Frees the layer, its sub-layers, and its references to parameters. NULL is
  * a no-op; a sub-layer is freed with its root, not by itself. */
-void dz_layer_free(dz_layer *layer);
+DZ_API void dz_layer_free(dz_layer *layer);
 
 /* Register a parameter (retained) / a sub-layer (ownership moves in) under
  * `name`; a name may be used once per layer. Return what they register, or
  * NULL after an error, in which case a sub-layer stays the caller's. */
-dz_variable *dz_layer_add_param(dz_layer *layer, const char *name, dz_variable *param);
-dz_layer *dz_layer_add_child(dz_layer *layer, const char *name, dz_layer *child);
+DZ_API dz_variable *dz_layer_add_param(dz_layer *layer, const char *name, dz_variable *param);
+DZ_API dz_layer *dz_layer_add_child(dz_layer *layer, const char *name, dz_layer *child);
 /* Direct lookups by name (borrowed; NULL when absent). */
-dz_variable *dz_layer_param(const dz_layer *layer, const char *name);
-dz_layer *dz_layer_child(const dz_layer *layer, const char *name);
+DZ_API dz_variable *dz_layer_param(const dz_layer *layer, const char *name);
+DZ_API dz_layer *dz_layer_child(const dz_layer *layer, const char *name);
 
 /* Run the layer. Bad inputs are user errors named after the call
  * ("dz_layer_call: Linear expects ..."). */
-dz_variable *dz_layer_forward(dz_layer *layer, int ninputs, dz_variable *const *inputs);
-dz_variable *dz_layer_call(dz_layer *layer, dz_variable *x);
-void dz_layer_reset_state(dz_layer *layer);
+DZ_API dz_variable *dz_layer_forward(dz_layer *layer, int ninputs, dz_variable *const *inputs);
+DZ_API dz_variable *dz_layer_call(dz_layer *layer, dz_variable *x);
+DZ_API void dz_layer_reset_state(dz_layer *layer);
 
 /* DeZero's Model.plot: run a forward on `inputs` and write the graph that
  * produced its output as Graphviz DOT to `path` (render with `dot -Tpng`). */
-dz_status dz_layer_plot(dz_layer *layer, int ninputs, dz_variable *const *inputs, const char *path, bool verbose);
+DZ_API dz_status dz_layer_plot(dz_layer *layer, int ninputs, dz_variable *const *inputs, const char *path,
+                               bool verbose);
 
 /* Every parameter of the tree, depth first in registration order. */
 typedef struct dz_param_list {
@@ -84,28 +90,32 @@ typedef struct dz_param_list {
     char **paths;         /* "l1/W" */
 } dz_param_list;
 
-dz_param_list *dz_layer_params(const dz_layer *layer);
-void dz_param_list_free(dz_param_list *list);
+DZ_API dz_param_list *dz_layer_params(const dz_layer *layer);
+DZ_API void dz_param_list_free(dz_param_list *list);
 
-void dz_layer_cleargrads(dz_layer *layer);
+DZ_API void dz_layer_cleargrads(dz_layer *layer);
 /* Number of scalar parameters (uninitialised lazy parameters count 0); 0
  * after an error. */
-int64_t dz_layer_count_params(const dz_layer *layer);
+DZ_API int64_t dz_layer_count_params(const dz_layer *layer);
 /* Move every parameter's data to `device` (grads are cleared). */
-dz_status dz_layer_to_device(dz_layer *layer, dz_device device);
-dz_status dz_layer_to_cpu(dz_layer *layer);
-dz_status dz_layer_to_gpu(dz_layer *layer);
+DZ_API dz_status dz_layer_to_device(dz_layer *layer, dz_device device);
+DZ_API dz_status dz_layer_to_cpu(dz_layer *layer);
+DZ_API dz_status dz_layer_to_gpu(dz_layer *layer);
 
 /* Save every parameter as one .npz member per '/'-joined path (stored, or
  * deflated when `compressed`), atomically: a failure leaves any old file
  * intact. Refuses uninitialised (lazy) parameters. Parameters on the GPU are
  * copied to the host for writing; the layer stays where it is. */
-dz_status dz_layer_save_weights(const dz_layer *layer, const char *path, bool compressed);
+DZ_API dz_status dz_layer_save_weights(const dz_layer *layer, const char *path, bool compressed);
 /* Load parameters saved by dz_layer_save_weights or np.savez. Every key,
  * shape and dtype is checked before anything changes: a missing key, an
  * extra key or a shape mismatch fails and leaves the model unchanged. Float
  * parameters take f16/f32/f64/u8/bool data (converted to their dtype);
  * uninitialised lazy parameters take the file's shape. */
-dz_status dz_layer_load_weights(dz_layer *layer, const char *path);
+DZ_API dz_status dz_layer_load_weights(dz_layer *layer, const char *path);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

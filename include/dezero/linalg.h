@@ -4,23 +4,32 @@
 #ifndef DEZERO_LINALG_H
 #define DEZERO_LINALG_H
 
+#include "dezero/export.h"
 #include "dezero/variable.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 /* a (..., M, K) @ b (..., K, N) -> (..., M, N). Leading (batch) dims broadcast
  * as in NumPy: (2, 1, M, K) @ (3, K, N) -> (2, 3, M, N). Both operands need at
  * least 2 dims: 1-D operands are refused (reshape a vector to (1, K) or
  * (K, 1)). f32 or f64, one dtype. Differentiable to any order. */
-dz_variable *dz_matmul(dz_variable *a, dz_variable *b);
+DZ_API dz_variable *dz_matmul(dz_variable *a, dz_variable *b);
 
 /* x (N, I) @ W (I, O) + b (O,) as one Function; b may be NULL (no bias, no
  * grad for it). Backward: gx = gy W^T, gW = x^T gy, gb = sum of gy's rows;
  * with create_graph it is built from dz_matmul / dz_transpose / dz_sum_to so it
  * differentiates again, otherwise it calls gemm directly. */
-dz_variable *dz_linear(dz_variable *x, dz_variable *W, dz_variable *b);
+DZ_API dz_variable *dz_linear(dz_variable *x, dz_variable *W, dz_variable *b);
 
 /* indices (any shape, int32/int64, values in 0..num_classes-1) ->
  * indices.shape + (num_classes,) of `dtype` (f32, f64, i32, i64) with a 1 at
  * each index. The result is a constant: a leaf with requires_grad = false. */
-dz_variable *dz_one_hot(dz_variable *indices, int64_t num_classes, dz_dtype dtype);
+DZ_API dz_variable *dz_one_hot(dz_variable *indices, int64_t num_classes, dz_dtype dtype);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -9,29 +9,38 @@
 #ifndef DEZERO_MATH_H
 #define DEZERO_MATH_H
 
+#include "dezero/export.h"
 #include "dezero/variable.h"
 
-dz_variable *dz_add(dz_variable *a, dz_variable *b);
-dz_variable *dz_sub(dz_variable *a, dz_variable *b);
-dz_variable *dz_mul(dz_variable *a, dz_variable *b);
-dz_variable *dz_div(dz_variable *a, dz_variable *b);
-dz_variable *dz_neg(dz_variable *x);
-dz_variable *dz_pow(dz_variable *x, double c);     /* x ** c */
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+DZ_API dz_variable *dz_add(dz_variable *a, dz_variable *b);
+DZ_API dz_variable *dz_sub(dz_variable *a, dz_variable *b);
+DZ_API dz_variable *dz_mul(dz_variable *a, dz_variable *b);
+DZ_API dz_variable *dz_div(dz_variable *a, dz_variable *b);
+DZ_API dz_variable *dz_neg(dz_variable *x);
+DZ_API dz_variable *dz_pow(dz_variable *x, double c);     /* x ** c */
 
 /* Scalar forms: x op c, and c op x for rsub / rdiv. */
-dz_variable *dz_add_scalar(dz_variable *x, double c);
-dz_variable *dz_sub_scalar(dz_variable *x, double c);
-dz_variable *dz_rsub_scalar(double c, dz_variable *x);
-dz_variable *dz_mul_scalar(dz_variable *x, double c);
-dz_variable *dz_div_scalar(dz_variable *x, double c);
-dz_variable *dz_rdiv_scalar(double c, dz_variable *x);
+DZ_API dz_variable *dz_add_scalar(dz_variable *x, double c);
+DZ_API dz_variable *dz_sub_scalar(dz_variable *x, double c);
+DZ_API dz_variable *dz_rsub_scalar(double c, dz_variable *x);
+DZ_API dz_variable *dz_mul_scalar(dz_variable *x, double c);
+DZ_API dz_variable *dz_div_scalar(dz_variable *x, double c);
+DZ_API dz_variable *dz_rdiv_scalar(double c, dz_variable *x);
 
-dz_variable *dz_exp(dz_variable *x);
-dz_variable *dz_log(dz_variable *x);
-dz_variable *dz_sin(dz_variable *x);
-dz_variable *dz_cos(dz_variable *x);
-dz_variable *dz_tanh(dz_variable *x);
-dz_variable *dz_square(dz_variable *x);
-dz_variable *dz_sqrt(dz_variable *x);
+DZ_API dz_variable *dz_exp(dz_variable *x);
+DZ_API dz_variable *dz_log(dz_variable *x);
+DZ_API dz_variable *dz_sin(dz_variable *x);
+DZ_API dz_variable *dz_cos(dz_variable *x);
+DZ_API dz_variable *dz_tanh(dz_variable *x);
+DZ_API dz_variable *dz_square(dz_variable *x);
+DZ_API dz_variable *dz_sqrt(dz_variable *x);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -15,17 +15,26 @@
 #ifndef DEZERO_SCOPE_H
 #define DEZERO_SCOPE_H
 
+#include "dezero/export.h"
 #include "dezero/variable.h"
 
-void dz_scope_begin(void);
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+DZ_API void dz_scope_begin(void);
 /* Closes the innermost scope; DZ_ERR_STATE when none is open. */
-void dz_scope_end(void);
+DZ_API void dz_scope_end(void);
 /* Returns v with one more reference that the caller owns (NULL for NULL, so
  * that the result of a failed op can be kept without a check). */
-dz_variable *dz_scope_keep(dz_variable *v);
+DZ_API dz_variable *dz_scope_keep(dz_variable *v);
 /* Hand the caller's reference to v to the innermost scope (no-op without one,
  * or for NULL). */
-dz_variable *dz_autorelease(dz_variable *v);
-int dz_scope_depth(void);
+DZ_API dz_variable *dz_autorelease(dz_variable *v);
+DZ_API int dz_scope_depth(void);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -14,7 +14,12 @@
 
 #include <stdbool.h>
 
+#include "dezero/export.h"
 #include "dezero/array.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 typedef struct dz_function dz_function;
 typedef struct dz_sparse_grad dz_sparse_grad;
@@ -33,52 +38,56 @@ typedef struct dz_variable {
 } dz_variable;
 
 /* A leaf that takes ownership of `data` (the caller's reference moves in). */
-dz_variable *dz_variable_new(dz_array *data, const char *name);
+DZ_API dz_variable *dz_variable_new(dz_array *data, const char *name);
 /* A leaf that requires no grad (requires_grad = false), like a PyTorch
  * tensor: use it for input batches and labels. Functions applied only to
  * constants record nothing, and backward computes no grad that leads only to
  * constants (no dL/dx for an input batch). DeZero's default stays with
  * dz_variable_new: every leaf requires a grad. */
-dz_variable *dz_variable_constant(dz_array *data, const char *name);
+DZ_API dz_variable *dz_variable_constant(dz_array *data, const char *name);
 /* A Parameter: a Variable a Layer registers and an optimizer updates. */
-dz_variable *dz_parameter_new(dz_array *data, const char *name);
+DZ_API dz_variable *dz_parameter_new(dz_array *data, const char *name);
 /* A 0-d leaf holding one number. */
-dz_variable *dz_variable_scalar(dz_dtype dtype, double value);
+DZ_API dz_variable *dz_variable_scalar(dz_dtype dtype, double value);
 
 /* Both accept NULL (and do nothing). */
-dz_variable *dz_variable_retain(dz_variable *v);
-void dz_variable_release(dz_variable *v);
+DZ_API dz_variable *dz_variable_retain(dz_variable *v);
+DZ_API void dz_variable_release(dz_variable *v);
 
 /* The functions below raise DZ_ERR_NULL for a NULL v. */
-void dz_variable_set_name(dz_variable *v, const char *name);
+DZ_API void dz_variable_set_name(dz_variable *v, const char *name);
 /* Replace v->data (takes ownership of `data`, released if v is NULL); NULL clears it. */
-void dz_variable_set_data(dz_variable *v, dz_array *data);
+DZ_API void dz_variable_set_data(dz_variable *v, dz_array *data);
 /* Replace v->grad (retains `grad`; NULL clears it). The grad must hold data
  * and not be v; backward and the optimizers check that its shape fits v. */
-void dz_variable_set_grad(dz_variable *v, dz_variable *grad);
+DZ_API void dz_variable_set_grad(dz_variable *v, dz_variable *grad);
 
 /* For a variable with no data (or NULL, after raising): 0, NULL, 0, DZ_F32, 0. */
-int dz_variable_ndim(const dz_variable *v);
-const int64_t *dz_variable_shape(const dz_variable *v);
-int64_t dz_variable_size(const dz_variable *v);
-dz_dtype dz_variable_dtype(const dz_variable *v);
-int64_t dz_variable_len(const dz_variable *v); /* first-axis length */
+DZ_API int dz_variable_ndim(const dz_variable *v);
+DZ_API const int64_t *dz_variable_shape(const dz_variable *v);
+DZ_API int64_t dz_variable_size(const dz_variable *v);
+DZ_API dz_dtype dz_variable_dtype(const dz_variable *v);
+DZ_API int64_t dz_variable_len(const dz_variable *v); /* first-axis length */
 
-void dz_variable_cleargrad(dz_variable *v);
+DZ_API void dz_variable_cleargrad(dz_variable *v);
 /* Forget the creator (v becomes a leaf). */
-void dz_variable_unchain(dz_variable *v);
+DZ_API void dz_variable_unchain(dz_variable *v);
 /* Make every variable upstream of v a leaf (truncated BPTT); v keeps its creator. */
-void dz_variable_unchain_backward(dz_variable *v);
+DZ_API void dz_variable_unchain_backward(dz_variable *v);
 
 /* Backpropagate from v. Seeds v->grad with ones when it has none; on a leaf this
  * just sets the grad. retain_grad=false drops the grads of non-leaf variables;
  * create_graph=true records the backward pass so grads can be differentiated.
  * v must hold data (DZ_ERR_STATE). Running it again walks the graph again and
  * adds to the leaf grads, as DeZero does (call dz_variable_cleargrad between). */
-dz_status dz_variable_backward(dz_variable *v, bool retain_grad, bool create_graph);
+DZ_API dz_status dz_variable_backward(dz_variable *v, bool retain_grad, bool create_graph);
 
 /* "variable([[1. 2.]\n          [3. 4.]])" */
-char *dz_variable_format(const dz_variable *v);
-void dz_variable_print(const dz_variable *v, FILE *out);
+DZ_API char *dz_variable_format(const dz_variable *v);
+DZ_API void dz_variable_print(const dz_variable *v, FILE *out);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif
