@@ -8,10 +8,13 @@
  * (PyTorch's embedding_dense_double_backward, which ignores scale_grad_by_freq). */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../core/array_ops.h"
+#include "../core/host_view.h"
 #include "../core/internal.h"
+#include "../kernels/embedding_kernels.h"
 #include "checks.h"
 #include "dezero/config.h"
 #include "dezero/embedding.h"
@@ -46,22 +49,6 @@ bool dz_embedding_check_index_dtype(const char *op, const char *what, const dz_v
     return true;
 }
 
-/* True when some entry of idx is outside [0, num_rows) (one vectorisable pass). */
-static bool any_out_of_range(const dz_array *idx, int64_t num_rows)
-{
-    bool bad = false;
-    if (idx->dtype == DZ_I64) {
-        const int64_t *p = idx->data;
-        for (int64_t i = 0; i < idx->size; i++)
-            bad |= (uint64_t)p[i] >= (uint64_t)num_rows;
-    } else {
-        const int32_t *p = idx->data;
-        for (int64_t i = 0; i < idx->size; i++)
-            bad |= (uint64_t)(int64_t)p[i] >= (uint64_t)num_rows;
-    }
-    return bad;
-}
-
 /* "[1, 0]": the coordinates of flat position `pos` in idx. */
 static void format_position(const dz_array *idx, int64_t pos, char *buf, size_t len)
 {
@@ -79,14 +66,9 @@ static void format_position(const dz_array *idx, int64_t pos, char *buf, size_t 
 
 bool dz_embedding_check_range(const char *op, const dz_array *idx, int64_t num_rows)
 {
-    if (!any_out_of_range(idx, num_rows))
-        return true;
-    int64_t pos = 0, value = 0;
-    for (; pos < idx->size; pos++) {
-        value = dz_index_at(idx, pos);
-        if (value < 0 || value >= num_rows)
-            break;
-    }
+    int64_t value, pos = dz_first_index_outside(idx, 0, num_rows, &value);
+    if (pos < 0)
+        return pos == -1; /* -2: out of memory finding it, recorded */
     char where[160];
     format_position(idx, pos, where, sizeof where);
     dz_raise(DZ_ERR_INDEX,
@@ -132,41 +114,71 @@ bool dz_embedding_renorm(const char *op, dz_variable *W, const dz_array *idx, do
                  dz_dtype_name(W->data->dtype));
         return false;
     }
-    dz_backend_of(W->data)->fused->embedding_renorm(W->data, idx, max_norm, norm_type);
-    return true;
+    return dz_kernel_embedding_renorm(W->data, idx, max_norm, norm_type);
 }
 
 /* ---- sparse grad ---------------------------------------------------------- */
 
-/* rows (N, D) without the entries whose index is padding_idx; indices as int64. */
-static void drop_padding(const dz_array *idx, int64_t padding_idx, int64_t kept, dz_array *rows, dz_array **indices,
+/* Every entry: indices (N,) int64 (a copy of idx) and values = rows. */
+static bool all_entries(const dz_array *idx, dz_array *rows, dz_array **indices, dz_array **values)
+{
+    dz_array *flat = dz_array_reshape(idx, 1, &idx->size);
+    *indices = dz_array_uninit_on(idx->device, DZ_I64, 1, &idx->size);
+    if (*indices)
+        dz_backend_of(idx)->astype(flat, *indices);
+    dz_array_release(flat);
+    *values = dz_array_retain(rows);
+    return *indices != NULL;
+}
+
+/* The entries whose index is not padding_idx: indices (kept,) int64 and
+ * values (kept, D), their rows of `rows` (N, D). Which entries those are is
+ * read on a host view, which synchronises with the device. */
+static bool drop_padding(const dz_array *idx, int64_t padding_idx, dz_array *rows, dz_array **indices,
                          dz_array **values)
 {
-    const int64_t D = rows->shape[1];
-    const size_t row_bytes = (size_t)D * dz_dtype_size(rows->dtype);
-    *indices = dz_array_empty(DZ_I64, 1, &kept);
-    *values = kept == idx->size ? dz_array_retain(rows) : dz_array_empty(rows->dtype, 2, DZ_SHAPE(kept, D));
-    int64_t *out = (*indices)->data;
-    for (int64_t i = 0, n = 0; i < idx->size; i++) {
-        int64_t k = dz_index_at(idx, i);
-        if (k == padding_idx)
-            continue;
-        if (*values != rows)
-            memcpy((char *)(*values)->data + (size_t)n * row_bytes, (char *)rows->data + (size_t)i * row_bytes,
-                   row_bytes);
-        out[n++] = k;
+    dz_host_view view;
+    const void *entries = dz_host_view_read(&view, idx);
+    if (!entries)
+        return false;
+    const size_t bytes = (size_t)(idx->size ? idx->size : 1) * sizeof(int64_t);
+    int64_t *kept_rows = dz_xmalloc(bytes), *positions = dz_xmalloc(bytes), kept = 0;
+    for (int64_t i = 0; i < idx->size; i++) {
+        int64_t k = dz_host_index(entries, idx->dtype, i);
+        if (k != padding_idx) {
+            positions[kept] = i;
+            kept_rows[kept++] = k;
+        }
     }
+    dz_host_view_close(&view);
+    if (kept == idx->size) {
+        free(positions);
+        free(kept_rows);
+        return all_entries(idx, rows, indices, values);
+    }
+    *indices = dz_embedding_indices_from_host(idx->device, kept, kept_rows);
+    dz_array *where = dz_embedding_indices_from_host(idx->device, kept, positions);
+    *values = where ? dz_array_uninit_on(rows->device, rows->dtype, 2, DZ_SHAPE(kept, rows->shape[1])) : NULL;
+    if (*values)
+        dz_backend_of(rows)->gather_rows(rows, where, -1, *values);
+    dz_array_release(where);
+    free(positions);
+    free(kept_rows);
+    return *indices && *values;
 }
 
 void dz_embedding_sparse_append(dz_variable *W, const dz_array *idx, dz_array *rows, int64_t padding_idx)
 {
-    int64_t kept = idx->size;
-    for (int64_t i = 0; padding_idx >= 0 && i < idx->size; i++)
-        kept -= dz_index_at(idx, i) == padding_idx;
-    dz_array *indices, *values;
-    drop_padding(idx, padding_idx, kept, rows, &indices, &values);
+    dz_array *indices = NULL, *values = NULL;
+    bool ok = padding_idx < 0 ? all_entries(idx, rows, &indices, &values)
+                              : drop_padding(idx, padding_idx, rows, &indices, &values);
     dz_array_release(rows);
-    dz_sparse_grad_append(W, indices, values, W->data->shape[0]);
+    if (ok) {
+        dz_sparse_grad_append(W, indices, values, W->data->shape[0]);
+        return;
+    }
+    dz_array_release(indices);
+    dz_array_release(values);
 }
 
 /* ---- gather / scatter ------------------------------------------------------ */

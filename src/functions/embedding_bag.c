@@ -8,7 +8,9 @@
 #include <string.h>
 
 #include "../core/array_ops.h"
+#include "../core/host_view.h"
 #include "../core/internal.h"
+#include "../kernels/embedding_kernels.h"
 #include "checks.h"
 #include "dezero/embedding.h"
 #include "dezero/function.h"
@@ -49,13 +51,15 @@ static const char *mode_name(dz_embedding_bag_mode mode)
 
 /* ---- bag bounds ------------------------------------------------------------ */
 
-/* starts (B + 1) for fixed bags: the rows of a (B, L) idx. */
+/* starts (B + 1) for fixed bags: the rows of a (B, L) idx, built on the host. */
 static dz_array *fixed_starts(const dz_array *idx)
 {
-    const int64_t B = idx->shape[0], L = idx->shape[1], n = B + 1;
-    dz_array *starts = dz_array_empty(DZ_I64, 1, &n);
-    for (int64_t b = 0; starts && b <= B; b++)
-        ((int64_t *)starts->data)[b] = b * L;
+    const int64_t B = idx->shape[0], L = idx->shape[1];
+    int64_t *bounds = dz_xmalloc((size_t)(B + 1) * sizeof *bounds);
+    for (int64_t b = 0; b <= B; b++)
+        bounds[b] = b * L;
+    dz_array *starts = dz_embedding_indices_from_host(idx->device, B + 1, bounds);
+    free(bounds);
     return starts;
 }
 
@@ -90,8 +94,10 @@ static bool offsets_valid(const int64_t *o, int64_t n, int64_t N, bool include_l
     return true;
 }
 
-/* starts (B + 1) from 1-D offsets: B = n, or n - 1 with include_last_offset. */
-static dz_array *offset_starts(const dz_variable *offsets, int64_t N, bool include_last)
+/* starts (B + 1) on idx's device from 1-D offsets: B = n, or n - 1 with
+ * include_last_offset. The offsets are read on the host to be checked, which
+ * synchronises with the device. */
+static dz_array *offset_starts(const dz_variable *offsets, const dz_array *idx, bool include_last)
 {
     if (!dz_embedding_check_index_dtype(op_name, "offsets", offsets))
         return NULL;
@@ -101,12 +107,18 @@ static dz_array *offset_starts(const dz_variable *offsets, int64_t N, bool inclu
                  include_last ? " with at least one entry (include_last_offset)" : "", DZ_SHAPE_OF(off));
         return NULL;
     }
-    const int64_t n = off->size, bounds = include_last ? n : n + 1; /* B + 1 */
-    int64_t *o = dz_xmalloc((size_t)(n + 1) * sizeof *o);            /* the offsets, then N */
+    const int64_t n = off->size, N = idx->size, bounds = include_last ? n : n + 1; /* B + 1 */
+    dz_host_view view;
+    const void *entries = dz_host_view_read(&view, off);
+    if (!entries)
+        return NULL;
+    int64_t *o = dz_xmalloc((size_t)(n + 1) * sizeof *o); /* the offsets, then N */
     for (int64_t i = 0; i < n; i++)
-        o[i] = dz_index_at(off, i);
+        o[i] = dz_host_index(entries, off->dtype, i);
     o[n] = N;
-    dz_array *starts = offsets_valid(o, n, N, include_last) ? dz_array_from_buffer(DZ_I64, 1, &bounds, o) : NULL;
+    dz_host_view_close(&view);
+    dz_array *starts = offsets_valid(o, n, N, include_last) ? dz_embedding_indices_from_host(idx->device, bounds, o)
+                                                            : NULL;
     free(o);
     return starts;
 }
@@ -131,7 +143,7 @@ static dz_array *bag_starts(const dz_variable *idx, const dz_variable *offsets, 
         dz_raise(DZ_ERR_VALUE, "%s: offsets has to be a 1D Tensor when idx is 1D, but got NULL", op_name);
         return NULL;
     }
-    return offset_starts(offsets, x->size, include_last);
+    return offset_starts(offsets, x, include_last);
 }
 
 /* ---- checks ----------------------------------------------------------------- */
@@ -196,18 +208,18 @@ static dz_array *bag_forward(const dz_array *w, const dz_array *psw, bag_state *
     dz_array *y = dz_array_empty_on(w->device, w->dtype, 2, DZ_SHAPE(B, D)); // (B, D)
     if (!y)
         return NULL;
-    const dz_backend *be = dz_backend_of(w);
+    bool ok;
     if (s->mode == DZ_EMBEDDING_BAG_MAX) {
         s->argmax = dz_array_empty_on(w->device, DZ_I64, 2, DZ_SHAPE(B, D)); // (B, D)
-        if (!s->argmax) {
-            dz_array_release(y);
-            return NULL;
-        }
-        be->fused->embedding_bag_max(w, s->idx, s->starts, s->padding_idx, y, s->argmax);
+        ok = s->argmax && dz_kernel_embedding_bag_max(w, s->idx, s->starts, s->padding_idx, y, s->argmax);
     } else {
-        be->fused->embedding_bag_sum(w, s->idx, s->starts, psw, s->padding_idx, s->mode == DZ_EMBEDDING_BAG_MEAN, y);
+        ok = dz_kernel_embedding_bag_sum(w, s->idx, s->starts, psw, s->padding_idx, s->mode == DZ_EMBEDDING_BAG_MEAN,
+                                         y);
     }
-    return y;
+    if (ok)
+        return y;
+    dz_array_release(y);
+    return NULL;
 }
 
 /* ---- backward ------------------------------------------------------------------ */
@@ -218,8 +230,10 @@ static dz_variable *max_grad(const dz_array *gy, const dz_array *w, const bag_st
     dz_array *gw = dz_array_empty_on(w->device, w->dtype, 2, w->shape); // (V, D)
     if (!gw)
         return NULL;
-    dz_backend_of(w)->fused->embedding_bag_max_backward(gy, s->argmax, gw);
-    return dz_variable_new(gw, NULL);
+    if (dz_kernel_embedding_bag_max_backward(gy, s->argmax, gw))
+        return dz_variable_new(gw, NULL);
+    dz_array_release(gw);
+    return NULL;
 }
 
 /* sum/mean with a sparse W: the per-entry rows (N, D) appended to W->sparse_grad. */
@@ -233,9 +247,11 @@ static void sparse_sum_grad(const dz_array *gy, dz_variable *W, const dz_array *
     dz_array *rows = dz_array_empty_on(gy->device, gy->dtype, 2, DZ_SHAPE(s->idx->size, gy->shape[1])); // (N, D)
     if (!rows)
         return;
-    dz_backend_of(gy)->fused->embedding_bag_grad_rows(gy, s->idx, s->starts, psw, s->padding_idx,
-                                               s->mode == DZ_EMBEDDING_BAG_MEAN, rows);
-    dz_embedding_sparse_append(W, s->idx, rows, s->padding_idx);
+    if (dz_kernel_embedding_bag_grad_rows(gy, s->idx, s->starts, psw, s->padding_idx, s->mode == DZ_EMBEDDING_BAG_MEAN,
+                                          rows))
+        dz_embedding_sparse_append(W, s->idx, rows, s->padding_idx);
+    else
+        dz_array_release(rows);
 }
 
 /* gW (V, D) for sum/mean: gy[bag of j] scaled into row idx[j]. */
@@ -244,9 +260,11 @@ static dz_variable *sum_grad(const dz_array *gy, const dz_array *w, const dz_arr
     dz_array *gw = dz_array_empty_on(gy->device, gy->dtype, 2, w->shape); // (V, D)
     if (!gw)
         return NULL;
-    dz_backend_of(gy)->fused->embedding_bag_scatter(gy, s->idx, s->starts, psw, s->padding_idx,
-                                             s->mode == DZ_EMBEDDING_BAG_MEAN, s->scale_grad_by_freq, gw);
-    return dz_variable_new(gw, NULL);
+    if (dz_kernel_embedding_bag_scatter(gy, s->idx, s->starts, psw, s->padding_idx, s->mode == DZ_EMBEDDING_BAG_MEAN,
+                                        s->scale_grad_by_freq, gw))
+        return dz_variable_new(gw, NULL);
+    dz_array_release(gw);
+    return NULL;
 }
 
 /* gpsw (idx shape): dot(gy[bag of j], W[idx[j]]). */
@@ -255,8 +273,10 @@ static dz_variable *weights_grad(const dz_array *gy, const dz_array *w, const dz
     dz_array *g = dz_array_empty_on(w->device, w->dtype, psw->ndim, psw->shape);
     if (!g)
         return NULL;
-    dz_backend_of(w)->fused->embedding_bag_weights_grad(gy, w, s->idx, s->starts, s->padding_idx, g);
-    return dz_variable_new(g, NULL);
+    if (dz_kernel_embedding_bag_weights_grad(gy, w, s->idx, s->starts, s->padding_idx, g))
+        return dz_variable_new(g, NULL);
+    dz_array_release(g);
+    return NULL;
 }
 
 /* bag: y (B, D) = reduce_b W[idx] (* psw); gW (V, D), gpsw (idx shape) */
