@@ -662,8 +662,8 @@ static void user_backward(dz_function *f, dz_variable *const *gys, dz_variable *
     case DATALESS_GRAD: gxs[0] = dz_variable_new(NULL, NULL); break;
     }
 }
-static const dz_function_ops user_ops = {"user_identity", user_backward, NULL};
-static const dz_function_ops no_backward_ops = {"no_backward", NULL, NULL};
+static const dz_function_ops user_ops = {"user_identity", user_backward, NULL, NULL};
+static const dz_function_ops no_backward_ops = {"no_backward", NULL, NULL, NULL};
 
 /* y = f(x) with a copy of x's data as its output. */
 static dz_variable *apply_user(const dz_function_ops *ops, dz_variable *x, grad_kind kind)
@@ -727,7 +727,7 @@ static void function_apply(void)
     dz_scope_begin();
     dz_variable *x = leaf(), *none = NULL, *out[2] = {x, x};
     dz_variable *inputs[2] = {x, NULL};
-    dz_function_ops unnamed = {NULL, user_backward, NULL};
+    dz_function_ops unnamed = {NULL, user_backward, NULL, NULL};
     EXPECT_NULL(dz_function_apply(NULL, 1, &x, 1, (dz_array *[]){small()}, NULL, 0, fresh_state()), DZ_ERR_NULL);
     EXPECT_NULL(dz_function_apply(&unnamed, 1, &x, 1, (dz_array *[]){small()}, NULL, 0, NULL), DZ_ERR_NULL);
     EXPECT_NULL(dz_function_apply(&user_ops, -1, &x, 1, (dz_array *[]){small()}, NULL, 0, fresh_state()),

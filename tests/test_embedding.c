@@ -238,6 +238,42 @@ START_TEST(test_golden_g4_sparse)
 }
 END_TEST
 
+/* Sparse grads accumulate in backward like dense ones: two sparse lookups of
+ * one W append their entries; a dense use of the same W (tied weights) turns
+ * the whole grad dense, equal to the dense embedding's grad plus that use's. */
+START_TEST(test_sparse_grad_accumulation)
+{
+    dz_embedding_options sparse = dz_embedding_default_options();
+    sparse.sparse = true;
+    for (int tied = 0; tied < 2; tied++) {
+        dz_scope_begin();
+        dz_variable *W = dz_parameter_new(dz_array_arange(DZ_F32, 0, 10, 1), "W");
+        dz_variable_set_data(W, dz_array_reshape(W->data, 2, DZ_SHAPE(5, 2)));
+        dz_variable *a = dz_embedding(tc_i64(1, DZ_SHAPE(2), (const int64_t[]){4, 1}), W, &sparse);
+        dz_variable *b = dz_embedding(tc_i64(1, DZ_SHAPE(2), (const int64_t[]){1, 3}), W, &sparse);
+        dz_variable *loss = dz_add(dz_sum(a, 0, NULL, false), dz_sum(dz_mul_scalar(b, 2.0), 0, NULL, false));
+        if (tied)
+            loss = dz_add(loss, dz_sum(dz_mul_scalar(W, 10.0), 0, NULL, false));
+        ck_assert_int_eq(dz_variable_backward(loss, false, false), DZ_OK);
+        const double rows[10] = {0, 0, 3, 3, 0, 0, 2, 2, 1, 1}; /* row 1 twice: 1 + 2 */
+        if (!tied) {
+            ck_assert_ptr_null(W->grad);
+            ck_assert_int_eq(W->sparse_grad->indices->size, 4);
+            dz_array *dense = dz_sparse_grad_to_dense(W->sparse_grad, 2);
+            tc_assert_values(dense, rows, 10, 0);
+            dz_array_release(dense);
+        } else {
+            ck_assert_ptr_null(W->sparse_grad);
+            double expected[10];
+            for (int i = 0; i < 10; i++)
+                expected[i] = rows[i] + 10;
+            tc_assert_values(W->grad->data, expected, 10, 0);
+        }
+        dz_scope_end();
+    }
+}
+END_TEST
+
 /* ---- DeZero / DLfS2 experiments ---------------------------------------------------- */
 
 START_TEST(test_dezero_embed_id)
@@ -830,6 +866,7 @@ static Suite *embedding_suite(void)
     tcase_add_test(golden, test_dense_backward_golden);
     tcase_add_test(golden, test_scale_grad_by_freq_golden);
     tcase_add_test(golden, test_sparse_backward_golden);
+    tcase_add_test(golden, test_sparse_grad_accumulation);
     tcase_add_test(golden, test_renorm_golden);
     tcase_add_test(golden, test_renorm_order_golden);
     tcase_add_test(golden, test_golden_g1_g2_renorm);

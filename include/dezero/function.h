@@ -7,7 +7,9 @@
  * dz_function_apply; the backward receives the output grads (Variables; NULL
  * where an output got none) and stores one grad per input in gxs (left NULL
  * where an input gets none). Backwards are written with the differentiable ops,
- * so a graph recorded with create_graph can be differentiated again.
+ * so a graph recorded with create_graph can be differentiated again. An op may
+ * also give a fast backward computing the same grads straight on arrays
+ * (kernels, no graph): backward runs it instead whenever create_graph is off.
  *
  * Users can define their own Functions the same way.
  */
@@ -27,6 +29,10 @@ typedef struct dz_function_ops {
     void (*backward)(dz_function *f, dz_variable *const *gys, dz_variable **gxs);
     /* Frees `state` (NULL means free()). */
     void (*destroy_state)(void *state);
+    /* Optional: the same grads as `backward`, computed without recording a
+     * graph; run instead of it when dz_variable_backward's create_graph is
+     * false. NULL: `backward` always runs. */
+    void (*backward_fast)(dz_function *f, dz_variable *const *gys, dz_variable **gxs);
 } dz_function_ops;
 
 struct dz_function {

@@ -9,6 +9,7 @@
 #include "dezero/function.h"
 #include "dezero/math.h"
 #include "dezero/scope.h"
+#include "dezero/sparse_grad.h"
 #include "internal.h"
 
 typedef struct {
@@ -72,9 +73,33 @@ static dz_status check_grad(const dz_variable *x, const dz_variable *gx, const d
                     a ? dz_dtype_name(a->dtype) : "data-less", a ? DZ_SHAPE_OF(a) : "()");
 }
 
-/* x.grad = gx, or x.grad + gx (a new Variable, never in place). */
+/* A sparse grad as a dense Variable (its entries summed in entry order). */
+static dz_variable *densify(const dz_sparse_grad *g)
+{
+    dz_array *dense = dz_sparse_grad_to_dense(g, g->values->shape[1]);
+    return dense ? dz_variable_new(dense, NULL) : NULL;
+}
+
+/* The one place grads accumulate: x.grad = gx, or x.grad + gx (a new
+ * Variable, never in place). A sparse gx (an Embedding's with sparse=true)
+ * appends its entries to x's sparse grad; sparse meeting dense densifies, as
+ * PyTorch's grad accumulation does. */
 static dz_status accumulate(dz_variable *x, dz_variable *gx, const dz_function *f)
 {
+    if (gx->sparse_grad && !x->grad) {
+        const dz_sparse_grad *g = gx->sparse_grad;
+        return dz_sparse_grad_append(x, dz_array_retain(g->indices), dz_array_retain(g->values), g->num_rows);
+    }
+    if (gx->sparse_grad && !(gx = densify(gx->sparse_grad)))
+        return dz_last_error_code();
+    if (x->sparse_grad) { /* dense meets sparse: x's entries become its dense grad first */
+        dz_variable *dense = densify(x->sparse_grad);
+        if (!dense)
+            return dz_last_error_code();
+        dz_sparse_grad_free(x->sparse_grad);
+        x->sparse_grad = NULL;
+        dz_variable_set_grad(x, dense);
+    }
     dz_status status = check_grad(x, gx, f);
     if (status != DZ_OK)
         return status;
@@ -92,7 +117,7 @@ static dz_status accumulate(dz_variable *x, dz_variable *gx, const dz_function *
 /* Runs f's backward and hands the grads to its inputs. The scope around it
  * frees the backward's temporaries as soon as the grads are stored, so the
  * memory used stays small however long the graph is. */
-static dz_status run_function(dz_function *f, heap *h, unsigned visit, bool retain_grad)
+static dz_status run_function(dz_function *f, heap *h, unsigned visit, bool retain_grad, bool create_graph)
 {
     dz_variable *gys_local[4], *gxs_local[8];
     dz_variable **gys = f->noutputs <= 4 ? gys_local : dz_xmalloc((size_t)f->noutputs * sizeof *gys);
@@ -112,7 +137,10 @@ static dz_status run_function(dz_function *f, heap *h, unsigned visit, bool reta
                               "dz_function_ops one, or run the forward under DZ_NO_GRAD", f->ops->name);
         } else {
             dz_clear_error();
-            f->ops->backward(f, gys, gxs);
+            if (!create_graph && f->ops->backward_fast) /* the one place the fast path is chosen */
+                f->ops->backward_fast(f, gys, gxs);
+            else
+                f->ops->backward(f, gys, gxs);
             status = dz_last_error_code();
         }
     }
@@ -167,7 +195,7 @@ dz_status dz_variable_backward(dz_variable *v, bool retain_grad, bool create_gra
     v->creator->visit = visit;
     heap_push(&h, v->creator);
     while (h.count > 0 && status == DZ_OK)
-        status = run_function(heap_pop(&h), &h, visit, retain_grad);
+        status = run_function(heap_pop(&h), &h, visit, retain_grad, create_graph);
     dz_set_enable_backprop(was_enabled);
     free(h.items);
     return status;

@@ -63,4 +63,13 @@ dz_array *dz_array_uninit_like(const dz_array *a);
 const char *dz_shape_str(int ndim, const int64_t *shape);
 #define DZ_SHAPE_OF(a) dz_shape_str((a)->ndim, (a)->shape)
 
+/* Sparse grads (sparse_grad.c). The coalesced entries of g as new arrays, g
+ * unchanged: sorted unique indices, each one's values summed in entry order. */
+dz_status dz_sparse_grad_coalesced_entries(const dz_sparse_grad *g, dz_array **indices, dz_array **values);
+/* A grad Variable without data that carries sparse entries (num_rows rows of
+ * the weight): what a sparse backward stores in gxs. Backward's accumulation
+ * appends it to the input's sparse grad, or densifies it against a dense one.
+ * Takes the references to indices and values; NULL when either is NULL. */
+dz_variable *dz_sparse_grad_variable(dz_array *indices, dz_array *values, int64_t num_rows);
+
 #endif

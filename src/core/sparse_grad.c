@@ -1,4 +1,5 @@
-/* Sparse gradients: ownership, appending entries, coalescing, densifying.
+/* Sparse gradients: ownership, appending entries, coalescing, densifying,
+ * and the grad Variables that carry them through backward.
  * Sums go through the backend's embedding scatter-add, so they run in entry
  * order and match the dense embedding backward bit for bit. */
 #include <stdlib.h>
@@ -196,30 +197,51 @@ static bool valid_grad(const char *op, const dz_sparse_grad *g)
            on_cpu(op, g);
 }
 
+dz_status dz_sparse_grad_coalesced_entries(const dz_sparse_grad *g, dz_array **indices, dz_array **values)
+{
+    dz_array *slots = NULL;
+    *indices = coalesced_indices(g, &slots);
+    *values = *indices ? dz_array_empty_on(g->values->device, g->values->dtype, 2,
+                                           DZ_SHAPE((*indices)->size, g->values->shape[1]))
+                       : NULL; // (m, D) zeros
+    if (*values) /* values[slots[k]] += g->values[k], in entry order */
+        dz_backend_of(*values)->index_add_rows(*values, slots, g->values, 1.0, -1, false);
+    dz_array_release(slots);
+    if (*values)
+        return DZ_OK;
+    dz_array_release(*indices);
+    *indices = NULL;
+    return dz_last_error_code();
+}
+
 dz_status dz_sparse_grad_coalesce(dz_sparse_grad *g)
 {
     if (!valid_grad("dz_sparse_grad_coalesce", g))
         return dz_last_error_code();
     if (g->coalesced)
         return DZ_OK;
-    dz_array *slots = NULL;
-    dz_array *indices = coalesced_indices(g, &slots);
-    dz_array *values = indices ? dz_array_empty_on(g->values->device, g->values->dtype, 2,
-                                                   DZ_SHAPE(indices->size, g->values->shape[1]))
-                               : NULL;
-    if (values)
-        dz_backend_of(values)->index_add_rows(values, slots, g->values, 1.0, -1, false);
-    dz_array_release(slots);
-    if (!values) {
-        dz_array_release(indices);
-        return dz_last_error_code();
-    }
+    dz_array *indices, *values;
+    dz_status status = dz_sparse_grad_coalesced_entries(g, &indices, &values);
+    if (status != DZ_OK)
+        return status;
     dz_array_release(g->indices);
     dz_array_release(g->values);
     g->indices = indices;
     g->values = values;
     g->coalesced = true;
     return DZ_OK;
+}
+
+dz_variable *dz_sparse_grad_variable(dz_array *indices, dz_array *values, int64_t num_rows)
+{
+    if (!indices || !values) {
+        dz_array_release(indices);
+        dz_array_release(values);
+        return NULL;
+    }
+    dz_variable *v = dz_variable_constant(NULL, NULL);
+    v->sparse_grad = sparse_grad_new(indices, values, num_rows);
+    return v;
 }
 
 dz_array *dz_sparse_grad_to_dense(const dz_sparse_grad *g, int64_t D)

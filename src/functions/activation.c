@@ -24,11 +24,12 @@ static dz_variable *apply(const dz_function_ops *ops, dz_variable *x, dz_array *
 }
 
 /* gx = gy * mask, the mask a constant (the caller's reference moves in). */
-static dz_variable *masked_grad(dz_variable *gy, dz_array *mask)
+static dz_variable *masked_grad(dz_variable *gy, dz_array *mask) { return dz_mul(gy, dz_constant(mask)); }
+
+/* The same on arrays, for the fast backwards (gy broadcasts to the mask). */
+static dz_variable *masked_grad_fast(const dz_array *gy, dz_array *mask)
 {
-    if (dz_enable_backprop())
-        return dz_mul(gy, dz_constant(mask));
-    dz_array *g = gy && mask ? dz_array_binary(DZ_BINARY_MUL, gy->data, mask) : NULL;
+    dz_array *g = gy && mask ? dz_array_binary(DZ_BINARY_MUL, gy, mask) : NULL;
     dz_array_release(mask);
     return dz_raw_result(g);
 }
@@ -39,16 +40,17 @@ static dz_variable *masked_grad(dz_variable *gy, dz_array *mask)
 static void sigmoid_backward(dz_function *f, dz_variable *const *gy, dz_variable **gx)
 {
     dz_variable *y = OUT(f);
-    if (dz_enable_backprop()) {
-        gx[0] = dz_mul(gy[0], dz_mul(y, dz_rsub_scalar(1.0, y)));
-        return;
-    }
-    dz_array *g = dz_array_uninit_like(y->data);
-    if (g && !dz_kernel_sigmoid_backward(y->data, gy[0]->data, g))
+    gx[0] = dz_mul(gy[0], dz_mul(y, dz_rsub_scalar(1.0, y)));
+}
+static void sigmoid_backward_fast(dz_function *f, dz_variable *const *gy, dz_variable **gx)
+{
+    const dz_array *y = OUT(f)->data;
+    dz_array *g = dz_array_uninit_like(y);
+    if (g && !dz_kernel_sigmoid_backward(y, gy[0]->data, g))
         g = dz_failed_output(g);
     gx[0] = dz_raw_result(g);
 }
-static const dz_function_ops sigmoid_ops = {"dz_sigmoid", sigmoid_backward, NULL};
+static const dz_function_ops sigmoid_ops = {"dz_sigmoid", sigmoid_backward, NULL, sigmoid_backward_fast};
 
 dz_variable *dz_sigmoid(dz_variable *x)
 {
@@ -67,8 +69,12 @@ static void leaky_backward(dz_function *f, dz_variable *const *gy, dz_variable *
 {
     gx[0] = masked_grad(gy[0], dz_array_unary(DZ_UNARY_LEAKY_MASK, IN(f)->data, f->scalar));
 }
-static const dz_function_ops relu_ops = {"dz_relu", leaky_backward, NULL};
-static const dz_function_ops leaky_relu_ops = {"dz_leaky_relu", leaky_backward, NULL};
+static void leaky_backward_fast(dz_function *f, dz_variable *const *gy, dz_variable **gx)
+{
+    gx[0] = masked_grad_fast(gy[0]->data, dz_array_unary(DZ_UNARY_LEAKY_MASK, IN(f)->data, f->scalar));
+}
+static const dz_function_ops relu_ops = {"dz_relu", leaky_backward, NULL, leaky_backward_fast};
+static const dz_function_ops leaky_relu_ops = {"dz_leaky_relu", leaky_backward, NULL, leaky_backward_fast};
 
 dz_variable *dz_relu(dz_variable *x)
 {
@@ -93,35 +99,38 @@ dz_variable *dz_leaky_relu(dz_variable *x, double slope)
  * gx = y * gy - y * sum(y * gy, axis) */
 static void softmax_backward(dz_function *f, dz_variable *const *gy, dz_variable **gx)
 {
-    int axis = (int)f->scalar;
+    int axis = *(const int *)f->state;
     dz_variable *y = OUT(f);
-    if (dz_enable_backprop()) {
-        dz_variable *ygy = dz_mul(y, gy[0]);
-        gx[0] = dz_sub(ygy, dz_mul(y, dz_sum(ygy, 1, &axis, true)));
-        return;
-    }
-    dz_array *g = dz_array_uninit_like(y->data);
-    if (g && !dz_kernel_softmax_backward(y->data, gy[0]->data, axis, false, g))
+    dz_variable *ygy = dz_mul(y, gy[0]);
+    gx[0] = dz_sub(ygy, dz_mul(y, dz_sum(ygy, 1, &axis, true)));
+}
+static void softmax_backward_fast(dz_function *f, dz_variable *const *gy, dz_variable **gx)
+{
+    const dz_array *y = OUT(f)->data;
+    dz_array *g = dz_array_uninit_like(y);
+    if (g && !dz_kernel_softmax_backward(y, gy[0]->data, *(const int *)f->state, false, g))
         g = dz_failed_output(g);
     gx[0] = dz_raw_result(g);
 }
-static const dz_function_ops softmax_ops = {"dz_softmax", softmax_backward, NULL};
+static const dz_function_ops softmax_ops = {"dz_softmax", softmax_backward, NULL, softmax_backward_fast};
 
 /* log_softmax: y = x - logsumexp(x) along axis; gx = gy - exp(y) * sum(gy, axis) */
 static void log_softmax_backward(dz_function *f, dz_variable *const *gy, dz_variable **gx)
 {
-    int axis = (int)f->scalar;
+    int axis = *(const int *)f->state;
     dz_variable *y = OUT(f);
-    if (dz_enable_backprop()) {
-        gx[0] = dz_sub(gy[0], dz_mul(dz_exp(y), dz_sum(gy[0], 1, &axis, true)));
-        return;
-    }
-    dz_array *g = dz_array_uninit_like(y->data);
-    if (g && !dz_kernel_softmax_backward(y->data, gy[0]->data, axis, true, g))
+    gx[0] = dz_sub(gy[0], dz_mul(dz_exp(y), dz_sum(gy[0], 1, &axis, true)));
+}
+static void log_softmax_backward_fast(dz_function *f, dz_variable *const *gy, dz_variable **gx)
+{
+    const dz_array *y = OUT(f)->data;
+    dz_array *g = dz_array_uninit_like(y);
+    if (g && !dz_kernel_softmax_backward(y, gy[0]->data, *(const int *)f->state, true, g))
         g = dz_failed_output(g);
     gx[0] = dz_raw_result(g);
 }
-static const dz_function_ops log_softmax_ops = {"dz_log_softmax", log_softmax_backward, NULL};
+static const dz_function_ops log_softmax_ops = {"dz_log_softmax", log_softmax_backward, NULL,
+                                                log_softmax_backward_fast};
 
 static dz_variable *apply_softmax(const dz_function_ops *ops, dz_variable *x, int axis, bool log)
 {
@@ -131,7 +140,9 @@ static dz_variable *apply_softmax(const dz_function_ops *ops, dz_variable *x, in
     dz_array *y = dz_array_uninit_like(x->data);
     if (y && !dz_kernel_softmax(x->data, a, log, y))
         y = dz_failed_output(y);
-    return apply(ops, x, y, a, NULL);
+    int *axis_state = dz_xmalloc(sizeof *axis_state); /* the axis, normalised to 0..ndim-1 */
+    *axis_state = a;
+    return apply(ops, x, y, 0, axis_state);
 }
 
 dz_variable *dz_softmax(dz_variable *x, int axis) { return apply_softmax(&softmax_ops, x, axis, false); }
@@ -146,16 +157,28 @@ typedef struct {
 
 /* max / min: y = extremum over axes; gx = reshape(gy, kept) * (x == y), so
  * every tied extremum gets the full grad */
-static void extremum_backward(dz_function *f, dz_variable *const *gy, dz_variable **gx)
+static dz_array *extremum_mask(dz_function *f)
 {
     const kept_state *s = f->state;
     dz_array *y = dz_array_reshape(OUT(f)->data, s->ndim, s->kept);
     dz_array *mask = y ? dz_array_binary(DZ_BINARY_EQUAL, IN(f)->data, y) : NULL; // (x shape)
     dz_array_release(y);
-    gx[0] = masked_grad(dz_reshape(gy[0], s->ndim, s->kept), mask);
+    return mask;
 }
-static const dz_function_ops max_ops = {"dz_max", extremum_backward, NULL};
-static const dz_function_ops min_ops = {"dz_min", extremum_backward, NULL};
+static void extremum_backward(dz_function *f, dz_variable *const *gy, dz_variable **gx)
+{
+    const kept_state *s = f->state;
+    gx[0] = masked_grad(dz_reshape(gy[0], s->ndim, s->kept), extremum_mask(f));
+}
+static void extremum_backward_fast(dz_function *f, dz_variable *const *gy, dz_variable **gx)
+{
+    const kept_state *s = f->state;
+    dz_array *g = dz_array_reshape(gy[0]->data, s->ndim, s->kept); // (kept shape)
+    gx[0] = masked_grad_fast(g, g ? extremum_mask(f) : NULL);
+    dz_array_release(g);
+}
+static const dz_function_ops max_ops = {"dz_max", extremum_backward, NULL, extremum_backward_fast};
+static const dz_function_ops min_ops = {"dz_min", extremum_backward, NULL, extremum_backward_fast};
 
 /* No reduced axis (kept 1) has length 0: an extremum of nothing is undefined. */
 static bool check_nonempty(const char *op, const dz_array *x, const int64_t *kept)
@@ -208,16 +231,24 @@ typedef struct {
 } clip_state;
 
 /* clip: y = min(max(x, lo), hi); gx = gy * (lo <= x <= hi) */
-static void clip_backward(dz_function *f, dz_variable *const *gy, dz_variable **gx)
+static dz_array *clip_mask(dz_function *f)
 {
     const clip_state *s = f->state;
     const dz_array *x = IN(f)->data;
     dz_array *mask = dz_array_uninit_like(x);
     if (mask && !dz_kernel_clip(x, s->lo, s->hi, true, mask))
         mask = dz_failed_output(mask);
-    gx[0] = masked_grad(gy[0], mask);
+    return mask;
 }
-static const dz_function_ops clip_ops = {"dz_clip", clip_backward, NULL};
+static void clip_backward(dz_function *f, dz_variable *const *gy, dz_variable **gx)
+{
+    gx[0] = masked_grad(gy[0], clip_mask(f));
+}
+static void clip_backward_fast(dz_function *f, dz_variable *const *gy, dz_variable **gx)
+{
+    gx[0] = masked_grad_fast(gy[0]->data, clip_mask(f));
+}
+static const dz_function_ops clip_ops = {"dz_clip", clip_backward, NULL, clip_backward_fast};
 
 dz_variable *dz_clip(dz_variable *x, double lo, double hi)
 {
@@ -244,7 +275,11 @@ static void dropout_backward(dz_function *f, dz_variable *const *gy, dz_variable
 {
     gx[0] = masked_grad(gy[0], dz_array_retain(f->state));
 }
-static const dz_function_ops dropout_ops = {"dz_dropout", dropout_backward, release_mask};
+static void dropout_backward_fast(dz_function *f, dz_variable *const *gy, dz_variable **gx)
+{
+    gx[0] = masked_grad_fast(gy[0]->data, dz_array_retain(f->state));
+}
+static const dz_function_ops dropout_ops = {"dz_dropout", dropout_backward, release_mask, dropout_backward_fast};
 
 /* (uniform > ratio) / (1 - ratio) in x's dtype, on x's device. */
 static dz_array *dropout_mask(const dz_array *x, double ratio, dz_rng *rng)

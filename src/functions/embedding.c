@@ -167,18 +167,17 @@ static bool drop_padding(const dz_array *idx, int64_t padding_idx, dz_array *row
     return *indices && *values;
 }
 
-void dz_embedding_sparse_append(dz_variable *W, const dz_array *idx, dz_array *rows, int64_t padding_idx)
+dz_variable *dz_embedding_sparse_grad(const dz_array *idx, dz_array *rows, int64_t padding_idx, int64_t num_rows)
 {
     dz_array *indices = NULL, *values = NULL;
     bool ok = padding_idx < 0 ? all_entries(idx, rows, &indices, &values)
                               : drop_padding(idx, padding_idx, rows, &indices, &values);
     dz_array_release(rows);
-    if (ok) {
-        dz_sparse_grad_append(W, indices, values, W->data->shape[0]);
-        return;
-    }
+    if (ok)
+        return dz_sparse_grad_variable(indices, values, num_rows);
     dz_array_release(indices);
     dz_array_release(values);
+    return NULL;
 }
 
 /* ---- gather / scatter ------------------------------------------------------ */
@@ -214,35 +213,52 @@ static dz_variable *raw_scatter(const dz_array *gy, const dz_array *idx, const e
     return gw ? dz_variable_new(gw, NULL) : NULL;
 }
 
-static void sparse_backward(dz_variable *W, const dz_array *idx, const dz_array *gy, const embedding_state *s)
+static dz_variable *sparse_backward(dz_variable *W, const dz_array *idx, const dz_array *gy, const embedding_state *s)
 {
     if (s->scale_grad_by_freq) {
         dz_raise(DZ_ERR_UNSUPPORTED, "dz_embedding: scale_grad_by_freq is not supported with sparse gradients "
                  "(as in PyTorch); turn one of them off");
-        return;
+        return NULL;
     }
     const int64_t N = idx->size;
     dz_array *rows = dz_array_reshape(gy, 2, DZ_SHAPE(N, W->data->shape[1])); // (N, D), shares gy
-    dz_embedding_sparse_append(W, idx, rows, s->padding_idx);
+    return dz_embedding_sparse_grad(idx, rows, s->padding_idx, s->num_rows);
 }
 
-/* gather: y (*idx, D) = W[idx]; gW (V, D) = scatter_add(gy), or a sparse grad */
+/* Whether W gets a grad, idx still fitting it (false after raising if not). */
+static bool w_needs_grad(dz_function *f)
+{
+    const embedding_state *s = f->state;
+    dz_variable *idx = IN(f, 0), *W = IN(f, 1);
+    return dz_dtype_is_float(W->data->dtype) && dz_needs_grad(W) &&
+           dz_embedding_check_range("dz_embedding (backward: idx changed since the forward)", idx->data, s->num_rows);
+}
+
+/* gather: y (*idx, D) = W[idx]; gW (V, D) = scatter_add(gy), or a sparse grad
+ * for a leaf W with sparse=true */
 static void gather_backward(dz_function *f, dz_variable *const *gy, dz_variable **gx)
 {
     const embedding_state *s = f->state;
     dz_variable *idx = IN(f, 0), *W = IN(f, 1);
-    if (!dz_dtype_is_float(W->data->dtype) || !dz_needs_grad(W))
-        return;
-    if (!dz_embedding_check_range("dz_embedding (backward: idx changed since the forward)", idx->data, s->num_rows))
+    if (!w_needs_grad(f))
         return;
     if (s->sparse && !W->creator)
-        sparse_backward(W, idx->data, gy[0]->data, s);
-    else if (dz_enable_backprop())
+        gx[1] = sparse_backward(W, idx->data, gy[0]->data, s);
+    else
         gx[1] = apply_scatter(gy[0], idx, *s);
+}
+static void gather_backward_fast(dz_function *f, dz_variable *const *gy, dz_variable **gx)
+{
+    const embedding_state *s = f->state;
+    dz_variable *idx = IN(f, 0), *W = IN(f, 1);
+    if (!w_needs_grad(f))
+        return;
+    if (s->sparse && !W->creator)
+        gx[1] = sparse_backward(W, idx->data, gy[0]->data, s);
     else
         gx[1] = raw_scatter(gy[0]->data, idx->data, s);
 }
-static const dz_function_ops gather_ops = {"dz_embedding", gather_backward, NULL};
+static const dz_function_ops gather_ops = {"dz_embedding", gather_backward, NULL, gather_backward_fast};
 
 /* scatter: gW (V, D) = scatter_add(gy (*idx, D)); ggy (*idx, D) = ggW[idx], padding rows zeroed */
 static void scatter_backward(dz_function *f, dz_variable *const *ggw, dz_variable **gx)
@@ -253,7 +269,7 @@ static void scatter_backward(dz_function *f, dz_variable *const *ggw, dz_variabl
     s.sparse = false;
     gx[0] = apply_gather(IN(f, 1), ggw[0], s);
 }
-static const dz_function_ops scatter_ops = {"dz_embedding_backward", scatter_backward, NULL};
+static const dz_function_ops scatter_ops = {"dz_embedding_backward", scatter_backward, NULL, NULL};
 
 static embedding_state *state_copy(embedding_state s)
 {

@@ -236,22 +236,22 @@ static dz_variable *max_grad(const dz_array *gy, const dz_array *w, const bag_st
     return NULL;
 }
 
-/* sum/mean with a sparse W: the per-entry rows (N, D) appended to W->sparse_grad. */
-static void sparse_sum_grad(const dz_array *gy, dz_variable *W, const dz_array *psw, const bag_state *s)
+/* sum/mean with a sparse W: the per-entry rows (N, D) as a sparse grad. */
+static dz_variable *sparse_sum_grad(const dz_array *gy, const dz_array *w, const dz_array *psw, const bag_state *s)
 {
     if (s->scale_grad_by_freq) {
         dz_raise(DZ_ERR_UNSUPPORTED, "%s: scale_grad_by_freq is not supported with sparse gradients (as in "
                  "PyTorch); turn one of them off", op_name);
-        return;
+        return NULL;
     }
     dz_array *rows = dz_array_empty_on(gy->device, gy->dtype, 2, DZ_SHAPE(s->idx->size, gy->shape[1])); // (N, D)
     if (!rows)
-        return;
+        return NULL;
     if (dz_kernel_embedding_bag_grad_rows(gy, s->idx, s->starts, psw, s->padding_idx, s->mode == DZ_EMBEDDING_BAG_MEAN,
                                           rows))
-        dz_embedding_sparse_append(W, s->idx, rows, s->padding_idx);
-    else
-        dz_array_release(rows);
+        return dz_embedding_sparse_grad(s->idx, rows, s->padding_idx, w->shape[0]);
+    dz_array_release(rows);
+    return NULL;
 }
 
 /* gW (V, D) for sum/mean: gy[bag of j] scaled into row idx[j]. */
@@ -295,11 +295,11 @@ static void bag_backward(dz_function *f, dz_variable *const *gy, dz_variable **g
     if (s->mode == DZ_EMBEDDING_BAG_MAX)
         gx[0] = max_grad(gy[0]->data, W->data, s);
     else if (s->sparse && !W->creator)
-        sparse_sum_grad(gy[0]->data, W, weights, s);
+        gx[0] = sparse_sum_grad(gy[0]->data, W->data, weights, s);
     else
         gx[0] = sum_grad(gy[0]->data, W->data, weights, s);
 }
-static const dz_function_ops bag_ops = {"dz_embedding_bag", bag_backward, bag_state_free};
+static const dz_function_ops bag_ops = {"dz_embedding_bag", bag_backward, bag_state_free, NULL};
 
 /* ---- dz_embedding_bag ------------------------------------------------------------ */
 

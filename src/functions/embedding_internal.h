@@ -25,8 +25,9 @@ bool dz_embedding_check_norm(const char *op, bool has_max_norm, double max_norm,
 bool dz_embedding_bag_check_options(const char *op, const dz_embedding_bag_options *o);
 /* The in-place max_norm renorm of W's rows referenced by idx (f32/f64 W). */
 bool dz_embedding_renorm(const char *op, dz_variable *W, const dz_array *idx, double max_norm, double norm_type);
-/* Appends rows (N, D) (the reference moves in) for the indices idx (N
- * entries) to W->sparse_grad, dropping entries equal to padding_idx. */
-void dz_embedding_sparse_append(dz_variable *W, const dz_array *idx, dz_array *rows, int64_t padding_idx);
+/* The sparse grad Variable of rows (N, D) (the reference moves in) for the
+ * indices idx (N entries) of a (num_rows, D) weight, dropping entries equal
+ * to padding_idx; backward's accumulation appends it to W->sparse_grad. */
+dz_variable *dz_embedding_sparse_grad(const dz_array *idx, dz_array *rows, int64_t padding_idx, int64_t num_rows);
 
 #endif

@@ -1,8 +1,8 @@
 /* Linear algebra: matmul (batched, broadcasting leading dims) on the backend's
- * gemm, the fused linear function x W + b, and one_hot. When a graph is being
- * recorded (create_graph) the backwards are built from differentiable ops;
- * otherwise they call gemm directly with transpose flags, accumulating into
- * broadcast operands' grads (beta = 1) instead of summing copies. */
+ * matmul, the fused linear function x W + b, and one_hot. The backwards are
+ * built from differentiable ops; the fast backwards (no create_graph) call the
+ * backend's matmul with transpose flags, which sums a broadcast operand's grad
+ * over the batch instead of summing copies. */
 #include "../core/array_ops.h"
 #include "../core/internal.h"
 #include "../kernels/nn_kernels.h"
@@ -30,8 +30,9 @@ static dz_variable *swap_last2(dz_variable *x)
 }
 
 /* ga (a shape) = gy @ b^T, gb (b shape) = a^T @ gy, batch axes summed away. */
-static void matmul_backward_raw(dz_function *f, const dz_array *gy, dz_variable **gx)
+static void matmul_backward_fast(dz_function *f, dz_variable *const *gys, dz_variable **gx)
 {
+    const dz_array *gy = gys[0]->data;
     const dz_array *a = IN(f, 0)->data, *b = IN(f, 1)->data;
     if (dz_needs_grad(IN(f, 0))) {
         dz_array *ga = dz_array_uninit_like(a); // (..., M, K)
@@ -52,16 +53,12 @@ static void matmul_backward_raw(dz_function *f, const dz_array *gy, dz_variable 
 static void matmul_backward(dz_function *f, dz_variable *const *gy, dz_variable **gx)
 {
     dz_variable *a = IN(f, 0), *b = IN(f, 1);
-    if (!dz_enable_backprop()) {
-        matmul_backward_raw(f, gy[0]->data, gx);
-        return;
-    }
     if (dz_needs_grad(a))
         gx[0] = dz_sum_to(dz_matmul(gy[0], swap_last2(b)), SHAPE_OF(a));
     if (dz_needs_grad(b))
         gx[1] = dz_sum_to(dz_matmul(swap_last2(a), gy[0]), SHAPE_OF(b));
 }
-static const dz_function_ops matmul_ops = {"dz_matmul", matmul_backward, NULL};
+static const dz_function_ops matmul_ops = {"dz_matmul", matmul_backward, NULL, matmul_backward_fast};
 
 /* The output shape of a @ b; false after raising. */
 static bool matmul_shape(const dz_array *a, const dz_array *b, int *ndim, int64_t *shape)
@@ -107,8 +104,9 @@ dz_variable *dz_matmul(dz_variable *a, dz_variable *b)
 /* ---- linear ---------------------------------------------------------------- */
 
 /* gx (N, I) = gy W^T, gW (I, O) = x^T gy, gb (O,) = sum of gy's rows, by gemm. */
-static void linear_backward_raw(dz_function *f, const dz_array *gy, dz_variable **gx)
+static void linear_backward_fast(dz_function *f, dz_variable *const *gys, dz_variable **gx)
 {
+    const dz_array *gy = gys[0]->data;
     const dz_array *x = IN(f, 0)->data, *w = IN(f, 1)->data;
     if (dz_needs_grad(IN(f, 0))) {
         dz_array *g = dz_array_uninit_like(x);
@@ -135,10 +133,6 @@ static void linear_backward_raw(dz_function *f, const dz_array *gy, dz_variable 
 static void linear_backward(dz_function *f, dz_variable *const *gy, dz_variable **gx)
 {
     dz_variable *x = IN(f, 0), *w = IN(f, 1);
-    if (!dz_enable_backprop()) {
-        linear_backward_raw(f, gy[0]->data, gx);
-        return;
-    }
     if (dz_needs_grad(x))
         gx[0] = dz_matmul(gy[0], dz_transpose(w, 0, NULL));
     if (dz_needs_grad(w))
@@ -146,7 +140,7 @@ static void linear_backward(dz_function *f, dz_variable *const *gy, dz_variable 
     if (f->ninputs == 3 && dz_needs_grad(IN(f, 2)))
         gx[2] = dz_sum_to(gy[0], SHAPE_OF(IN(f, 2)));
 }
-static const dz_function_ops linear_ops = {"dz_linear", linear_backward, NULL};
+static const dz_function_ops linear_ops = {"dz_linear", linear_backward, NULL, linear_backward_fast};
 
 static bool linear_check(dz_variable *x, dz_variable *w, dz_variable *b)
 {

@@ -50,7 +50,7 @@ static void mse_backward(dz_function *f, dz_variable *const *gy, dz_variable **g
     if (dz_needs_grad(x1))
         gx[1] = dz_sum_to(dz_neg(g), SHAPE_OF(x1));
 }
-static const dz_function_ops mse_ops = {"dz_mean_squared_error", mse_backward, NULL};
+static const dz_function_ops mse_ops = {"dz_mean_squared_error", mse_backward, NULL, NULL};
 
 dz_variable *dz_mean_squared_error(dz_variable *x0, dz_variable *x1)
 {
@@ -129,25 +129,28 @@ static dz_array *sce_row_mask(const dz_array *x, const dz_array *t, int64_t igno
 
 /* softmax_cross_entropy: y = scale * sum over counted rows of -log_softmax(x)[i, t[i]];
  * gx (N, C) = (softmax(x) - onehot(t)) * row_mask * gy * scale; t gets none.
- * The raw backward reuses the forward's softmax. */
+ * The fast backward reuses the forward's softmax. */
 static void sce_backward(dz_function *f, dz_variable *const *gy, dz_variable **gx)
 {
     const sce_state *s = f->state;
     dz_variable *x = IN(f, 0);
     const dz_array *t = IN(f, 1)->data;
-    if (!dz_enable_backprop()) {
-        dz_array *g = dz_array_uninit_like(x->data);
-        if (g && !dz_kernel_softmax_cross_entropy_backward(s->probs, t, s->ignore_index, s->scale, gy[0]->data, g))
-            g = dz_failed_output(g);
-        gx[0] = dz_raw_result(g);
-        return;
-    }
     dz_variable *d = dz_sub(dz_softmax(x, 1), dz_constant(sce_target(x->data, t, s->ignore_index)));
     if (s->has_ignore)
         d = dz_mul(d, dz_constant(sce_row_mask(x->data, t, s->ignore_index)));
     gx[0] = dz_mul(d, dz_mul_scalar(gy[0], s->scale));
 }
-static const dz_function_ops sce_ops = {"dz_softmax_cross_entropy", sce_backward, sce_state_free};
+static void sce_backward_fast(dz_function *f, dz_variable *const *gy, dz_variable **gx)
+{
+    const sce_state *s = f->state;
+    dz_array *g = dz_array_uninit_like(IN(f, 0)->data); // (N, C)
+    if (g && !dz_kernel_softmax_cross_entropy_backward(s->probs, IN(f, 1)->data, s->ignore_index, s->scale,
+                                                       gy[0]->data, g))
+        g = dz_failed_output(g);
+    gx[0] = dz_raw_result(g);
+}
+static const dz_function_ops sce_ops = {"dz_softmax_cross_entropy", sce_backward, sce_state_free,
+                                        sce_backward_fast};
 
 static bool sce_check(const char *op, dz_variable *x, dz_variable *t)
 {
@@ -224,7 +227,7 @@ static void sigmoid_ce_backward(dz_function *f, dz_variable *const *gy, dz_varia
     if (dz_needs_grad(t))
         gx[1] = dz_mul(dz_neg(x), g);
 }
-static const dz_function_ops sigmoid_ce_ops = {"dz_sigmoid_cross_entropy", sigmoid_ce_backward, NULL};
+static const dz_function_ops sigmoid_ce_ops = {"dz_sigmoid_cross_entropy", sigmoid_ce_backward, NULL, NULL};
 
 dz_variable *dz_sigmoid_cross_entropy(dz_variable *x, dz_variable *t)
 {

@@ -25,7 +25,7 @@ static void exp_backward(dz_function *f, dz_variable *const *gy, dz_variable **g
 {
     gx[0] = dz_mul(gy[0], OUT(f));
 }
-static const dz_function_ops exp_ops = {"dz_exp", exp_backward, NULL};
+static const dz_function_ops exp_ops = {"dz_exp", exp_backward, NULL, NULL};
 dz_variable *dz_exp(dz_variable *x) { return apply_math(&exp_ops, DZ_UNARY_EXP, x); }
 
 /* log: y = ln x; gx = gy / x */
@@ -33,53 +33,65 @@ static void log_backward(dz_function *f, dz_variable *const *gy, dz_variable **g
 {
     gx[0] = dz_div(gy[0], IN(f));
 }
-static const dz_function_ops log_ops = {"dz_log", log_backward, NULL};
+static const dz_function_ops log_ops = {"dz_log", log_backward, NULL, NULL};
 dz_variable *dz_log(dz_variable *x) { return apply_math(&log_ops, DZ_UNARY_LOG, x); }
 
-/* gx = op(gy, v) in one pass, when no graph of the backward is recorded;
- * the same bits as the composite. */
-static bool fused_grad(dz_binary_op op, dz_variable *gy, dz_variable *v, dz_variable **gx)
+/* The fast backwards: gx = op(gy, v) in one pass, the same bits as the
+ * composite; a gy of another shape or dtype takes the composite. */
+static void fused_grad(dz_binary_op op, dz_function *f, dz_variable *v, dz_variable *const *gy, dz_variable **gx)
 {
-    if (dz_enable_backprop() || gy->data->dtype != v->data->dtype || !dz_array_same_shape(gy->data, v->data))
-        return false;
-    *gx = dz_raw_result(dz_array_binary(op, gy->data, v->data));
-    return true;
+    if (gy[0]->data->dtype != v->data->dtype || !dz_array_same_shape(gy[0]->data, v->data))
+        f->ops->backward(f, gy, gx);
+    else
+        gx[0] = dz_raw_result(dz_array_binary(op, gy[0]->data, v->data));
 }
 
 /* sin: y = sin x; gx = gy * cos x */
 static void sin_backward(dz_function *f, dz_variable *const *gy, dz_variable **gx)
 {
-    if (!fused_grad(DZ_BINARY_SIN_GRAD, gy[0], IN(f), gx))
-        gx[0] = dz_mul(gy[0], dz_cos(IN(f)));
+    gx[0] = dz_mul(gy[0], dz_cos(IN(f)));
 }
-static const dz_function_ops sin_ops = {"dz_sin", sin_backward, NULL};
+static void sin_backward_fast(dz_function *f, dz_variable *const *gy, dz_variable **gx)
+{
+    fused_grad(DZ_BINARY_SIN_GRAD, f, IN(f), gy, gx);
+}
+static const dz_function_ops sin_ops = {"dz_sin", sin_backward, NULL, sin_backward_fast};
 dz_variable *dz_sin(dz_variable *x) { return apply_math(&sin_ops, DZ_UNARY_SIN, x); }
 
 /* cos: y = cos x; gx = gy * -sin x */
 static void cos_backward(dz_function *f, dz_variable *const *gy, dz_variable **gx)
 {
-    if (!fused_grad(DZ_BINARY_COS_GRAD, gy[0], IN(f), gx))
-        gx[0] = dz_mul(gy[0], dz_neg(dz_sin(IN(f))));
+    gx[0] = dz_mul(gy[0], dz_neg(dz_sin(IN(f))));
 }
-static const dz_function_ops cos_ops = {"dz_cos", cos_backward, NULL};
+static void cos_backward_fast(dz_function *f, dz_variable *const *gy, dz_variable **gx)
+{
+    fused_grad(DZ_BINARY_COS_GRAD, f, IN(f), gy, gx);
+}
+static const dz_function_ops cos_ops = {"dz_cos", cos_backward, NULL, cos_backward_fast};
 dz_variable *dz_cos(dz_variable *x) { return apply_math(&cos_ops, DZ_UNARY_COS, x); }
 
 /* tanh: y = tanh x; gx = gy * (1 - y^2) */
 static void tanh_backward(dz_function *f, dz_variable *const *gy, dz_variable **gx)
 {
-    if (!fused_grad(DZ_BINARY_TANH_GRAD, gy[0], OUT(f), gx))
-        gx[0] = dz_mul(gy[0], dz_rsub_scalar(1.0, dz_square(OUT(f))));
+    gx[0] = dz_mul(gy[0], dz_rsub_scalar(1.0, dz_square(OUT(f))));
 }
-static const dz_function_ops tanh_ops = {"dz_tanh", tanh_backward, NULL};
+static void tanh_backward_fast(dz_function *f, dz_variable *const *gy, dz_variable **gx)
+{
+    fused_grad(DZ_BINARY_TANH_GRAD, f, OUT(f), gy, gx);
+}
+static const dz_function_ops tanh_ops = {"dz_tanh", tanh_backward, NULL, tanh_backward_fast};
 dz_variable *dz_tanh(dz_variable *x) { return apply_math(&tanh_ops, DZ_UNARY_TANH, x); }
 
 /* square: y = x^2; gx = gy * 2x */
 static void square_backward(dz_function *f, dz_variable *const *gy, dz_variable **gx)
 {
-    if (!fused_grad(DZ_BINARY_SQUARE_GRAD, gy[0], IN(f), gx))
-        gx[0] = dz_mul(gy[0], dz_mul_scalar(IN(f), 2.0));
+    gx[0] = dz_mul(gy[0], dz_mul_scalar(IN(f), 2.0));
 }
-static const dz_function_ops square_ops = {"dz_square", square_backward, NULL};
+static void square_backward_fast(dz_function *f, dz_variable *const *gy, dz_variable **gx)
+{
+    fused_grad(DZ_BINARY_SQUARE_GRAD, f, IN(f), gy, gx);
+}
+static const dz_function_ops square_ops = {"dz_square", square_backward, NULL, square_backward_fast};
 dz_variable *dz_square(dz_variable *x)
 {
     if (!dz_check_variable("dz_square", x))
@@ -93,5 +105,5 @@ static void sqrt_backward(dz_function *f, dz_variable *const *gy, dz_variable **
 {
     gx[0] = dz_div(gy[0], dz_mul_scalar(OUT(f), 2.0));
 }
-static const dz_function_ops sqrt_ops = {"dz_sqrt", sqrt_backward, NULL};
+static const dz_function_ops sqrt_ops = {"dz_sqrt", sqrt_backward, NULL, NULL};
 dz_variable *dz_sqrt(dz_variable *x) { return apply_math(&sqrt_ops, DZ_UNARY_SQRT, x); }

@@ -111,43 +111,13 @@ dz_status dz_optim_check_sparse_grad(const char *who, const dz_update_item *item
     return status;
 }
 
-/* ---- coalescing ---- */
-
 /* An (n,) int64 array holding values[0..n-1] (host memory). */
 static dz_array *int64_vector(const int64_t *values, int64_t n)
 {
     return dz_array_from_buffer(DZ_I64, 1, DZ_SHAPE(n), values);
 }
 
-typedef struct {
-    int64_t row, position;
-} entry;
-
-static int compare_entries(const void *a, const void *b)
-{
-    const entry *x = a, *y = b;
-    if (x->row != y->row)
-        return x->row < y->row ? -1 : 1;
-    return x->position < y->position ? -1 : x->position > y->position;
-}
-
-/* Sort the n entries of indices by (row, position) and number the distinct
- * rows: slots[k] is the output row of entry k; returns how many there are. */
-static int64_t assign_slots(const int64_t *indices, int64_t n, int64_t *slots, int64_t *unique_rows)
-{
-    int64_t count = 0;
-    entry *sorted = dz_xmalloc((size_t)n * sizeof *sorted + 1);
-    for (int64_t k = 0; k < n; k++)
-        sorted[k] = (entry){indices[k], k};
-    qsort(sorted, (size_t)n, sizeof *sorted, compare_entries);
-    for (int64_t k = 0; k < n; k++) {
-        if (k == 0 || sorted[k].row != sorted[k - 1].row)
-            unique_rows[count++] = sorted[k].row;
-        slots[sorted[k].position] = count - 1;
-    }
-    free(sorted);
-    return count;
-}
+/* ---- coalescing (core's, without touching the grad) ---- */
 
 dz_status dz_optim_coalesce(const dz_sparse_grad *g, dz_coalesced *out)
 {
@@ -156,34 +126,7 @@ dz_status dz_optim_coalesce(const dz_sparse_grad *g, dz_coalesced *out)
         out->values = dz_array_retain(g->values);
         return DZ_OK;
     }
-    /* The sort runs on the host, through a host view of the indices (which
-     * synchronises; the indices are on the CPU, where it copies nothing). */
-    dz_host_view view;
-    const int64_t *indices = dz_host_view_read(&view, g->indices);
-    if (!indices) {
-        *out = (dz_coalesced){0};
-        return DZ_ERR_NOMEM;
-    }
-    int64_t n = g->indices->size;
-    int64_t *unique = dz_xmalloc((size_t)n * sizeof *unique + 1);
-    int64_t *slot_of = dz_xmalloc((size_t)n * sizeof *slot_of + 1);
-    int64_t m = assign_slots(indices, n, slot_of, unique);
-    dz_host_view_close(&view);
-    dz_array *slots = int64_vector(slot_of, n);
-    int64_t shape[DZ_MAX_NDIM];
-    memcpy(shape, g->values->shape, sizeof shape);
-    shape[0] = m;
-    out->rows = int64_vector(unique, m);
-    out->values = dz_array_empty_on(g->values->device, g->values->dtype, g->values->ndim, shape); /* zeros */
-    dz_status status = slots && out->rows && out->values ? DZ_OK : DZ_ERR_NOMEM;
-    if (status == DZ_OK) /* out[slots[k]] += values[k], in entry order */
-        dz_backend_of(out->values)->index_add_rows(out->values, slots, g->values, 1.0, -1, false);
-    else
-        dz_optim_coalesced_free(out);
-    dz_array_release(slots);
-    free(unique);
-    free(slot_of);
-    return status;
+    return dz_sparse_grad_coalesced_entries(g, &out->rows, &out->values);
 }
 
 void dz_optim_coalesced_free(dz_coalesced *c)
