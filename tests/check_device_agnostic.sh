@@ -14,9 +14,9 @@
 #   cast      casts `->data` to a pointer to elements     (float *)a->data
 #   pointer   declares a pointer to elements from it      int64_t *p = a->data;
 #   index     indexes it, or adds to it                   a->data[i], a->data + off
-#   memory    passes it to a C memory or stdio function   memcpy(a->data, ...)
+#   memory    passes it to a C memory or stdio function,  memcpy(a->data, ...)
+#             or to dz_index_at (which reads host elements) dz_index_at(t->data, ...)
 #   variable  takes the elements of a variable's array    v->data->data
-#   element   calls dz_index_at (one element per call)    dz_index_at(idx, i)
 # unless the line calls a backend primitive: `be->`, `backend->`,
 # `dz_backend_of(...)->` or `dz_backend_for(...)->` followed by `(`, which
 # hand the device's own pointer to the device's own kernel. A Variable's
@@ -54,7 +54,7 @@ scan() {
     FNR == 1 { in_comment = 0 }
     {
         code = strip($0)
-        if (code !~ /->data|dz_index_at/)
+        if (code !~ /->data/)
             next
         # The elements of a variable'"'"'s array, then its other fields.
         if (code ~ /->data->data([^A-Za-z0-9_]|$)/) { report("variable"); next }
@@ -70,10 +70,8 @@ scan() {
             report("pointer")
         else if (code ~ /->data *\)? *(\[|\+|-([^>]|$))/)
             report("index")
-        else if (code ~ /(^|[^A-Za-z0-9_])(memcpy|memmove|memset|memcmp|fread|fwrite|qsort|bsearch) *\(.*->data([^A-Za-z0-9_]|$)/)
+        else if (code ~ /(^|[^A-Za-z0-9_])(memcpy|memmove|memset|memcmp|fread|fwrite|qsort|bsearch|dz_index_at) *\(.*->data([^A-Za-z0-9_]|$)/)
             report("memory")
-        else if (code ~ /^[ \t].*(^|[^A-Za-z0-9_])dz_index_at *\(/)
-            report("element")
     }
     function report(what) {
         printf "%s:%d: %s: %s\n", FILENAME, FNR, what, $0

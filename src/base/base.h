@@ -23,6 +23,13 @@ static inline size_t dz_dtype_bytes(dz_dtype dtype)
     return sizes[dtype];
 }
 
+/* Entry i of int32 or int64 index elements (on the host): the one reader of
+ * index data, for the CPU kernels and for host views. */
+static inline int64_t dz_index_at(const void *elements, dz_dtype dtype, int64_t i)
+{
+    return dtype == DZ_I64 ? ((const int64_t *)elements)[i] : ((const int32_t *)elements)[i];
+}
+
 #ifdef __cplusplus /* the CUDA sources include this header */
 [[noreturn]] void dz_assert_fail(const char *expr, const char *file, int line);
 #else

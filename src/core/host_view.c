@@ -59,7 +59,7 @@ int64_t dz_first_index_outside(const dz_array *idx, int64_t lo, int64_t hi, int6
         return -2;
     int64_t at = -1;
     for (int64_t i = 0; at < 0 && i < idx->size; i++) {
-        int64_t v = dz_host_index(entries, idx->dtype, i);
+        int64_t v = dz_index_at(entries, idx->dtype, i);
         if (v < lo || v >= hi) {
             at = i;
             *value = v;

@@ -31,12 +31,6 @@ void *dz_host_view_write(dz_host_view *view, dz_array *a);
 void *dz_host_view_update(dz_host_view *view, dz_array *a);
 void dz_host_view_close(dz_host_view *view);
 
-/* Entry i of int32 or int64 elements seen through a host view. */
-static inline int64_t dz_host_index(const void *elements, dz_dtype dtype, int64_t i)
-{
-    return dtype == DZ_I64 ? ((const int64_t *)elements)[i] : ((const int32_t *)elements)[i];
-}
-
 /* The position (C order) of the first entry of the int32/int64 array `idx`
  * outside [lo, hi), with that entry in *value; -1 when every entry is inside.
  * The backend's index_range settles the common case, all inside, without a

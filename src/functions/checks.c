@@ -179,16 +179,6 @@ bool dz_check_reduce_axes(const char *op, const dz_array *x, int naxes, const in
 
 /* ---- index data and labels ---------------------------------------------------------- */
 
-int64_t dz_index_at(const dz_array *a, int64_t i)
-{
-    size_t es = dz_dtype_size(a->dtype);
-    int64_t v64 = 0;
-    int32_t v32 = 0;
-    void *v = a->dtype == DZ_I64 ? (void *)&v64 : (void *)&v32;
-    dz_backend_of(a)->to_host(v, (const char *)a->data + (size_t)i * es, es); /* synchronises */
-    return a->dtype == DZ_I64 ? v64 : v32;
-}
-
 bool dz_check_labels(const char *op, const dz_variable *t)
 {
     if (!dz_check_variable(op, t))
@@ -213,7 +203,7 @@ static bool scan_labels(const char *op, const dz_array *t, int64_t num_classes, 
     int64_t n = 0;
     bool ok = true;
     for (int64_t i = 0; ok && i < t->size; i++) {
-        int64_t label = dz_host_index(labels, t->dtype, i);
+        int64_t label = dz_index_at(labels, t->dtype, i);
         if (ignore_index && label == *ignore_index)
             continue;
         if (label < 0 || label >= num_classes) {

@@ -31,11 +31,6 @@ bool dz_check_axis(const char *op, const dz_array *x, int axis, bool insert, int
 bool dz_check_reduce_axes(const char *op, const dz_array *x, int naxes, const int *axes, int64_t *kept,
                           int *out_ndim, int64_t *out_shape);
 
-/* Element i of an int32 or int64 array, copied to the host (synchronises,
- * per call). A loop over it reads an array one element at a time: check
- * indices with dz_first_index_outside (src/core/host_view.h) and read many on
- * a host view instead; tests/check_device_agnostic.sh flags its callers. */
-int64_t dz_index_at(const dz_array *a, int64_t i);
 /* t is an int32 or int64 label variable. */
 bool dz_check_labels(const char *op, const dz_variable *t);
 /* Every label is in 0..num_classes-1, or equals *ignore_index when that is

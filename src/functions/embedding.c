@@ -144,7 +144,7 @@ static bool drop_padding(const dz_array *idx, int64_t padding_idx, dz_array *row
     const size_t bytes = (size_t)(idx->size ? idx->size : 1) * sizeof(int64_t);
     int64_t *kept_rows = dz_xmalloc(bytes), *positions = dz_xmalloc(bytes), kept = 0;
     for (int64_t i = 0; i < idx->size; i++) {
-        int64_t k = dz_host_index(entries, idx->dtype, i);
+        int64_t k = dz_index_at(entries, idx->dtype, i);
         if (k != padding_idx) {
             positions[kept] = i;
             kept_rows[kept++] = k;

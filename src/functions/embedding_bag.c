@@ -114,7 +114,7 @@ static dz_array *offset_starts(const dz_variable *offsets, const dz_array *idx, 
         return NULL;
     int64_t *o = dz_xmalloc((size_t)(n + 1) * sizeof *o); /* the offsets, then N */
     for (int64_t i = 0; i < n; i++)
-        o[i] = dz_host_index(entries, off->dtype, i);
+        o[i] = dz_index_at(entries, off->dtype, i);
     o[n] = N;
     dz_host_view_close(&view);
     dz_array *starts = offsets_valid(o, n, N, include_last) ? dz_embedding_indices_from_host(idx->device, bounds, o)

@@ -270,7 +270,7 @@ static dz_array *distinct_rows(scratch *s, const dz_array *idx, int64_t V)
     int64_t *rows = dz_xmalloc((size_t)(idx->size ? idx->size : 1) * sizeof *rows), n = 0;
     bool *seen = dz_xcalloc((size_t)(V ? V : 1), sizeof *seen);
     for (int64_t i = 0; i < idx->size; i++) {
-        int64_t k = dz_host_index(entries, idx->dtype, i);
+        int64_t k = dz_index_at(entries, idx->dtype, i);
         if (!seen[k]) {
             seen[k] = true;
             rows[n++] = k;

@@ -71,7 +71,7 @@ static inline void prefetch_row_for_write(void *row, size_t nbytes)
             dst[d] /= s;                                                                           \
     }                                                                                              \
     /* BLAS ?dot as PyTorch calls it: OpenBLAS sums products rounded to T in */                    \
-    /* double (its SIMD blocks for rows of 32 and more are not reproduced) */                        \
+    /* double (its SIMD blocks for rows of 32 and more are not reproduced) */                      \
     static inline T dot_row_##S(const T *a, const T *b, int64_t n)                                 \
     {                                                                                              \
         double s = 0;                                                                              \
@@ -161,7 +161,7 @@ void dz_cpu_embedding_renorm(dz_array *w, const dz_array *idx, double max_norm, 
 {
     bool *seen = dz_xcalloc((size_t)(w->shape[0] ? w->shape[0] : 1), sizeof *seen);
     for (int64_t i = 0; i < idx->size; i++) {
-        int64_t k = dz_cpu_index_at(idx, i);
+        int64_t k = dz_index_at(idx->data, idx->dtype, i);
         if (!seen[k]) {
             seen[k] = true;
             renorm_row(w, k, max_norm, norm_type);
@@ -190,7 +190,7 @@ static int64_t bag_count(const bag_layout *L, int64_t b)
 {
     int64_t count = 0;
     for (int64_t j = L->starts[b]; j < L->starts[b + 1]; j++)
-        count += dz_cpu_index_at(L->idx, j) != L->skip_idx;
+        count += dz_index_at(L->idx->data, L->idx->dtype, j) != L->skip_idx;
     return count;
 }
 
@@ -206,7 +206,7 @@ static int64_t bag_count(const bag_layout *L, int64_t b)
             T *out = y + b * D;                                                                    \
             memset(out, 0, (size_t)D * sizeof(T));                                                 \
             for (int64_t j = L->starts[b]; j < L->starts[b + 1]; j++) {                            \
-                int64_t k = dz_cpu_index_at(L->idx, j);                                                   \
+                int64_t k = dz_index_at(L->idx->data, L->idx->dtype, j);                           \
                 if (k == L->skip_idx)                                                              \
                     continue;                                                                      \
                 if (!psw)                                                                          \
@@ -248,7 +248,7 @@ static int64_t bag_count(const bag_layout *L, int64_t b)
             for (int64_t d = 0; d < D; d++)                                                        \
                 arg[d] = -1;                                                                       \
             for (int64_t j = L->starts[b]; j < L->starts[b + 1]; j++) {                            \
-                int64_t k = dz_cpu_index_at(L->idx, j);                                                   \
+                int64_t k = dz_index_at(L->idx->data, L->idx->dtype, j);                           \
                 if (k == L->skip_idx)                                                              \
                     continue;                                                                      \
                 if (started) {                                                                     \
@@ -275,7 +275,7 @@ static int64_t bag_count(const bag_layout *L, int64_t b)
         for (int64_t b = 0; b < B; b++) {                                                          \
             int64_t size = mean ? bag_count(L, b) : 0;                                             \
             for (int64_t j = L->starts[b]; j < L->starts[b + 1]; j++) {                            \
-                int64_t k = dz_cpu_index_at(L->idx, j);                                                   \
+                int64_t k = dz_index_at(L->idx->data, L->idx->dtype, j);                           \
                 if (k == L->skip_idx || k < row_begin || k >= row_end)                             \
                     continue;                                                                      \
                 double scale = 1.0;                                                                \
@@ -302,7 +302,7 @@ static int64_t bag_count(const bag_layout *L, int64_t b)
         for (int64_t b = begin; b < end; b++) {                                                    \
             int64_t count = mean ? bag_count(L, b) : 1;                                            \
             for (int64_t j = L->starts[b]; j < L->starts[b + 1]; j++) {                            \
-                if (dz_cpu_index_at(L->idx, j) == L->skip_idx) {                                          \
+                if (dz_index_at(L->idx->data, L->idx->dtype, j) == L->skip_idx) {                  \
                     memset(rows + j * D, 0, (size_t)D * sizeof(T));                                \
                     continue;                                                                      \
                 }                                                                                  \
@@ -334,7 +334,7 @@ static int64_t bag_count(const bag_layout *L, int64_t b)
         const int64_t D = L->D;                                                                    \
         for (int64_t b = begin; b < end; b++)                                                      \
             for (int64_t j = L->starts[b]; j < L->starts[b + 1]; j++) {                            \
-                int64_t k = dz_cpu_index_at(L->idx, j);                                                   \
+                int64_t k = dz_index_at(L->idx->data, L->idx->dtype, j);                           \
                 gpsw[j] = k == L->skip_idx ? 0 : dot_row_##S(gy + b * D, w + k * D, D);            \
             }                                                                                      \
     }

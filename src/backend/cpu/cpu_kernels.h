@@ -24,11 +24,6 @@ void dz_cpu_gather_rows(const dz_array *table, const dz_array *rows, int64_t ski
 void dz_cpu_index_add_rows(dz_array *table, const dz_array *rows, const dz_array *x, double alpha, int64_t skip,
                            bool scale_by_count);
 void dz_cpu_index_range(const dz_array *idx, int64_t *min, int64_t *max);
-/* Entry i of an int32 or int64 index array. */
-static inline int64_t dz_cpu_index_at(const dz_array *idx, int64_t i)
-{
-    return idx->dtype == DZ_I64 ? ((const int64_t *)idx->data)[i] : ((const int32_t *)idx->data)[i];
-}
 /* counts[k] = occurrences of row k in idx, k in [0, num_rows) (malloc'd). */
 int64_t *dz_cpu_row_counts(const dz_array *idx, int64_t num_rows);
 /* Faults a large fresh output in at once, on huge pages where it can. */

@@ -298,7 +298,7 @@ void dz_cpu_one_hot(const dz_array *indices, dz_array *y)
     int64_t v = y->shape[y->ndim - 1];
     memset(y->data, 0, (size_t)y->size * dz_dtype_bytes(y->dtype));
     for (int64_t i = 0; i < indices->size; i++) {
-        int64_t at = i * v + dz_cpu_index_at(indices, i);
+        int64_t at = i * v + dz_index_at(indices->data, indices->dtype, i);
         switch (y->dtype) {
         case DZ_F32: ((float *)y->data)[at] = 1; break;
         case DZ_F64: ((double *)y->data)[at] = 1; break;
@@ -355,7 +355,7 @@ void dz_cpu_repeat_rows(const dz_array *x, dz_array *y)
             T m = MAX(row, c, 1);                                                                  \
             for (int64_t k = 0; k < c; k++)                                                        \
                 p[i * c + k] = row[k] - m;                                                         \
-            int64_t label = dz_cpu_index_at(t, first + i);                                                \
+            int64_t label = dz_index_at(t->data, t->dtype, first + i);                                                \
             if (label != ignore_index)                                                             \
                 total -= (double)p[i * c + label];                                                 \
         }                                                                                          \
@@ -369,7 +369,7 @@ void dz_cpu_repeat_rows(const dz_array *x, dz_array *y)
             T inv = (T)(1.0 / sum);                                                                \
             for (int64_t k = 0; k < c; k++)                                                        \
                 prow[k] *= inv;                                                                    \
-            if (dz_cpu_index_at(t, first + i) != ignore_index)                                            \
+            if (dz_index_at(t->data, t->dtype, first + i) != ignore_index)                                            \
                 total += (double)LOG((T)sum);                                                      \
         }                                                                                          \
         return total;                                                                              \
@@ -434,7 +434,7 @@ void dz_cpu_softmax_cross_entropy(const dz_array *x, const dz_array *t, int64_t 
         for (int64_t j = begin * c; j < end * c; j++)                                              \
             out[j] = p[j] * g;                                                                     \
         for (int64_t i = begin; i < end; i++) {                                                    \
-            int64_t label = dz_cpu_index_at(job->t, i);                                                   \
+            int64_t label = dz_index_at(job->t->data, job->t->dtype, i);                                                   \
             if (label == job->ignore_index)                                                        \
                 memset(out + i * c, 0, (size_t)c * sizeof(T));                                     \
             else                                                                                   \

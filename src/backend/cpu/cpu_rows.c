@@ -67,8 +67,8 @@ void dz_cpu_gather_rows(const dz_array *table, const dz_array *rows, int64_t ski
     dz_cpu_prepare_output(dst, (size_t)n * row);
     for (int64_t i = 0; i < n; i++) {
         if (i + PREFETCH_DISTANCE < n)
-            prefetch(src + (size_t)dz_cpu_index_at(rows, i + PREFETCH_DISTANCE) * row, row, 0);
-        int64_t k = dz_cpu_index_at(rows, i);
+            prefetch(src + (size_t)dz_index_at(rows->data, rows->dtype, i + PREFETCH_DISTANCE) * row, row, 0);
+        int64_t k = dz_index_at(rows->data, rows->dtype, i);
         if (k == skip)
             memset(dst + (size_t)i * row, 0, row);
         else
@@ -82,7 +82,7 @@ int64_t *dz_cpu_row_counts(const dz_array *rows, int64_t num_rows)
 {
     int64_t *counts = dz_xcalloc((size_t)(num_rows ? num_rows : 1), sizeof *counts);
     for (int64_t i = 0; i < rows->size; i++)
-        counts[dz_cpu_index_at(rows, i)]++;
+        counts[dz_index_at(rows->data, rows->dtype, i)]++;
     return counts;
 }
 
@@ -106,8 +106,8 @@ int64_t *dz_cpu_row_counts(const dz_array *rows, int64_t num_rows)
         const bool plain = alpha == 1 && !counts;                                                  \
         for (int64_t i = 0; i < n; i++) {                                                          \
             if (i + PREFETCH_DISTANCE < n)                                                         \
-                prefetch(table + dz_cpu_index_at(rows, i + PREFETCH_DISTANCE) * d, (size_t)d * sizeof(T), 1); \
-            int64_t k = dz_cpu_index_at(rows, i);                                                         \
+                prefetch(table + dz_index_at(rows->data, rows->dtype, i + PREFETCH_DISTANCE) * d, (size_t)d * sizeof(T), 1); \
+            int64_t k = dz_index_at(rows->data, rows->dtype, i);                                                         \
             if (k == skip)                                                                         \
                 continue;                                                                          \
             if (plain)                                                                             \
@@ -143,9 +143,9 @@ void dz_cpu_index_add_rows(dz_array *table, const dz_array *rows, const dz_array
 
 void dz_cpu_index_range(const dz_array *idx, int64_t *min, int64_t *max)
 {
-    int64_t lo = dz_cpu_index_at(idx, 0), hi = lo;
+    int64_t lo = dz_index_at(idx->data, idx->dtype, 0), hi = lo;
     for (int64_t i = 1; i < idx->size; i++) {
-        int64_t v = dz_cpu_index_at(idx, i);
+        int64_t v = dz_index_at(idx->data, idx->dtype, i);
         lo = v < lo ? v : lo;
         hi = v > hi ? v : hi;
     }
