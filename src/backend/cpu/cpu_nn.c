@@ -434,7 +434,7 @@ void dz_cpu_softmax_cross_entropy(const dz_array *x, const dz_array *t, int64_t 
         for (int64_t j = begin * c; j < end * c; j++)                                              \
             out[j] = p[j] * g;                                                                     \
         for (int64_t i = begin; i < end; i++) {                                                    \
-            int64_t label = dz_index_at(job->t->data, job->t->dtype, i);                                                   \
+            int64_t label = dz_index_at(job->t->data, job->t->dtype, i);                           \
             if (label == job->ignore_index)                                                        \
                 memset(out + i * c, 0, (size_t)c * sizeof(T));                                     \
             else                                                                                   \

@@ -106,8 +106,9 @@ int64_t *dz_cpu_row_counts(const dz_array *rows, int64_t num_rows)
         const bool plain = alpha == 1 && !counts;                                                  \
         for (int64_t i = 0; i < n; i++) {                                                          \
             if (i + PREFETCH_DISTANCE < n)                                                         \
-                prefetch(table + dz_index_at(rows->data, rows->dtype, i + PREFETCH_DISTANCE) * d, (size_t)d * sizeof(T), 1); \
-            int64_t k = dz_index_at(rows->data, rows->dtype, i);                                                         \
+                prefetch(table + dz_index_at(rows->data, rows->dtype, i + PREFETCH_DISTANCE) * d,      \
+                         (size_t)d * sizeof(T), 1);                                                \
+            int64_t k = dz_index_at(rows->data, rows->dtype, i);                                   \
             if (k == skip)                                                                         \
                 continue;                                                                          \
             if (plain)                                                                             \
