@@ -52,14 +52,6 @@ static dz_status add_param(const char *op, dz_optimizer *opt, dz_variable *param
     return DZ_OK;
 }
 
-void dz_optim_state_clear(dz_param_state *state)
-{
-    for (int s = 0; s < DZ_OPTIM_MAX_STATE; s++)
-        dz_array_release(state->arrays[s]);
-    dz_array_release(state->touched_rows);
-    memset(state, 0, sizeof *state);
-}
-
 /* Undo add_param back to `count` parameters. */
 static void truncate_params(dz_optimizer *opt, int count)
 {
@@ -108,18 +100,6 @@ dz_status dz_optimizer_add_params(dz_optimizer *opt, int n, dz_variable *const *
 }
 
 /* ---- state ---- */
-
-dz_array *dz_optim_state_array(dz_param_state *state, int slot, const dz_variable *param, double fill)
-{
-    if (!state->arrays[slot]) {
-        const dz_array *p = param->data;
-        dz_array *a = dz_array_empty_on(p->device, p->dtype, p->ndim, p->shape); /* zeros */
-        if (a && fill != 0)
-            dz_backend_of(a)->fill(a, fill);
-        state->arrays[slot] = a;
-    }
-    return state->arrays[slot];
-}
 
 static int state_slot(const dz_optimizer *opt, const char *name)
 {
