@@ -12,10 +12,8 @@
 #include "dezero/function.h"
 #include "dezero/math.h"
 #include "dezero/shape.h"
-#include "nn_util.h"
+#include "../core/op_helpers.h"
 
-#define IN(f) ((f)->inputs[0])
-#define OUT(f) ((f)->outputs[0]) /* alive: backward runs only for outputs with a grad */
 
 static dz_variable *apply(const dz_function_ops *ops, dz_variable *x, dz_array *y, double scalar, void *state)
 {
@@ -67,11 +65,11 @@ dz_variable *dz_sigmoid(dz_variable *x)
 /* relu / leaky_relu: y = x * mask, mask = x > 0 ? 1 : slope; gx = gy * mask */
 static void leaky_backward(dz_function *f, dz_variable *const *gy, dz_variable **gx)
 {
-    gx[0] = masked_grad(gy[0], dz_array_unary(DZ_UNARY_LEAKY_MASK, IN(f)->data, f->scalar));
+    gx[0] = masked_grad(gy[0], dz_array_unary(DZ_UNARY_LEAKY_MASK, IN(f, 0)->data, f->scalar));
 }
 static void leaky_backward_fast(dz_function *f, dz_variable *const *gy, dz_variable **gx)
 {
-    gx[0] = masked_grad_fast(gy[0]->data, dz_array_unary(DZ_UNARY_LEAKY_MASK, IN(f)->data, f->scalar));
+    gx[0] = masked_grad_fast(gy[0]->data, dz_array_unary(DZ_UNARY_LEAKY_MASK, IN(f, 0)->data, f->scalar));
 }
 static const dz_function_ops relu_ops = {"dz_relu", leaky_backward, NULL, leaky_backward_fast};
 static const dz_function_ops leaky_relu_ops = {"dz_leaky_relu", leaky_backward, NULL, leaky_backward_fast};
@@ -161,7 +159,7 @@ static dz_array *extremum_mask(dz_function *f)
 {
     const kept_state *s = f->state;
     dz_array *y = dz_array_reshape(OUT(f)->data, s->ndim, s->kept);
-    dz_array *mask = y ? dz_array_binary(DZ_BINARY_EQUAL, IN(f)->data, y) : NULL; // (x shape)
+    dz_array *mask = y ? dz_array_binary(DZ_BINARY_EQUAL, IN(f, 0)->data, y) : NULL; // (x shape)
     dz_array_release(y);
     return mask;
 }
@@ -234,7 +232,7 @@ typedef struct {
 static dz_array *clip_mask(dz_function *f)
 {
     const clip_state *s = f->state;
-    const dz_array *x = IN(f)->data;
+    const dz_array *x = IN(f, 0)->data;
     dz_array *mask = dz_array_uninit_like(x);
     if (mask && !dz_kernel_clip(x, s->lo, s->hi, true, mask))
         mask = dz_failed_output(mask);

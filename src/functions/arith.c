@@ -9,10 +9,8 @@
 #include "dezero/function.h"
 #include "dezero/math.h"
 #include "dezero/shape.h"
-#include "nn_util.h"
+#include "../core/op_helpers.h"
 
-#define IN(f, i) ((f)->inputs[i])
-#define SHAPE_OF(v) (v)->data->ndim, (v)->data->shape
 
 static dz_variable *apply_binary(const dz_function_ops *ops, dz_binary_op op, dz_variable *a, dz_variable *b)
 {

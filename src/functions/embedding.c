@@ -21,9 +21,8 @@
 #include "dezero/function.h"
 #include "dezero/sparse_grad.h"
 #include "embedding_internal.h"
-#include "nn_util.h"
+#include "../core/op_helpers.h"
 
-#define IN(f, i) ((f)->inputs[i])
 
 typedef struct {
     int64_t num_rows;        /* V */

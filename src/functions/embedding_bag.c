@@ -15,9 +15,8 @@
 #include "dezero/embedding.h"
 #include "dezero/function.h"
 #include "embedding_internal.h"
-#include "nn_util.h"
+#include "../core/op_helpers.h"
 
-#define IN(f, i) ((f)->inputs[i])
 
 static const char *const op_name = "dz_embedding_bag";
 

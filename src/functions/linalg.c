@@ -11,10 +11,8 @@
 #include "dezero/function.h"
 #include "dezero/linalg.h"
 #include "dezero/shape.h"
-#include "nn_util.h"
+#include "../core/op_helpers.h"
 
-#define IN(f, i) ((f)->inputs[i])
-#define SHAPE_OF(v) (v)->data->ndim, (v)->data->shape
 
 /* ---- matmul ---------------------------------------------------------------- */
 

@@ -16,10 +16,8 @@
 #include "dezero/math.h"
 #include "dezero/scope.h"
 #include "dezero/shape.h"
-#include "nn_util.h"
+#include "../core/op_helpers.h"
 
-#define IN(f, i) ((f)->inputs[i])
-#define SHAPE_OF(v) (v)->data->ndim, (v)->data->shape
 
 static dz_array *empty_like(const dz_array *x) { return dz_array_empty_on(x->device, x->dtype, x->ndim, x->shape); }
 

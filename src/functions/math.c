@@ -3,14 +3,12 @@
  * cos, tanh and square also have a one-pass kernel for when no graph is
  * recorded. */
 #include "../core/array_ops.h"
+#include "../core/op_helpers.h"
 #include "checks.h"
 #include "dezero/config.h"
 #include "dezero/function.h"
 #include "dezero/math.h"
-#include "nn_util.h"
 
-#define IN(f) ((f)->inputs[0])
-#define OUT(f) ((f)->outputs[0]) /* alive: backward runs only for outputs with a grad */
 
 static dz_variable *apply_math(const dz_function_ops *ops, dz_unary_op op, dz_variable *x)
 {
@@ -31,7 +29,7 @@ dz_variable *dz_exp(dz_variable *x) { return apply_math(&exp_ops, DZ_UNARY_EXP, 
 /* log: y = ln x; gx = gy / x */
 static void log_backward(dz_function *f, dz_variable *const *gy, dz_variable **gx)
 {
-    gx[0] = dz_div(gy[0], IN(f));
+    gx[0] = dz_div(gy[0], IN(f, 0));
 }
 static const dz_function_ops log_ops = {"dz_log", log_backward, NULL, NULL};
 dz_variable *dz_log(dz_variable *x) { return apply_math(&log_ops, DZ_UNARY_LOG, x); }
@@ -49,11 +47,11 @@ static void fused_grad(dz_binary_op op, dz_function *f, dz_variable *v, dz_varia
 /* sin: y = sin x; gx = gy * cos x */
 static void sin_backward(dz_function *f, dz_variable *const *gy, dz_variable **gx)
 {
-    gx[0] = dz_mul(gy[0], dz_cos(IN(f)));
+    gx[0] = dz_mul(gy[0], dz_cos(IN(f, 0)));
 }
 static void sin_backward_fast(dz_function *f, dz_variable *const *gy, dz_variable **gx)
 {
-    fused_grad(DZ_BINARY_SIN_GRAD, f, IN(f), gy, gx);
+    fused_grad(DZ_BINARY_SIN_GRAD, f, IN(f, 0), gy, gx);
 }
 static const dz_function_ops sin_ops = {"dz_sin", sin_backward, NULL, sin_backward_fast};
 dz_variable *dz_sin(dz_variable *x) { return apply_math(&sin_ops, DZ_UNARY_SIN, x); }
@@ -61,11 +59,11 @@ dz_variable *dz_sin(dz_variable *x) { return apply_math(&sin_ops, DZ_UNARY_SIN, 
 /* cos: y = cos x; gx = gy * -sin x */
 static void cos_backward(dz_function *f, dz_variable *const *gy, dz_variable **gx)
 {
-    gx[0] = dz_mul(gy[0], dz_neg(dz_sin(IN(f))));
+    gx[0] = dz_mul(gy[0], dz_neg(dz_sin(IN(f, 0))));
 }
 static void cos_backward_fast(dz_function *f, dz_variable *const *gy, dz_variable **gx)
 {
-    fused_grad(DZ_BINARY_COS_GRAD, f, IN(f), gy, gx);
+    fused_grad(DZ_BINARY_COS_GRAD, f, IN(f, 0), gy, gx);
 }
 static const dz_function_ops cos_ops = {"dz_cos", cos_backward, NULL, cos_backward_fast};
 dz_variable *dz_cos(dz_variable *x) { return apply_math(&cos_ops, DZ_UNARY_COS, x); }
@@ -85,11 +83,11 @@ dz_variable *dz_tanh(dz_variable *x) { return apply_math(&tanh_ops, DZ_UNARY_TAN
 /* square: y = x^2; gx = gy * 2x */
 static void square_backward(dz_function *f, dz_variable *const *gy, dz_variable **gx)
 {
-    gx[0] = dz_mul(gy[0], dz_mul_scalar(IN(f), 2.0));
+    gx[0] = dz_mul(gy[0], dz_mul_scalar(IN(f, 0), 2.0));
 }
 static void square_backward_fast(dz_function *f, dz_variable *const *gy, dz_variable **gx)
 {
-    fused_grad(DZ_BINARY_SQUARE_GRAD, f, IN(f), gy, gx);
+    fused_grad(DZ_BINARY_SQUARE_GRAD, f, IN(f, 0), gy, gx);
 }
 static const dz_function_ops square_ops = {"dz_square", square_backward, NULL, square_backward_fast};
 dz_variable *dz_square(dz_variable *x)

@@ -4,7 +4,7 @@
 #include "../core/internal.h"
 #include "dezero/activation.h"
 #include "dezero/scope.h"
-#include "../functions/nn_util.h"
+#include "../core/op_helpers.h"
 #include "layer_internal.h"
 
 typedef struct {

@@ -9,7 +9,7 @@
 #include "dezero/activation.h"
 #include "dezero/math.h"
 #include "dezero/scope.h"
-#include "../functions/nn_util.h"
+#include "../core/op_helpers.h"
 #include "layer_internal.h"
 
 typedef struct {

@@ -1,8 +1,8 @@
-/* The optimizer base: the parameter list, per-parameter state, hooks, and
+/* The optimizer base: the parameter list, hooks, and
  * dz_optimizer_update, which checks every grad, runs the hooks and then asks
  * the update rule (the vtable in optimizer_internal.h) to step each
  * parameter. The rules live in sgd.c, momentum.c, adagrad.c, adadelta.c,
- * adam.c and sparse.c. */
+ * adam.c and sparse.c; the state buffers in param_state.c. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>

@@ -1,12 +1,20 @@
-/* Helpers shared by the neural-network functions (linalg, activation, loss):
- * which inputs need a grad, constants, and composite ops that build their
+/* Helpers for writing ops (src/functions) and layers that compose them:
+ * reaching a Function's inputs and outputs, which inputs need a grad,
+ * constants, results of fast backwards, and composite ops that build their
  * result from other ops inside a private scope. */
-#ifndef DEZERO_NN_UTIL_H
-#define DEZERO_NN_UTIL_H
+#ifndef DEZERO_OP_HELPERS_H
+#define DEZERO_OP_HELPERS_H
 
 #include <stdbool.h>
 
+#include "dezero/function.h"
 #include "dezero/variable.h"
+
+/* Input i of Function f; its output (alive in a backward: backward runs only
+ * for outputs with a grad); a Variable's shape as (ndim, shape) arguments. */
+#define IN(f, i) ((f)->inputs[i])
+#define OUT(f) ((f)->outputs[0])
+#define SHAPE_OF(v) (v)->data->ndim, (v)->data->shape
 
 /* Whether backward would keep a grad for v (the rule backward.c applies). */
 bool dz_needs_grad(const dz_variable *v);

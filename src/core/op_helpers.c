@@ -1,7 +1,7 @@
-/* Helpers shared by the neural-network functions (see nn_util.h). */
-#include "nn_util.h"
+/* Helpers for writing ops (see op_helpers.h). */
+#include "op_helpers.h"
 
-#include "../core/internal.h"
+#include "internal.h"
 #include "dezero/scope.h"
 
 bool dz_needs_grad(const dz_variable *v) { return v->requires_grad; }
