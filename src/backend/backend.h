@@ -1,4 +1,9 @@
-/* The backend table: every kernel an op needs, one table per device.
+/* The backend table: the kernels of one device. A new backend fills the
+ * required primitives of dz_backend (17 slots); the fused kernels of
+ * dz_backend_fused are optional, and every op runs a composite of the
+ * primitives (src/kernels) where a fused slot is NULL. The Check suites run
+ * once more with the CPU's fused table off (the `_primitives` tests): that is
+ * the first suite a new backend passes.
  * Ops call dz_backend_of(array) and never test the device themselves.
  * Arrays passed to a kernel are already allocated on the backend's device,
  * with the shapes the kernel documents; kernels do not fail on valid input.
@@ -22,9 +27,8 @@
  *   cast      (float *)a->data, (const char *)x->data + off
  *   pointer   const int64_t *p = a->data;
  *   index     a->data[i], a->data + off
- *   memory    memcpy/memmove/memset/memcmp/fread/fwrite/qsort/bsearch(... a->data ...)
+ *   memory    memcpy/memmove/memset/memcmp/fread/fwrite/qsort/bsearch/dz_index_at(... a->data ...)
  *   variable  v->data->data (a variable's elements)
- *   element   dz_index_at(a, i) calls (one element per call)
  * It cannot tell `a->data` handed to some other function from a variable's
  * `v->data`: `git grep -n -- '->data'` in review covers that case. Not yet
  * held to the rule: src/data, whose dataset readers fill the CPU arrays they
@@ -242,9 +246,12 @@ typedef struct dz_backend {
     void (*gather_rows)(const dz_array *table, const dz_array *rows, int64_t skip, dz_array *y);
     /* table[rows[i]] += alpha * x[i] for rows[i] != skip, x (n, D); each
      * table row sums its terms in input order i, so repeated rows accumulate
-     * deterministically. With scale_by_count every term is also scaled by
-     * 1 / (count of rows[i] in rows). alpha 1 without scaling adds (one
-     * rounding); otherwise fma(x, alpha * scale, table). f32 or f64; i32 and
+     * deterministically. Entries equal to skip are passed over unread, here
+     * and in gather_rows, so skip may lie outside [0, R) (composites use R as
+     * "no row"). With scale_by_count every term is also scaled by
+     * 1 / (count of rows[i] in rows, skipped entries included; skip is then
+     * -1 or a row of the table). alpha 1 without scaling adds (one rounding);
+     * otherwise fma(x, alpha * scale, table). f32 or f64; i32 and
      * i64 with alpha 1 (wrapping). Embedding and getitem grads, sparse grads. */
     void (*index_add_rows)(dz_array *table, const dz_array *rows, const dz_array *x, double alpha, int64_t skip,
                            bool scale_by_count);
