@@ -227,22 +227,29 @@ typedef struct dz_backend {
      * f32 or f64. The one primitive on a BLAS. */
     void (*matmul)(const dz_array *a, bool trans_a, const dz_array *b, bool trans_b, dz_array *c,
                    bool accumulate);
-    /* y = x transposed by `axes` (a permutation of 0..ndim-1). */
+    /* y = x transposed by `axes` (a permutation of 0..ndim-1). A strided
+     * gather could express it, but every matmul grad and reshape-heavy op
+     * needs one, and a tiled transpose is many times faster. */
     void (*transpose)(const dz_array *x, const int *axes, dz_array *y);
 
     /* ---- indexing ---- */
-    /* y = x[spec], any dtype (x and y share it): slices, fancy indexing, concat. */
+    /* y = x[spec], any dtype (x and y share it): slices, fancy indexing,
+     * concat. The spec (strides plus an optional offsets array) reaches any
+     * element map, which elementwise ops cannot. */
     void (*gather)(const dz_array *x, const dz_gather_spec *spec, dz_array *y);
     /* x[spec] = y, any dtype; spec must not map two elements to one. */
     void (*scatter)(const dz_array *y, const dz_gather_spec *spec, dz_array *x);
     /* x[spec] += y, in order, so repeated targets accumulate (np.add.at).
-     * f32, f64, i32 or i64. */
+     * f32, f64, i32 or i64. GetItem's grad: repeated targets need an ordered
+     * accumulation that scatter cannot give. */
     void (*scatter_add)(const dz_array *y, const dz_gather_spec *spec, dz_array *x);
     /* Rows of a table: table (R, ...) seen as R rows of D = size / R elements;
      * rows int32 or int64 of any shape (read flat, n entries), each in [0, R).
      * y (n, D) of table's dtype: y[i] = table[rows[i]], zeros where
      * rows[i] == skip (-1: none). Embedding lookups, getitem by rows, the
-     * rows of optimizer state. */
+     * rows of optimizer state: the hot path of embeddings, one prefetched row
+     * copy per index, where gather would need an offsets array D times
+     * larger. */
     void (*gather_rows)(const dz_array *table, const dz_array *rows, int64_t skip, dz_array *y);
     /* table[rows[i]] += alpha * x[i] for rows[i] != skip, x (n, D); each
      * table row sums its terms in input order i, so repeated rows accumulate
@@ -252,11 +259,14 @@ typedef struct dz_backend {
      * 1 / (count of rows[i] in rows, skipped entries included; skip is then
      * -1 or a row of the table). alpha 1 without scaling adds (one rounding);
      * otherwise fma(x, alpha * scale, table). f32 or f64; i32 and
-     * i64 with alpha 1 (wrapping). Embedding and getitem grads, sparse grads. */
+     * i64 with alpha 1 (wrapping). Embedding and getitem grads, sparse grads:
+     * the deterministic row accumulation (a GPU sorts by row, then sums each
+     * segment in order) that no elementwise primitive can express. */
     void (*index_add_rows)(dz_array *table, const dz_array *rows, const dz_array *x, double alpha, int64_t skip,
                            bool scale_by_count);
     /* *min and *max of an int32/int64 array with at least one element, on the
-     * host (synchronises): index and label range checks. */
+     * host (synchronises): index and label range checks, the one result the
+     * host needs from index data, two numbers instead of a copy of it. */
     void (*index_range)(const dz_array *idx, int64_t *min, int64_t *max);
 
     /* The optional fused kernels (NULL: none; any slot NULL: composite). */
