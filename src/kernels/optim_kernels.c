@@ -21,57 +21,7 @@
  * returns false with nothing changed. */
 #include "optim_kernels.h"
 
-#include "../core/array_ops.h"
-#include "../core/internal.h"
-
-/* ---- temporaries ---- */
-
-#define MAX_TEMPS 24
-
-/* The temporaries of one composite. Each op below records its result here,
- * NULL when it could not be allocated, and gives NULL for a NULL input: a
- * composite is a plain chain of ops, checked once before it writes. */
-typedef struct {
-    dz_array *arrays[MAX_TEMPS];
-    int count;
-    bool failed;
-} temps;
-
-static dz_array *keep(temps *t, dz_array *a)
-{
-    DZ_ASSERT(t->count < MAX_TEMPS);
-    t->arrays[t->count++] = a;
-    t->failed |= a == NULL;
-    return a;
-}
-
-static void release_temps(temps *t)
-{
-    for (int i = 0; i < t->count; i++)
-        dz_array_release(t->arrays[i]);
-}
-
-/* op(x, p) */
-static dz_array *unary(temps *t, dz_unary_op op, const dz_array *x, double p)
-{
-    return keep(t, x ? dz_array_unary(op, x, p) : NULL);
-}
-
-/* a op b */
-static dz_array *binary(temps *t, dz_binary_op op, const dz_array *a, const dz_array *b)
-{
-    return keep(t, a && b ? dz_array_binary(op, a, b) : NULL);
-}
-
-/* A 0-d array of x's dtype holding value, to divide by (there is no
- * x / scalar primitive, and x * (1/c) would round twice). */
-static dz_array *scalar_like(temps *t, const dz_array *x, double value)
-{
-    dz_array *s = keep(t, dz_array_uninit_on(x->device, x->dtype, 0, NULL));
-    if (s)
-        dz_backend_of(s)->fill(s, value);
-    return s;
-}
+#include "temps.h"
 
 /* axpy: y = y + alpha*x in place, each element rounded once, fma(x, alpha, y);
  * bit-exact. index_add_rows adds alpha*x[i] to table row rows[i] with one
@@ -79,28 +29,23 @@ static dz_array *scalar_like(temps *t, const dz_array *x, double value)
  * an axpy. */
 static bool axpy_composite(dz_array *y, const dz_array *x, double alpha)
 {
-    dz_array *row0 = dz_array_empty_on(y->device, DZ_I64, 1, DZ_SHAPE(1)); /* zeros: {0} */
-    if (!row0)
-        return false;
-    dz_array *table = dz_array_reshape(y, 2, DZ_SHAPE(1, y->size)); // (1, n), y's storage
-    dz_array *term = dz_array_reshape(x, 2, DZ_SHAPE(1, x->size));  // (1, n)
-    dz_backend_of(y)->index_add_rows(table, row0, term, alpha, -1, false);
-    dz_array_release(term);
-    dz_array_release(table);
-    dz_array_release(row0);
-    return true;
+    dz_temps tmp = {0};
+    dz_array *row0 = dz_tmp_zeros(&tmp, y->device, DZ_I64, 1, DZ_SHAPE(1)); /* zeros: {0} */
+    dz_array *table = dz_tmp_reshape(&tmp, y, 2, DZ_SHAPE(1, y->size)); // (1, n), y's storage
+    dz_array *term = dz_tmp_reshape(&tmp, x, 2, DZ_SHAPE(1, x->size));  // (1, n)
+    if (!tmp.failed)
+        dz_backend_of(y)->index_add_rows(table, row0, term, alpha, -1, false);
+    return dz_tmp_end(&tmp);
 }
 
 /* y + alpha*x rounded once, fma(x, alpha, y), as a new array: PyTorch's
  * y.add(x, alpha=alpha). */
-static dz_array *fma_of(temps *t, const dz_array *y, const dz_array *x, double alpha)
+static dz_array *fma_of(dz_temps *tmp, const dz_array *y, const dz_array *x, double alpha)
 {
-    dz_array *out = keep(t, y && x ? dz_array_copy(y) : NULL);
-    if (out && !axpy_composite(out, x, alpha)) {
-        t->failed = true;
-        return NULL;
-    }
-    return out;
+    dz_array *out = dz_tmp_copy(tmp, y);
+    if (out && !axpy_composite(out, x, alpha))
+        tmp->failed = true;
+    return tmp->failed ? NULL : out;
 }
 
 /* dst = src (same shape and dtype, distinct buffers), copied on the device. */
@@ -111,29 +56,17 @@ static void commit(dz_array *dst, const dz_array *src)
 
 /* ---- rows of a table (R, ...) seen as (R, D) ---- */
 
-static int64_t row_length(const dz_array *table) { return table->shape[0] ? table->size / table->shape[0] : 0; }
-
-/* table[rows] as a new block. (n, D) */
-static dz_array *rows_of(temps *t, const dz_array *table, const dz_array *rows)
-{
-    dz_array *block = keep(t, dz_array_uninit_on(table->device, table->dtype, 2,
-                                                 DZ_SHAPE(rows->size, row_length(table))));
-    if (block)
-        dz_backend_of(table)->gather_rows(table, rows, -1, block);
-    return block;
-}
-
 /* The grad's values as a block of rows, sharing their storage. (n, D) */
-static dz_array *values_block(temps *t, const dz_array *values, const dz_array *table)
+static dz_array *values_block(dz_temps *tmp, const dz_array *values, const dz_array *table)
 {
-    return keep(t, dz_array_reshape(values, 2, DZ_SHAPE(values->shape[0], row_length(table))));
+    return dz_tmp_reshape(tmp, values, 2, DZ_SHAPE(values->shape[0], dz_row_length(table)));
 }
 
 /* Where each row starts among the table's elements, rows * D: the offsets
  * that scatter_rows writes a block through. (n,) int64 */
-static dz_array *row_starts(temps *t, const dz_array *table, const dz_array *rows)
+static dz_array *row_starts(dz_temps *tmp, const dz_array *table, const dz_array *rows)
 {
-    return unary(t, DZ_UNARY_MUL_SCALAR, rows, (double)row_length(table));
+    return dz_tmp_unary(tmp, DZ_UNARY_MUL_SCALAR, rows, (double)dz_row_length(table));
 }
 
 /* table[rows] = block (n, D), the rows distinct; starts from row_starts. */
@@ -153,22 +86,21 @@ static void scatter_rows(dz_array *table, const dz_array *starts, const dz_array
  *     p = p - lr*d                                      (fma) */
 static bool sgd_composite(const dz_sgd_scalars *s, dz_array *p, const dz_array *g, dz_array *buf)
 {
-    temps t = {0};
-    const dz_array *d = s->weight_decay != 0 ? fma_of(&t, g, p, s->weight_decay) : g;
+    dz_temps tmp = {0};
+    const dz_array *d = s->weight_decay != 0 ? fma_of(&tmp, g, p, s->weight_decay) : g;
     const dz_array *b = NULL;
     if (buf) {
-        b = s->first_step ? d : fma_of(&t, unary(&t, DZ_UNARY_MUL_SCALAR, buf, s->momentum), d, 1 - s->dampening);
-        d = s->nesterov ? fma_of(&t, d, b, s->momentum) : b;
+        b = s->first_step ? d : fma_of(&tmp, dz_tmp_unary(&tmp, DZ_UNARY_MUL_SCALAR, buf, s->momentum), d,
+                                       1 - s->dampening);
+        d = s->nesterov ? fma_of(&tmp, d, b, s->momentum) : b;
     }
-    dz_array *p_new = fma_of(&t, p, d, -s->lr);
-    bool ok = !t.failed;
-    if (ok) {
+    dz_array *p_new = fma_of(&tmp, p, d, -s->lr);
+    if (!tmp.failed) {
         if (buf)
             commit(buf, b);
         commit(p, p_new);
     }
-    release_temps(&t);
-    return ok;
+    return dz_tmp_end(&tmp);
 }
 
 /* DeZero's MomentumSGD (NumPy's in-place ops, nothing fused), bit-exact:
@@ -176,17 +108,15 @@ static bool sgd_composite(const dz_sgd_scalars *s, dz_array *p, const dz_array *
  *     p = p + v */
 static bool momentum_sgd_composite(double lr, double momentum, dz_array *p, const dz_array *g, dz_array *v)
 {
-    temps t = {0};
-    dz_array *v_new = binary(&t, DZ_BINARY_SUB, unary(&t, DZ_UNARY_MUL_SCALAR, v, momentum),
-                             unary(&t, DZ_UNARY_MUL_SCALAR, g, lr));
-    dz_array *p_new = binary(&t, DZ_BINARY_ADD, p, v_new);
-    bool ok = !t.failed;
-    if (ok) {
+    dz_temps tmp = {0};
+    dz_array *v_new = dz_tmp_binary(&tmp, DZ_BINARY_SUB, dz_tmp_unary(&tmp, DZ_UNARY_MUL_SCALAR, v, momentum),
+                                    dz_tmp_unary(&tmp, DZ_UNARY_MUL_SCALAR, g, lr));
+    dz_array *p_new = dz_tmp_binary(&tmp, DZ_BINARY_ADD, p, v_new);
+    if (!tmp.failed) {
         commit(v, v_new);
         commit(p, p_new);
     }
-    release_temps(&t);
-    return ok;
+    return dz_tmp_end(&tmp);
 }
 
 /* Adagrad (torch.optim.Adagrad, dense grad):
@@ -196,27 +126,25 @@ static bool momentum_sgd_composite(double lr, double momentum, dz_array *p, cons
  * Within float tolerance of the kernel (h). */
 static bool adagrad_composite(const dz_adagrad_scalars *s, dz_array *p, const dz_array *g, dz_array *sum)
 {
-    temps t = {0};
-    const dz_array *gd = s->weight_decay != 0 ? fma_of(&t, g, p, s->weight_decay) : g;
-    dz_array *h = binary(&t, DZ_BINARY_ADD, sum, unary(&t, DZ_UNARY_SQUARE, gd, 0));
-    dz_array *std = unary(&t, DZ_UNARY_ADD_SCALAR, unary(&t, DZ_UNARY_SQRT, h, 0), s->eps);
-    dz_array *step = binary(&t, DZ_BINARY_DIV, unary(&t, DZ_UNARY_MUL_SCALAR, gd, -s->clr), std);
-    dz_array *p_new = binary(&t, DZ_BINARY_ADD, p, step);
-    bool ok = !t.failed;
-    if (ok) {
+    dz_temps tmp = {0};
+    const dz_array *gd = s->weight_decay != 0 ? fma_of(&tmp, g, p, s->weight_decay) : g;
+    dz_array *h = dz_tmp_binary(&tmp, DZ_BINARY_ADD, sum, dz_tmp_unary(&tmp, DZ_UNARY_SQUARE, gd, 0));
+    dz_array *std = dz_tmp_unary(&tmp, DZ_UNARY_ADD_SCALAR, dz_tmp_unary(&tmp, DZ_UNARY_SQRT, h, 0), s->eps);
+    dz_array *step = dz_tmp_binary(&tmp, DZ_BINARY_DIV, dz_tmp_unary(&tmp, DZ_UNARY_MUL_SCALAR, gd, -s->clr), std);
+    dz_array *p_new = dz_tmp_binary(&tmp, DZ_BINARY_ADD, p, step);
+    if (!tmp.failed) {
         commit(sum, h);
         commit(p, p_new);
     }
-    release_temps(&t);
-    return ok;
+    return dz_tmp_end(&tmp);
 }
 
 /* rho*x + (1-rho)*y^2, the running means of Adadelta, rounded after each
  * operation (the kernel rounds (1-rho)*y*y + rho*x once). */
-static dz_array *running_mean_of_squares(temps *t, const dz_array *x, const dz_array *y, double rho)
+static dz_array *running_mean_of_squares(dz_temps *tmp, const dz_array *x, const dz_array *y, double rho)
 {
-    dz_array *y2 = binary(t, DZ_BINARY_MUL, unary(t, DZ_UNARY_MUL_SCALAR, y, 1 - rho), y);
-    return binary(t, DZ_BINARY_ADD, unary(t, DZ_UNARY_MUL_SCALAR, x, rho), y2);
+    dz_array *y2 = dz_tmp_binary(tmp, DZ_BINARY_MUL, dz_tmp_unary(tmp, DZ_UNARY_MUL_SCALAR, y, 1 - rho), y);
+    return dz_tmp_binary(tmp, DZ_BINARY_ADD, dz_tmp_unary(tmp, DZ_UNARY_MUL_SCALAR, x, rho), y2);
 }
 
 /* Adadelta (torch.optim.Adadelta):
@@ -229,22 +157,20 @@ static dz_array *running_mean_of_squares(temps *t, const dz_array *x, const dz_a
 static bool adadelta_composite(const dz_adadelta_scalars *s, dz_array *p, const dz_array *g, dz_array *sq,
                                dz_array *acc)
 {
-    temps t = {0};
-    const dz_array *gd = s->weight_decay != 0 ? fma_of(&t, g, p, s->weight_decay) : g;
-    dz_array *sq_new = running_mean_of_squares(&t, sq, gd, s->rho);
-    dz_array *std = unary(&t, DZ_UNARY_SQRT, unary(&t, DZ_UNARY_ADD_SCALAR, sq_new, s->eps), 0);
-    dz_array *rms_dx = unary(&t, DZ_UNARY_SQRT, unary(&t, DZ_UNARY_ADD_SCALAR, acc, s->eps), 0);
-    dz_array *delta = binary(&t, DZ_BINARY_MUL, binary(&t, DZ_BINARY_DIV, rms_dx, std), gd);
-    dz_array *acc_new = running_mean_of_squares(&t, acc, delta, s->rho);
-    dz_array *p_new = fma_of(&t, p, delta, -s->lr);
-    bool ok = !t.failed;
-    if (ok) {
+    dz_temps tmp = {0};
+    const dz_array *gd = s->weight_decay != 0 ? fma_of(&tmp, g, p, s->weight_decay) : g;
+    dz_array *sq_new = running_mean_of_squares(&tmp, sq, gd, s->rho);
+    dz_array *std = dz_tmp_unary(&tmp, DZ_UNARY_SQRT, dz_tmp_unary(&tmp, DZ_UNARY_ADD_SCALAR, sq_new, s->eps), 0);
+    dz_array *rms_dx = dz_tmp_unary(&tmp, DZ_UNARY_SQRT, dz_tmp_unary(&tmp, DZ_UNARY_ADD_SCALAR, acc, s->eps), 0);
+    dz_array *delta = dz_tmp_binary(&tmp, DZ_BINARY_MUL, dz_tmp_binary(&tmp, DZ_BINARY_DIV, rms_dx, std), gd);
+    dz_array *acc_new = running_mean_of_squares(&tmp, acc, delta, s->rho);
+    dz_array *p_new = fma_of(&tmp, p, delta, -s->lr);
+    if (!tmp.failed) {
         commit(sq, sq_new);
         commit(acc, acc_new);
         commit(p, p_new);
     }
-    release_temps(&t);
-    return ok;
+    return dz_tmp_end(&tmp);
 }
 
 /* Adam and AdamW (torch.optim.Adam / AdamW):
@@ -259,28 +185,27 @@ static bool adadelta_composite(const dz_adadelta_scalars *s, dz_array *p, const 
 static bool adam_composite(const dz_adam_scalars *s, dz_array *p, const dz_array *g, dz_array *m, dz_array *v,
                            dz_array *vmax)
 {
-    temps t = {0};
-    const dz_array *pd = s->decay_factor != 1 ? unary(&t, DZ_UNARY_MUL_SCALAR, p, s->decay_factor) : p;
-    const dz_array *gd = s->weight_decay != 0 ? fma_of(&t, g, pd, s->weight_decay) : g;
-    dz_array *m_new = fma_of(&t, unary(&t, DZ_UNARY_MUL_SCALAR, m, s->beta1), gd, 1 - s->beta1);
-    dz_array *g2 = binary(&t, DZ_BINARY_MUL, unary(&t, DZ_UNARY_MUL_SCALAR, gd, 1 - s->beta2), gd);
-    dz_array *v_new = binary(&t, DZ_BINARY_ADD, unary(&t, DZ_UNARY_MUL_SCALAR, v, s->beta2), g2);
-    dz_array *v_used = vmax ? binary(&t, DZ_BINARY_MAXIMUM, vmax, v_new) : v_new;
-    dz_array *corrected = binary(&t, DZ_BINARY_DIV, unary(&t, DZ_UNARY_SQRT, v_used, 0),
-                                 scalar_like(&t, p, s->bias_correction2_sqrt));
-    dz_array *denom = unary(&t, DZ_UNARY_ADD_SCALAR, corrected, s->eps);
-    dz_array *step = binary(&t, DZ_BINARY_DIV, unary(&t, DZ_UNARY_MUL_SCALAR, m_new, -s->step_size), denom);
-    dz_array *p_new = binary(&t, DZ_BINARY_ADD, pd, step);
-    bool ok = !t.failed;
-    if (ok) {
+    dz_temps tmp = {0};
+    const dz_array *pd = s->decay_factor != 1 ? dz_tmp_unary(&tmp, DZ_UNARY_MUL_SCALAR, p, s->decay_factor) : p;
+    const dz_array *gd = s->weight_decay != 0 ? fma_of(&tmp, g, pd, s->weight_decay) : g;
+    dz_array *m_new = fma_of(&tmp, dz_tmp_unary(&tmp, DZ_UNARY_MUL_SCALAR, m, s->beta1), gd, 1 - s->beta1);
+    dz_array *g2 = dz_tmp_binary(&tmp, DZ_BINARY_MUL, dz_tmp_unary(&tmp, DZ_UNARY_MUL_SCALAR, gd, 1 - s->beta2), gd);
+    dz_array *v_new = dz_tmp_binary(&tmp, DZ_BINARY_ADD, dz_tmp_unary(&tmp, DZ_UNARY_MUL_SCALAR, v, s->beta2), g2);
+    dz_array *v_used = vmax ? dz_tmp_binary(&tmp, DZ_BINARY_MAXIMUM, vmax, v_new) : v_new;
+    dz_array *corrected = dz_tmp_binary(&tmp, DZ_BINARY_DIV, dz_tmp_unary(&tmp, DZ_UNARY_SQRT, v_used, 0),
+                                        dz_tmp_scalar(&tmp, p->device, p->dtype, s->bias_correction2_sqrt));
+    dz_array *denom = dz_tmp_unary(&tmp, DZ_UNARY_ADD_SCALAR, corrected, s->eps);
+    dz_array *step = dz_tmp_binary(&tmp, DZ_BINARY_DIV, dz_tmp_unary(&tmp, DZ_UNARY_MUL_SCALAR, m_new, -s->step_size),
+                                   denom);
+    dz_array *p_new = dz_tmp_binary(&tmp, DZ_BINARY_ADD, pd, step);
+    if (!tmp.failed) {
         commit(m, m_new);
         commit(v, v_new);
         if (vmax)
             commit(vmax, v_used);
         commit(p, p_new);
     }
-    release_temps(&t);
-    return ok;
+    return dz_tmp_end(&tmp);
 }
 
 /* ---- hooks ---- */
@@ -288,47 +213,35 @@ static bool adam_composite(const dz_adam_scalars *s, dz_array *p, const dz_array
 /* g = g + rate*p, two roundings as NumPy's; bit-exact. */
 static bool weight_decay_composite(double rate, const dz_array *p, dz_array *g)
 {
-    temps t = {0};
-    dz_array *g_new = binary(&t, DZ_BINARY_ADD, g, unary(&t, DZ_UNARY_MUL_SCALAR, p, rate));
-    bool ok = !t.failed;
-    if (ok)
+    dz_temps tmp = {0};
+    dz_array *g_new = dz_tmp_binary(&tmp, DZ_BINARY_ADD, g, dz_tmp_unary(&tmp, DZ_UNARY_MUL_SCALAR, p, rate));
+    if (!tmp.failed)
         commit(g, g_new);
-    release_temps(&t);
-    return ok;
+    return dz_tmp_end(&tmp);
 }
 
 /* x = x*scale; bit-exact. */
 static bool scale_composite(dz_array *x, double scale)
 {
-    temps t = {0};
-    dz_array *x_new = unary(&t, DZ_UNARY_MUL_SCALAR, x, scale);
-    bool ok = !t.failed;
-    if (ok)
+    dz_temps tmp = {0};
+    dz_array *x_new = dz_tmp_unary(&tmp, DZ_UNARY_MUL_SCALAR, x, scale);
+    if (!tmp.failed)
         commit(x, x_new);
-    release_temps(&t);
-    return ok;
+    return dz_tmp_end(&tmp);
 }
 
 /* sum(x^2): x converted to f64 (exact), squared, summed by reduce. Its order
  * of additions is not the kernel's eight lanes: within double tolerance. */
 static bool sum_squares_composite(const dz_array *x, double *out)
 {
-    const dz_backend *be = dz_backend_of(x);
-    temps t = {0};
-    dz_array *flat = keep(&t, dz_array_reshape(x, 1, DZ_SHAPE(x->size))); // (n,)
-    dz_array *wide = flat;
-    if (x->dtype != DZ_F64) {
-        wide = keep(&t, dz_array_uninit_on(x->device, DZ_F64, 1, DZ_SHAPE(x->size)));
-        if (wide)
-            be->astype(flat, wide);
-    }
-    dz_array *squares = unary(&t, DZ_UNARY_SQUARE, wide, 0);
-    dz_array *total = keep(&t, squares ? dz_array_reduce(DZ_REDUCE_SUM, squares, DZ_SHAPE(1)) : NULL); // (1,)
-    bool ok = !t.failed;
-    if (ok)
-        be->to_host(out, total->data, sizeof *out); /* synchronises */
-    release_temps(&t);
-    return ok;
+    dz_temps tmp = {0};
+    dz_array *flat = dz_tmp_reshape(&tmp, x, 1, DZ_SHAPE(x->size)); // (n,)
+    const dz_array *wide = dz_tmp_astype(&tmp, flat, DZ_F64);
+    dz_array *squares = dz_tmp_unary(&tmp, DZ_UNARY_SQUARE, wide, 0);
+    dz_array *total = dz_tmp_reduce(&tmp, DZ_REDUCE_SUM, squares, 0); // (1,)
+    if (!tmp.failed)
+        dz_backend_of(x)->to_host(out, total->data, sizeof *out); /* synchronises */
+    return dz_tmp_end(&tmp);
 }
 
 /* ---- row kernels: gather the rows, compute on the (n, D) block, scatter
@@ -337,14 +250,12 @@ static bool sum_squares_composite(const dz_array *x, double *out)
 /* y[rows] = y[rows] * scale; bit-exact. */
 static bool rows_scale_composite(dz_array *y, const dz_array *rows, double scale)
 {
-    temps t = {0};
-    dz_array *scaled = unary(&t, DZ_UNARY_MUL_SCALAR, rows_of(&t, y, rows), scale); // (n, D)
-    dz_array *starts = row_starts(&t, y, rows);
-    bool ok = !t.failed;
-    if (ok)
+    dz_temps tmp = {0};
+    dz_array *scaled = dz_tmp_unary(&tmp, DZ_UNARY_MUL_SCALAR, dz_tmp_gather_rows(&tmp, y, rows, -1), scale); // (n, D)
+    dz_array *starts = row_starts(&tmp, y, rows);
+    if (!tmp.failed)
         scatter_rows(y, starts, scaled);
-    release_temps(&t);
-    return ok;
+    return dz_tmp_end(&tmp);
 }
 
 /* Adagrad on the rows of a coalesced grad g, bit-exact:
@@ -353,19 +264,19 @@ static bool rows_scale_composite(dz_array *y, const dz_array *rows, double scale
 static bool sparse_adagrad_composite(const dz_adagrad_scalars *s, dz_array *p, dz_array *sum, const dz_array *rows,
                                      const dz_array *values)
 {
-    temps t = {0};
-    dz_array *g = values_block(&t, values, p);                                           // (n, D)
-    dz_array *h = binary(&t, DZ_BINARY_ADD, rows_of(&t, sum, rows), unary(&t, DZ_UNARY_SQUARE, g, 0));
-    dz_array *std = unary(&t, DZ_UNARY_ADD_SCALAR, unary(&t, DZ_UNARY_SQRT, h, 0), s->eps);
-    dz_array *p_new = fma_of(&t, rows_of(&t, p, rows), binary(&t, DZ_BINARY_DIV, g, std), -s->clr);
-    dz_array *starts = row_starts(&t, p, rows);
-    bool ok = !t.failed;
-    if (ok) {
+    dz_temps tmp = {0};
+    dz_array *g = values_block(&tmp, values, p);                  // (n, D)
+    dz_array *sum_rows = dz_tmp_gather_rows(&tmp, sum, rows, -1); // (n, D)
+    dz_array *h = dz_tmp_binary(&tmp, DZ_BINARY_ADD, sum_rows, dz_tmp_unary(&tmp, DZ_UNARY_SQUARE, g, 0));
+    dz_array *std = dz_tmp_unary(&tmp, DZ_UNARY_ADD_SCALAR, dz_tmp_unary(&tmp, DZ_UNARY_SQRT, h, 0), s->eps);
+    dz_array *p_rows = dz_tmp_gather_rows(&tmp, p, rows, -1); // (n, D)
+    dz_array *p_new = fma_of(&tmp, p_rows, dz_tmp_binary(&tmp, DZ_BINARY_DIV, g, std), -s->clr);
+    dz_array *starts = row_starts(&tmp, p, rows);
+    if (!tmp.failed) {
         scatter_rows(sum, starts, h);
         scatter_rows(p, starts, p_new);
     }
-    release_temps(&t);
-    return ok;
+    return dz_tmp_end(&tmp);
 }
 
 /* SparseAdam on the rows of a coalesced grad g, bit-exact:
@@ -375,26 +286,27 @@ static bool sparse_adagrad_composite(const dz_adagrad_scalars *s, dz_array *p, d
 static bool sparse_adam_composite(const dz_sparse_adam_scalars *s, dz_array *p, dz_array *m, dz_array *v,
                                   const dz_array *rows, const dz_array *values)
 {
-    temps t = {0};
-    dz_array *g = values_block(&t, values, p); // (n, D)
-    dz_array *m_rows = rows_of(&t, m, rows), *v_rows = rows_of(&t, v, rows);
-    dz_array *dm = unary(&t, DZ_UNARY_MUL_SCALAR, binary(&t, DZ_BINARY_SUB, g, m_rows), 1 - s->beta1);
-    dz_array *m_new = binary(&t, DZ_BINARY_ADD, m_rows, dm);
-    dz_array *g2 = unary(&t, DZ_UNARY_SQUARE, g, 0);
-    dz_array *dv = unary(&t, DZ_UNARY_MUL_SCALAR, binary(&t, DZ_BINARY_SUB, g2, v_rows), 1 - s->beta2);
-    dz_array *v_new = binary(&t, DZ_BINARY_ADD, v_rows, dv);
-    dz_array *denom = unary(&t, DZ_UNARY_ADD_SCALAR, unary(&t, DZ_UNARY_SQRT, v_new, 0), s->eps);
-    dz_array *step = unary(&t, DZ_UNARY_MUL_SCALAR, binary(&t, DZ_BINARY_DIV, m_new, denom), -s->step_size);
-    dz_array *p_new = binary(&t, DZ_BINARY_ADD, rows_of(&t, p, rows), step);
-    dz_array *starts = row_starts(&t, p, rows);
-    bool ok = !t.failed;
-    if (ok) {
+    dz_temps tmp = {0};
+    dz_array *g = values_block(&tmp, values, p); // (n, D)
+    dz_array *m_rows = dz_tmp_gather_rows(&tmp, m, rows, -1), *v_rows = dz_tmp_gather_rows(&tmp, v, rows, -1);
+    dz_array *dm = dz_tmp_unary(&tmp, DZ_UNARY_MUL_SCALAR, dz_tmp_binary(&tmp, DZ_BINARY_SUB, g, m_rows),
+                                1 - s->beta1);
+    dz_array *m_new = dz_tmp_binary(&tmp, DZ_BINARY_ADD, m_rows, dm);
+    dz_array *g2 = dz_tmp_unary(&tmp, DZ_UNARY_SQUARE, g, 0);
+    dz_array *dv = dz_tmp_unary(&tmp, DZ_UNARY_MUL_SCALAR, dz_tmp_binary(&tmp, DZ_BINARY_SUB, g2, v_rows),
+                                1 - s->beta2);
+    dz_array *v_new = dz_tmp_binary(&tmp, DZ_BINARY_ADD, v_rows, dv);
+    dz_array *denom = dz_tmp_unary(&tmp, DZ_UNARY_ADD_SCALAR, dz_tmp_unary(&tmp, DZ_UNARY_SQRT, v_new, 0), s->eps);
+    dz_array *step = dz_tmp_unary(&tmp, DZ_UNARY_MUL_SCALAR, dz_tmp_binary(&tmp, DZ_BINARY_DIV, m_new, denom),
+                                  -s->step_size);
+    dz_array *p_new = dz_tmp_binary(&tmp, DZ_BINARY_ADD, dz_tmp_gather_rows(&tmp, p, rows, -1), step);
+    dz_array *starts = row_starts(&tmp, p, rows);
+    if (!tmp.failed) {
         scatter_rows(m, starts, m_new);
         scatter_rows(v, starts, v_new);
         scatter_rows(p, starts, p_new);
     }
-    release_temps(&t);
-    return ok;
+    return dz_tmp_end(&tmp);
 }
 
 /* ---- dispatchers: the fused kernel when the backend has it ---- */
