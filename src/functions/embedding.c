@@ -249,13 +249,10 @@ static void gather_backward(dz_function *f, dz_variable *const *gy, dz_variable 
 static void gather_backward_fast(dz_function *f, dz_variable *const *gy, dz_variable **gx)
 {
     const embedding_state *s = f->state;
-    dz_variable *idx = IN(f, 0), *W = IN(f, 1);
-    if (!w_needs_grad(f))
-        return;
-    if (s->sparse && !W->creator)
-        gx[1] = sparse_backward(W, idx->data, gy[0]->data, s);
-    else
-        gx[1] = raw_scatter(gy[0]->data, idx->data, s);
+    if (s->sparse && !IN(f, 1)->creator) /* a sparse grad is made the same way either way */
+        gather_backward(f, gy, gx);
+    else if (w_needs_grad(f))
+        gx[1] = raw_scatter(gy[0]->data, IN(f, 0)->data, s);
 }
 static const dz_function_ops gather_ops = {"dz_embedding", gather_backward, NULL, gather_backward_fast};
 

@@ -51,20 +51,25 @@ static const dz_array *index_flat(dz_temps *tmp, const dz_array *idx)
     return dz_tmp_astype(tmp, dz_tmp_reshape(tmp, idx, 1, &idx->size), DZ_I64);
 }
 
+/* The bag bounds on the host, through `view` (this synchronises with the
+ * device); NULL when an earlier step or the view's copy failed. */
+static const int64_t *read_bounds(dz_temps *tmp, const dz_array *starts, dz_host_view *view)
+{
+    const int64_t *bounds = tmp->failed ? NULL : dz_host_view_read(view, starts);
+    tmp->failed = tmp->failed || !bounds;
+    return bounds;
+}
+
 /* (N,) int64: the bag of each entry, B for the left-out ones. The bounds
  * are read on the host (this synchronises with the device); which entries
  * are skip_idx is found on the device. */
 static dz_array *entry_bags(dz_temps *tmp, const dz_array *idx, const dz_array *starts, int64_t skip_idx)
 {
-    if (tmp->failed)
-        return NULL;
     const int64_t N = idx->size, B = starts->size - 1;
     dz_host_view view;
-    const int64_t *bounds = dz_host_view_read(&view, starts);
-    if (!bounds) {
-        tmp->failed = true;
+    const int64_t *bounds = read_bounds(tmp, starts, &view);
+    if (!bounds)
         return NULL;
-    }
     int64_t *ids = dz_xmalloc((size_t)(N ? N : 1) * sizeof *ids);
     for (int64_t j = 0; j < N; j++)
         ids[j] = B;
@@ -251,15 +256,11 @@ static dz_array *bag_slots(dz_temps *tmp, const dz_array *idx, const dz_array *s
                            int64_t *L)
 {
     *L = 0;
-    if (tmp->failed)
-        return NULL;
     const int64_t N = idx->size, B = starts->size - 1;
     dz_host_view view;
-    const int64_t *bounds = dz_host_view_read(&view, starts);
-    if (!bounds) {
-        tmp->failed = true;
+    const int64_t *bounds = read_bounds(tmp, starts, &view);
+    if (!bounds)
         return NULL;
-    }
     int64_t longest = 0;
     for (int64_t b = 0; b < B; b++)
         longest = bounds[b + 1] - bounds[b] > longest ? bounds[b + 1] - bounds[b] : longest;
