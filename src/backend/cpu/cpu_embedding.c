@@ -1,5 +1,6 @@
-/* CPU embedding kernels: row gather, the deterministic row scatter-add of the
- * dense grad, the in-place max_norm renorm, and the EmbeddingBag reductions.
+/* CPU embedding kernels: the in-place max_norm renorm and the EmbeddingBag
+ * reductions (the row gather and the dense grad's row scatter-add are the
+ * row primitives of cpu_rows.c).
  * Every per-row sum runs in input order, so results are reproducible and
  * match PyTorch's CPU kernels bit for bit where they are sequential too.
  *
@@ -15,25 +16,10 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "../../base/base.h"
 #include "cpu_clones.h"
 #include "cpu_kernels.h"
-
-#define PREFETCH_DISTANCE 8 /* rows ahead that the gather asks the cache for */
-
-static inline void prefetch_row(const char *row, size_t nbytes)
-{
-    for (size_t off = 0; off < nbytes; off += 64)
-        __builtin_prefetch(row + off, 0, 0);
-}
-
-static inline void prefetch_row_for_write(void *row, size_t nbytes)
-{
-    for (size_t off = 0; off < nbytes; off += 64)
-        __builtin_prefetch((char *)row + off, 1, 0);
-}
 
 /* ---- typed row operations ------------------------------------------------ */
 
