@@ -362,6 +362,33 @@ static void set_train(void)
 
 static void cuda_available(void) { EXPECT_QUIET(dz_cuda_available()); }
 
+static void cuda_device_name(void)
+{
+    EXPECT_QUIET(dz_cuda_device_name());
+    BAD_ARGS_CHECK((dz_cuda_device_name() != NULL) == dz_cuda_available());
+}
+
+static void cuda_is_emulated(void)
+{
+    EXPECT_QUIET(dz_cuda_is_emulated());
+    BAD_ARGS_CHECK(!dz_cuda_is_emulated() || dz_cuda_available());
+}
+
+/* Without a device there is nothing to wait for: an error naming the reason. */
+static void cuda_synchronize(void)
+{
+    if (dz_cuda_available())
+        EXPECT_TRUE_QUIET(dz_cuda_synchronize() == DZ_OK);
+    else
+        EXPECT_STATUS(dz_cuda_synchronize(), DZ_ERR_DEVICE);
+}
+
+static void cuda_set_allow_tf32(void)
+{
+    EXPECT_QUIET(dz_cuda_set_allow_tf32(true));
+    EXPECT_QUIET(dz_cuda_set_allow_tf32(false));
+}
+
 static void set_num_threads(void)
 {
     int old = dz_num_threads();
@@ -563,6 +590,27 @@ static void variable_scalar(void)
     EXPECT_NULL(dz_variable_scalar(DZ_I32, NAN), DZ_ERR_VALUE);
     EXPECT_NULL(dz_variable_scalar(DZ_I64, 1e19), DZ_ERR_VALUE);
 }
+
+/* A move that fails leaves the variable where it was. */
+static void variable_to(dz_status (*to)(dz_variable *), dz_device device, bool with_device)
+{
+    EXPECT_STATUS(with_device ? dz_variable_to_device(NULL, device) : to(NULL), DZ_ERR_NULL);
+    dz_scope_begin();
+    dz_variable *x = leaf();
+    if (with_device) {
+        EXPECT_STATUS(dz_variable_to_device(x, (dz_device)7), DZ_ERR_DEVICE);
+        BAD_ARGS_CHECK(x->data->device == DZ_CPU);
+    }
+    if (!dz_cuda_available() && device == DZ_CUDA) {
+        EXPECT_STATUS(with_device ? dz_variable_to_device(x, DZ_CUDA) : to(x), DZ_ERR_DEVICE);
+        BAD_ARGS_CHECK(x->data->device == DZ_CPU);
+    }
+    EXPECT_TRUE_QUIET(dz_variable_to_cpu(x) == DZ_OK);
+    dz_scope_end();
+}
+static void variable_to_device(void) { variable_to(NULL, DZ_CUDA, true); }
+static void variable_to_gpu(void) { variable_to(dz_variable_to_gpu, DZ_CUDA, false); }
+static void variable_to_cpu(void) { variable_to(dz_variable_to_cpu, DZ_CPU, false); }
 
 static void variable_retain(void) { EXPECT_TRUE_QUIET(dz_variable_retain(NULL) == NULL); }
 static void variable_release(void) { EXPECT_QUIET(dz_variable_release(NULL)); }
@@ -968,6 +1016,10 @@ const bad_args_case bad_args_core[] = {
     {"dz_is_train", is_train},
     {"dz_set_train", set_train},
     {"dz_cuda_available", cuda_available},
+    {"dz_cuda_device_name", cuda_device_name},
+    {"dz_cuda_is_emulated", cuda_is_emulated},
+    {"dz_cuda_synchronize", cuda_synchronize},
+    {"dz_cuda_set_allow_tf32", cuda_set_allow_tf32},
     {"dz_set_num_threads", set_num_threads},
     {"dz_num_threads", num_threads},
     {"dz_memory_stats", memory_stats},
@@ -999,6 +1051,9 @@ const bad_args_case bad_args_core[] = {
     {"dz_variable_release", variable_release},
     {"dz_variable_set_name", variable_set_name},
     {"dz_variable_set_data", variable_set_data},
+    {"dz_variable_to_device", variable_to_device},
+    {"dz_variable_to_gpu", variable_to_gpu},
+    {"dz_variable_to_cpu", variable_to_cpu},
     {"dz_variable_set_grad", variable_set_grad},
     {"dz_variable_ndim", variable_ndim},
     {"dz_variable_shape", variable_shape},

@@ -82,9 +82,11 @@ DZ_API dz_array *dz_array_to_device(const dz_array *a, dz_device device);
 DZ_API dz_array *dz_array_retain(dz_array *a);
 DZ_API void dz_array_release(dz_array *a);
 
-/* Element access by flat (C-order) index in 0..size-1, as double; CPU arrays
- * only. A bad index raises DZ_ERR_INDEX (get then returns NaN); set raises
- * DZ_ERR_VALUE for a value the dtype cannot hold. */
+/* Element access by flat (C-order) index in 0..size-1, as double. A bad
+ * index raises DZ_ERR_INDEX (get then returns NaN); set raises DZ_ERR_VALUE
+ * for a value the dtype cannot hold. On the GPU each call copies one element
+ * and waits for the queued work (PyTorch's .item()): read a loss this way,
+ * not a whole array (use dz_array_to_device). */
 DZ_API double dz_array_get(const dz_array *a, int64_t index);
 DZ_API void dz_array_set(dz_array *a, int64_t index, double value);
 /* Copy all elements to a host double buffer of a->size entries. */

@@ -5,14 +5,31 @@
 
 #include <stdbool.h>
 
+#include "dezero/error.h"
 #include "dezero/export.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/* True when the library was built with CUDA and a GPU is present. */
+/* True when the CUDA module (libdezero-cuda.so, loaded at the first call)
+ * found a GPU, or is the emulated device (a build with -Dgpu_emulation=true:
+ * host memory behind device arrays, for testing the GPU code anywhere). When
+ * false, every request for DZ_CUDA fails with the reason ("no CUDA device:
+ * ..."). */
 DZ_API bool dz_cuda_available(void);
+/* "NVIDIA H200 (sm_90)", or the emulated device's name; NULL without a device. */
+DZ_API const char *dz_cuda_device_name(void);
+/* True on the emulated device. */
+DZ_API bool dz_cuda_is_emulated(void);
+/* GPU work is queued on one stream and runs asynchronously; reading a value
+ * on the host waits for it. This waits for everything queued (for timing),
+ * and reports a failure the device recorded (DZ_ERR_CUDA). */
+DZ_API dz_status dz_cuda_synchronize(void);
+/* Lets float32 matmul on the GPU use TF32 tensor cores (about 10 bits of
+ * mantissa in the products): faster, less exact. Off by default, so GPU
+ * results match the CPU's within float32 rounding. */
+DZ_API void dz_cuda_set_allow_tf32(bool allow);
 
 /* Threads the CPU may use: matmul, and the elementwise, reduction, bias,
  * softmax and loss kernels on arrays above a grain of 32,768 elements. Results

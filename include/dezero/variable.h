@@ -62,6 +62,13 @@ DZ_API void dz_variable_set_data(dz_variable *v, dz_array *data);
  * and not be v; backward and the optimizers check that its shape fits v. */
 DZ_API void dz_variable_set_grad(dz_variable *v, dz_variable *grad);
 
+/* Moves v to `device` in place, as DeZero's to_gpu/to_cpu: its data, its
+ * grad's data and its sparse grad. All or nothing: on failure (no CUDA
+ * device, out of memory) v is unchanged. A no-op for arrays already there. */
+DZ_API dz_status dz_variable_to_device(dz_variable *v, dz_device device);
+DZ_API dz_status dz_variable_to_gpu(dz_variable *v);
+DZ_API dz_status dz_variable_to_cpu(dz_variable *v);
+
 /* For a variable with no data (or NULL, after raising): 0, NULL, 0, DZ_F32, 0. */
 DZ_API int dz_variable_ndim(const dz_variable *v);
 DZ_API const int64_t *dz_variable_shape(const dz_variable *v);

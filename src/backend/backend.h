@@ -280,8 +280,16 @@ const dz_backend *dz_backend_cpu(void);
 /* Tests: switch the CPU backend's fused kernels off (every op then runs its
  * composite of primitives) or back on. Call it while no op runs. */
 void dz_backend_cpu_set_fused(bool on);
-/* NULL when the library was built without CUDA. */
+/* The CUDA module's backend, loaded at the first call (cuda_loader.c); NULL
+ * when there is no module or no GPU, and then dz_cuda_unavailable_reason()
+ * says why ("no CUDA device: ..."). */
 const dz_backend *dz_backend_cuda(void);
+const char *dz_cuda_unavailable_reason(void);
+/* The CUDA backend if a program has loaded it already, else NULL (loads nothing). */
+const dz_backend *dz_backend_cuda_if_loaded(void);
+/* Raises DZ_ERR_CUDA naming op when the device recorded a failure since the
+ * last check (kernels run asynchronously: a failure shows at the next check). */
+dz_status dz_cuda_check(const char *op);
 const dz_backend *dz_backend_for(dz_device device);
 #define dz_backend_of(array) dz_backend_for((array)->device)
 

@@ -81,8 +81,8 @@ dz_memory_info dz_memory_stats(void) { return dz_cache_stats(dz_backend_cpu()->m
 void dz_empty_cache(void)
 {
     dz_cache_empty(dz_backend_cpu()->memory);
-    if (dz_backend_cuda())
-        dz_cache_empty(dz_backend_cuda()->memory);
+    if (dz_backend_cuda_if_loaded())
+        dz_cache_empty(dz_backend_cuda_if_loaded()->memory);
 }
 
 static bool known_dtype(dz_dtype dtype) { return (unsigned)dtype <= DZ_F16; }
@@ -110,8 +110,7 @@ static bool check_device(const char *op, dz_device device)
     if (device == DZ_CPU || (device == DZ_CUDA && dz_backend_cuda()))
         return true;
     if (device == DZ_CUDA)
-        dz_raise(DZ_ERR_DEVICE, "%s: this build of dezero-c has no CUDA backend (configure with -Dcuda=enabled "
-                 "where nvcc is installed)", op);
+        dz_raise(DZ_ERR_DEVICE, "%s: %s", op, dz_cuda_unavailable_reason());
     else
         dz_raise(DZ_ERR_DEVICE, "%s: unknown device %d; use DZ_CPU or DZ_CUDA", op, (int)device);
     return false;
@@ -571,15 +570,11 @@ void dz_array_release(dz_array *a)
     dz_pool_free(&header_pool, a);
 }
 
-/* a is a CPU array and index one of its flat indices. */
-static bool check_host_index(const char *op, const dz_array *a, int64_t index)
+/* index is one of a's flat indices. */
+static bool check_index(const char *op, const dz_array *a, int64_t index)
 {
     if (!dz_check_array(op, a))
         return false;
-    if (a->device != DZ_CPU) {
-        dz_raise(DZ_ERR_DEVICE, "%s: the array is on the GPU; copy it to the CPU first (dz_array_to_device)", op);
-        return false;
-    }
     if (index < 0 || index >= a->size) {
         dz_raise(DZ_ERR_INDEX, "%s: index %lld is out of range for an array of %lld elements %s; flat indices run "
                  "from 0 to size - 1", op, (long long)index, (long long)a->size, DZ_SHAPE_OF(a));
@@ -588,11 +583,18 @@ static bool check_host_index(const char *op, const dz_array *a, int64_t index)
     return true;
 }
 
-/* On the CPU, where get and set work, a host view is the array's own buffer. */
+/* On the CPU the array's own buffer (an inline host view); on a GPU one
+ * element copied through the backend, which synchronises. */
 double dz_array_get(const dz_array *a, int64_t index)
 {
-    if (!check_host_index("dz_array_get", a, index))
+    if (!check_index("dz_array_get", a, index))
         return NAN;
+    if (a->device != DZ_CPU) {
+        size_t es = dz_dtype_bytes(a->dtype);
+        uint64_t element;
+        dz_backend_of(a)->to_host(&element, (const char *)a->data + (size_t)index * es, es);
+        return load_element(a->dtype, &element, 0);
+    }
     dz_host_view view;
     const void *elements = dz_host_view_read(&view, a);
     double v = load_element(a->dtype, elements, index);
@@ -602,8 +604,15 @@ double dz_array_get(const dz_array *a, int64_t index)
 
 void dz_array_set(dz_array *a, int64_t index, double value)
 {
-    if (!check_host_index("dz_array_set", a, index) || !check_value("dz_array_set", a->dtype, value))
+    if (!check_index("dz_array_set", a, index) || !check_value("dz_array_set", a->dtype, value))
         return;
+    if (a->device != DZ_CPU) {
+        size_t es = dz_dtype_bytes(a->dtype);
+        uint64_t element;
+        store_element(a->dtype, &element, 0, value);
+        dz_backend_of(a)->from_host((char *)a->data + (size_t)index * es, &element, es);
+        return;
+    }
     dz_host_view view;
     void *elements = dz_host_view_update(&view, a);
     store_element(a->dtype, elements, index, value);

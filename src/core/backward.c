@@ -10,6 +10,7 @@
 #include "dezero/math.h"
 #include "dezero/scope.h"
 #include "dezero/sparse_grad.h"
+#include "../backend/backend.h"
 #include "internal.h"
 
 typedef struct {
@@ -142,6 +143,8 @@ static dz_status run_function(dz_function *f, heap *h, unsigned visit, bool reta
             else
                 f->ops->backward(f, gys, gxs);
             status = dz_last_error_code();
+            if (status == DZ_OK && f->ninputs > 0 && f->inputs[0]->data->device == DZ_CUDA)
+                status = dz_cuda_check(f->ops->name); /* a GPU failure while it ran is this op's */
         }
     }
     for (int i = 0; status == DZ_OK && i < f->ninputs; i++) {

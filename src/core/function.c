@@ -7,6 +7,7 @@
 #include "dezero/config.h"
 #include "dezero/function.h"
 #include "dezero/scope.h"
+#include "../backend/backend.h"
 #include "internal.h"
 #include "pool.h"
 
@@ -81,7 +82,8 @@ static bool check_apply(const char *op, const dz_function_ops *ops, int ninputs,
             return false;
         }
     }
-    return true;
+    /* A GPU kernel failure recorded while the forward ran is this op's. */
+    return outputs[0]->device != DZ_CUDA || dz_cuda_check(ops->name) == DZ_OK;
 }
 
 /* Frees what dz_function_apply owns when it fails: the outputs and the state. */

@@ -165,6 +165,45 @@ void dz_variable_set_data(dz_variable *v, dz_array *data)
     v->data = data;
 }
 
+/* The arrays a variable holds, in the order dz_variable_to_device moves them. */
+static int held_arrays(dz_variable *v, dz_array ***slots)
+{
+    int n = 0;
+    if (v->data)
+        slots[n++] = &v->data;
+    if (v->grad && v->grad->data)
+        slots[n++] = &v->grad->data;
+    if (v->sparse_grad) {
+        slots[n++] = &v->sparse_grad->indices;
+        slots[n++] = &v->sparse_grad->values;
+    }
+    return n;
+}
+
+static dz_status move_to(const char *op, dz_variable *v, dz_device device)
+{
+    if (!check_variable(op, v))
+        return dz_last_error_code();
+    dz_array **slots[4], *moved[4];
+    int n = held_arrays(v, slots);
+    for (int i = 0; i < n; i++) {
+        if (!(moved[i] = dz_array_to_device_for(op, *slots[i], device))) {
+            while (i-- > 0)
+                dz_array_release(moved[i]);
+            return dz_last_error_code();
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        dz_array_release(*slots[i]);
+        *slots[i] = moved[i];
+    }
+    return DZ_OK;
+}
+
+dz_status dz_variable_to_device(dz_variable *v, dz_device device) { return move_to("dz_variable_to_device", v, device); }
+dz_status dz_variable_to_gpu(dz_variable *v) { return move_to("dz_variable_to_gpu", v, DZ_CUDA); }
+dz_status dz_variable_to_cpu(dz_variable *v) { return move_to("dz_variable_to_cpu", v, DZ_CPU); }
+
 /* A grad for v: not v itself (a cycle no refcount frees), and holding data.
  * Its shape is checked where it is used (backward, the optimizers). */
 static bool check_grad(const char *op, const dz_variable *v, const dz_variable *grad)

@@ -25,11 +25,6 @@ bool dz_check_variable(const char *op, const dz_variable *x)
                  "int64 with dz_array_astype", op, dz_dtype_name(x->data->dtype));
         return false;
     }
-    if (x->data->device != DZ_CPU) {
-        dz_raise(DZ_ERR_UNSUPPORTED, "%s: computing on GPU arrays is not supported yet; move the input to the "
-                 "CPU with dz_array_to_device", op);
-        return false;
-    }
     return true;
 }
 

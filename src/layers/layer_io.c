@@ -85,14 +85,19 @@ dz_status dz_layer_load_weights(dz_layer *layer, const char *path)
     for (int i = 0; i < list->count && st == DZ_OK; i++)
         st = check_member(path, list->paths[i], list->params[i]->data, dz_npz_get(z, list->paths[i]));
 
-    /* Convert everything first; assign only when all conversions worked. */
+    /* Convert everything first; assign only when all conversions worked.
+     * Each array goes to its parameter's device; a lazy parameter (no data
+     * yet) to the device of the model's first parameter that has data. */
+    dz_device model_device = DZ_CPU;
+    for (int i = list->count - 1; i >= 0; i--)
+        if (list->params[i]->data)
+            model_device = list->params[i]->data->device;
     dz_array **loaded = dz_xcalloc((size_t)list->count + 1, sizeof *loaded);
     for (int i = 0; i < list->count && st == DZ_OK; i++) {
         const dz_array *current = list->params[i]->data, *file = dz_npz_get(z, list->paths[i]);
         dz_array *converted = dz_array_astype(file, (dz_dtype)loaded_dtype(current, file->dtype));
-        loaded[i] = converted && current ? dz_array_to_device(converted, current->device) : converted;
-        if (current) /* to_device gave its own reference */
-            dz_array_release(converted);
+        loaded[i] = converted ? dz_array_to_device(converted, current ? current->device : model_device) : NULL;
+        dz_array_release(converted); /* to_device gave its own reference */
         if (!loaded[i])
             st = dz_fail_under(op, DZ_ERR_NOMEM);
     }

@@ -98,8 +98,10 @@ static dz_variable *linear_forward(dz_layer *self, int n, dz_variable *const *x)
 {
     (void)n;
     dz_variable *W = dz_layer_param(self, "W");
-    if (!W->data) { /* lazy: in_size from the input's second dim */
-        dz_array *w = init_weight((const linear_layer *)self, x[0]->data->shape[1]);
+    if (!W->data) { /* lazy: in_size from the input's second dim, on the input's device (as DeZero) */
+        dz_array *host = init_weight((const linear_layer *)self, x[0]->data->shape[1]);
+        dz_array *w = host ? dz_array_to_device(host, x[0]->data->device) : NULL;
+        dz_array_release(host);
         if (!w)
             return NULL;
         dz_variable_set_data(W, w);

@@ -10,6 +10,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "../../base/half.h"
 #include "cpu_clones.h"
 #include "cpu_kernels.h"
 #include "cpu_parallel.h"

@@ -76,8 +76,4 @@ void dz_cpu_embedding_bag_max_backward(const dz_array *gy, const dz_array *argma
 void dz_cpu_embedding_bag_weights_grad(const dz_array *gy, const dz_array *w, const dz_array *idx,
                                        const dz_array *starts, int64_t skip_idx, dz_array *gpsw);
 
-/* IEEE half <-> float. */
-float dz_half_to_float(uint16_t h);
-uint16_t dz_float_to_half(float f);
-
 #endif

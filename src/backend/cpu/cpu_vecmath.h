@@ -61,16 +61,22 @@
 #include <stdint.h>
 #include <string.h>
 
+/* The CUDA kernels include this header too (DZ_VM_FN then adds __host__
+ * __device__), so float32 elementwise results are the same bits on the GPU. */
+#ifndef DZ_VM_FN
+#define DZ_VM_FN static inline
+#endif
+
 /* ---- bits ---------------------------------------------------------------- */
 
-static inline uint32_t dz_vm_float_bits(float f)
+DZ_VM_FN uint32_t dz_vm_float_bits(float f)
 {
     uint32_t u;
     memcpy(&u, &f, sizeof u);
     return u;
 }
 
-static inline float dz_vm_bits_float(uint32_t u)
+DZ_VM_FN float dz_vm_bits_float(uint32_t u)
 {
     float f;
     memcpy(&f, &u, sizeof f);
@@ -78,27 +84,27 @@ static inline float dz_vm_bits_float(uint32_t u)
 }
 
 /* b where mask is all ones, a where it is zero. */
-static inline float dz_vm_select_float(float a, float b, uint32_t mask)
+DZ_VM_FN float dz_vm_select_float(float a, float b, uint32_t mask)
 {
     return dz_vm_bits_float((dz_vm_float_bits(a) & ~mask) | (dz_vm_float_bits(b) & mask));
 }
 
 /* All ones where the condition holds. */
-static inline uint32_t dz_vm_mask(int condition)
+DZ_VM_FN uint32_t dz_vm_mask(int condition)
 {
     return 0u - (uint32_t)condition;
 }
 
 /* x limited to [lo, hi]; NaN stays NaN. Selections on masks, as ?: turns
  * into branches the vectorizer cannot if-convert. */
-static inline float dz_vm_clamp(float x, float lo, float hi)
+DZ_VM_FN float dz_vm_clamp(float x, float lo, float hi)
 {
     x = dz_vm_select_float(x, lo, dz_vm_mask(x < lo));
     return dz_vm_select_float(x, hi, dz_vm_mask(x > hi));
 }
 
 /* 2^k for a float exponent, -126 <= k <= 127. */
-static inline float dz_vm_pow2(int32_t k)
+DZ_VM_FN float dz_vm_pow2(int32_t k)
 {
     return dz_vm_bits_float((uint32_t)(k + 127) << 23);
 }
@@ -108,7 +114,7 @@ static inline float dz_vm_pow2(int32_t k)
  * floats, and v times the first stays a normal float, so only the second
  * product rounds, to a subnormal or to inf where the result is one. (>> on a
  * negative int is an arithmetic shift in GCC and Clang.) */
-static inline float dz_vm_scale(float v, int32_t k)
+DZ_VM_FN float dz_vm_scale(float v, int32_t k)
 {
     int32_t half = k >> 1;
     return v * dz_vm_pow2(half) * dz_vm_pow2(k - half);
@@ -122,14 +128,14 @@ static inline float dz_vm_scale(float v, int32_t k)
  * hi + lo = a + b exactly (Dekker's Fast2Sum, for |a| >= |b| or a = 0;
  * Knuth's 2Sum, for any a and b), and 1 / (hi + lo) to about 2^-45. */
 
-static inline float dz_vm_fast_two_sum(float a, float b, float *lo)
+DZ_VM_FN float dz_vm_fast_two_sum(float a, float b, float *lo)
 {
     float hi = a + b;
     *lo = b - (hi - a);
     return hi;
 }
 
-static inline float dz_vm_two_sum(float a, float b, float *lo)
+DZ_VM_FN float dz_vm_two_sum(float a, float b, float *lo)
 {
     float hi = a + b, a1 = hi - b, b1 = hi - a1;
     *lo = (a - a1) + (b - b1);
@@ -139,7 +145,7 @@ static inline float dz_vm_two_sum(float a, float b, float *lo)
 /* rh = 1 / hi rounded; 1 - rh hi is exact (FMA), and the rest is
  * 1 / (hi + lo) - rh = (1 - rh hi - rh lo) / (hi + lo), about
  * (1 - rh hi - rh lo) rh. */
-static inline float dz_vm_reciprocal(float hi, float lo, float *result_lo)
+DZ_VM_FN float dz_vm_reciprocal(float hi, float lo, float *result_lo)
 {
     float rh = 1.0f / hi;
     *result_lo = rh * fmaf(-rh, lo, fmaf(-rh, hi, 1.0f));
@@ -165,7 +171,7 @@ static inline float dz_vm_reciprocal(float hi, float lo, float *result_lo)
 
 /* e^x = 2^k (s + t) for |x| <= 150, s in [0.70, 1.42] and |t| < 0.1;
  * returns s. */
-static inline float dz_vm_exp_parts(float x, int32_t *k, float *t)
+DZ_VM_FN float dz_vm_exp_parts(float x, int32_t *k, float *t)
 {
     float shifted = fmaf(x, DZ_VM_LOG2E, DZ_VM_SHIFT);
     float kf = shifted - DZ_VM_SHIFT;
@@ -187,7 +193,7 @@ static inline float dz_vm_exp_parts(float x, int32_t *k, float *t)
 /* e^x. Below -104 the result rounds to 0 and above 89 to inf, so x is
  * clamped there; 2^k (s + t) rounds once, in the last product of the scale,
  * also where the result is subnormal. */
-static inline float dz_vexpf(float x)
+DZ_VM_FN float dz_vexpf(float x)
 {
     int32_t k;
     float t, s = dz_vm_exp_parts(dz_vm_clamp(x, -104.0f, 89.0f), &k, &t);
@@ -198,7 +204,7 @@ static inline float dz_vexpf(float x)
  * Fast2Sum) and D = 1 + E = dh + dl (exact), sigmoid is 1 / D for x >= 0
  * and E / D below; 1 / D = rh + rl. Beyond |x| = 104 the result rounds to 1
  * or 0, so |x| is clamped there. */
-static inline float dz_vsigmoidf(float x)
+DZ_VM_FN float dz_vsigmoidf(float x)
 {
     float a = dz_vm_bits_float(dz_vm_float_bits(x) & 0x7fffffffu);
     int32_t k;
@@ -223,7 +229,7 @@ static inline float dz_vsigmoidf(float x)
 #define DZ_VM_TANH_T2 -0x1.bac348p-5f
 #define DZ_VM_TANH_T3 0x1.699360p-6f
 
-static inline float dz_vtanhf(float x)
+DZ_VM_FN float dz_vtanhf(float x)
 {
     uint32_t sign = dz_vm_float_bits(x) & 0x80000000u;
     float a = dz_vm_bits_float(dz_vm_float_bits(x) ^ sign);
@@ -258,7 +264,7 @@ static inline float dz_vtanhf(float x)
 #define DZ_VM_LOG_Q2 0x1.25805ep-2f
 #define DZ_VM_LOG_Q3 0x1.aa9630p-3f
 
-static inline float dz_vlogf(float x)
+DZ_VM_FN float dz_vlogf(float x)
 {
     uint32_t u = dz_vm_float_bits(x);
     uint32_t tiny = dz_vm_mask(u < 0x00800000u); /* +0 and positive subnormals */
@@ -309,13 +315,13 @@ static inline float dz_vlogf(float x)
 
 /* All ones where |x| > DZ_VTRIG_LIMIT or x is NaN: the elements dz_vsinf
  * and dz_vcosf leave as NaN, to redo with sinf / cosf. */
-static inline uint32_t dz_vtrig_far(float x)
+DZ_VM_FN uint32_t dz_vtrig_far(float x)
 {
     return dz_vm_mask((dz_vm_float_bits(x) & 0x7fffffffu) > dz_vm_float_bits(DZ_VTRIG_LIMIT));
 }
 
 /* sin(x + quadrant pi/2). */
-static inline float dz_vm_sin_quadrant(float x, uint32_t quadrant)
+DZ_VM_FN float dz_vm_sin_quadrant(float x, uint32_t quadrant)
 {
     float shifted = fmaf(x, DZ_VM_2_PI, DZ_VM_SHIFT);
     float kf = shifted - DZ_VM_SHIFT;
@@ -344,13 +350,13 @@ static inline float dz_vm_sin_quadrant(float x, uint32_t quadrant)
 
 /* sin x rounds to x below 2^-12 (x^3 / 6 is under half an ulp), which also
  * keeps the sign of zero. */
-static inline float dz_vsinf(float x)
+DZ_VM_FN float dz_vsinf(float x)
 {
     uint32_t tiny = dz_vm_mask((dz_vm_float_bits(x) & 0x7fffffffu) < 0x39800000u);
     return dz_vm_select_float(dz_vm_sin_quadrant(x, 0), x, tiny);
 }
 
-static inline float dz_vcosf(float x)
+DZ_VM_FN float dz_vcosf(float x)
 {
     return dz_vm_sin_quadrant(x, 1);
 }
