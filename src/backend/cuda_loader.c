@@ -33,6 +33,11 @@ static void add_reason(const char *fmt, const char *a, const char *b)
     snprintf(reason + used, sizeof reason - used, fmt, a, b);
 }
 
+/* At exit the device's cached blocks go back to the driver. Registered after
+ * the module opened the device, so it runs before the CUDA runtime's own
+ * teardown. */
+static void free_device_cache(void) { dz_cache_empty(module.backend->memory); }
+
 /* True when the module at path opened a device (or failed for a reason that
  * ends the search: a module that loads but finds no GPU). */
 static bool try_module(const char *path)
@@ -53,8 +58,10 @@ static bool try_module(const char *path)
     dz_cuda_host h = host;
     h.cpu = dz_backend_cpu();
     char why[512] = "";
-    if (open(&h, &module, why, sizeof why))
+    if (open(&h, &module, why, sizeof why)) {
+        atexit(free_device_cache);
         return true;
+    }
     reason[0] = '\0';
     add_reason("%s (module %s)", why, path);
     module.backend = NULL;

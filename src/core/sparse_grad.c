@@ -165,36 +165,38 @@ static dz_array *unique_slots(const int64_t *indices, int64_t nnz, int64_t *slot
 /* The sorted unique indices of g, and in *slots (a new (nnz,) int64 array)
  * each entry's place among them: the sort runs on the host, on host views
  * (the arrays' own buffers on the CPU, where coalescing runs). */
+/* The sort runs on the host: on a GPU the indices are read through a host
+ * view (a copy that synchronises), and the unique indices and slots are
+ * copied back to the grad's device. */
 static dz_array *coalesced_indices(const dz_sparse_grad *g, dz_array **slots)
 {
     const int64_t nnz = g->indices->size;
-    *slots = dz_array_empty(DZ_I64, 1, &nnz);
-    if (!*slots)
+    dz_array *host_slots = dz_array_empty(DZ_I64, 1, &nnz);
+    if (!host_slots)
         return NULL;
     dz_host_view indices_view, slots_view;
     const int64_t *indices = dz_host_view_read(&indices_view, g->indices);
-    int64_t *slot = dz_host_view_write(&slots_view, *slots);
-    dz_array *unique = unique_slots(indices, nnz, slot);
+    int64_t *slot = dz_host_view_write(&slots_view, host_slots);
+    dz_array *host_unique = unique_slots(indices, nnz, slot);
     dz_host_view_close(&slots_view);
     dz_host_view_close(&indices_view);
-    return unique;
-}
-
-/* The sums below run on the CPU backend's kernels. */
-static bool on_cpu(const char *op, const dz_sparse_grad *g)
-{
-    if (g->values->device != DZ_CPU || g->indices->device != DZ_CPU) {
-        dz_raise(DZ_ERR_UNSUPPORTED, "%s: sparse grads on the GPU are not supported; move them to the CPU", op);
-        return false;
-    }
-    return true;
+    const dz_device device = g->indices->device;
+    dz_array *unique = host_unique ? dz_array_to_device(host_unique, device) : NULL;
+    *slots = dz_array_to_device(host_slots, device);
+    dz_array_release(host_unique);
+    dz_array_release(host_slots);
+    if (unique && *slots)
+        return unique;
+    dz_array_release(unique);
+    dz_array_release(*slots);
+    *slots = NULL;
+    return NULL;
 }
 
 /* A grad made by hand (the struct is public) is checked like appended entries. */
 static bool valid_grad(const char *op, const dz_sparse_grad *g)
 {
-    return dz_check_not_null(op, g, "the grad") && valid_entries(op, g->indices, g->values, g->num_rows) &&
-           on_cpu(op, g);
+    return dz_check_not_null(op, g, "the grad") && valid_entries(op, g->indices, g->values, g->num_rows);
 }
 
 dz_status dz_sparse_grad_coalesced_entries(const dz_sparse_grad *g, dz_array **indices, dz_array **values)

@@ -105,18 +105,24 @@ static dz_array *wrap_negative(const dz_array *p, int64_t size)
     return y;
 }
 
-/* Index-array entries checked and wrapped to [0, size) as i64 (the array
- * itself when it already is). */
-static bool resolve_array(const char *op, int axis, int64_t size, dz_array *a, axis_index *out)
+/* Index-array entries checked and wrapped to [0, size) as i64 on `device`,
+ * the indexed array's (the array itself when it already is all that). An
+ * index array on the CPU serves an array on the GPU too, as in PyTorch. */
+static bool resolve_array(const char *op, int axis, int64_t size, dz_device device, dz_array *a,
+                          axis_index *out)
 {
     if (!a) {
         dz_raise(DZ_ERR_NULL, "%s: the index array for axis %d is NULL", op, axis);
         return false;
     }
-    if (!dz_dtype_is_integer(a->dtype) || a->device != DZ_CPU) {
-        dz_raise(DZ_ERR_DTYPE, "%s: the index array for axis %d is %s on the %s; index arrays must be int32 or "
-                 "int64 on the CPU (dz_array_astype)", op, axis, dz_dtype_name(a->dtype),
-                 a->device == DZ_CPU ? "CPU" : "GPU");
+    if (!dz_dtype_is_integer(a->dtype)) {
+        dz_raise(DZ_ERR_DTYPE, "%s: the index array for axis %d is %s; index arrays must be int32 or int64 "
+                 "(dz_array_astype)", op, axis, dz_dtype_name(a->dtype));
+        return false;
+    }
+    if (a->device != DZ_CPU && a->device != device) {
+        dz_raise(DZ_ERR_DEVICE, "%s: the index array for axis %d is on the GPU and the indexed array on the CPU; "
+                 "move the index array to the CPU", op, axis);
         return false;
     }
     int64_t lo = 0, hi = -1; /* an empty array: nothing to check */
@@ -129,7 +135,9 @@ static bool resolve_array(const char *op, int axis, int64_t size, dz_array *a, a
                      " (entry %" PRId64 " of the index array)", op, v, axis, size, k);
         return false;
     }
-    dz_array *p = a->dtype == DZ_I64 ? dz_array_retain(a) : dz_array_astype(a, DZ_I64);
+    dz_array *i64 = a->dtype == DZ_I64 ? dz_array_retain(a) : dz_array_astype(a, DZ_I64);
+    dz_array *p = i64 ? dz_array_to_device(i64, device) : NULL;
+    dz_array_release(i64);
     if (p && lo < 0) {
         dz_array *wrapped = wrap_negative(p, size);
         dz_array_release(p);
@@ -141,7 +149,8 @@ static bool resolve_array(const char *op, int axis, int64_t size, dz_array *a, a
     return true;
 }
 
-static bool resolve_axis(const char *op, int axis, int64_t size, const dz_index *ix, axis_index *out)
+static bool resolve_axis(const char *op, int axis, int64_t size, dz_device device, const dz_index *ix,
+                         axis_index *out)
 {
     static const dz_index whole = {.kind = DZ_INDEX_SLICE, .step = 1};
     if (!ix)
@@ -149,7 +158,7 @@ static bool resolve_axis(const char *op, int axis, int64_t size, const dz_index 
     switch (ix->kind) {
     case DZ_INDEX_INT: return resolve_int(op, axis, size, ix->i, out);
     case DZ_INDEX_SLICE: return resolve_slice(op, axis, size, ix, out);
-    case DZ_INDEX_ARRAY: return resolve_array(op, axis, size, ix->array, out);
+    case DZ_INDEX_ARRAY: return resolve_array(op, axis, size, device, ix->array, out);
     }
     dz_raise(DZ_ERR_VALUE, "%s: index entry %d has unknown kind %d", op, axis, (int)ix->kind);
     return false;
@@ -302,7 +311,8 @@ static bool plan_rows(const char *op, index_plan *p, const axis_index *ax)
     return true;
 }
 
-static index_plan *plan_new(const char *op, int in_ndim, const int64_t *in_shape, int nindex,
+/* The plan of indexing an array of in_shape on `device`. */
+static index_plan *plan_new(const char *op, dz_device device, int in_ndim, const int64_t *in_shape, int nindex,
                             const dz_index *index)
 {
     if (nindex < 0 || nindex > in_ndim) {
@@ -317,7 +327,7 @@ static index_plan *plan_new(const char *op, int in_ndim, const int64_t *in_shape
     axis_index ax[DZ_MAX_NDIM] = {{0}};
     bool ok = true;
     for (int a = 0; ok && a < in_ndim; a++)
-        ok = resolve_axis(op, a, in_shape[a], a < nindex ? &index[a] : NULL, &ax[a]);
+        ok = resolve_axis(op, a, in_shape[a], device, a < nindex ? &index[a] : NULL, &ax[a]);
     index_plan *p = dz_xcalloc(1, sizeof *p);
     p->refcount = 1;
     p->in_ndim = in_ndim;
@@ -383,7 +393,7 @@ dz_variable *dz_get_item(dz_variable *x, int nindex, const dz_index *index)
 {
     if (!dz_check_variable("dz_get_item", x))
         return NULL;
-    index_plan *p = plan_new("dz_get_item", x->data->ndim, x->data->shape, nindex, index);
+    index_plan *p = plan_new("dz_get_item", x->data->device, x->data->ndim, x->data->shape, nindex, index);
     if (!p)
         return NULL;
     dz_variable *y = get_item_planned(x, p);
@@ -402,7 +412,7 @@ dz_variable *dz_get_item_grad(dz_variable *gy, int nindex, const dz_index *index
                  dz_dtype_name(gy->data->dtype));
         return NULL;
     }
-    index_plan *p = plan_new(op, ndim, in_shape, nindex, index);
+    index_plan *p = plan_new(op, gy->data->device, ndim, in_shape, nindex, index);
     if (!p)
         return NULL;
     dz_variable *gx = NULL;

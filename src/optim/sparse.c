@@ -54,9 +54,9 @@ static dz_status check_layout(const char *who, const char *path, const dz_array 
         return dz_raise(DZ_ERR_SHAPE, "%s: sparse grad of parameter '%s': values %s do not fit %s indices and a "
                         "parameter of shape %s", who, path, DZ_SHAPE_OF(val), DZ_SHAPE_OF(idx),
                         DZ_SHAPE_OF(p));
-    if (idx->device != DZ_CPU || val->device != p->device)
-        return dz_raise(DZ_ERR_DEVICE, "%s: the sparse grad of parameter '%s' must have CPU indices and values on "
-                        "the parameter's device", who, path);
+    if (idx->device != p->device || val->device != p->device)
+        return dz_raise(DZ_ERR_DEVICE, "%s: the sparse grad of parameter '%s' must have its indices and values on "
+                        "the parameter's device (%s)", who, path, p->device == DZ_CPU ? "CPU" : "GPU");
     return DZ_OK;
 }
 
