@@ -69,6 +69,10 @@ static dz_status check_grad(const dz_variable *x, const dz_variable *gx, const d
         snprintf(whose, sizeof whose, "the grad already set on the variable");
     if (!g)
         return dz_raise(DZ_ERR_STATE, "dz_variable_backward: %s has no data", whose);
+    if (a && a->device != g->device)
+        return dz_raise(DZ_ERR_DEVICE, "dz_variable_backward: %s is on the %s but its variable on the %s; a grad "
+                        "must be on its variable's device", whose, dz_device_name(g->device),
+                        dz_device_name(a->device));
     return dz_raise(DZ_ERR_SHAPE, "dz_variable_backward: %s is a %s %s grad for a %s %s variable; a grad must have "
                     "its variable's shape, dtype and device", whose, dz_dtype_name(g->dtype), DZ_SHAPE_OF(g),
                     a ? dz_dtype_name(a->dtype) : "data-less", a ? DZ_SHAPE_OF(a) : "()");

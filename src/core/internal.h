@@ -62,6 +62,8 @@ dz_array *dz_array_uninit_like(const dz_array *a);
 /* Shape text for messages, in a rotating static buffer (up to 4 live). */
 const char *dz_shape_str(int ndim, const int64_t *shape);
 #define DZ_SHAPE_OF(a) dz_shape_str((a)->ndim, (a)->shape)
+/* "CPU" or "GPU", for messages. */
+static inline const char *dz_device_name(dz_device device) { return device == DZ_CPU ? "CPU" : "GPU"; }
 
 /* Sparse grads (sparse_grad.c). The coalesced entries of g as new arrays, g
  * unchanged: sorted unique indices, each one's values summed in entry order. */

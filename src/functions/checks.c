@@ -40,6 +40,16 @@ bool dz_check_float(const char *op, const dz_variable *x)
     return true;
 }
 
+bool dz_check_same_device(const char *op, const char *what_a, const dz_array *a, const char *what_b,
+                          const dz_array *b)
+{
+    if (a->device == b->device)
+        return true;
+    dz_raise(DZ_ERR_DEVICE, "%s: %s is on the %s and %s on the %s; move both to one device "
+             "(dz_variable_to_device)", op, what_a, dz_device_name(a->device), what_b, dz_device_name(b->device));
+    return false;
+}
+
 bool dz_check_pair(const char *op, const dz_variable *a, const dz_variable *b)
 {
     if (!dz_check_variable(op, a) || !dz_check_variable(op, b))
@@ -49,12 +59,7 @@ bool dz_check_pair(const char *op, const dz_variable *a, const dz_variable *b)
                  dz_dtype_name(a->data->dtype), dz_dtype_name(b->data->dtype));
         return false;
     }
-    if (a->data->device != b->data->device) {
-        dz_raise(DZ_ERR_DEVICE, "%s: one input is on the CPU and the other on the GPU; move both to one device",
-                 op);
-        return false;
-    }
-    return true;
+    return dz_check_same_device(op, "the first input", a->data, "the second input", b->data);
 }
 
 bool dz_check_broadcast(const char *op, const dz_variable *a, const dz_variable *b)

@@ -13,6 +13,9 @@
 bool dz_check_variable(const char *op, const dz_variable *x);
 /* x passes dz_check_variable and is f32 or f64. */
 bool dz_check_float(const char *op, const dz_variable *x);
+/* a and b (called what_a and what_b in the message) are on one device. */
+bool dz_check_same_device(const char *op, const char *what_a, const dz_array *a, const char *what_b,
+                          const dz_array *b);
 /* Both are valid, with the same dtype and device. */
 bool dz_check_pair(const char *op, const dz_variable *a, const dz_variable *b);
 /* dz_check_pair, and the shapes broadcast. */

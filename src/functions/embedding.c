@@ -290,7 +290,7 @@ static dz_variable *apply_scatter(dz_variable *gy, dz_variable *idx, embedding_s
 
 static bool check_weight(const char *op, const dz_variable *W, const dz_variable *idx)
 {
-    if (!dz_check_variable(op, W))
+    if (!dz_check_variable(op, W) || !dz_check_same_device(op, "'weight'", W->data, "idx", idx->data))
         return false;
     if (W->data->ndim != 2) {
         dz_raise(DZ_ERR_SHAPE, "%s: 'weight' must be 2-D (num_embeddings, embedding_dim), but got shape %s", op,

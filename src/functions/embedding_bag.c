@@ -98,7 +98,8 @@ static bool offsets_valid(const int64_t *o, int64_t n, int64_t N, bool include_l
  * synchronises with the device. */
 static dz_array *offset_starts(const dz_variable *offsets, const dz_array *idx, bool include_last)
 {
-    if (!dz_embedding_check_index_dtype(op_name, "offsets", offsets))
+    if (!dz_embedding_check_index_dtype(op_name, "offsets", offsets) ||
+        !dz_check_same_device(op_name, "idx", idx, "offsets", offsets->data))
         return NULL;
     const dz_array *off = offsets->data;
     if (off->ndim != 1 || (include_last && off->size < 1)) {
@@ -178,7 +179,8 @@ static bool check_weights(const dz_variable *psw, const dz_variable *idx, const 
 {
     if (!psw)
         return true;
-    if (!dz_check_variable(op_name, psw))
+    if (!dz_check_variable(op_name, psw) ||
+        !dz_check_same_device(op_name, "weight", W->data, "per_sample_weights", psw->data))
         return false;
     if (mode != DZ_EMBEDDING_BAG_SUM) {
         dz_raise(DZ_ERR_UNSUPPORTED, "%s: per_sample_weights was not NULL. per_sample_weights is only supported "
@@ -306,6 +308,7 @@ static bool check_inputs(const dz_variable *idx, const dz_variable *W, const dz_
                          const dz_embedding_bag_options *o)
 {
     return dz_embedding_check_index_dtype(op_name, "idx", idx) && check_weight(W) &&
+           dz_check_same_device(op_name, "weight", W->data, "idx", idx->data) &&
            dz_embedding_bag_check_options(op_name, o) &&
            check_weights(psw, idx, W, o->mode);
 }

@@ -152,7 +152,8 @@ static const dz_function_ops sce_ops = {"dz_softmax_cross_entropy", sce_backward
 
 static bool sce_check(const char *op, dz_variable *x, dz_variable *t)
 {
-    if (!dz_check_float(op, x) || !dz_check_labels(op, t))
+    if (!dz_check_float(op, x) || !dz_check_labels(op, t) ||
+        !dz_check_same_device(op, "the input", x->data, "the labels", t->data))
         return false;
     const dz_array *xa = x->data, *ta = t->data;
     if (xa->ndim != 2)
@@ -343,5 +344,8 @@ dz_variable *dz_accuracy(dz_variable *y, dz_variable *t)
     int64_t n = y->data->shape[0];
     if (n > 0 && !count_correct(y->data, t->data, &correct))
         return NULL;
-    return dz_constant(dz_array_scalar(DZ_F64, n ? (double)correct / (double)n : NAN));
+    dz_array *host = dz_array_scalar(DZ_F64, n ? (double)correct / (double)n : NAN);
+    dz_array *acc = host ? dz_array_to_device(host, y->data->device) : NULL; /* on the inputs' device */
+    dz_array_release(host);
+    return dz_constant(acc);
 }

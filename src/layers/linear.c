@@ -51,6 +51,13 @@ static bool same_kind(const dz_array *p, int ndim, const dz_array *x)
  * fitting shapes (a user may have replaced their data). */
 static bool check_params(const char *op, const dz_array *W, const dz_array *b, const dz_array *x)
 {
+    const dz_array *param = W ? W : b;
+    if (param && param->device != x->device) {
+        dz_raise(DZ_ERR_DEVICE, "%s: this Linear layer's parameters are on the %s but its input is on the %s; move "
+                 "one of them (dz_layer_to_device, dz_array_to_device)", op, dz_device_name(param->device),
+                 dz_device_name(x->device));
+        return false;
+    }
     bool fit = (!W || same_kind(W, 2, x)) && (!b || (same_kind(b, 1, x) && (!W || b->shape[0] == W->shape[1])));
     if (!fit)
         dz_raise(DZ_ERR_STATE, "%s: this Linear layer's parameters (W %s %s, b %s %s) do not fit a %s input on the "
