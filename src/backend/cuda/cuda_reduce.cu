@@ -1,17 +1,18 @@
 /* Reductions on the CUDA device: sum, max and min over the axes where y has
- * size 1. Deterministic without atomics: each output's elements are cut into
- * chunks of CHUNK in a fixed order, each chunk is reduced sequentially by one
- * thread into a partial, and the partials are reduced the same way until one
- * value per output is left. The same bits on every run; a different order
- * from the CPU's, so sums agree within float rounding. */
+ * size 1. Deterministic without atomics: an output's R elements are dealt to
+ * K = ceil(R / CHUNK) partials, partial k taking elements k, k + K, k + 2K...
+ * in that order (neighbouring threads read neighbouring elements), and the
+ * partials are reduced the same way until one value per output is left. The
+ * same bits on every run; a different order from the CPU's, so sums agree
+ * within float rounding. */
 #include "cuda_common.h"
 
 namespace dzc {
 
 static const int64_t CHUNK = 256;
 
-/* Partial t = (output o, chunk k) of `outputs` outputs, each with R elements
- * at x[outer(o) + inner(r)] cut into K chunks. */
+/* Partial t = (output o, k) of `outputs` outputs, each with R elements at
+ * x[outer(o) + inner(r)]: the elements r = k, k + K, ... below R. */
 template <typename T> struct reduce_fn {
     dz_reduce_op op;
     const T *x;
@@ -30,10 +31,9 @@ template <typename T> struct reduce_fn {
     }
     DZ_HD void operator()(int64_t t) const
     {
-        int64_t o = t / K, begin = (t % K) * CHUNK, end = begin + CHUNK < R ? begin + CHUNK : R;
-        int64_t base = outer(o);
-        T acc = x[base + inner(begin)];
-        for (int64_t r = begin + 1; r < end; r++)
+        int64_t o = t / K, k = t % K, base = outer(o);
+        T acc = x[base + inner(k)];
+        for (int64_t r = k + K; r < R; r += K)
             acc = combine(acc, x[base + inner(r)]);
         y[t] = acc;
     }
