@@ -1135,6 +1135,17 @@ static dz_optimizer *make_sgd_nesterov(dz_variable *const *p)
     (void)p;
     return sgd_with(0.9, 0, 0.01, true);
 }
+/* Sparse momentum keeps the touched rows (row lists on the device). */
+static dz_optimizer *make_sgd_sparse_momentum(dz_variable *const *p)
+{
+    (void)p;
+    return sgd_with(0.9, 0.1, 0, false);
+}
+static dz_optimizer *make_sgd_sparse_nesterov(dz_variable *const *p)
+{
+    (void)p;
+    return sgd_with(0.9, 0, 0, true);
+}
 static dz_optimizer *make_momentum_sgd(dz_variable *const *p)
 {
     (void)p;
@@ -1235,6 +1246,8 @@ static const optim_case optim_cases[] = {
     {"Adam, moved to the device after one step", make_adam_amsgrad, false, true, EXACT},
     {"SGD momentum, moved to the device after one step", make_sgd_momentum, false, true, EXACT},
     {"SGD sparse grads", make_sgd, true, false, EXACT},
+    {"SGD momentum sparse grads", make_sgd_sparse_momentum, true, false, EXACT},
+    {"SGD nesterov sparse grads", make_sgd_sparse_nesterov, true, false, EXACT},
     {"Adagrad sparse grads", make_adagrad_plain, true, false, EXACT},
     {"SparseAdam", make_sparse_adam, true, false, EXACT},
 };

@@ -216,10 +216,15 @@ static bool broadcast_positions(const char *op, const axis_index *ax, int n, int
     return true;
 }
 
-/* offsets (B) = sum over index arrays of positions * (stride of their axis). */
+/* offsets (B) = sum over index arrays of positions * (stride of their axis),
+ * on the positions' device. */
 static dz_array *array_offsets(const axis_index *ax, int n, const int64_t *strides, int ndim, const int64_t *shape)
 {
-    dz_array *sum = dz_array_zeros(DZ_I64, ndim, shape);
+    dz_device device = DZ_CPU;
+    for (int a = 0; a < n; a++)
+        if (ax[a].kind == DZ_INDEX_ARRAY)
+            device = ax[a].positions->device;
+    dz_array *sum = dz_array_empty_on(device, DZ_I64, ndim, shape); /* zeros */
     for (int a = 0; sum && a < n; a++) {
         if (ax[a].kind != DZ_INDEX_ARRAY)
             continue;

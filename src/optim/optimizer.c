@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "../layers/layer_internal.h"
+#include "../backend/backend.h"
 #include "optimizer_internal.h"
 
 void dz_optimizer_init(dz_optimizer *opt, const dz_optimizer_ops *ops, double lr)
@@ -308,6 +309,8 @@ dz_status dz_optimizer_update(dz_optimizer *opt)
         status = opt->hooks[h]->run(who, opt->hooks[h], items, &count);
     for (int i = 0; i < count && status == DZ_OK; i++)
         status = step_item(opt, &items[i]);
+    if (status == DZ_OK && count > 0 && items[0].param->data->device == DZ_CUDA)
+        status = dz_cuda_check(who); /* a GPU failure during the steps is this update's */
     if (status != DZ_OK)
         dz_fail_under(op, status);
     free(items);

@@ -111,10 +111,13 @@ dz_status dz_optim_check_sparse_grad(const char *who, const dz_update_item *item
     return status;
 }
 
-/* An (n,) int64 array holding values[0..n-1] (host memory). */
-static dz_array *int64_vector(const int64_t *values, int64_t n)
+/* An (n,) int64 array on `device` holding values[0..n-1] (host memory). */
+static dz_array *int64_vector(const int64_t *values, int64_t n, dz_device device)
 {
-    return dz_array_from_buffer(DZ_I64, 1, DZ_SHAPE(n), values);
+    dz_array *host = dz_array_from_buffer(DZ_I64, 1, DZ_SHAPE(n), values);
+    dz_array *out = host ? dz_array_to_device(host, device) : NULL;
+    dz_array_release(host);
+    return out;
 }
 
 /* ---- coalescing (core's, without touching the grad) ---- */
@@ -161,14 +164,14 @@ static dz_array *nonzero_rows(const dz_array *buffer)
         if (memcmp(elements + (size_t)r * row_bytes, zero, row_bytes) != 0)
             found[count++] = r;
     dz_host_view_close(&view);
-    dz_array *out = int64_vector(found, count);
+    dz_array *out = int64_vector(found, count, buffer->device);
     free(zero);
     free(found);
     return out;
 }
 
-/* The row lists below are merged on the host, through host views (which
- * synchronise; the lists are on the CPU, where they copy nothing). */
+/* The row lists below (on the parameter's device) are merged on the host,
+ * through host views, which synchronise and copy from a device. */
 
 /* The sorted union of two sorted row lists. */
 static dz_array *union_rows(const dz_array *a, const dz_array *b)
@@ -188,7 +191,7 @@ static dz_array *union_rows(const dz_array *a, const dz_array *b)
     }
     dz_host_view_close(&va);
     dz_host_view_close(&vb);
-    dz_array *out = int64_vector(z, n);
+    dz_array *out = int64_vector(z, n, a->device);
     free(z);
     return out;
 }
@@ -210,7 +213,7 @@ static dz_array *positions_in(const dz_array *rows, const dz_array *touched)
     }
     dz_host_view_close(&vr);
     dz_host_view_close(&vt);
-    dz_array *out = int64_vector(positions, rows->size);
+    dz_array *out = int64_vector(positions, rows->size, rows->device);
     free(positions);
     return out;
 }

@@ -2,6 +2,7 @@
  * allocator, and the record of the first failure. */
 #include <cstdio>
 #include <cstring>
+#include <initializer_list>
 #include <mutex>
 
 #include "cuda_common.h"
@@ -33,6 +34,90 @@ static const char *take_error()
     return error_text; /* stays valid until the next failure */
 }
 
+/* ---- the table: each primitive behind a check of its arrays' device ---------
+ * A CPU array handed to a GPU kernel would be a host pointer read on the
+ * device; the check turns that library bug into a recorded error (and makes
+ * the emulated device, where host pointers work, catch it too). */
+
+static bool on_device(const char *op, std::initializer_list<const dz_array *> arrays)
+{
+    for (const dz_array *a : arrays) {
+        if (a && a->device != DZ_CUDA) {
+            record_error(op, "its arguments", "a CPU array was passed to a GPU kernel");
+            return false;
+        }
+    }
+    return true;
+}
+
+static void checked_fill(dz_array *y, double value)
+{
+    if (on_device("cuda_fill", {y}))
+        fill(y, value);
+}
+static void checked_astype(const dz_array *x, dz_array *y)
+{
+    if (on_device("cuda_astype", {x, y}))
+        astype(x, y);
+}
+static void checked_unary(dz_unary_op op, const dz_array *x, double p, dz_array *y)
+{
+    if (on_device("cuda_unary", {x, y}))
+        unary(op, x, p, y);
+}
+static void checked_binary(dz_binary_op op, const dz_array *a, const dz_array *b, dz_array *y)
+{
+    if (on_device("cuda_binary", {a, b, y}))
+        binary(op, a, b, y);
+}
+static void checked_reduce(dz_reduce_op op, const dz_array *x, dz_array *y)
+{
+    if (on_device("cuda_reduce", {x, y}))
+        reduce(op, x, y);
+}
+static void checked_matmul(const dz_array *a, bool ta, const dz_array *b, bool tb, dz_array *c, bool accumulate)
+{
+    if (on_device("cuda_matmul", {a, b, c}))
+        matmul(a, ta, b, tb, c, accumulate);
+}
+static void checked_transpose(const dz_array *x, const int *axes, dz_array *y)
+{
+    if (on_device("cuda_transpose", {x, y}))
+        transpose(x, axes, y);
+}
+static void checked_gather(const dz_array *x, const dz_gather_spec *spec, dz_array *y)
+{
+    if (on_device("cuda_gather", {x, spec->offsets, y}))
+        gather(x, spec, y);
+}
+static void checked_scatter(const dz_array *y, const dz_gather_spec *spec, dz_array *x)
+{
+    if (on_device("cuda_scatter", {y, spec->offsets, x}))
+        scatter(y, spec, x);
+}
+static void checked_scatter_add(const dz_array *y, const dz_gather_spec *spec, dz_array *x)
+{
+    if (on_device("cuda_scatter_add", {y, spec->offsets, x}))
+        scatter_add(y, spec, x);
+}
+static void checked_gather_rows(const dz_array *table, const dz_array *rows, int64_t skip, dz_array *y)
+{
+    if (on_device("cuda_gather_rows", {table, rows, y}))
+        gather_rows(table, rows, skip, y);
+}
+static void checked_index_add_rows(dz_array *table, const dz_array *rows, const dz_array *x, double alpha,
+                                   int64_t skip, bool scale_by_count)
+{
+    if (on_device("cuda_index_add_rows", {table, rows, x}))
+        index_add_rows(table, rows, x, alpha, skip, scale_by_count);
+}
+static void checked_index_range(const dz_array *idx, int64_t *min, int64_t *max)
+{
+    *min = *max = 0;
+    if (on_device("cuda_index_range", {idx}))
+        index_range(idx, min, max);
+}
+
 static dz_backend make_backend()
 {
     dz_backend b = {};
@@ -42,19 +127,19 @@ static dz_backend make_backend()
     b.copy = copy;
     b.to_host = to_host;
     b.from_host = from_host;
-    b.fill = fill;
-    b.astype = astype;
-    b.unary = unary;
-    b.binary = binary;
-    b.reduce = reduce;
-    b.matmul = matmul;
-    b.transpose = transpose;
-    b.gather = gather;
-    b.scatter = scatter;
-    b.scatter_add = scatter_add;
-    b.gather_rows = gather_rows;
-    b.index_add_rows = index_add_rows;
-    b.index_range = index_range;
+    b.fill = checked_fill;
+    b.astype = checked_astype;
+    b.unary = checked_unary;
+    b.binary = checked_binary;
+    b.reduce = checked_reduce;
+    b.matmul = checked_matmul;
+    b.transpose = checked_transpose;
+    b.gather = checked_gather;
+    b.scatter = checked_scatter;
+    b.scatter_add = checked_scatter_add;
+    b.gather_rows = checked_gather_rows;
+    b.index_add_rows = checked_index_add_rows;
+    b.index_range = checked_index_range;
     b.fused = nullptr; /* every op runs its composite of the primitives above */
     return b;
 }
