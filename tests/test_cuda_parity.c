@@ -834,7 +834,7 @@ static void op_program(const void *arg, dz_dtype dtype, dz_device device, result
         backward_with(y, seed + 100, false, c->name);
         for (int i = 0; i < c->n; i++)
             if (is_float_input(c->in[i])) {
-                char name[8];
+                char name[16];
                 snprintf(name, sizeof name, "x%d", i);
                 record_grad(r, flags & X_BWD, x[i], name);
             }
