@@ -285,6 +285,9 @@ void dz_backend_cpu_set_fused(bool on);
  * says why ("no CUDA device: ..."). */
 const dz_backend *dz_backend_cuda(void);
 const char *dz_cuda_unavailable_reason(void);
+/* Tests: the CUDA backend's fused kernels off or back on, as
+ * dz_backend_cpu_set_fused (nothing without a device). */
+void dz_backend_cuda_set_fused(bool on);
 /* The CUDA backend if a program has loaded it already, else NULL (loads nothing). */
 const dz_backend *dz_backend_cuda_if_loaded(void);
 /* Raises DZ_ERR_CUDA naming op when the device recorded a failure since the

@@ -123,6 +123,12 @@ const char *dz_cuda_device_name(void) { return dz_backend_cuda() ? module.device
 
 bool dz_cuda_is_emulated(void) { return dz_backend_cuda() && module.emulated; }
 
+void dz_backend_cuda_set_fused(bool on)
+{
+    if (dz_backend_cuda())
+        module.set_fused(on);
+}
+
 void dz_cuda_set_allow_tf32(bool allow)
 {
     if (dz_backend_cuda())

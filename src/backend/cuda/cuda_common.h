@@ -123,6 +123,10 @@ void gather_rows(const dz_array *table, const dz_array *rows, int64_t skip, dz_a
 void index_add_rows(dz_array *table, const dz_array *rows, const dz_array *x, double alpha, int64_t skip,
                     bool scale_by_count);
 void index_range(const dz_array *idx, int64_t *min, int64_t *max);
+
+/* The fused kernels of each family fill their slots of the table. */
+void fill_nn_kernels(dz_backend_fused *f);
+void fill_optim_kernels(dz_backend_fused *f);
 } // namespace dzc
 
 #endif

@@ -140,11 +140,15 @@ static dz_backend make_backend()
     b.gather_rows = checked_gather_rows;
     b.index_add_rows = checked_index_add_rows;
     b.index_range = checked_index_range;
-    b.fused = nullptr; /* every op runs its composite of the primitives above */
     return b;
 }
 
 static dz_backend backend;
+/* The fused kernels written so far; every other slot is NULL, and its op
+ * runs the composite of the primitives above. */
+static dz_backend_fused fused;
+
+static void set_fused(bool on) { backend.fused = on ? &fused : nullptr; }
 
 } // namespace dzc
 
@@ -163,6 +167,9 @@ extern "C" __attribute__((visibility("default"))) bool dz_cuda_module_open(const
     if (!dzc::open_device(why, why_size, &name))
         return false;
     dzc::backend = dzc::make_backend();
+    dzc::fill_nn_kernels(&dzc::fused);
+    dzc::fill_optim_kernels(&dzc::fused);
+    dzc::set_fused(true);
     module->backend = &dzc::backend;
     module->device_name = name;
 #ifdef DZ_CUDA_EMULATED
@@ -173,5 +180,6 @@ extern "C" __attribute__((visibility("default"))) bool dz_cuda_module_open(const
     module->synchronize = dzc::synchronize;
     module->take_error = dzc::take_error;
     module->set_allow_tf32 = dzc::set_allow_tf32;
+    module->set_fused = dzc::set_fused;
     return true;
 }

@@ -16,7 +16,7 @@
 #include "../backend.h"
 
 /* Bumped whenever this header, backend.h or dz_array changes layout. */
-#define DZ_CUDA_MODULE_ABI 1
+#define DZ_CUDA_MODULE_ABI 2
 #define DZ_CUDA_MODULE_ENTRY "dz_cuda_module_open"
 
 /* What the library lends the module. */
@@ -43,6 +43,9 @@ typedef struct dz_cuda_module {
     /* TF32 tensor cores in float32 gemm (off by default: results then match the CPU within
      * float32 rounding). No effect on the emulated device. */
     void (*set_allow_tf32)(bool allow);
+    /* Tests: the backend's fused kernels off (every op on its composite of
+     * the primitives) or back on. Call it while no op runs. */
+    void (*set_fused)(bool on);
 } dz_cuda_module;
 
 /* The module's one exported function. False, with the reason in why ("no CUDA device:
