@@ -139,6 +139,23 @@ static dz_error_handler saved;
 void tc_errors_off(void) { saved = dz_set_error_handler_off(); }
 void tc_errors_on(void) { dz_set_error_handler(saved); }
 
+int tc_no_cuda_device(void)
+{
+    const char *expect = getenv("DZ_EXPECT_CUDA");
+    dz_set_error_handler_off();
+    dz_array *probe = dz_array_zeros(DZ_F32, 0, NULL);
+    dz_array *moved = dz_array_to_device(probe, DZ_CUDA);
+    const char *reason = moved ? "none" : dz_last_error();
+    dz_array_release(probe);
+    dz_array_release(moved);
+    if (expect && strcmp(expect, "1") == 0) {
+        printf("FAIL: this build's CUDA module should serve, but: %s\n", reason);
+        return 1;
+    }
+    printf("SKIP: %s\n", reason);
+    return 77;
+}
+
 int tc_run(Suite *s)
 {
     SRunner *sr = srunner_create(s);

@@ -61,4 +61,10 @@ void tc_errors_on(void);
 /* Run one suite; returns the process exit code. */
 int tc_run(Suite *s);
 
+/* The exit code of a GPU suite that finds no CUDA device: 77 (skipped), or
+ * 1 where the build made a module that must serve (DZ_EXPECT_CUDA=1, the
+ * emulated device: a module that fails to open there is a failure, not a
+ * skip). Prints the reason either way. */
+int tc_no_cuda_device(void);
+
 #endif

@@ -35,9 +35,7 @@ static Suite *cuda_suite(void)
 
 int main(void)
 {
-    if (!dz_cuda_available()) {
-        printf("SKIP: no CUDA device (or a build without CUDA)\n");
-        return 77;
-    }
+    if (!dz_cuda_available())
+        return tc_no_cuda_device();
     return tc_run(cuda_suite());
 }
