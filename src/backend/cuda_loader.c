@@ -138,7 +138,7 @@ void dz_cuda_set_allow_tf32(bool allow)
 dz_status dz_cuda_synchronize(void)
 {
     if (!dz_backend_cuda())
-        return dz_raise(DZ_ERR_DEVICE, "dz_cuda_synchronize: no CUDA device: %s", reason);
+        return dz_raise(DZ_ERR_DEVICE, "dz_cuda_synchronize: %s", reason);
     module.synchronize();
     return dz_cuda_check("dz_cuda_synchronize");
 }
