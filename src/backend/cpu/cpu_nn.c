@@ -11,7 +11,7 @@
 
 #include "cpu_clones.h"
 #include "cpu_kernels.h"
-#include "cpu_vecmath.h"
+#include "cpu_nn_math.h"
 #include "cpu_parallel.h"
 
 /* An axis seen as (outer, n, inner): element (o, k, j) is at (o * n + k) * inner + j. */
@@ -29,41 +29,7 @@ static axis_split split_axis(const dz_array *x, int axis)
     return s;
 }
 
-/* ---- exp, sigmoid ----------------------------------------------------------- */
-
-/* The loops below stay free of float comparisons and branches (which trapping
- * math keeps the compiler from if-converting), so they vectorize: selections
- * are done on the bits (cpu_vecmath.h). */
-#define EXP_LIMIT 0x42ae0000u /* 87.0f: e^-87 is still a normal float */
-
-/* e^v for v <= 0 in float: 0 below -87 (where e^v is subnormal), NaN stays
- * NaN. v = k ln2 + r with |r| <= ln2 / 2, e^v = 2^k e^r, and e^r from Cephes'
- * expf polynomial (within 1.4 ulp). */
-static inline float exp_nonpositive(float v)
-{
-    uint32_t mag = dz_vm_float_bits(v) & 0x7fffffffu;
-    uint32_t under = 0u - (uint32_t)(mag > EXP_LIMIT), nan = 0u - (uint32_t)(mag > 0x7f800000u);
-    float c = -dz_vm_select_float(dz_vm_bits_float(mag), dz_vm_bits_float(EXP_LIMIT), under);
-    int32_t k = (int32_t)(c * 1.44269504088896341f - 0.5f); /* round half away from 0, c <= 0 */
-    float r = c - (float)k * 0.693359375f + (float)k * 2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    float e = (p * r * r + r + 1.0f) * dz_vm_bits_float((uint32_t)(k + 127) << 23);
-    return dz_vm_select_float(dz_vm_select_float(e, 0.0f, under), v, nan);
-}
-
-/* DeZero's 0.5 tanh(0.5 x) + 0.5 equals 1 / (1 + e^-x); with e = e^-|x| it is
- * 1 / (1 + e) for x >= 0 and e / (1 + e) below, so neither side overflows or
- * cancels. */
-static inline float sigmoid_f32(float x)
-{
-    float e = exp_nonpositive(-fabsf(x)), inv = 1.0f / (1.0f + e);
-    return dz_vm_select_float(inv, e * inv, 0u - (dz_vm_float_bits(x) >> 31));
-}
+/* ---- exp, sigmoid: dz_nn_exp_nonpositive and dz_nn_sigmoidf (cpu_nn_math.h) ---- */
 
 /* An elementwise kernel over ranges of its arrays. */
 typedef struct {
@@ -81,7 +47,7 @@ static void sigmoid_range(void *vjob, int64_t begin, int64_t end)
         const float *in = job->a->data;
         float *out = job->y->data;
         for (int64_t i = begin; i < end; i++)
-            out[i] = sigmoid_f32(in[i]);
+            out[i] = dz_nn_sigmoidf(in[i]);
     } else {
         const double *in = job->a->data;
         double *out = job->y->data;
@@ -148,7 +114,7 @@ LINE_MAX(double, line_max_f64)
             y[k * s] *= inv;                                                                       \
     }
 
-SOFTMAX_LINE(float, softmax_line_f32, line_max_f32, exp_nonpositive, log)
+SOFTMAX_LINE(float, softmax_line_f32, line_max_f32, dz_nn_exp_nonpositive, log)
 SOFTMAX_LINE(double, softmax_line_f64, line_max_f64, exp, log)
 
 /* One line: gx from the softmax output y and gy. */
@@ -375,7 +341,7 @@ void dz_cpu_repeat_rows(const dz_array *x, dz_array *y)
         return total;                                                                              \
     }
 
-SCE_ROWS(float, sce_rows_f32, line_max_f32, exp_nonpositive, logf)
+SCE_ROWS(float, sce_rows_f32, line_max_f32, dz_nn_exp_nonpositive, logf)
 SCE_ROWS(double, sce_rows_f64, line_max_f64, exp, log)
 
 /* A loss over blocks of rows (or elements), added up in block order. */

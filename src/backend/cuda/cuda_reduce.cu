@@ -5,6 +5,8 @@
  * partials are reduced the same way until one value per output is left. The
  * same bits on every run; a different order from the CPU's, so sums agree
  * within float rounding. */
+#include <cmath>
+
 #include "cuda_common.h"
 
 namespace dzc {
@@ -82,8 +84,8 @@ template <typename T> static void reduce_as(dz_reduce_op op, const dz_array *x, 
             R *= x->shape[d];
         }
     }
-    if (R == 0) { /* an empty sum */
-        fill(y, 0);
+    if (R == 0) { /* nothing to reduce: the identity of the op, as on the CPU */
+        fill(y, op == DZ_REDUCE_SUM ? 0.0 : op == DZ_REDUCE_MAX ? -INFINITY : INFINITY);
         return;
     }
     reduce_levels(op, (const T *)x->data, outer, inner, y->size, R, (T *)y->data);
