@@ -4,14 +4,26 @@
  *
  * Each check is a "program" (inputs, forward, backward, updates) that records
  * the arrays it produced (outputs, grads, parameters) as host copies. It runs
- * three times: on the CPU with its fused kernels (what a program gets), on the
- * CPU with every op on its composite of primitives (what the device runs, as
- * the device's fused table is empty), and on the device. The device must give
- * the composite CPU's bits where nothing is summed (copies, reshapes,
- * transposes, gathers, getitem, concat, elementwise ops, optimizer steps) and
- * match both CPU runs within a relative tolerance (1e-5 for float32, 1e-12 for
- * float64, times max(1, |expected|)) everywhere. DZ_PARITY_VERBOSE=1 prints,
- * per check, how many of its arrays came out bit-identical to each CPU run.
+ * five times: on the device with its fused kernels on (what a program gets)
+ * and off (every op on its composite of primitives), and on the CPU with all
+ * its fused kernels, with only those the device has too, and with none.
+ *
+ * Where nothing is summed (copies, reshapes, transposes, gathers, getitem,
+ * concat, elementwise ops, optimizer steps) each device run must give the
+ * bits of its CPU counterpart: the composite device the composite CPU's, and
+ * the fused device those of the CPU with the device's set of fused kernels (a
+ * fused device kernel does the arithmetic of the CPU's; an op the device has
+ * no kernel for runs its composite on both). Once the device has every fused
+ * kernel the CPU has, that CPU run is the fused CPU. Ops computed by each
+ * device's own math library are bit-exact on the emulated device only (LIBM,
+ * LIBM64). Every device run must match the fused and the composite CPU within
+ * a relative tolerance (1e-5 for float32, 1e-12 for float64, times
+ * max(1, |expected|)) everywhere.
+ *
+ * The determinism check and the mixed-device errors run with the device's
+ * fused kernels on and off too; the weight-file tests only copy, and run once.
+ * DZ_PARITY_VERBOSE=1 prints how many fused kernels each backend has and, per
+ * check, how many of its arrays came out bit-identical to the CPU runs.
  *
  * Reports "skipped" (exit 77) where the build has no CUDA or no GPU. */
 #include <math.h>
@@ -32,7 +44,7 @@ typedef struct results {
     int n;
     char what[MAX_RESULTS][64];
     dz_array *a[MAX_RESULTS]; /* CPU copies; NULL where the run produced none (no grad) */
-    bool exact[MAX_RESULTS];  /* nothing summed: the device must give the composite CPU's bits */
+    bool exact[MAX_RESULTS];  /* nothing summed: a device run must give its CPU run's bits */
 } results;
 
 static dz_array *host_copy(const dz_array *a)
@@ -102,100 +114,194 @@ static bool bit_identical(const dz_array *got, const dz_array *want)
            count_differences(got, want, true, 0, &first) == 0;
 }
 
-/* Every array of `dev` matches `ref` (bit for bit where both `use_exact` and
- * the array asks for it, else within rtol). */
-static void compare(const char *name, const results *dev, const results *ref, bool use_exact, double rtol,
-                    const char *against)
+/* Every array of run `got` matches run `want` (bit for bit where both
+ * `use_exact` and the array ask for it, else within rtol). */
+static void compare(const char *name, const results *got, const char *got_name, const results *want,
+                    const char *want_name, bool use_exact, double rtol)
 {
-    ck_assert_int_eq(dev->n, ref->n);
-    for (int i = 0; i < ref->n; i++) {
-        const dz_array *g = dev->a[i], *w = ref->a[i];
-        ck_assert_str_eq(dev->what[i], ref->what[i]);
-        ck_assert_msg((g == NULL) == (w == NULL), "%s: %s: %s on the device, %s on %s", name, ref->what[i],
-                      g ? "present" : "missing", w ? "present" : "missing", against);
+    ck_assert_int_eq(got->n, want->n);
+    for (int i = 0; i < want->n; i++) {
+        const dz_array *g = got->a[i], *w = want->a[i];
+        const char *what = want->what[i];
+        ck_assert_str_eq(got->what[i], what);
+        ck_assert_msg((g == NULL) == (w == NULL), "%s: %s: %s on %s, %s on %s", name, what,
+                      g ? "present" : "missing", got_name, w ? "present" : "missing", want_name);
         if (!w)
             continue;
         char gs[64], ws[64];
-        ck_assert_msg(g->dtype == w->dtype && dz_array_same_shape(g, w), "%s: %s: device %s %s, %s %s %s", name,
-                      ref->what[i], dz_dtype_name(g->dtype), dz_shape_format(g->ndim, g->shape, gs, sizeof gs),
-                      against, dz_dtype_name(w->dtype), dz_shape_format(w->ndim, w->shape, ws, sizeof ws));
-        bool exact = use_exact && ref->exact[i];
+        ck_assert_msg(g->dtype == w->dtype && dz_array_same_shape(g, w), "%s: %s: %s %s on %s, %s %s on %s", name,
+                      what, dz_dtype_name(g->dtype), dz_shape_format(g->ndim, g->shape, gs, sizeof gs), got_name,
+                      dz_dtype_name(w->dtype), dz_shape_format(w->ndim, w->shape, ws, sizeof ws), want_name);
+        bool exact = use_exact && want->exact[i];
         int64_t first, bad = count_differences(g, w, exact, rtol, &first);
-        ck_assert_msg(bad == 0, "%s: %s: %lld of %lld elements differ from %s (%s); first at %lld: device %.17g, "
-                      "CPU %.17g", name, ref->what[i], (long long)bad, (long long)w->size, against,
-                      exact ? "bit for bit" : "within tolerance", (long long)first, dz_array_get(g, first),
-                      dz_array_get(w, first));
+        ck_assert_msg(bad == 0, "%s: %s (%s): %lld of %lld elements of %s differ from %s (%s); first at %lld: "
+                      "%.17g against %.17g", name, what, dz_dtype_name(w->dtype), (long long)bad, (long long)w->size,
+                      got_name, want_name, exact ? "bit for bit" : "within tolerance", (long long)first,
+                      dz_array_get(g, first), dz_array_get(w, first));
     }
 }
 
-static int count_bit_identical(const results *dev, const results *ref, int *total)
+static int count_bit_identical(const results *got, const results *want, int *total)
 {
     int same = 0;
     *total = 0;
-    for (int i = 0; i < ref->n; i++)
-        if (ref->a[i]) {
+    for (int i = 0; i < want->n; i++)
+        if (want->a[i]) {
             (*total)++;
-            same += bit_identical(dev->a[i], ref->a[i]);
+            same += bit_identical(got->a[i], want->a[i]);
         }
     return same;
 }
 
-/* ---- running a program on the three targets ----------------------------------- */
+/* ---- the fused kernels a run uses ----------------------------------------------- */
 
-typedef enum { RUN_CPU_FUSED, RUN_CPU_COMPOSITE, RUN_DEVICE } run_kind;
+/* Which fused kernels the two backends use in a run. */
+typedef enum {
+    KERNELS_ALL,        /* each backend all of its own: what a program gets */
+    KERNELS_DEVICE_SET, /* the device all of its own, the CPU those the device has too */
+    KERNELS_NONE        /* every op on its composite of primitives */
+} kernel_set;
+
+/* dz_backend_fused seen as an array of function-pointer slots. */
+typedef void (*fused_slot)(void);
+#define N_FUSED_SLOTS (sizeof(dz_backend_fused) / sizeof(fused_slot))
+_Static_assert(sizeof(dz_backend_fused) % sizeof(fused_slot) == 0, "dz_backend_fused holds only kernels");
+
+static fused_slot cpu_slots[N_FUSED_SLOTS], device_slots[N_FUSED_SLOTS];
+/* The CPU's fused kernels where the device has one too, NULL elsewhere: the
+ * arithmetic of the device's fused run, as long as the device's table is
+ * filled only in part. */
+static dz_backend_fused cpu_device_set;
+
+static void read_fused_tables(void)
+{
+    dz_backend_cpu_set_fused(true);
+    dz_backend_cuda_set_fused(true);
+    memcpy(cpu_slots, dz_backend_cpu()->fused, sizeof cpu_slots);
+    if (dz_backend_cuda()->fused)
+        memcpy(device_slots, dz_backend_cuda()->fused, sizeof device_slots);
+    fused_slot masked[N_FUSED_SLOTS];
+    for (size_t i = 0; i < N_FUSED_SLOTS; i++)
+        masked[i] = device_slots[i] ? cpu_slots[i] : NULL;
+    memcpy(&cpu_device_set, masked, sizeof masked);
+}
+
+static int count_slots(const fused_slot *slots)
+{
+    int n = 0;
+    for (size_t i = 0; i < N_FUSED_SLOTS; i++)
+        n += slots[i] != NULL;
+    return n;
+}
+
+/* The hooks switch a backend's whole table on or off, or give the CPU the
+ * device's set. */
+static void use_kernels(kernel_set k)
+{
+    dz_backend_cpu_set_fused(k == KERNELS_ALL);
+    dz_backend_cuda_set_fused(k != KERNELS_NONE);
+    if (k == KERNELS_DEVICE_SET)
+        dz_backend_cpu_use_fused(&cpu_device_set);
+}
+
+/* ---- running a program on the five targets ------------------------------------- */
+
+typedef enum {
+    RUN_CPU_FUSED,
+    RUN_CPU_DEVICE_SET,
+    RUN_CPU_COMPOSITE,
+    RUN_DEVICE_FUSED,
+    RUN_DEVICE_COMPOSITE,
+    N_RUNS
+} run_kind;
+
+static const struct {
+    const char *name;
+    bool on_device;
+    kernel_set kernels; /* the fused device run's steps on the CPU use the device set too */
+} runs[N_RUNS] = {
+    [RUN_CPU_FUSED] = {"the fused CPU", false, KERNELS_ALL},
+    [RUN_CPU_DEVICE_SET] = {"the CPU with the device's fused set", false, KERNELS_DEVICE_SET},
+    [RUN_CPU_COMPOSITE] = {"the composite CPU", false, KERNELS_NONE},
+    [RUN_DEVICE_FUSED] = {"the fused device", true, KERNELS_DEVICE_SET},
+    [RUN_DEVICE_COMPOSITE] = {"the composite device", true, KERNELS_NONE},
+};
 
 /* Builds its inputs on `device`, runs, and records what it produced. */
 typedef void (*program_fn)(const void *arg, dz_dtype dtype, dz_device device, results *r);
 
 static bool verbose;
 
-/* The CPU's fused kernels are off in the device run too, so that the steps a
- * program takes on the CPU there (a first optimizer step before a move) are
- * the composite CPU run's. */
+/* The run in progress (state_file_program writes a file per run). */
+static run_kind running;
+
+/* The steps a device program takes on the CPU (a first optimizer step before
+ * a move, a lazy layer's first call) use the kernels of the CPU run of its
+ * kind. */
 static void run_program(program_fn p, const void *arg, dz_dtype dtype, run_kind kind, results *r)
 {
-    dz_backend_cpu_set_fused(kind == RUN_CPU_FUSED);
+    running = kind;
+    use_kernels(runs[kind].kernels);
     dz_scope_begin();
-    p(arg, dtype, kind == RUN_DEVICE ? DZ_CUDA : DZ_CPU, r);
+    p(arg, dtype, runs[kind].on_device ? DZ_CUDA : DZ_CPU, r);
     dz_scope_end();
-    dz_backend_cpu_set_fused(true);
-    if (kind == RUN_DEVICE)
-        ck_assert_msg(dz_cuda_synchronize() == DZ_OK, "the device recorded a failure: %s", dz_last_error());
+    if (runs[kind].on_device)
+        ck_assert_msg(dz_cuda_synchronize() == DZ_OK, "%s recorded a failure: %s", runs[kind].name,
+                      dz_last_error());
+    use_kernels(KERNELS_ALL);
 }
 
-/* The device against the composite CPU (bits where exact) and the fused CPU
- * (tolerance). */
+/* Run `got` against run `want`: bits where exact, or within tolerance. */
+static void compare_runs(const char *name, const results *r, run_kind got, run_kind want, bool use_exact,
+                         double rtol)
+{
+    compare(name, &r[got], runs[got].name, &r[want], runs[want].name, use_exact, rtol);
+}
+
+static void print_bit_identical(const char *name, dz_dtype dtype, const results *r)
+{
+    int total, composite = count_bit_identical(&r[RUN_DEVICE_COMPOSITE], &r[RUN_CPU_COMPOSITE], &total);
+    int device_set = count_bit_identical(&r[RUN_DEVICE_FUSED], &r[RUN_CPU_DEVICE_SET], &total);
+    int fused = count_bit_identical(&r[RUN_DEVICE_FUSED], &r[RUN_CPU_FUSED], &total);
+    printf("parity %-44s %s: bit-identical arrays of %d: composite device %d to the composite CPU; fused "
+           "device %d to the CPU with its set, %d to the fused CPU\n",
+           name, dz_dtype_name(dtype), total, composite, device_set, fused);
+}
+
+/* Each device run against the CPU run with its kernels (bits where exact)
+ * and against the fused and the composite CPU (tolerance). */
 static void check_parity(const char *name, program_fn p, const void *arg, dz_dtype dtype)
 {
-    results fused = {0}, composite = {0}, dev = {0};
-    run_program(p, arg, dtype, RUN_CPU_FUSED, &fused);
-    run_program(p, arg, dtype, RUN_CPU_COMPOSITE, &composite);
-    run_program(p, arg, dtype, RUN_DEVICE, &dev);
-    if (verbose) {
-        int total, same_composite = count_bit_identical(&dev, &composite, &total);
-        int same_fused = count_bit_identical(&dev, &fused, &total);
-        printf("parity %-44s %s: bit-identical arrays: %d/%d to the composite CPU, %d/%d to the fused CPU\n",
-               name, dz_dtype_name(dtype), same_composite, total, same_fused, total);
-    }
-    compare(name, &dev, &composite, true, rtol_of(dtype), "the composite CPU");
-    compare(name, &dev, &fused, false, rtol_of(dtype), "the fused CPU");
-    free_results(&fused);
-    free_results(&composite);
-    free_results(&dev);
+    results r[N_RUNS] = {0};
+    for (run_kind kind = 0; kind < N_RUNS; kind++)
+        run_program(p, arg, dtype, kind, &r[kind]);
+    if (verbose)
+        print_bit_identical(name, dtype, r);
+    double rtol = rtol_of(dtype);
+    compare_runs(name, r, RUN_DEVICE_COMPOSITE, RUN_CPU_COMPOSITE, true, rtol);
+    compare_runs(name, r, RUN_DEVICE_FUSED, RUN_CPU_DEVICE_SET, true, rtol);
+    compare_runs(name, r, RUN_DEVICE_COMPOSITE, RUN_CPU_FUSED, false, rtol);
+    compare_runs(name, r, RUN_DEVICE_FUSED, RUN_CPU_FUSED, false, rtol);
+    compare_runs(name, r, RUN_DEVICE_FUSED, RUN_CPU_COMPOSITE, false, rtol);
+    for (run_kind kind = 0; kind < N_RUNS; kind++)
+        free_results(&r[kind]);
 }
 
-/* The same device program twice: every array bit-identical. */
+/* The same device program twice, with the device's fused kernels on and
+ * then off: every array bit-identical between the two runs of each. */
 static void check_deterministic(const char *name, program_fn p, const void *arg, dz_dtype dtype)
 {
-    results first = {0}, second = {0};
-    run_program(p, arg, dtype, RUN_DEVICE, &first);
-    run_program(p, arg, dtype, RUN_DEVICE, &second);
-    results all_exact = first;
-    for (int i = 0; i < all_exact.n; i++)
-        all_exact.exact[i] = true;
-    compare(name, &second, &all_exact, true, 0, "the first device run");
-    free_results(&first);
-    free_results(&second);
+    for (run_kind kind = RUN_DEVICE_FUSED; kind <= RUN_DEVICE_COMPOSITE; kind++) {
+        results first = {0}, second = {0};
+        run_program(p, arg, dtype, kind, &first);
+        run_program(p, arg, dtype, kind, &second);
+        results all_exact = first;
+        for (int i = 0; i < all_exact.n; i++)
+            all_exact.exact[i] = true;
+        compare(name, &second, runs[kind].name, &all_exact, "its first run", true, 0);
+        free_results(&first);
+        free_results(&second);
+    }
 }
 
 /* ---- inputs --------------------------------------------------------------------- */
@@ -1644,8 +1750,8 @@ START_TEST(test_load_weights_into_lazy_device_layer)
 END_TEST
 
 /* Adam (amsgrad) state: two steps, saved, loaded into a fresh optimizer over
- * copies of the parameters, one more step there. The path of each device's
- * file is in arg. */
+ * copies of the parameters, one more step there. The path of each run's file
+ * is in arg. */
 static void state_file_program(const void *arg, dz_dtype dtype, dz_device device, results *r)
 {
     const char *const *paths = arg;
@@ -1661,7 +1767,7 @@ static void state_file_program(const void *arg, dz_dtype dtype, dz_device device
         set_dense_grads(p, 2, 22 + 10 * (uint64_t)s);
         step(opt, "Adam");
     }
-    ck_assert_msg(dz_optimizer_save_state(opt, paths[device]) == DZ_OK, "%s", dz_last_error());
+    ck_assert_msg(dz_optimizer_save_state(opt, paths[running]) == DZ_OK, "%s", dz_last_error());
     dz_variable *q[2];
     for (int i = 0; i < 2; i++) {
         q[i] = dz_parameter_new(dz_array_copy(p[i]->data), p[i]->name);
@@ -1669,7 +1775,7 @@ static void state_file_program(const void *arg, dz_dtype dtype, dz_device device
     }
     dz_optimizer *resumed = make_adam_amsgrad(q);
     ck_assert_int_eq(dz_optimizer_add_params(resumed, 2, q), DZ_OK);
-    ck_assert_msg(dz_optimizer_load_state(resumed, paths[device]) == DZ_OK, "%s", dz_last_error());
+    ck_assert_msg(dz_optimizer_load_state(resumed, paths[running]) == DZ_OK, "%s", dz_last_error());
     for (int i = 0; i < 2; i++)
         for (size_t k = 0; k < sizeof state_names / sizeof state_names[0]; k++) {
             const dz_array *st = dz_optimizer_state(resumed, i, state_names[k]);
@@ -1685,24 +1791,35 @@ static void state_file_program(const void *arg, dz_dtype dtype, dz_device device
     dz_optimizer_free(resumed);
 }
 
-/* The device's state file has the composite CPU's bytes (the last CPU run). */
+/* The files of runs `a` and `b` hold the same bytes. */
+static void assert_same_file(const char *const *paths, run_kind a, run_kind b, dz_dtype dtype)
+{
+    size_t na, nb;
+    unsigned char *fa = read_file(paths[a], &na), *fb = read_file(paths[b], &nb);
+    ck_assert_msg(na == nb && memcmp(fa, fb, na) == 0, "the %s state files of %s and %s differ",
+                  dz_dtype_name(dtype), runs[a].name, runs[b].name);
+    free(fa);
+    free(fb);
+}
+
+/* Each device run's state file has the bytes of its CPU run's. */
 START_TEST(test_optimizer_state_files)
 {
-    char cpu_path[] = "/tmp/dz_parity_state_cpu_XXXXXX", dev_path[] = "/tmp/dz_parity_state_dev_XXXXXX";
-    close(mkstemp(cpu_path));
-    close(mkstemp(dev_path));
-    const char *paths[2] = {[DZ_CPU] = cpu_path, [DZ_CUDA] = dev_path};
+    char names[N_RUNS][40];
+    const char *paths[N_RUNS];
+    for (run_kind kind = 0; kind < N_RUNS; kind++) {
+        snprintf(names[kind], sizeof names[kind], "/tmp/dz_parity_state_%d_XXXXXX", (int)kind);
+        close(mkstemp(names[kind]));
+        paths[kind] = names[kind];
+    }
     for (int d = 0; d < 2; d++) {
         dz_dtype dtype = d ? DZ_F64 : DZ_F32;
         check_parity("optimizer state save / load", state_file_program, paths, dtype);
-        size_t n_cpu, n_dev;
-        unsigned char *a = read_file(cpu_path, &n_cpu), *b = read_file(dev_path, &n_dev);
-        ck_assert_msg(n_cpu == n_dev && memcmp(a, b, n_cpu) == 0, "the %s state files differ", dz_dtype_name(dtype));
-        free(a);
-        free(b);
+        assert_same_file(paths, RUN_DEVICE_COMPOSITE, RUN_CPU_COMPOSITE, dtype);
+        assert_same_file(paths, RUN_DEVICE_FUSED, RUN_CPU_DEVICE_SET, dtype);
     }
-    unlink(cpu_path);
-    unlink(dev_path);
+    for (run_kind kind = 0; kind < N_RUNS; kind++)
+        unlink(paths[kind]);
 }
 END_TEST
 
@@ -1738,9 +1855,19 @@ static void expect_device_error(bool failed, const char *op, const char *call)
 #define EXPECT_DEVICE_ERROR(call, op) (dz_clear_error(), expect_device_error((call) == NULL, op, #call))
 #define EXPECT_DEVICE_FAILURE(call, op) (dz_clear_error(), expect_device_error((call) != DZ_OK, op, #call))
 
-START_TEST(test_mixed_devices)
+/* The mixed-device tests loop over both backends' fused kernels on (_i 0) and
+ * off (_i 1): an op must stop before it reaches a fused kernel or its
+ * composite. Returns which, for the failure message. */
+static const char *start_mixed_devices(int i)
 {
     violations[0] = 0;
+    use_kernels(i == 0 ? KERNELS_ALL : KERNELS_NONE);
+    return i == 0 ? "fused kernels on" : "fused kernels off";
+}
+
+START_TEST(test_mixed_devices)
+{
+    const char *kernels = start_mixed_devices(_i);
     dz_scope_begin();
     dz_variable *a = normal_var(2, DZ_SHAPE(3, 4), 1), *b = on_device(normal_var(2, DZ_SHAPE(3, 4), 2));
     dz_variable *m = on_device(normal_var(2, DZ_SHAPE(4, 2), 3)), *bias = normal_var(1, DZ_SHAPE(2), 4);
@@ -1766,8 +1893,8 @@ START_TEST(test_mixed_devices)
     EXPECT_DEVICE_FAILURE(dz_optimizer_update(opt), "dz_optimizer_update");
     dz_optimizer_free(opt);
     dz_scope_end();
-    ck_assert_msg(violations[0] == 0, "mixed-device calls that did not fail with DZ_ERR_DEVICE naming the op:%s",
-                  violations);
+    ck_assert_msg(violations[0] == 0, "mixed-device calls that did not fail with DZ_ERR_DEVICE naming the op (%s):%s",
+                  kernels, violations);
 }
 END_TEST
 
@@ -1781,7 +1908,7 @@ static dz_variable *zero_labels(int64_t n)
  * as if on one device, so only the check stops it. */
 START_TEST(test_mixed_devices_indices)
 {
-    violations[0] = 0;
+    const char *kernels = start_mixed_devices(_i);
     dz_scope_begin();
     dz_variable *a = normal_var(2, DZ_SHAPE(3, 4), 1), *b = on_device(normal_var(2, DZ_SHAPE(3, 4), 2));
     dz_variable *labels = zero_labels(3), *gpu_labels = on_device(zero_labels(3));
@@ -1800,8 +1927,8 @@ START_TEST(test_mixed_devices_indices)
     EXPECT_DEVICE_ERROR(dz_embedding_bag(gpu_labels, gpu_offsets, b, normal_var(1, DZ_SHAPE(3), 6), &sum),
                         "dz_embedding_bag");
     dz_scope_end();
-    ck_assert_msg(violations[0] == 0, "mixed-device calls that did not fail with DZ_ERR_DEVICE naming the op:%s",
-                  violations);
+    ck_assert_msg(violations[0] == 0, "mixed-device calls that did not fail with DZ_ERR_DEVICE naming the op (%s):%s",
+                  kernels, violations);
 }
 END_TEST
 
@@ -1809,7 +1936,7 @@ END_TEST
  * the device: DZ_ERR_DEVICE, not a shape or state error. */
 START_TEST(test_mixed_devices_codes)
 {
-    violations[0] = 0;
+    const char *kernels = start_mixed_devices(_i);
     dz_scope_begin();
     dz_variable *y = dz_tanh(on_device(normal_var(2, DZ_SHAPE(3, 4), 1)));
     dz_variable_set_grad(y, normal_var(2, DZ_SHAPE(3, 4), 2));
@@ -1819,19 +1946,19 @@ START_TEST(test_mixed_devices_codes)
     EXPECT_DEVICE_ERROR(dz_layer_call(lin, normal_var(2, DZ_SHAPE(3, 4), 3)), "dz_layer_call");
     dz_layer_free(lin);
     dz_scope_end();
-    ck_assert_msg(violations[0] == 0, "mixed-device calls that did not fail with DZ_ERR_DEVICE naming the op:%s",
-                  violations);
+    ck_assert_msg(violations[0] == 0, "mixed-device calls that did not fail with DZ_ERR_DEVICE naming the op (%s):%s",
+                  kernels, violations);
 }
 END_TEST
 
 /* ---- the suite -------------------------------------------------------------------------- */
 
-/* A failed check can leave a scope open or the CPU's fused kernels off. */
+/* A failed check can leave a scope open or a backend's fused kernels off. */
 static void reset_state(void)
 {
     while (dz_scope_depth() > 0)
         dz_scope_end();
-    dz_backend_cpu_set_fused(true);
+    use_kernels(KERNELS_ALL);
     dz_set_train(true);
     dz_set_enable_backprop(true);
     dz_clear_error();
@@ -1862,11 +1989,14 @@ static Suite *parity_suite(void)
     tcase_add_test(tc, test_load_weights_into_device);
     tcase_add_test(tc, test_load_weights_into_lazy_device_layer);
     tcase_add_test(tc, test_optimizer_state_files);
-    tcase_add_test(tc, test_mixed_devices);
     tcase_add_test(tc, test_sparse_grad_on_device);
-    tcase_add_test(tc, test_mixed_devices_indices);
-    tcase_add_test(tc, test_mixed_devices_codes);
     suite_add_tcase(s, tc);
+    TCase *mixed = tcase_create("mixed devices");
+    tcase_add_checked_fixture(mixed, reset_state, NULL);
+    tcase_add_loop_test(mixed, test_mixed_devices, 0, 2);
+    tcase_add_loop_test(mixed, test_mixed_devices_indices, 0, 2);
+    tcase_add_loop_test(mixed, test_mixed_devices_codes, 0, 2);
+    suite_add_tcase(s, mixed);
     return s;
 }
 
@@ -1878,6 +2008,10 @@ int main(void)
     }
     const char *v = getenv("DZ_PARITY_VERBOSE");
     verbose = v && strcmp(v, "1") == 0;
+    read_fused_tables();
+    if (verbose)
+        printf("fused kernels: the CPU has %d of %d, the device %d\n", count_slots(cpu_slots), (int)N_FUSED_SLOTS,
+               count_slots(device_slots));
     dz_set_error_handler_off(); /* a failing op fails its check instead of aborting the suite */
     return tc_run(parity_suite());
 }

@@ -280,6 +280,9 @@ const dz_backend *dz_backend_cpu(void);
 /* Tests: switch the CPU backend's fused kernels off (every op then runs its
  * composite of primitives) or back on. Call it while no op runs. */
 void dz_backend_cpu_set_fused(bool on);
+/* Tests: the CPU backend with this fused table (a subset of its own, say: the
+ * kernels another backend has), or none for NULL. */
+void dz_backend_cpu_use_fused(const dz_backend_fused *table);
 /* The CUDA module's backend, loaded at the first call (cuda_loader.c); NULL
  * when there is no module or no GPU, and then dz_cuda_unavailable_reason()
  * says why ("no CUDA device: ..."). */

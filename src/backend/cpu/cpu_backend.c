@@ -145,3 +145,4 @@ static dz_backend cpu_backend = {
 const dz_backend *dz_backend_cpu(void) { return &cpu_backend; }
 
 void dz_backend_cpu_set_fused(bool on) { cpu_backend.fused = on ? &cpu_fused : NULL; }
+void dz_backend_cpu_use_fused(const dz_backend_fused *table) { cpu_backend.fused = table; }
