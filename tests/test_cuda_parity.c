@@ -2002,10 +2002,8 @@ static Suite *parity_suite(void)
 
 int main(void)
 {
-    if (!dz_cuda_available()) {
-        printf("SKIP: no CUDA device (or a build without CUDA)\n");
-        return 77;
-    }
+    if (!dz_cuda_available())
+        return tc_no_cuda_device();
     const char *v = getenv("DZ_PARITY_VERBOSE");
     verbose = v && strcmp(v, "1") == 0;
     read_fused_tables();
