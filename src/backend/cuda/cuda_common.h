@@ -87,6 +87,22 @@ struct scratch {
     scratch &operator=(const scratch &) = delete;
 };
 
+/* A contiguous (rows, cols) array over `data` on `device`, for handing
+ * scratch memory or a piece of an array to another kernel. It owns nothing:
+ * no storage, no reference. */
+inline dz_array matrix_view(dz_dtype dtype, dz_device device, const void *data, int64_t rows, int64_t cols)
+{
+    dz_array v = {};
+    v.dtype = dtype;
+    v.device = device;
+    v.ndim = 2;
+    v.shape[0] = rows;
+    v.shape[1] = cols;
+    v.size = rows * cols;
+    v.data = (void *)data;
+    return v;
+}
+
 /* Integer index element i of an int32/int64 array on the device. */
 struct index_reader {
     const void *data;

@@ -121,21 +121,6 @@ void scatter(const dz_array *y, const dz_gather_spec *spec, dz_array *x)
 
 /* ---- scatter-add: x[spec] += y, repeated targets in order -------------------- */
 
-/* A contiguous (n, 1) view of device elements, for index_add_rows. It owns
- * nothing: no storage, no reference. */
-static dz_array column_view(dz_dtype dtype, dz_device device, void *data, int64_t n)
-{
-    dz_array v = {};
-    v.dtype = dtype;
-    v.device = device;
-    v.ndim = 2;
-    v.shape[0] = n;
-    v.shape[1] = 1;
-    v.size = n;
-    v.data = data;
-    return v;
-}
-
 /* targets (n,) = the element of x that each element of y adds to; then x,
  * seen as a table of one-element rows (x->size, 1), takes the terms y (n, 1)
  * at those rows: each target sums its terms in input order, integers
@@ -149,9 +134,9 @@ void scatter_add(const dz_array *y, const dz_gather_spec *spec, dz_array *x)
         scratch targets((size_t)n * sizeof(int64_t));
         thrust::transform(policy(), thrust::counting_iterator<int64_t>(0), thrust::counting_iterator<int64_t>(n),
                           (int64_t *)targets.data, map_of(spec));
-        dz_array table = column_view(x->dtype, x->device, x->data, x->size);
-        dz_array rows = column_view(DZ_I64, x->device, targets.data, n);
-        dz_array terms = column_view(y->dtype, y->device, y->data, n);
+        dz_array table = matrix_view(x->dtype, DZ_CUDA, x->data, x->size, 1);
+        dz_array rows = matrix_view(DZ_I64, DZ_CUDA, targets.data, n, 1);
+        dz_array terms = matrix_view(y->dtype, DZ_CUDA, y->data, n, 1);
         index_add_rows(&table, &rows, &terms, 1.0, -1, false); /* targets are >= 0: none skipped */
     });
 }

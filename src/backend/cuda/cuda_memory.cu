@@ -56,7 +56,10 @@ template <typename T> struct fill_fn {
     DZ_HD void operator()(int64_t i) const { y[i] = value; }
 };
 
-template <typename T> static void fill_as(dz_array *y, T value) { for_each_index(y->size, fill_fn<T>{(T *)y->data, value}); }
+template <typename T> static void fill_as(dz_array *y, T value)
+{
+    for_each_index(y->size, fill_fn<T>{(T *)y->data, value});
+}
 
 /* A whole number p in (-2^64, 2^64) modulo 2^64, as the CPU's fill wraps
  * integer values; 0 for anything else. */

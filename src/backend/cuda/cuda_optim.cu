@@ -273,19 +273,6 @@ template <typename T> struct square_fn {
     }
 };
 
-/* A contiguous f64 array on the device over `data`, for the reduce primitive. */
-static dz_array f64_view(void *data, int64_t n)
-{
-    dz_array v = {};
-    v.dtype = DZ_F64;
-    v.device = DZ_CUDA;
-    v.ndim = 1;
-    v.shape[0] = n;
-    v.size = n;
-    v.data = data;
-    return v;
-}
-
 /* sum(x^2) in double: the squares, then the reduce primitive (the bits of
  * the composite, which squares x as f64 and reduces). The host needs the
  * sum: it is copied back, which synchronises (as the composite's to_host).
@@ -301,7 +288,8 @@ static double sum_squares(const dz_array *x)
             for_each_index(x->size, square_fn<float>{(const float *)x->data, (double *)squares.data});
         else
             for_each_index(x->size, square_fn<double>{(const double *)x->data, (double *)squares.data});
-        dz_array terms = f64_view(squares.data, x->size), sum = f64_view(total.data, 1);
+        dz_array terms = matrix_view(DZ_F64, DZ_CUDA, squares.data, 1, x->size); // (1, n)
+        dz_array sum = matrix_view(DZ_F64, DZ_CUDA, total.data, 1, 1);            // (1, 1)
         reduce(DZ_REDUCE_SUM, &terms, &sum);
         to_host(&out, total.data, sizeof out);
     });

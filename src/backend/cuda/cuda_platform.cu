@@ -78,31 +78,19 @@ bool open_device(char *, size_t, const char **name)
 
 void set_allow_tf32(bool) {}
 
-/* A (rows, cols) view of host memory as a CPU array for the CPU's matmul. */
-static dz_array matrix_view(dz_dtype dtype, const void *data, int64_t rows, int64_t cols)
-{
-    dz_array v = {};
-    v.dtype = dtype;
-    v.device = DZ_CPU;
-    v.ndim = 2;
-    v.shape[0] = rows;
-    v.shape[1] = cols;
-    v.size = rows * cols;
-    v.data = (void *)data;
-    return v;
-}
-
 /* Each matrix is contiguous with its row length as leading dimension (as
- * batched_matmul passes them), alpha is 1 and beta 0 or 1. */
+ * batched_matmul passes them), alpha is 1 and beta 0 or 1: the emulated
+ * device's memory is host memory, which the CPU's matmul reads as CPU arrays. */
 void gemm(dz_dtype dtype, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double, const void *a,
           int64_t, int64_t stride_a, const void *b, int64_t, int64_t stride_b, double beta, void *c, int64_t,
           int64_t stride_c, int64_t batch)
 {
     size_t es = dtype == DZ_F32 ? 4 : 8;
     for (int64_t i = 0; i < batch; i++) {
-        dz_array va = matrix_view(dtype, (const char *)a + i * stride_a * es, trans_a ? k : m, trans_a ? m : k);
-        dz_array vb = matrix_view(dtype, (const char *)b + i * stride_b * es, trans_b ? n : k, trans_b ? k : n);
-        dz_array vc = matrix_view(dtype, (char *)c + i * stride_c * es, m, n);
+        const char *ai = (const char *)a + i * stride_a * es, *bi = (const char *)b + i * stride_b * es;
+        dz_array va = matrix_view(dtype, DZ_CPU, ai, trans_a ? k : m, trans_a ? m : k);
+        dz_array vb = matrix_view(dtype, DZ_CPU, bi, trans_b ? n : k, trans_b ? k : n);
+        dz_array vc = matrix_view(dtype, DZ_CPU, (char *)c + i * stride_c * es, m, n);
         host.cpu->matmul(&va, trans_a, &vb, trans_b, &vc, beta != 0);
     }
 }
