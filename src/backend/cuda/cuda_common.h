@@ -87,6 +87,15 @@ struct scratch {
     scratch &operator=(const scratch &) = delete;
 };
 
+/* A whole number p in (-2^64, 2^64) modulo 2^64, as the CPU wraps the
+ * scalar of an integer fill or op to the dtype's width; 0 for anything else. */
+inline uint64_t wrap_scalar(double p)
+{
+    if (!(p > -0x1p64 && p < 0x1p64))
+        return 0;
+    return p >= 0 ? (uint64_t)p : -(uint64_t)-p;
+}
+
 /* A contiguous (rows, cols) array over `data` on `device`, for handing
  * scratch memory or a piece of an array to another kernel. It owns nothing:
  * no storage, no reference. */

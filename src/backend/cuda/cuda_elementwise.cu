@@ -100,14 +100,6 @@ template <typename M> struct unary_fn {
     DZ_HD void operator()(int64_t i) const { y[i] = apply(x[xmap(i)]); }
 };
 
-/* The scalar of an integer op wraps to the dtype's width, as on the CPU. */
-static uint64_t wrap_scalar(double p)
-{
-    if (!(p > -0x1p64 && p < 0x1p64))
-        return 0;
-    return p >= 0 ? (uint64_t)p : -(uint64_t)-p;
-}
-
 template <typename M> static void unary_as(dz_unary_op op, const dz_array *x, typename M::T p, dz_array *y)
 {
     typedef typename M::T T;

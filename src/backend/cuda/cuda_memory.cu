@@ -61,15 +61,6 @@ template <typename T> static void fill_as(dz_array *y, T value)
     for_each_index(y->size, fill_fn<T>{(T *)y->data, value});
 }
 
-/* A whole number p in (-2^64, 2^64) modulo 2^64, as the CPU's fill wraps
- * integer values; 0 for anything else. */
-static uint64_t wrap_scalar(double p)
-{
-    if (!(p > -0x1p64 && p < 0x1p64))
-        return 0;
-    return p >= 0 ? (uint64_t)p : -(uint64_t)-p;
-}
-
 void fill(dz_array *y, double value)
 {
     guarded("cuda_fill", [&] {
