@@ -169,6 +169,7 @@ extern "C" __attribute__((visibility("default"))) bool dz_cuda_module_open(const
     dzc::backend = dzc::make_backend();
     dzc::fill_nn_kernels(&dzc::fused);
     dzc::fill_optim_kernels(&dzc::fused);
+    dzc::fill_embedding_kernels(&dzc::fused);
     dzc::set_fused(true);
     module->backend = &dzc::backend;
     module->device_name = name;

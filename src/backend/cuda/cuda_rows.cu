@@ -7,15 +7,13 @@
  * the first entry of each run sums the run's terms into the table, one
  * thread per column, starting from the table's value. Those are the
  * operations of the CPU's loop (cpu_rows.c) in the same order: the same
- * bits. */
-#include <math.h>
-
+ * bits. The sort and the runs (cuda_rows.h) serve the embedding kernels too. */
 #include <thrust/sequence.h>
 #include <thrust/sort.h>
 #include <thrust/transform.h>
 #include <thrust/transform_reduce.h>
 
-#include "cuda_common.h"
+#include "cuda_rows.h"
 
 namespace dzc {
 
@@ -65,27 +63,6 @@ void gather_rows(const dz_array *table, const dz_array *rows, int64_t skip, dz_a
 
 /* ---- index_add_rows: table[rows[i]] += alpha * x[i] -------------------------- */
 
-/* The entries sorted by row: rows[k] (n,) ascending, terms[k] the input
- * position of entry k. */
-struct sorted_rows {
-    const int64_t *rows, *terms;
-    int64_t n, skip;
-
-    /* True when entry k is the first of its row's run and that row is not
-     * skip; the run is then [k, *end). False for every other entry. */
-    DZ_HD bool run_at(int64_t k, int64_t *end) const
-    {
-        const int64_t row = rows[k];
-        if (row == skip || (k > 0 && rows[k - 1] == row))
-            return false;
-        int64_t e = k + 1;
-        while (e < n && rows[e] == row)
-            e++;
-        *end = e;
-        return true;
-    }
-};
-
 /* Thread t = (k, col) of (n, D): where entry k starts a run,
  * table[row, col] += x[i, col] for the run's entries i in input order.
  * Integers wrap through the unsigned type U (U is T for floats). */
@@ -106,10 +83,6 @@ template <typename T, typename U> struct add_runs_fn {
         *y = acc;
     }
 };
-
-/* v * scale + acc rounded once, as the CPU's fmaf / fma. */
-static inline DZ_HD float fused_add(float v, float scale, float acc) { return ::fmaf(v, scale, acc); }
-static inline DZ_HD double fused_add(double v, double scale, double acc) { return ::fma(v, scale, acc); }
 
 /* The same with scaled terms: table[row, col] = fma(x[i, col], scale,
  * table[row, col]), scale = alpha, or alpha / the row's count with by_count
@@ -147,9 +120,7 @@ static void fma_runs(const sorted_rows &s, dz_array *table, const dz_array *x, i
     for_each_index(s.n * d, fma_runs_fn<T>{s, (T *)table->data, (const T *)x->data, d, alpha, by_count});
 }
 
-/* keys (n,) = rows sorted ascending, terms (n,) = the input position of each,
- * in input order within a row (a stable sort). */
-static void sort_rows(const dz_array *rows, int64_t *keys, int64_t *terms)
+void sort_rows(const dz_array *rows, int64_t *keys, int64_t *terms)
 {
     const int64_t n = rows->size;
     thrust::transform(policy(), thrust::counting_iterator<int64_t>(0), thrust::counting_iterator<int64_t>(n), keys,
