@@ -15,6 +15,7 @@
 #include "../core/host_view.h"
 #include "../core/internal.h"
 #include "../kernels/embedding_kernels.h"
+#include "../kernels/temps.h"
 #include "checks.h"
 #include "dezero/config.h"
 #include "dezero/embedding.h"
@@ -155,8 +156,8 @@ static bool drop_padding(const dz_array *idx, int64_t padding_idx, dz_array *row
         free(kept_rows);
         return all_entries(idx, rows, indices, values);
     }
-    *indices = dz_embedding_indices_from_host(idx->device, kept, kept_rows);
-    dz_array *where = dz_embedding_indices_from_host(idx->device, kept, positions);
+    *indices = dz_indices_from_host(idx->device, kept, kept_rows);
+    dz_array *where = dz_indices_from_host(idx->device, kept, positions);
     *values = where ? dz_array_uninit_on(rows->device, rows->dtype, 2, DZ_SHAPE(kept, rows->shape[1])) : NULL;
     if (*values)
         dz_backend_of(rows)->gather_rows(rows, where, -1, *values);

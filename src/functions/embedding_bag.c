@@ -11,6 +11,7 @@
 #include "../core/host_view.h"
 #include "../core/internal.h"
 #include "../kernels/embedding_kernels.h"
+#include "../kernels/temps.h"
 #include "checks.h"
 #include "dezero/embedding.h"
 #include "dezero/function.h"
@@ -57,7 +58,7 @@ static dz_array *fixed_starts(const dz_array *idx)
     int64_t *bounds = dz_xmalloc((size_t)(B + 1) * sizeof *bounds);
     for (int64_t b = 0; b <= B; b++)
         bounds[b] = b * L;
-    dz_array *starts = dz_embedding_indices_from_host(idx->device, B + 1, bounds);
+    dz_array *starts = dz_indices_from_host(idx->device, B + 1, bounds);
     free(bounds);
     return starts;
 }
@@ -117,7 +118,7 @@ static dz_array *offset_starts(const dz_variable *offsets, const dz_array *idx, 
         o[i] = dz_index_at(entries, off->dtype, i);
     o[n] = N;
     dz_host_view_close(&view);
-    dz_array *starts = offsets_valid(o, n, N, include_last) ? dz_embedding_indices_from_host(idx->device, bounds, o)
+    dz_array *starts = offsets_valid(o, n, N, include_last) ? dz_indices_from_host(idx->device, bounds, o)
                                                             : NULL;
     free(o);
     return starts;

@@ -19,14 +19,6 @@
 #include "../core/internal.h"
 #include "temps.h"
 
-/* ---- index values from the host ---------------------------------------------- */
-
-dz_array *dz_embedding_indices_from_host(dz_device device, int64_t n, const int64_t *values)
-{
-    dz_temps tmp = {0};
-    return dz_tmp_end_with(&tmp, dz_tmp_from_host(&tmp, device, 1, &n, values));
-}
-
 /* ---- ids ------------------------------------------------------------------------ */
 
 /* 1 where x == value, else 0, in x's dtype. */

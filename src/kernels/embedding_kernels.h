@@ -25,9 +25,4 @@ bool dz_kernel_embedding_bag_max_backward(const dz_array *gy, const dz_array *ar
 bool dz_kernel_embedding_bag_weights_grad(const dz_array *gy, const dz_array *w, const dz_array *idx,
                                           const dz_array *starts, int64_t skip_idx, dz_array *gpsw);
 
-/* A new int64 array (n,) on `device` holding n values built on the host (bag
- * bounds, kept positions), for the embedding functions; NULL when it cannot
- * be allocated (the error recorded). */
-dz_array *dz_embedding_indices_from_host(dz_device device, int64_t n, const int64_t *values);
-
 #endif

@@ -149,3 +149,9 @@ dz_array *dz_tmp_gather_rows(dz_temps *tmp, const dz_array *table, const dz_arra
         dz_backend_of(table)->gather_rows(table, rows, skip, y);
     return y;
 }
+
+dz_array *dz_indices_from_host(dz_device device, int64_t n, const int64_t *values)
+{
+    dz_temps tmp = {0};
+    return dz_tmp_end_with(&tmp, dz_tmp_from_host(&tmp, device, 1, &n, values));
+}

@@ -59,6 +59,10 @@ dz_array *dz_tmp_arange(dz_temps *tmp, dz_device device, int64_t n);
  * over exactly (an int64 need not fit a double). */
 dz_array *dz_tmp_from_host(dz_temps *tmp, dz_device device, int ndim, const int64_t *shape,
                            const int64_t *values);
+/* The same as a result of its own: a new int64 array (n,) on `device`
+ * holding n values built on the host (bag bounds, kept positions, row
+ * lists); NULL when it cannot be allocated (the error recorded). */
+dz_array *dz_indices_from_host(dz_device device, int64_t n, const int64_t *values);
 
 /* ---- arrays from arrays ---- */
 

@@ -22,6 +22,7 @@
 #include "../core/array_ops.h"
 #include "../core/host_view.h"
 #include "../kernels/optim_kernels.h"
+#include "../kernels/temps.h"
 #include "optimizer_internal.h"
 
 /* ---- checks ---- */
@@ -111,15 +112,6 @@ dz_status dz_optim_check_sparse_grad(const char *who, const dz_update_item *item
     return status;
 }
 
-/* An (n,) int64 array on `device` holding values[0..n-1] (host memory). */
-static dz_array *int64_vector(const int64_t *values, int64_t n, dz_device device)
-{
-    dz_array *host = dz_array_from_buffer(DZ_I64, 1, DZ_SHAPE(n), values);
-    dz_array *out = host ? dz_array_to_device(host, device) : NULL;
-    dz_array_release(host);
-    return out;
-}
-
 /* ---- coalescing (core's, without touching the grad) ---- */
 
 dz_status dz_optim_coalesce(const dz_sparse_grad *g, dz_coalesced *out)
@@ -164,7 +156,7 @@ static dz_array *nonzero_rows(const dz_array *buffer)
         if (memcmp(elements + (size_t)r * row_bytes, zero, row_bytes) != 0)
             found[count++] = r;
     dz_host_view_close(&view);
-    dz_array *out = int64_vector(found, count, buffer->device);
+    dz_array *out = dz_indices_from_host(buffer->device, count, found);
     free(zero);
     free(found);
     return out;
@@ -191,7 +183,7 @@ static dz_array *union_rows(const dz_array *a, const dz_array *b)
     }
     dz_host_view_close(&va);
     dz_host_view_close(&vb);
-    dz_array *out = int64_vector(z, n, a->device);
+    dz_array *out = dz_indices_from_host(a->device, n, z);
     free(z);
     return out;
 }
@@ -213,7 +205,7 @@ static dz_array *positions_in(const dz_array *rows, const dz_array *touched)
     }
     dz_host_view_close(&vr);
     dz_host_view_close(&vt);
-    dz_array *out = int64_vector(positions, rows->size, rows->device);
+    dz_array *out = dz_indices_from_host(rows->device, rows->size, positions);
     free(positions);
     return out;
 }
