@@ -20,6 +20,7 @@
 #include "../../base/base.h"
 #include "cpu_clones.h"
 #include "cpu_kernels.h"
+#include "cpu_row_norm.h"
 
 /* ---- typed row operations ------------------------------------------------ */
 
@@ -73,37 +74,7 @@ DEFINE_ROW_OPS(double, f64, fma)
 
 /* ---- renorm --------------------------------------------------------------- */
 
-/* PyTorch 1.13's float norms, in its order (which fixes the rounding): p = 1
- * sums |x| one by one; p = 2 keeps 8 lanes of fma(x, x, lane) over the full
- * blocks of 8 and adds the lanes in order, then takes the tail: 4 elements as
- * rounded squares added one by one when at least 4 remain, the rest by fma.
- * Checked against torch for rows of 1..69 and 100..1000 elements; the tests
- * replay rows of 5, 7 and 13. */
-static inline double norm_f32(const float *x, int64_t n, double p)
-{
-    float acc = 0, lanes[8] = {0};
-    if (p == 1) {
-        for (int64_t i = 0; i < n; i++)
-            acc += fabsf(x[i]);
-        return acc;
-    }
-    const int64_t full = n / 8 * 8;
-    for (int64_t i = 0; i < full; i += 8)
-        for (int l = 0; l < 8; l++)
-            lanes[l] = fmaf(x[i + l], x[i + l], lanes[l]);
-    for (int l = 0; full > 0 && l < 8; l++)
-        acc = l == 0 ? lanes[0] : acc + lanes[l];
-    int64_t i = full;
-    for (; n - full >= 4 && i < full + 4; i++) {
-        float square = x[i] * x[i];
-        acc += square;
-    }
-    for (; i < n; i++)
-        acc = fmaf(x[i], x[i], acc);
-    return sqrtf(acc);
-}
-
-/* Tensor.norm(p) of a row other than norm_f32's: accumulated in double (and
+/* Tensor.norm(p) of a row other than dz_row_norm_f32's: accumulated in double (and
  * rounded to float for f32 weights, as torch's norm is). */
 static double row_norm(const dz_array *w, int64_t k, double p)
 {
@@ -133,7 +104,7 @@ DZ_FMA_CLONES static void renorm_row(dz_array *w, int64_t k, double max_norm, do
 {
     const int64_t D = w->shape[1];
     const bool float_order = w->dtype == DZ_F32 && (p == 1 || p == 2);
-    const double norm = float_order ? norm_f32((const float *)w->data + k * D, D, p) : row_norm(w, k, p);
+    const double norm = float_order ? dz_row_norm_f32((const float *)w->data + k * D, D, p == 1) : row_norm(w, k, p);
     if (!(norm > max_norm))
         return;
     double scale = max_norm / (norm + 1e-7);

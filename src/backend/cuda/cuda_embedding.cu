@@ -27,6 +27,11 @@
 
 #include "cuda_rows.h"
 
+#define DZ_VM_FN static inline DZ_HD
+extern "C" {
+#include "../cpu/cpu_row_norm.h"
+}
+
 namespace dzc {
 
 /* ---- renorm: w[k] *= max_norm / (norm + 1e-7) where norm(w[k]) > max_norm ---- */
@@ -55,34 +60,6 @@ static norm_spec norm_spec_of(double p)
     return norm_spec{kind, p, kind == NORM_P ? 1.0 / p : 0};
 }
 
-/* PyTorch's float norms p = 1 and 2 in its order (cpu_embedding.c's
- * norm_f32): p = 1 sums |x| one by one; p = 2 keeps 8 lanes of
- * fma(x, x, lane) over the full blocks of 8, adds the lanes in order, then
- * adds 4 rounded squares one by one when at least 4 remain, the rest by fma. */
-static DZ_HD float float_order_norm(const float *x, int64_t n, norm_kind kind)
-{
-    float acc = 0, lanes[8] = {0};
-    if (kind == NORM_1) {
-        for (int64_t i = 0; i < n; i++)
-            acc += ::fabsf(x[i]);
-        return acc;
-    }
-    const int64_t full = n / 8 * 8;
-    for (int64_t i = 0; i < full; i += 8)
-        for (int l = 0; l < 8; l++)
-            lanes[l] = ::fmaf(x[i + l], x[i + l], lanes[l]);
-    for (int l = 0; full > 0 && l < 8; l++)
-        acc = l == 0 ? lanes[0] : acc + lanes[l];
-    int64_t i = full;
-    for (; n - full >= 4 && i < full + 4; i++) {
-        float square = x[i] * x[i];
-        acc += square;
-    }
-    for (; i < n; i++)
-        acc = ::fmaf(x[i], x[i], acc);
-    return ::sqrtf(acc);
-}
-
 /* Tensor.norm(p) of a row accumulated in double (cpu_embedding.c's
  * row_norm, before its rounding to the weights' dtype). */
 template <typename T> static DZ_HD double wide_norm(const T *x, int64_t n, const norm_spec &p)
@@ -106,7 +83,7 @@ template <typename T> static DZ_HD double wide_norm(const T *x, int64_t n, const
 static DZ_HD double row_norm(const float *x, int64_t n, const norm_spec &p)
 {
     if (p.kind == NORM_1 || p.kind == NORM_2)
-        return float_order_norm(x, n, p.kind);
+        return dz_row_norm_f32(x, n, p.kind == NORM_1);
     return (float)wide_norm(x, n, p);
 }
 static DZ_HD double row_norm(const double *x, int64_t n, const norm_spec &p) { return wide_norm(x, n, p); }
