@@ -14,21 +14,6 @@
 #include "cpu_nn_math.h"
 #include "cpu_parallel.h"
 
-/* An axis seen as (outer, n, inner): element (o, k, j) is at (o * n + k) * inner + j. */
-typedef struct {
-    int64_t outer, n, inner;
-} axis_split;
-
-static axis_split split_axis(const dz_array *x, int axis)
-{
-    axis_split s = {1, x->ndim ? x->shape[axis] : 1, 1};
-    for (int i = 0; i < axis; i++)
-        s.outer *= x->shape[i];
-    for (int i = axis + 1; i < x->ndim; i++)
-        s.inner *= x->shape[i];
-    return s;
-}
-
 /* ---- exp, sigmoid: dz_nn_exp_nonpositive and dz_nn_sigmoidf (cpu_nn_math.h) ---- */
 
 /* An elementwise kernel over ranges of its arrays. */
@@ -144,21 +129,20 @@ SOFTMAX_BACKWARD_LINE(double, softmax_backward_line_f64, exp)
 typedef struct {
     const dz_array *in, *gy; // (outer, n, inner)
     dz_array *out;           // (outer, n, inner): y, or gx
-    axis_split s;
+    dz_axis_split s;
     bool take_log;
 } softmax_job;
 
-static int64_t line_start(axis_split s, int64_t line) { return line / s.inner * s.n * s.inner + line % s.inner; }
 
 /* Rows (inner == 1) get a copy of the line's loops with a stride of 1. */
 #define SOFTMAX_LINES(T, NAME, LINE)                                                               \
     DZ_FMA_CLONES static void NAME(void *vjob, int64_t begin, int64_t end)                         \
     {                                                                                              \
         const softmax_job *job = vjob;                                                             \
-        axis_split s = job->s;                                                                     \
+        dz_axis_split s = job->s;                                                                     \
         for (int64_t l = begin; l < end; l++) {                                                    \
-            const T *x = (const T *)job->in->data + line_start(s, l);                              \
-            T *y = (T *)job->out->data + line_start(s, l);                                         \
+            const T *x = (const T *)job->in->data + dz_axis_line_start(s, l);                              \
+            T *y = (T *)job->out->data + dz_axis_line_start(s, l);                                         \
             if (s.inner == 1)                                                                      \
                 LINE(x, y, s.n, 1, job->take_log);                                                 \
             else                                                                                   \
@@ -171,7 +155,7 @@ SOFTMAX_LINES(double, softmax_lines_f64, softmax_line_f64)
 
 void dz_cpu_softmax(const dz_array *x, int axis, bool take_log, dz_array *y)
 {
-    softmax_job job = {x, NULL, y, split_axis(x, axis), take_log};
+    softmax_job job = {x, NULL, y, dz_split_axis(x, axis), take_log};
     if (job.s.n > 0)
         dz_parallel_for(job.s.outer * job.s.inner, job.s.n, x->dtype == DZ_F32 ? softmax_lines_f32 : softmax_lines_f64,
                         &job);
@@ -181,9 +165,9 @@ void dz_cpu_softmax(const dz_array *x, int axis, bool take_log, dz_array *y)
     DZ_FMA_CLONES static void NAME(void *vjob, int64_t begin, int64_t end)                         \
     {                                                                                              \
         const softmax_job *job = vjob;                                                             \
-        axis_split s = job->s;                                                                     \
+        dz_axis_split s = job->s;                                                                     \
         for (int64_t l = begin; l < end; l++) {                                                    \
-            int64_t b = line_start(s, l);                                                          \
+            int64_t b = dz_axis_line_start(s, l);                                                          \
             const T *y = (const T *)job->in->data + b, *gy = (const T *)job->gy->data + b;         \
             T *gx = (T *)job->out->data + b;                                                       \
             if (s.inner == 1)                                                                      \
@@ -198,7 +182,7 @@ SOFTMAX_BACKWARD_LINES(double, softmax_backward_lines_f64, softmax_backward_line
 
 void dz_cpu_softmax_backward(const dz_array *y, const dz_array *gy, int axis, bool take_log, dz_array *gx)
 {
-    softmax_job job = {y, gy, gx, split_axis(y, axis), take_log};
+    softmax_job job = {y, gy, gx, dz_split_axis(y, axis), take_log};
     if (job.s.n > 0)
         dz_parallel_for(job.s.outer * job.s.inner, job.s.n,
                         y->dtype == DZ_F32 ? softmax_backward_lines_f32 : softmax_backward_lines_f64, &job);

@@ -1,12 +1,35 @@
-/* The float32 exp and sigmoid of the nn kernels (cpu_nn.c), shared with the
- * CUDA kernels (cuda_nn.cu includes this header with DZ_VM_FN adding
- * __host__ __device__), so both devices give the same bits. Selections are
- * on the bits (cpu_vecmath.h): the CPU loops calling them stay free of float
- * comparisons and branches, and vectorize. */
+/* What the nn kernels (cpu_nn.c) share with the CUDA kernels (cuda_nn.cu
+ * includes this header with DZ_VM_FN adding __host__ __device__): the lines
+ * of a softmax axis, and the float32 exp and sigmoid, so both devices give
+ * the same bits. Selections are on the bits (cpu_vecmath.h): the CPU loops
+ * calling them stay free of float comparisons and branches, and vectorize. */
 #ifndef DZ_CPU_NN_MATH_H
 #define DZ_CPU_NN_MATH_H
 
 #include "cpu_vecmath.h"
+#include "dezero/array.h"
+
+/* An axis seen as (outer, n, inner): element (o, k, j) is at
+ * (o * n + k) * inner + j, and line (o, j) starts at o * n * inner + j and
+ * steps by inner. */
+typedef struct {
+    int64_t outer, n, inner;
+} dz_axis_split;
+
+DZ_VM_FN dz_axis_split dz_split_axis(const dz_array *x, int axis)
+{
+    dz_axis_split s = {1, x->ndim ? x->shape[axis] : 1, 1};
+    for (int i = 0; i < axis; i++)
+        s.outer *= x->shape[i];
+    for (int i = axis + 1; i < x->ndim; i++)
+        s.inner *= x->shape[i];
+    return s;
+}
+
+DZ_VM_FN int64_t dz_axis_line_start(dz_axis_split s, int64_t line)
+{
+    return line / s.inner * s.n * s.inner + line % s.inner;
+}
 
 #define DZ_NN_EXP_LIMIT 0x42ae0000u /* 87.0f: e^-87 is still a normal float */
 

@@ -140,24 +140,6 @@ static void clip(const dz_array *x, double lo, double hi, bool mask, dz_array *y
 
 /* ---- softmax ------------------------------------------------------------------- */
 
-/* An axis seen as (outer, n, inner): element (o, k, j) is at
- * (o * n + k) * inner + j, and line (o, j) starts at o * n * inner + j and
- * steps by inner. */
-struct axis_split {
-    int64_t outer, n, inner;
-    DZ_HD int64_t line_start(int64_t line) const { return line / inner * n * inner + line % inner; }
-};
-
-static axis_split split_axis(const dz_array *x, int axis)
-{
-    axis_split s = {1, x->ndim ? x->shape[axis] : 1, 1};
-    for (int i = 0; i < axis; i++)
-        s.outer *= x->shape[i];
-    for (int i = axis + 1; i < x->ndim; i++)
-        s.inner *= x->shape[i];
-    return s;
-}
-
 /* The max of a line of n > 0 elements at stride s, in order: NaNs are skipped
  * unless the first element is one. (The CPU's 16 lanes give the same max,
  * but for the sign of a zero max, which no softmax output sees.) */
@@ -175,11 +157,11 @@ template <typename M> struct softmax_fn {
     typedef typename M::T T;
     const T *x; // (outer, n, inner)
     T *y;       // (outer, n, inner)
-    axis_split s;
+    dz_axis_split s;
     bool take_log;
     DZ_HD void operator()(int64_t l) const
     {
-        const int64_t at = s.line_start(l), n = s.n, st = s.inner;
+        const int64_t at = dz_axis_line_start(s, l), n = s.n, st = s.inner;
         const T *xl = x + at;
         T *yl = y + at;
         T m = line_max(xl, n, st);
@@ -206,11 +188,11 @@ template <typename M> struct softmax_backward_fn {
     typedef typename M::T T;
     const T *y, *gy; // (outer, n, inner)
     T *gx;           // (outer, n, inner)
-    axis_split s;
+    dz_axis_split s;
     bool take_log;
     DZ_HD void operator()(int64_t l) const
     {
-        const int64_t at = s.line_start(l), n = s.n, st = s.inner;
+        const int64_t at = dz_axis_line_start(s, l), n = s.n, st = s.inner;
         const T *yl = y + at, *gl = gy + at;
         T *out = gx + at;
         double sum = 0;
@@ -228,7 +210,7 @@ template <typename M> struct softmax_backward_fn {
     }
 };
 
-template <typename M> static void softmax_as(const dz_array *x, axis_split s, bool take_log, dz_array *y)
+template <typename M> static void softmax_as(const dz_array *x, dz_axis_split s, bool take_log, dz_array *y)
 {
     typedef typename M::T T;
     for_each_index(s.outer * s.inner, softmax_fn<M>{(const T *)x->data, (T *)y->data, s, take_log});
@@ -236,7 +218,7 @@ template <typename M> static void softmax_as(const dz_array *x, axis_split s, bo
 
 static void softmax(const dz_array *x, int axis, bool take_log, dz_array *y)
 {
-    axis_split s = split_axis(x, axis);
+    dz_axis_split s = dz_split_axis(x, axis);
     if (s.n == 0)
         return;
     guarded("cuda_softmax", [&] {
@@ -248,7 +230,7 @@ static void softmax(const dz_array *x, int axis, bool take_log, dz_array *y)
 }
 
 template <typename M>
-static void softmax_backward_as(const dz_array *y, const dz_array *gy, axis_split s, bool take_log, dz_array *gx)
+static void softmax_backward_as(const dz_array *y, const dz_array *gy, dz_axis_split s, bool take_log, dz_array *gx)
 {
     typedef typename M::T T;
     softmax_backward_fn<M> f = {(const T *)y->data, (const T *)gy->data, (T *)gx->data, s, take_log};
@@ -257,7 +239,7 @@ static void softmax_backward_as(const dz_array *y, const dz_array *gy, axis_spli
 
 static void softmax_backward(const dz_array *y, const dz_array *gy, int axis, bool take_log, dz_array *gx)
 {
-    axis_split s = split_axis(y, axis);
+    dz_axis_split s = dz_split_axis(y, axis);
     if (s.n == 0)
         return;
     guarded("cuda_softmax_backward", [&] {
