@@ -108,8 +108,7 @@ const dz_backend *dz_backend_cuda(void)
 
 const dz_backend *dz_backend_cuda_if_loaded(void)
 {
-    static const dz_backend *none = NULL;
-    return __atomic_load_n(&loaded, __ATOMIC_ACQUIRE) ? module.backend : none;
+    return __atomic_load_n(&loaded, __ATOMIC_ACQUIRE) ? module.backend : NULL;
 }
 
 bool dz_cuda_available(void) { return dz_backend_cuda() != NULL; }
