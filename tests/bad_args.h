@@ -57,5 +57,6 @@ extern const bad_args_case bad_args_core[];
 extern const bad_args_case bad_args_ops[];
 extern const bad_args_case bad_args_modules[];
 extern const bad_args_case bad_args_data[];
+extern const bad_args_case bad_args_conv[];
 
 #endif

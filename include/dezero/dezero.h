@@ -25,5 +25,6 @@
 #include "dezero/optim.h"
 #include "dezero/sparse_grad.h"
 #include "dezero/embedding.h"
+#include "dezero/conv.h"
 
 #endif
