@@ -23,8 +23,13 @@
 
 #define CASE_TIMEOUT_S 120
 
-static const bad_args_case *const tables[] = {bad_args_core, bad_args_ops, bad_args_modules, bad_args_data,
-                                               bad_args_conv};
+static const bad_args_case *const tables[] = {
+    bad_args_core,
+    bad_args_ops,
+    bad_args_modules,
+    bad_args_data,
+    bad_args_conv,
+};
 #define NTABLES (sizeof tables / sizeof tables[0])
 
 /* ---- inside a child: the expectations ---------------------------------------- */
