@@ -58,5 +58,6 @@ extern const bad_args_case bad_args_ops[];
 extern const bad_args_case bad_args_modules[];
 extern const bad_args_case bad_args_data[];
 extern const bad_args_case bad_args_conv[];
+extern const bad_args_case bad_args_norm[];
 
 #endif

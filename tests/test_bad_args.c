@@ -29,6 +29,7 @@ static const bad_args_case *const tables[] = {
     bad_args_modules,
     bad_args_data,
     bad_args_conv,
+    bad_args_norm,
 };
 #define NTABLES (sizeof tables / sizeof tables[0])
 

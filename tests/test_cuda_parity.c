@@ -459,6 +459,32 @@ OP(f_linear_nobias, dz_linear(x[0], x[1], NULL))
 OP(f_one_hot_f32, dz_one_hot(x[0], 4, DZ_F32))
 OP(f_one_hot_i32, dz_one_hot(x[0], 4, DZ_I32))
 
+/* normalization.h */
+OP(f_gelu, dz_gelu(x[0], false))
+OP(f_gelu_tanh, dz_gelu(x[0], true))
+OP(f_layer_norm, dz_layer_norm(x[0], 2, x[1], x[2], 1e-5))
+
+/* batch_norm of x (N, 2, H, W) with gamma x[1], beta x[2] and running
+ * averages (2,) on x's device, in train mode or in test mode. */
+static dz_variable *batch_norm_in(dz_variable *const *x, bool train)
+{
+    dz_device device = x[0]->data->device;
+    dz_dtype dtype = x[0]->data->dtype;
+    dz_array *mean = moved(dz_array_from_buffer(DZ_F64, 1, DZ_SHAPE(2), (const double[]){0.3, -0.2}), device);
+    dz_array *var = moved(dz_array_from_buffer(DZ_F64, 1, DZ_SHAPE(2), (const double[]){1.5, 0.7}), device);
+    dz_array *m = dz_array_astype(mean, dtype), *v = dz_array_astype(var, dtype);
+    bool was = dz_set_train(train);
+    dz_variable *y = dz_batch_norm(x[0], x[1], x[2], m, v, 0.9, 2e-5);
+    dz_set_train(was);
+    dz_array_release(mean);
+    dz_array_release(var);
+    dz_array_release(m);
+    dz_array_release(v);
+    return y;
+}
+static dz_variable *f_batch_norm(dz_variable *const *x) { return batch_norm_in(x, true); }
+static dz_variable *f_batch_norm_test(dz_variable *const *x) { return batch_norm_in(x, false); }
+
 /* Split x (3, 5) into widths 1, 2, 2 and join the last and the first: the
  * middle piece gets no grad (zeros in the backward). */
 static dz_variable *f_split(dz_variable *const *x)
@@ -859,6 +885,12 @@ static const op_case op_cases[] = {
     {"embedding sparse", f_emb_sparse, 1, {W63}, EXACT},
     {"embedding sparse, two lookups", f_emb_sparse_twice, 1, {W63}, EXACT},
     {"embedding sparse, tied to a dense use", f_emb_sparse_tied, 1, {W63}, CLOSE},
+    /* normalization.h */
+    {"gelu", f_gelu, 1, {NORMAL(2, 3, 4)}, EXACT | LIBM | DOUBLE},
+    {"gelu tanh", f_gelu_tanh, 1, {NORMAL(2, 3, 4)}, EXACT | LIBM64 | DOUBLE},
+    {"batch_norm train", f_batch_norm, 3, {NORMAL(4, 3, 2, 2, 2), NORMAL(1, 2), NORMAL(1, 2)}, CLOSE | DOUBLE},
+    {"batch_norm test mode", f_batch_norm_test, 3, {NORMAL(4, 3, 2, 2, 2), NORMAL(1, 2), NORMAL(1, 2)}, CLOSE},
+    {"layer_norm", f_layer_norm, 3, {NORMAL(3, 2, 3, 4), NORMAL(2, 3, 4), NORMAL(2, 3, 4)}, CLOSE | DOUBLE},
     /* integer dtypes: wrapping arithmetic and copies, no grads */
     {"add int32 wraps", f_add, 2, {BIG_I32, BIG_I32}, EXACT | NO_GRAD},
     {"mul int64 wraps", f_mul, 2, {BIG_I64, BIG_I64}, EXACT | NO_GRAD},
@@ -1022,6 +1054,19 @@ static dz_layer *make_mlp_sigmoid(dz_dtype dtype, dz_rng *rng)
 static dz_layer *make_rnn(dz_dtype dtype, dz_rng *rng) { return dz_rnn_layer_new(4, 3, dtype, rng); }
 static dz_layer *make_lstm(dz_dtype dtype, dz_rng *rng) { return dz_lstm_layer_new(4, 3, dtype, rng); }
 
+static dz_layer *make_batch_norm(dz_dtype dtype, dz_rng *rng)
+{
+    (void)dtype;
+    (void)rng;
+    return dz_batch_norm_layer_new();
+}
+
+static dz_layer *make_layer_norm(dz_dtype dtype, dz_rng *rng)
+{
+    (void)rng;
+    return dz_layer_norm_layer_new(1, DZ_SHAPE(3), 1e-5, true, dtype);
+}
+
 static dz_variable *forward_rows3(dz_layer *layer, dz_dtype dtype, dz_device device, uint64_t seed)
 {
     return call1(layer, batch((input_spec)NORMAL(2, 4, 3), dtype, device, seed));
@@ -1155,6 +1200,9 @@ static const layer_case layer_cases[] = {
     {"Linear lazy, moved after its first call", make_linear_lazy, forward_rows3, true, CLOSE},
     {"MLP relu, moved before its first call", make_mlp_relu, forward_rows3, false, CLOSE},
     {"MLP sigmoid, moved after its first call", make_mlp_sigmoid, forward_rows3, true, CLOSE},
+    {"BatchNorm lazy, moved before its first call", make_batch_norm, forward_rows3, false, CLOSE},
+    {"BatchNorm lazy, moved after its first call", make_batch_norm, forward_rows3, true, CLOSE},
+    {"LayerNorm", make_layer_norm, forward_rows3, false, CLOSE},
     {"RNN two steps", make_rnn, forward_sequence, false, CLOSE},
     {"LSTM two steps", make_lstm, forward_sequence, false, CLOSE},
     {"Embedding", make_emb, forward_indices, false, EXACT},

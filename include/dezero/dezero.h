@@ -26,5 +26,6 @@
 #include "dezero/sparse_grad.h"
 #include "dezero/embedding.h"
 #include "dezero/conv.h"
+#include "dezero/normalization.h"
 
 #endif

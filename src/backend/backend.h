@@ -64,7 +64,8 @@ typedef enum dz_unary_op {
     DZ_UNARY_STEP,        /* x > 0 ? 1 : 0 */
     DZ_UNARY_LEAKY_MASK,  /* x > 0 ? 1 : p */
     DZ_UNARY_ABS,
-    DZ_UNARY_SIGN
+    DZ_UNARY_SIGN,
+    DZ_UNARY_ERF          /* erf x, in double for every dtype, then rounded */
 } dz_unary_op;
 
 typedef enum dz_binary_op {

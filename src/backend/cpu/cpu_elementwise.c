@@ -254,6 +254,7 @@ DZ_FMA_CLONES static void patch_far_trig(float (*f)(float), const float *g, int6
         case DZ_UNARY_LEAKY_MASK: LOOP(X > 0 ? (T)1 : p) break;                                    \
         case DZ_UNARY_ABS: LOOP(X < 0 ? -W(X) : W(X)) break;                                       \
         case DZ_UNARY_SIGN: LOOP((X > 0) - (X < 0)) break;                                         \
+        case DZ_UNARY_ERF: LOOP(erf((double)X)) break;                                             \
         }                                                                                          \
         PATCH(op, x, y, n)                                                                         \
     }

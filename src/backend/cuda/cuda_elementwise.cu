@@ -94,6 +94,7 @@ template <typename M> struct unary_fn {
         case DZ_UNARY_LEAKY_MASK: return v > 0 ? (T)1 : p;
         case DZ_UNARY_ABS: return v < 0 ? (T)-(U)v : v;
         case DZ_UNARY_SIGN: return (T)((v > 0) - (v < 0));
+        case DZ_UNARY_ERF: return (T)::erf((double)v);
         }
         return v;
     }
