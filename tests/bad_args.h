@@ -55,6 +55,7 @@ void bad_args_fail(const char *file, int line, const char *fmt, ...) __attribute
 /* The case tables. */
 extern const bad_args_case bad_args_core[];
 extern const bad_args_case bad_args_ops[];
+extern const bad_args_case bad_args_array_ops[];
 extern const bad_args_case bad_args_modules[];
 extern const bad_args_case bad_args_data[];
 extern const bad_args_case bad_args_conv[];

@@ -128,6 +128,19 @@ static void sin_(void) { float_unary(dz_sin); }
 static void cos_(void) { float_unary(dz_cos); }
 static void tanh_(void) { float_unary(dz_tanh); }
 static void sqrt_(void) { float_unary(dz_sqrt); }
+static void log1p_(void) { float_unary(dz_log1p); }
+static void expm1_(void) { float_unary(dz_expm1); }
+
+/* abs takes every numeric dtype; the most negative int wraps to itself. */
+static void abs_(void)
+{
+    dz_scope_begin();
+    unary_common(dz_abs);
+    EXPECT_QUIET(dz_abs(VALUES(DZ_I32, INT32_MIN, -1)));
+    EXPECT_QUIET(dz_abs(VALUES(DZ_F64, NAN, -INFINITY, -0.0)));
+    EXPECT_QUIET(dz_abs(I64(0, 2)));
+    dz_scope_end();
+}
 
 static void neg(void)
 {
@@ -964,6 +977,9 @@ const bad_args_case bad_args_ops[] = {
     {"dz_tanh", tanh_},
     {"dz_square", square},
     {"dz_sqrt", sqrt_},
+    {"dz_log1p", log1p_},
+    {"dz_expm1", expm1_},
+    {"dz_abs", abs_},
     {"dz_reshape", reshape},
     {"dz_transpose", transpose},
     {"dz_sum", sum},

@@ -1,11 +1,11 @@
 /* Gradient checks (f64 central differences) of the elementwise functions,
  * with broadcasting, plus double backward; the one-pass backwards of the math
- * functions against their composites. */
+ * functions against their composites; abs, log1p and expm1 against PyTorch. */
 #include <math.h>
 #include <string.h>
 
 #include "../src/backend/cpu/cpu_vecmath.h"
-#include "test_common.h"
+#include "test_ops_common.h"
 
 typedef dz_variable *(*binary_fn)(dz_variable *, dz_variable *);
 typedef dz_variable *(*unary_fn)(dz_variable *);
@@ -82,6 +82,24 @@ START_TEST(test_unary_functions)
     check_unary(dz_log, true);
     check_unary(dz_sqrt, true);
     check_unary(sqrt_pow, true);
+    check_unary(dz_expm1, false);
+    check_unary(dz_log1p, true);
+    check_unary(dz_abs, false); /* normals from a fixed seed: none within the check's step of 0 */
+}
+END_TEST
+
+static const char *const math_ops[] = {"abs", "log1p", "expm1"};
+
+START_TEST(test_abs_log1p_expm1_golden)
+{
+    ck_assert_int_eq(og_check_golden(math_ops, 3, DZ_F64, 1e-15), 3);
+    ck_assert_int_eq(og_check_golden(math_ops, 3, DZ_F32, 1e-7), 3);
+    dz_scope_begin();
+    dz_variable *i = tc_var(DZ_I32, 1, DZ_SHAPE(3), (const double[]){-5, 0, INT32_MIN});
+    dz_variable *a = dz_abs(i);
+    ck_assert_int_eq(a->data->dtype, DZ_I32);
+    tc_assert_values(a->data, (const double[]){5, 0, INT32_MIN}, 3, 0); /* wraps, as NumPy */
+    dz_scope_end();
 }
 END_TEST
 
@@ -218,6 +236,7 @@ static Suite *arith_suite(void)
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_add);
+    tcase_add_test(tc, test_abs_log1p_expm1_golden);
     tcase_add_test(tc, test_sub);
     tcase_add_test(tc, test_mul);
     tcase_add_test(tc, test_div);

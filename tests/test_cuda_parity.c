@@ -458,6 +458,21 @@ OP(f_linear, dz_linear(x[0], x[1], x[2]))
 OP(f_linear_nobias, dz_linear(x[0], x[1], NULL))
 OP(f_one_hot_f32, dz_one_hot(x[0], 4, DZ_F32))
 OP(f_one_hot_i32, dz_one_hot(x[0], 4, DZ_I32))
+/* compare.h, search.h, statistics.h, and abs, log1p, expm1 */
+OP(f_abs, dz_abs(x[0]))
+OP(f_log1p, dz_log1p(x[0]))
+OP(f_expm1, dz_expm1(x[0]))
+OP(f_less, dz_less(x[0], x[1]))
+OP(f_not_equal, dz_not_equal(x[0], x[1]))
+OP(f_where, dz_where(dz_greater(x[0], x[1]), x[0], x[1]))
+OP(f_argmax, dz_argmax(x[0], 1, false))
+OP(f_argmin_flat, dz_argmin(x[0], DZ_AXIS_NONE, true))
+OP(f_var, dz_var(x[0], DZ_AXES(1), 1, false))
+OP(f_std, dz_std(x[0], DZ_AXES(0, 2), 0, true))
+OP(f_norm2, dz_norm(x[0], 2, 0, NULL, false))
+OP(f_norm_inf, dz_norm(x[0], INFINITY, DZ_AXES(-1), true))
+OP(f_norm3, dz_norm(x[0], 3, DZ_AXES(1), false))
+OP(f_cosine_similarity, dz_cosine_similarity(x[0], x[1], 1, 1e-8))
 
 /* normalization.h */
 OP(f_gelu, dz_gelu(x[0], false))
@@ -752,6 +767,16 @@ static dz_variable *f_split_empty(dz_variable *const *x)
     return dz_concat(3, (dz_variable *const[]){p[2], p[0], p[1]}, 1);
 }
 
+/* The 2 largest along axis 1 and the 3 smallest along axis 0: values. */
+static dz_variable *f_topk(dz_variable *const *x)
+{
+    dz_variable *largest, *smallest, *indices;
+    if (dz_topk(x[0], 2, 1, true, &largest, &indices) != DZ_OK ||
+        dz_topk(x[0], 3, 0, false, &smallest, &indices) != DZ_OK)
+        return NULL;
+    return dz_add(dz_sum(largest, 0, NULL, false), dz_sum(smallest, 0, NULL, false));
+}
+
 /* ---- the table ---- */
 
 enum {
@@ -818,6 +843,22 @@ static const op_case op_cases[] = {
     {"max axis 1 keepdims", f_max_axis, 1, {NORMAL(3, 2, 3, 4)}, EXACT},
     {"min axes (0, 2)", f_min_axes, 1, {NORMAL(3, 2, 3, 4)}, EXACT},
     {"clip", f_clip, 1, {NORMAL(2, 3, 4)}, EXACT},
+    /* compare.h, search.h, statistics.h; abs, log1p, expm1 */
+    {"abs", f_abs, 1, {NORMAL(2, 3, 4)}, EXACT | DOUBLE},
+    {"log1p", f_log1p, 1, {POSITIVE(2, 3, 4)}, EXACT | LIBM | DOUBLE},
+    {"expm1", f_expm1, 1, {NORMAL(2, 3, 4)}, EXACT | LIBM | DOUBLE},
+    {"less broadcast", f_less, 2, {NORMAL(2, 3, 4), NORMAL(1, 4)}, EXACT | NO_GRAD},
+    {"not_equal", f_not_equal, 2, {NORMAL(2, 3, 4), NORMAL(2, 3, 4)}, EXACT | NO_GRAD},
+    {"where broadcast", f_where, 2, {NORMAL(2, 3, 4), NORMAL(2, 3, 1)}, EXACT | DOUBLE},
+    {"argmax axis 1", f_argmax, 1, {NORMAL(3, 2, 5, 3)}, EXACT | NO_GRAD},
+    {"argmin flattened", f_argmin_flat, 1, {NORMAL(2, 4, 6)}, EXACT | NO_GRAD},
+    {"topk", f_topk, 1, {NORMAL(2, 4, 6)}, CLOSE | DOUBLE},
+    {"var axis 1", f_var, 1, {NORMAL(2, 3, 5)}, CLOSE | DOUBLE},
+    {"std axes (0, 2)", f_std, 1, {NORMAL(3, 2, 3, 4)}, CLOSE},
+    {"norm 2", f_norm2, 1, {NORMAL(2, 3, 4)}, CLOSE | DOUBLE},
+    {"norm inf", f_norm_inf, 1, {NORMAL(2, 3, 4)}, CLOSE},
+    {"norm 3 axis 1", f_norm3, 1, {NORMAL(3, 2, 3, 4)}, CLOSE},
+    {"cosine_similarity", f_cosine_similarity, 2, {NORMAL(2, 3, 5), NORMAL(1, 5)}, CLOSE},
     {"dropout", f_dropout, 1, {NORMAL(2, 3, 4)}, EXACT},
     /* loss.h */
     {"mean_squared_error", f_mse, 2, {NORMAL(2, 4, 3), NORMAL(2, 4, 3)}, CLOSE},

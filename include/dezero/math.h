@@ -5,7 +5,7 @@
  * Integer inputs (add, sub, mul, neg, square, and the add, sub, rsub and mul
  * scalar forms) keep their dtype and wrap around on overflow, as NumPy's do;
  * their scalar must be a whole number that the dtype holds. Division, pow and
- * the math functions take float32 or float64 only. */
+ * the math functions take float32 or float64 only (abs takes any). */
 #ifndef DEZERO_MATH_H
 #define DEZERO_MATH_H
 
@@ -38,6 +38,12 @@ DZ_API dz_variable *dz_cos(dz_variable *x);
 DZ_API dz_variable *dz_tanh(dz_variable *x);
 DZ_API dz_variable *dz_square(dz_variable *x);
 DZ_API dz_variable *dz_sqrt(dz_variable *x);
+/* log(1 + x) and e^x - 1, accurate where x is near 0. */
+DZ_API dz_variable *dz_log1p(dz_variable *x);
+DZ_API dz_variable *dz_expm1(dz_variable *x);
+/* |x|, any of the four dtypes (an integer's minimum wraps to itself, as
+ * NumPy's); the grad is gy * sign(x), 0 where x is 0 (PyTorch's choice). */
+DZ_API dz_variable *dz_abs(dz_variable *x);
 
 #ifdef __cplusplus
 }

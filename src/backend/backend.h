@@ -64,7 +64,9 @@ typedef enum dz_unary_op {
     DZ_UNARY_STEP,        /* x > 0 ? 1 : 0 */
     DZ_UNARY_LEAKY_MASK,  /* x > 0 ? 1 : p */
     DZ_UNARY_ABS,
-    DZ_UNARY_SIGN,
+    DZ_UNARY_SIGN,        /* -1, 0 or 1 (0 for NaN) */
+    DZ_UNARY_LOG1P,       /* log(1 + x), exact for small x */
+    DZ_UNARY_EXPM1,       /* e^x - 1, exact for small x */
     DZ_UNARY_ERF          /* erf x, in double for every dtype, then rounded */
 } dz_unary_op;
 
@@ -76,7 +78,10 @@ typedef enum dz_binary_op {
     DZ_BINARY_MAXIMUM,
     DZ_BINARY_MINIMUM,
     DZ_BINARY_EQUAL,      /* 1 where a == b, else 0 (in y's dtype) */
+    DZ_BINARY_NOT_EQUAL,  /* 1 where a != b (NaN != anything) */
+    DZ_BINARY_GREATER,
     DZ_BINARY_GREATER_EQUAL,
+    DZ_BINARY_LESS,
     DZ_BINARY_LESS_EQUAL,
     /* Fused backwards, rounded as the composite ops they replace: */
     DZ_BINARY_TANH_GRAD,   /* a * (1 - b * b): gy and y = tanh x */

@@ -1,4 +1,5 @@
-/* Elementwise math: exp, log, sin, cos, tanh, square, sqrt. Each backward is
+/* Elementwise math: exp, log, sin, cos, tanh, square, sqrt, abs, log1p,
+ * expm1. Each backward is
  * written with differentiable ops, so these differentiate to any order; sin,
  * cos, tanh and square also have a one-pass kernel for when no graph is
  * recorded. */
@@ -105,3 +106,33 @@ static void sqrt_backward(dz_function *f, dz_variable *const *gy, dz_variable **
 }
 static const dz_function_ops sqrt_ops = {"dz_sqrt", sqrt_backward, NULL, NULL};
 dz_variable *dz_sqrt(dz_variable *x) { return apply_math(&sqrt_ops, DZ_UNARY_SQRT, x); }
+
+/* abs: y = |x|; gx = gy * sign(x), 0 at x = 0 as in PyTorch (sign a constant) */
+static void abs_backward(dz_function *f, dz_variable *const *gy, dz_variable **gx)
+{
+    gx[0] = dz_mul(gy[0], dz_constant(dz_array_unary(DZ_UNARY_SIGN, IN(f, 0)->data, 0)));
+}
+static const dz_function_ops abs_ops = {"dz_abs", abs_backward, NULL, NULL};
+dz_variable *dz_abs(dz_variable *x)
+{
+    if (!dz_check_variable("dz_abs", x))
+        return NULL;
+    dz_variable *in[1] = {x};
+    return dz_function_apply1(&abs_ops, 1, in, dz_array_unary(DZ_UNARY_ABS, x->data, 0), 0, NULL);
+}
+
+/* log1p: y = log(1 + x); gx = gy / (1 + x) */
+static void log1p_backward(dz_function *f, dz_variable *const *gy, dz_variable **gx)
+{
+    gx[0] = dz_div(gy[0], dz_add_scalar(IN(f, 0), 1.0));
+}
+static const dz_function_ops log1p_ops = {"dz_log1p", log1p_backward, NULL, NULL};
+dz_variable *dz_log1p(dz_variable *x) { return apply_math(&log1p_ops, DZ_UNARY_LOG1P, x); }
+
+/* expm1: y = e^x - 1; gx = gy * (y + 1) */
+static void expm1_backward(dz_function *f, dz_variable *const *gy, dz_variable **gx)
+{
+    gx[0] = dz_mul(gy[0], dz_add_scalar(OUT(f), 1.0));
+}
+static const dz_function_ops expm1_ops = {"dz_expm1", expm1_backward, NULL, NULL};
+dz_variable *dz_expm1(dz_variable *x) { return apply_math(&expm1_ops, DZ_UNARY_EXPM1, x); }

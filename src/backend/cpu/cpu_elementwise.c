@@ -228,7 +228,7 @@ DZ_FMA_CLONES static void patch_far_trig(float (*f)(float), const float *g, int6
         patch_far_trig(op == DZ_BINARY_SIN_GRAD ? cosf : minus_sinf, a, sa, b, sb, y, n);
 #define PATCH_NONE(...)
 
-#define UNARY_SPAN(T, U, NAME, EXP, LOG, SIN, COS, TANH, SQRT, POW, DIV, PATCH)                    \
+#define UNARY_SPAN(T, U, NAME, EXP, LOG, SIN, COS, TANH, SQRT, POW, LOG1P, EXPM1, DIV, PATCH)                    \
     DZ_FMA_CLONES static void NAME(dz_unary_op op, T p, const T *x, T *y, int64_t n)               \
     {                                                                                              \
         typedef T elem_t;                                                                          \
@@ -255,15 +255,17 @@ DZ_FMA_CLONES static void patch_far_trig(float (*f)(float), const float *g, int6
         case DZ_UNARY_ABS: LOOP(X < 0 ? -W(X) : W(X)) break;                                       \
         case DZ_UNARY_SIGN: LOOP((X > 0) - (X < 0)) break;                                         \
         case DZ_UNARY_ERF: LOOP(erf((double)X)) break;                                             \
+        case DZ_UNARY_LOG1P: LOOP(LOG1P(X)) break;                                                 \
+        case DZ_UNARY_EXPM1: LOOP(EXPM1(X)) break;                                                 \
         }                                                                                          \
         PATCH(op, x, y, n)                                                                         \
     }
 
 /* float32 exp, log, sin, cos and tanh: the vectorizable versions of
  * cpu_vecmath.h (within 0.77 ulp). */
-UNARY_SPAN(float, float, unary_span_f32, dz_vexpf, dz_vlogf, dz_vsinf, dz_vcosf, dz_vtanhf, sqrtf, powf, FDIV,
-           PATCH_UNARY_F32)
-UNARY_SPAN(double, double, unary_span_f64, exp, log, sin, cos, tanh, sqrt, pow, FDIV, PATCH_NONE)
+UNARY_SPAN(float, float, unary_span_f32, dz_vexpf, dz_vlogf, dz_vsinf, dz_vcosf, dz_vtanhf, sqrtf, powf, log1pf,
+           expm1f, FDIV, PATCH_UNARY_F32)
+UNARY_SPAN(double, double, unary_span_f64, exp, log, sin, cos, tanh, sqrt, pow, log1p, expm1, FDIV, PATCH_NONE)
 #define IEXP(v) exp((double)(v))
 #define ILOG(v) log((double)(v))
 #define ISIN(v) sin((double)(v))
@@ -271,8 +273,12 @@ UNARY_SPAN(double, double, unary_span_f64, exp, log, sin, cos, tanh, sqrt, pow, 
 #define ITANH(v) tanh((double)(v))
 #define ISQRT(v) sqrt((double)(v))
 #define IPOW(v, q) pow((double)(v), (double)(q))
-UNARY_SPAN(int32_t, uint32_t, unary_span_i32, IEXP, ILOG, ISIN, ICOS, ITANH, ISQRT, IPOW, IDIV, PATCH_NONE)
-UNARY_SPAN(int64_t, uint64_t, unary_span_i64, IEXP, ILOG, ISIN, ICOS, ITANH, ISQRT, IPOW, IDIV, PATCH_NONE)
+#define ILOG1P(v) log1p((double)(v))
+#define IEXPM1(v) expm1((double)(v))
+UNARY_SPAN(int32_t, uint32_t, unary_span_i32, IEXP, ILOG, ISIN, ICOS, ITANH, ISQRT, IPOW, ILOG1P, IEXPM1, IDIV,
+           PATCH_NONE)
+UNARY_SPAN(int64_t, uint64_t, unary_span_i64, IEXP, ILOG, ISIN, ICOS, ITANH, ISQRT, IPOW, ILOG1P, IEXPM1, IDIV,
+           PATCH_NONE)
 #undef LOOP
 #undef X
 
@@ -415,7 +421,10 @@ typedef struct {
         case DZ_BINARY_MAXIMUM: LOOP(u > v ? u : v) break;                                         \
         case DZ_BINARY_MINIMUM: LOOP(u < v ? u : v) break;                                         \
         case DZ_BINARY_EQUAL: LOOP(u == v) break;                                                  \
+        case DZ_BINARY_NOT_EQUAL: LOOP(u != v) break;                                              \
+        case DZ_BINARY_GREATER: LOOP(u > v) break;                                                 \
         case DZ_BINARY_GREATER_EQUAL: LOOP(u >= v) break;                                          \
+        case DZ_BINARY_LESS: LOOP(u < v) break;                                                    \
         case DZ_BINARY_LESS_EQUAL: LOOP(u <= v) break;                                             \
         case DZ_BINARY_TANH_GRAD: LOOP(W(u) * ((wrap_t)1 - W(v) * W(v))) break;                    \
         case DZ_BINARY_SQUARE_GRAD: LOOP(W(u) * (W(v) * (wrap_t)2)) break;                         \

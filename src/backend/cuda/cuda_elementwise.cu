@@ -30,6 +30,8 @@ struct f32_math {
     static DZ_HD T tanh(T x) { return dz_vtanhf(x); }
     static DZ_HD T sqrt(T x) { return ::sqrtf(x); }
     static DZ_HD T pow(T x, T p) { return ::powf(x, p); }
+    static DZ_HD T log1p(T x) { return ::log1pf(x); }
+    static DZ_HD T expm1(T x) { return ::expm1f(x); }
     static DZ_HD T div(T a, T b) { return a / b; }
 };
 
@@ -43,6 +45,8 @@ struct f64_math {
     static DZ_HD T tanh(T x) { return ::tanh(x); }
     static DZ_HD T sqrt(T x) { return ::sqrt(x); }
     static DZ_HD T pow(T x, T p) { return ::pow(x, p); }
+    static DZ_HD T log1p(T x) { return ::log1p(x); }
+    static DZ_HD T expm1(T x) { return ::expm1(x); }
     static DZ_HD T div(T a, T b) { return a / b; }
 };
 
@@ -57,6 +61,8 @@ template <typename I, typename W> struct int_math {
     static DZ_HD T tanh(T x) { return (T)::tanh((double)x); }
     static DZ_HD T sqrt(T x) { return (T)::sqrt((double)x); }
     static DZ_HD T pow(T x, T p) { return (T)::pow((double)x, (double)p); }
+    static DZ_HD T log1p(T x) { return (T)::log1p((double)x); }
+    static DZ_HD T expm1(T x) { return (T)::expm1((double)x); }
     static DZ_HD T div(T a, T b) { return b == 0 ? 0 : b == -1 ? (T)-(U)a : a / b; }
 };
 
@@ -95,6 +101,8 @@ template <typename M> struct unary_fn {
         case DZ_UNARY_ABS: return v < 0 ? (T)-(U)v : v;
         case DZ_UNARY_SIGN: return (T)((v > 0) - (v < 0));
         case DZ_UNARY_ERF: return (T)::erf((double)v);
+        case DZ_UNARY_LOG1P: return M::log1p(v);
+        case DZ_UNARY_EXPM1: return M::expm1(v);
         }
         return v;
     }
@@ -141,7 +149,10 @@ template <typename M> struct binary_fn {
         case DZ_BINARY_MAXIMUM: return u > v ? u : v;
         case DZ_BINARY_MINIMUM: return u < v ? u : v;
         case DZ_BINARY_EQUAL: return (T)(u == v);
+        case DZ_BINARY_NOT_EQUAL: return (T)(u != v);
+        case DZ_BINARY_GREATER: return (T)(u > v);
         case DZ_BINARY_GREATER_EQUAL: return (T)(u >= v);
+        case DZ_BINARY_LESS: return (T)(u < v);
         case DZ_BINARY_LESS_EQUAL: return (T)(u <= v);
         case DZ_BINARY_TANH_GRAD: return (T)((U)u * ((U)1 - (U)v * (U)v));
         case DZ_BINARY_SQUARE_GRAD: return (T)((U)u * ((U)v * (U)2));
