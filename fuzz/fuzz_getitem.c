@@ -6,9 +6,10 @@
  *
  * Input: bytes read in turn (zeros once they run out): the rank of x (0..3)
  * and its dims (0..4), the number of entries (0..4), then per entry a kind
- * byte and its fields (an int, three slice fields, or an index array: its
- * dtype, rank 0..2, dims 0..3 and values). Integers are small, or picked from
- * the extremes (INT64_MIN, INT64_MAX, ...). */
+ * byte and its fields (an int, three slice fields, an index array: its
+ * dtype, rank 0..2, dims 0..3 and values, or a mask: its dtype, rank 0..2,
+ * dims 0..3 and entries; an Ellipsis or a newaxis has none). Integers are
+ * small, or picked from the extremes (INT64_MIN, INT64_MAX, ...). */
 #include <stdint.h>
 #include <string.h>
 
@@ -62,10 +63,29 @@ static dz_array *next_array(input *in)
     return a;
 }
 
+/* A mask: bool or (a user error) int64, its entries 0 or 1. */
+static dz_array *next_mask(input *in)
+{
+    dz_dtype dtype = next_byte(in) % 4 == 3 ? DZ_I64 : DZ_BOOL;
+    int ndim = (int)(next_byte(in) % 3);
+    int64_t shape[2] = {0, 0};
+    for (int d = 0; d < ndim; d++)
+        shape[d] = next_byte(in) % 4;
+    dz_array *a = dz_array_zeros(dtype, ndim, shape);
+    for (int64_t k = 0; k < a->size; k++) {
+        unsigned v = next_byte(in) & 1;
+        if (dtype == DZ_BOOL)
+            ((uint8_t *)a->data)[k] = (uint8_t)v;
+        else
+            ((int64_t *)a->data)[k] = v;
+    }
+    return a;
+}
+
 static dz_index next_index(input *in)
 {
     unsigned kind = next_byte(in);
-    switch (kind % 6) {
+    switch (kind % 9) {
     case 0:
         return DZ_I(next_int(in));
     case 1: {
@@ -78,8 +98,14 @@ static dz_index next_index(input *in)
         return DZ_TAKE(next_array(in));
     case 4:
         return DZ_TAKE(NULL);
+    case 6:
+        return DZ_ELLIPSIS;
+    case 7:
+        return DZ_NEWAXIS;
+    case 8:
+        return DZ_MASK(next_mask(in));
     default: /* a kind outside the enum */
-        return (dz_index){.kind = (dz_index_kind)(3 + kind / 6)};
+        return (dz_index){.kind = (dz_index_kind)(6 + kind / 9)};
     }
 }
 
@@ -132,7 +158,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check(dz_last_error_code() != DZ_OK && strncmp(dz_last_error(), "dz_get_item: ", 13) == 0);
     dz_scope_end();
     for (int k = 0; k < n; k++)
-        if (spec[k].kind == DZ_INDEX_ARRAY)
+        if (spec[k].kind == DZ_INDEX_ARRAY || spec[k].kind == DZ_INDEX_MASK)
             dz_array_release(spec[k].array);
     return 0;
 }

@@ -34,10 +34,14 @@ write("text", "sentence", b"\x00\x00You say goodbye and I say hello.")
 write("text", "fortune_gzip", b"\x01\x00A fool and his money.\n%\nAre soon parted...\n%\n")
 write("text", "cut", b"\x00\x0bThe quick brown fox. Jumps OVER\tthe lazy dog.")
 
-# rank, dims, entry count, then entries (kind byte % 6: 0 int, 1 slice,
-# 2 all, 3 index array, 4 NULL array, 5 a kind outside the enum)
+# rank, dims, entry count, then entries (kind byte % 9: 0 int, 1 slice,
+# 2 all, 3 index array, 4 NULL array, 5 a kind outside the enum, 6 Ellipsis,
+# 7 newaxis, 8 mask)
 write("getitem", "int_slice", bytes([2, 3, 4, 2, 0, 0, 1, 1, 0, 0, 0xff, 0, 1]))
 write("getitem", "reverse", bytes([1, 4, 1, 1, 0xf0, 0xf0, 0, 0xff]))
 write("getitem", "rows", bytes([2, 4, 3, 1, 3, 0, 1, 3, 0, 2, 0, 1, 0, 0xfd, 0, 3]))
 write("getitem", "two_arrays", bytes([2, 3, 3, 2, 3, 1, 1, 2, 0, 0, 0, 2, 3, 1, 1, 2, 0, 1, 0, 0xff]))
 write("getitem", "bad", bytes([3, 2, 2, 2, 4, 5, 4, 3, 3, 0, 0, 0xf1]))
+write("getitem", "newaxis_ellipsis", bytes([3, 2, 3, 4, 3, 7, 6, 0, 0, 1]))
+write("getitem", "mask", bytes([2, 3, 3, 2, 2, 8, 0, 1, 3, 1, 0, 1]))
+write("getitem", "mask_2d", bytes([2, 2, 3, 2, 8, 0, 2, 2, 3, 1, 0, 1, 0, 1, 1, 7]))

@@ -735,6 +735,20 @@ static void get_item(void)
     EXPECT_QUIET(dz_get_item(x, DZ_INDICES(DZ_SLICE(INT64_MIN + 1, INT64_MAX, INT64_MIN))));
     EXPECT_QUIET(dz_get_item(x, DZ_INDICES(DZ_SLICE(INT64_MAX, INT64_MIN + 1, INT64_MAX))));
     EXPECT_QUIET(dz_get_item(x, DZ_INDICES(DZ_SLICE(-INT64_MAX, DZ_OMIT, -1))));
+    dz_array *mask = dz_array_zeros(DZ_BOOL, 2, DZ_SHAPE(3, 4));
+    dz_array *short_mask = dz_array_zeros(DZ_BOOL, 1, DZ_SHAPE(2));
+    EXPECT_NULL(dz_get_item(x, DZ_INDICES(DZ_ELLIPSIS, DZ_ELLIPSIS)), DZ_ERR_INDEX);
+    EXPECT_NULL(dz_get_item(x, DZ_INDICES(DZ_I(0), DZ_ELLIPSIS, DZ_I(0), DZ_I(0))), DZ_ERR_INDEX);
+    EXPECT_NULL(dz_get_item(x, DZ_INDICES(DZ_MASK(mask), DZ_NEWAXIS, DZ_I(0))), DZ_ERR_INDEX);
+    EXPECT_NULL(dz_get_item(x, DZ_INDICES(DZ_MASK(NULL))), DZ_ERR_NULL);
+    EXPECT_NULL(dz_get_item(x, DZ_INDICES(DZ_MASK(two))), DZ_ERR_DTYPE);
+    EXPECT_NULL(dz_get_item(x, DZ_INDICES(DZ_TAKE(short_mask))), DZ_ERR_DTYPE);
+    EXPECT_NULL(dz_get_item(x, DZ_INDICES(DZ_MASK(short_mask))), DZ_ERR_SHAPE);
+    EXPECT_NULL(dz_get_item(x, DZ_INDICES(DZ_NEWAXIS, DZ_NEWAXIS, DZ_NEWAXIS, DZ_NEWAXIS, DZ_NEWAXIS, DZ_NEWAXIS,
+                                          DZ_NEWAXIS)), DZ_ERR_SHAPE);
+    EXPECT_QUIET(dz_get_item(x, DZ_INDICES(DZ_MASK(mask), DZ_ELLIPSIS, DZ_NEWAXIS)));
+    dz_array_release(mask);
+    dz_array_release(short_mask);
     dz_array_release(far);
     dz_array_release(wide);
     dz_array_release(floats);

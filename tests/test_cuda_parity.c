@@ -593,6 +593,35 @@ static dz_variable *f_item_int_take(dz_variable *const *x)
     return y;
 }
 
+/* x (3, 4, 5)[m], m (3, 4) with 5 true entries, on the CPU or on x's device
+ * (read back through a host view): (5, 5). */
+static const bool item_mask[12] = {true, false, false, true, false, false, false, false, true, true, false, true};
+
+static dz_variable *f_item_mask(dz_variable *const *x)
+{
+    dz_array *m = dz_array_from_buffer(DZ_BOOL, 2, DZ_SHAPE(3, 4), item_mask);
+    dz_variable *y = dz_get_item(x[0], DZ_INDICES(DZ_MASK(m)));
+    dz_array_release(m);
+    return y;
+}
+
+static dz_variable *f_item_mask_on_device(dz_variable *const *x)
+{
+    dz_array *m = moved(dz_array_from_buffer(DZ_BOOL, 2, DZ_SHAPE(3, 4), item_mask), x[0]->data->device);
+    dz_variable *y = dz_get_item(x[0], DZ_INDICES(DZ_MASK(m)));
+    dz_array_release(m);
+    return y;
+}
+
+/* x (3, 4, 5)[None, ..., idx] with repeats: (1, 3, 4, 3). */
+static dz_variable *f_item_newaxis_ellipsis(dz_variable *const *x)
+{
+    dz_array *idx = take(1, DZ_SHAPE(3), (const int64_t[]){4, 0, 4});
+    dz_variable *y = dz_get_item(x[0], DZ_INDICES(DZ_NEWAXIS, DZ_ELLIPSIS, DZ_TAKE(idx)));
+    dz_array_release(idx);
+    return y;
+}
+
 /* GetItemGrad on its own: gy (2, 4, 3) added into zeros (6, 3) at idx (2, 4). */
 static dz_variable *f_item_grad(dz_variable *const *x)
 {
@@ -896,6 +925,9 @@ static const op_case op_cases[] = {
     {"get_item x[idx32, 1:3]", f_item_take_slice, 1, {NORMAL(3, 3, 4, 5)}, EXACT},
     {"get_item x[a, :, b]", f_item_apart, 1, {NORMAL(3, 3, 4, 5)}, EXACT},
     {"get_item x[1, :, idx]", f_item_int_take, 1, {NORMAL(3, 3, 4, 5)}, EXACT},
+    {"get_item x[mask]", f_item_mask, 1, {NORMAL(3, 3, 4, 5)}, EXACT | DOUBLE},
+    {"get_item x[mask] with the mask on x's device", f_item_mask_on_device, 1, {NORMAL(3, 3, 4, 5)}, EXACT | DOUBLE},
+    {"get_item x[None, ..., idx]", f_item_newaxis_ellipsis, 1, {NORMAL(3, 3, 4, 5)}, EXACT | DOUBLE},
     {"get_item_grad", f_item_grad, 1, {NORMAL(3, 2, 4, 3)}, EXACT | DOUBLE},
     /* linalg.h */
     {"matmul", f_matmul, 2, {NORMAL(2, 3, 4), NORMAL(2, 4, 5)}, CLOSE | DOUBLE},
@@ -1975,6 +2007,9 @@ START_TEST(test_mixed_devices)
     EXPECT_DEVICE_ERROR(dz_get_item(a, DZ_INDICES(DZ_TAKE(gpu_idx))), "dz_get_item");
     EXPECT_DEVICE_ERROR(dz_get_item_grad(a, DZ_INDICES(DZ_TAKE(gpu_idx)), 2, DZ_SHAPE(5, 4)), "dz_get_item_grad");
     dz_array_release(gpu_idx);
+    dz_array *gpu_mask = moved(dz_array_zeros(DZ_BOOL, 1, DZ_SHAPE(3)), DZ_CUDA);
+    EXPECT_DEVICE_ERROR(dz_get_item(a, DZ_INDICES(DZ_MASK(gpu_mask))), "dz_get_item");
+    dz_array_release(gpu_mask);
     dz_variable *p = on_device(normal_var(2, DZ_SHAPE(3, 4), 7));
     dz_optimizer *opt = dz_adam_new(NULL);
     dz_optimizer_add_params(opt, 1, &p);

@@ -1,6 +1,7 @@
 /* GetItem / GetItemGrad: values and np.add.at backward against NumPy golden
- * fixtures, gradient and double-backward checks for every index form, the
- * DeZero / DLfS2 embedding examples, and bad indices. */
+ * fixtures, gradient and double-backward checks for every index form
+ * (Ellipsis, newaxis and boolean masks included), the DeZero / DLfS2
+ * embedding examples, and bad indices. */
 #include <string.h>
 
 #include "fixtures/getitem_golden.h"
@@ -19,7 +20,8 @@ static owned_index index_of_case(const gf_case *c)
     for (int k = 0; k < c->narrays; k++) {
         const gf_array *a = &c->arrays[k];
         dz_array *i64 = dz_array_from_buffer(DZ_I64, a->ndim, a->shape, a->data);
-        o.arrays[k] = a->int32 ? dz_array_astype(i64, DZ_I32) : dz_array_retain(i64);
+        o.arrays[k] = a->mask ? dz_array_astype(i64, DZ_BOOL)
+                      : a->int32 ? dz_array_astype(i64, DZ_I32) : dz_array_retain(i64);
         dz_array_release(i64);
     }
     for (int e = 0; e < c->nindex; e++) {
@@ -134,6 +136,125 @@ START_TEST(test_macros)
     ck_assert_ptr_ne(all->data->data, x->data->data);
     tc_assert_values(all->data, (double[]){0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}, 12, 0);
     dz_scope_end();
+}
+END_TEST
+
+/* The new entry kinds through their macros (values from NumPy 1.24). */
+START_TEST(test_ellipsis_newaxis_mask_macros)
+{
+    dz_scope_begin();
+    dz_variable *x = dz_variable_new(dz_array_arange(DZ_F64, 0, 12, 1), NULL);
+    x = dz_reshape(x, 2, DZ_SHAPE(3, 4));
+    dz_variable *col = dz_get_item(x, DZ_INDICES(DZ_ELLIPSIS, DZ_I(1))); /* x[..., 1] */
+    assert_shape(col->data, 1, DZ_SHAPE(3), "x[..., 1]");
+    tc_assert_values(col->data, (double[]){1, 5, 9}, 3, 0);
+    dz_variable *row = dz_get_item(x, DZ_INDICES(DZ_NEWAXIS, DZ_I(1))); /* x[None, 1] */
+    assert_shape(row->data, 2, DZ_SHAPE(1, 4), "x[None, 1]");
+    tc_assert_values(row->data, (double[]){4, 5, 6, 7}, 4, 0);
+    dz_array *above = dz_array_from_buffer(DZ_BOOL, 2, DZ_SHAPE(3, 4),
+                                           (bool[]){0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1});
+    dz_variable *big = dz_get_item(x, DZ_INDICES(DZ_MASK(above))); /* x[x > 5] */
+    assert_shape(big->data, 1, DZ_SHAPE(6), "x[x > 5]");
+    tc_assert_values(big->data, (double[]){6, 7, 8, 9, 10, 11}, 6, 0);
+    dz_array *even = dz_array_from_buffer(DZ_BOOL, 1, DZ_SHAPE(4), (bool[]){1, 0, 1, 0});
+    dz_variable *cols = dz_get_item(x, DZ_INDICES(DZ_ALL, DZ_NEWAXIS, DZ_MASK(even))); /* x[:, None, [T, F, T, F]] */
+    assert_shape(cols->data, 3, DZ_SHAPE(3, 1, 2), "x[:, None, m]");
+    tc_assert_values(cols->data, (double[]){0, 2, 4, 6, 8, 10}, 6, 0);
+    dz_array_release(above);
+    dz_array_release(even);
+    dz_scope_end();
+}
+END_TEST
+
+/* A 0-d x: x[True], x[False], x[None] and x[...] (shapes and grads from NumPy). */
+START_TEST(test_zero_dim)
+{
+    dz_scope_begin();
+    dz_variable *x = tc_var(DZ_F64, 0, NULL, (double[]){2.5});
+    dz_array *yes = dz_array_from_buffer(DZ_BOOL, 0, NULL, (bool[]){true});
+    dz_array *no = dz_array_from_buffer(DZ_BOOL, 0, NULL, (bool[]){false});
+    dz_variable *one = dz_get_item(x, DZ_INDICES(DZ_MASK(yes)));
+    assert_shape(one->data, 1, DZ_SHAPE(1), "x[True]");
+    tc_assert_values(one->data, (double[]){2.5}, 1, 0);
+    dz_variable_set_grad(one, tc_var(DZ_F64, 1, DZ_SHAPE(1), (double[]){4}));
+    dz_variable_backward(one, false, false);
+    tc_assert_values(x->grad->data, (double[]){4}, 1, 0);
+    dz_variable *none = dz_get_item(x, DZ_INDICES(DZ_MASK(no)));
+    assert_shape(none->data, 1, DZ_SHAPE(0), "x[False]");
+    dz_variable *up = dz_get_item(x, DZ_INDICES(DZ_NEWAXIS));
+    assert_shape(up->data, 1, DZ_SHAPE(1), "x[None]");
+    tc_assert_values(up->data, (double[]){2.5}, 1, 0);
+    dz_variable *same = dz_get_item(x, DZ_INDICES(DZ_ELLIPSIS));
+    assert_shape(same->data, 0, NULL, "x[...]");
+    tc_assert_values(same->data, (double[]){2.5}, 1, 0);
+    dz_array_release(yes);
+    dz_array_release(no);
+    dz_scope_end();
+}
+END_TEST
+
+/* x[mask] equals x[mask.nonzero()] (coordinates found here, on the host) in
+ * value and grad, for masks over leading, trailing and middle axes. */
+static void check_mask_as_take(const dz_array *mask, int first_axis)
+{
+    dz_scope_begin();
+    dz_variable *x = tc_randn(40, 4, DZ_SHAPE(2, 6, 5, 3));
+    int k = mask->ndim;
+    int64_t coords[DZ_MAX_NDIM][64], count = 0, c[DZ_MAX_NDIM] = {0};
+    for (int64_t i = 0; i < mask->size; i++) {
+        if (dz_array_get(mask, i) != 0) {
+            for (int d = 0; d < k; d++)
+                coords[d][count] = c[d];
+            count++;
+        }
+        for (int d = k - 1; d >= 0 && ++c[d] == mask->shape[d]; d--)
+            c[d] = 0;
+    }
+    dz_index by_mask[DZ_MAX_NDIM], by_take[DZ_MAX_NDIM];
+    dz_array *taken[DZ_MAX_NDIM] = {NULL};
+    for (int a = 0; a < first_axis; a++)
+        by_mask[a] = by_take[a] = DZ_ALL;
+    by_mask[first_axis] = DZ_MASK((dz_array *)mask);
+    for (int d = 0; d < k; d++) {
+        taken[d] = dz_array_from_buffer(DZ_I64, 1, &count, coords[d]);
+        by_take[first_axis + d] = DZ_TAKE(taken[d]);
+    }
+    dz_variable *ym = dz_get_item(x, first_axis + 1, by_mask);
+    dz_variable *yt = dz_get_item(x, first_axis + k, by_take);
+    ck_assert_msg(ym && yt, "%s", dz_last_error());
+    ck_assert(dz_shape_equal(ym->data->ndim, ym->data->shape, yt->data->ndim, yt->data->shape));
+    dz_array *want = dz_array_to_device(yt->data, DZ_CPU);
+    tc_assert_values(ym->data, want->data, want->size, 0);
+    dz_array_release(want);
+    dz_variable *gy = tc_randn(41, ym->data->ndim, ym->data->shape);
+    dz_variable_backward(dz_sum(dz_mul(ym, gy), 0, NULL, false), false, false);
+    dz_array *grad_mask = dz_array_retain(x->grad->data);
+    dz_variable_cleargrad(x);
+    dz_variable_backward(dz_sum(dz_mul(yt, gy), 0, NULL, false), false, false);
+    tc_assert_values(grad_mask, x->grad->data->data, x->grad->data->size, 0);
+    dz_array_release(grad_mask);
+    for (int d = 0; d < k; d++)
+        dz_array_release(taken[d]);
+    dz_scope_end();
+}
+
+START_TEST(test_mask_is_nonzero_take)
+{
+    bool flags[6 * 5 * 3];
+    for (int i = 0; i < 6 * 5 * 3; i++)
+        flags[i] = (i * 7 + 3) % 5 < 2;
+    dz_array *leading = dz_array_from_buffer(DZ_BOOL, 2, DZ_SHAPE(2, 6), flags);
+    dz_array *middle = dz_array_from_buffer(DZ_BOOL, 1, DZ_SHAPE(6), flags + 4);
+    dz_array *trailing = dz_array_from_buffer(DZ_BOOL, 2, DZ_SHAPE(5, 3), flags + 1);
+    dz_array *three = dz_array_from_buffer(DZ_BOOL, 3, DZ_SHAPE(6, 5, 3), flags);
+    check_mask_as_take(leading, 0);
+    check_mask_as_take(middle, 1);
+    check_mask_as_take(trailing, 2);
+    check_mask_as_take(three, 1);
+    dz_array_release(leading);
+    dz_array_release(middle);
+    dz_array_release(trailing);
+    dz_array_release(three);
 }
 END_TEST
 
@@ -264,6 +385,57 @@ START_TEST(test_bad_indices)
 }
 END_TEST
 
+START_TEST(test_bad_ellipsis_newaxis_masks)
+{
+    tc_errors_off();
+    dz_scope_begin();
+    dz_variable *x = tc_randn(1, 2, DZ_SHAPE(5, 3));
+    ASSERT_ERROR(dz_get_item(x, DZ_INDICES(DZ_ELLIPSIS, DZ_I(0), DZ_ELLIPSIS)), DZ_ERR_INDEX,
+                 "dz_get_item: an index can have only one DZ_ELLIPSIS; entries 0 and 2 both are");
+    ASSERT_ERROR(dz_get_item(x, DZ_INDICES(DZ_I(0), DZ_ELLIPSIS, DZ_I(0), DZ_I(0))), DZ_ERR_INDEX,
+                 "too many indices: 3 given for an array of shape (5, 3) with 2 dims");
+    dz_array *narrow = dz_array_zeros(DZ_BOOL, 2, DZ_SHAPE(5, 2));
+    ASSERT_ERROR(dz_get_item(x, DZ_INDICES(DZ_MASK(narrow))), DZ_ERR_SHAPE,
+                 "dz_get_item: the mask of shape (5, 2) does not match the indexed array along axis 1: the axis "
+                 "has size 3 but the mask's dim 1 has size 2; a mask must have the shape of the axes it indexes, "
+                 "here (5, 3)");
+    dz_array *rows = dz_array_zeros(DZ_BOOL, 1, DZ_SHAPE(5));
+    ASSERT_ERROR(dz_get_item(x, DZ_INDICES(DZ_ALL, DZ_MASK(rows))), DZ_ERR_SHAPE,
+                 "along axis 1: the axis has size 3 but the mask's dim 0 has size 5");
+    dz_array *all = dz_array_zeros(DZ_BOOL, 2, DZ_SHAPE(5, 3));
+    ASSERT_ERROR(dz_get_item(x, DZ_INDICES(DZ_MASK(all), DZ_I(0))), DZ_ERR_INDEX,
+                 "too many indices: 3 given for an array of shape (5, 3) with 2 dims (a mask indexes as many axes "
+                 "as it has dims)");
+    dz_array *ints = dz_array_zeros(DZ_I64, 1, DZ_SHAPE(5));
+    ASSERT_ERROR(dz_get_item(x, DZ_INDICES(DZ_MASK(ints))), DZ_ERR_DTYPE,
+                 "dz_get_item: the mask of index entry 0 is int64; a mask must be bool (DZ_BOOL)");
+    ASSERT_ERROR(dz_get_item(x, DZ_INDICES(DZ_TAKE(rows))), DZ_ERR_DTYPE,
+                 "index arrays must be int32 or int64 (dz_array_astype); a bool array is a mask: DZ_MASK");
+    ASSERT_ERROR(dz_get_item(x, DZ_INDICES(DZ_ALL, DZ_MASK(NULL))), DZ_ERR_NULL,
+                 "dz_get_item: the mask of index entry 1 is NULL");
+    ASSERT_ERROR(dz_get_item(x, DZ_INDICES(DZ_NEWAXIS, DZ_NEWAXIS, DZ_NEWAXIS, DZ_NEWAXIS, DZ_NEWAXIS,
+                                           DZ_NEWAXIS, DZ_NEWAXIS)), DZ_ERR_SHAPE,
+                 "the result would have more than 8 dims");
+    dz_index many[20];
+    for (int e = 0; e < 20; e++)
+        many[e] = DZ_NEWAXIS;
+    ASSERT_ERROR(dz_get_item(x, 20, many), DZ_ERR_INDEX,
+                 "dz_get_item: 20 DZ_NEWAXIS and 0-d mask entries; an index can have at most 14 for an array "
+                 "with 2 dims");
+    dz_variable *gy = tc_randn(2, 1, DZ_SHAPE(4));
+    ASSERT_ERROR(dz_get_item_grad(gy, DZ_INDICES(DZ_MASK(narrow)), 2, DZ_SHAPE(5, 3)), DZ_ERR_SHAPE,
+                 "dz_get_item_grad: the mask of shape (5, 2) does not match");
+    ASSERT_ERROR(dz_get_item_grad(gy, DZ_INDICES(DZ_ELLIPSIS, DZ_ELLIPSIS), 1, DZ_SHAPE(4)), DZ_ERR_INDEX,
+                 "dz_get_item_grad: an index can have only one DZ_ELLIPSIS");
+    dz_array_release(narrow);
+    dz_array_release(rows);
+    dz_array_release(all);
+    dz_array_release(ints);
+    dz_scope_end();
+    tc_errors_on();
+}
+END_TEST
+
 /* The PyTorch notebook's experiment: for idx of shape (2, 4), one_hot(idx, V) @ W
  * equals W[idx], and both paths give W the same gradient (duplicates add up). */
 START_TEST(test_one_hot_matmul_equals_getitem)
@@ -295,10 +467,14 @@ static Suite *getitem_suite(void)
     tcase_add_test(tc, test_golden_values);
     tcase_add_test(tc, test_golden_gradients);
     tcase_add_test(tc, test_macros);
+    tcase_add_test(tc, test_ellipsis_newaxis_mask_macros);
+    tcase_add_test(tc, test_zero_dim);
+    tcase_add_test(tc, test_mask_is_nonzero_take);
     tcase_add_test(tc, test_dezero_examples);
     tcase_add_test(tc, test_rows_match_single_rows);
     tcase_add_test(tc, test_empty_and_integer_data);
     tcase_add_test(tc, test_bad_indices);
+    tcase_add_test(tc, test_bad_ellipsis_newaxis_masks);
     tcase_add_test(tc, test_one_hot_matmul_equals_getitem);
     suite_add_tcase(s, tc);
     return s;

@@ -1,7 +1,9 @@
 /* GetItem and GetItemGrad: y = x[index] and its backward, gx = zeros with
  * gx[index] += gy (np.add.at), each the other's backward.
  *
- * An index is first resolved against the input shape into an index_plan:
+ * An index is first laid out over the axes it walks (an Ellipsis becomes
+ * whole axes, a newaxis or a 0-d mask a new axis of size 1, a mask as many
+ * axes as it has dims), then resolved against those axes into an index_plan:
  * either "rows of a table" (one index array on axis 0, the rest whole), served
  * by the take_rows / scatter_add_rows kernels, or a general dz_gather_spec
  * (strides for the sliced axes plus a table of offsets over the broadcast
@@ -14,6 +16,7 @@
 #include "../core/array_ops.h"
 #include "../core/host_view.h"
 #include "../core/internal.h"
+#include "../kernels/temps.h"
 #include "checks.h"
 #include "dezero/function.h"
 #include "dezero/getitem.h"
@@ -41,6 +44,156 @@ static void plan_release(void *vp)
     dz_array_release(p->rows);
     dz_array_release(p->offsets);
     free(p);
+}
+
+/* ---- laying an index out over axes ---------------------------------------- */
+
+/* The most axes an index walks: x's own and the new ones (DZ_NEWAXIS, 0-d masks). */
+#define MAX_AXES (2 * DZ_MAX_NDIM)
+
+static const dz_index whole_axis = {.kind = DZ_INDEX_SLICE, .step = 1};
+
+/* The axes an index walks, in order: x's axes with a new axis of size 1 for
+ * each DZ_NEWAXIS and 0-d mask; an Ellipsis and the axes left out at the end
+ * are whole axes, and a mask of k dims is the entry of k axes. */
+typedef struct {
+    int n;
+    int64_t shape[MAX_AXES];         /* the size of each axis walked */
+    int axis[MAX_AXES];              /* its axis of x, -1 for a new axis */
+    const dz_index *entry[MAX_AXES]; /* the entry that indexes it */
+    bool adjacent;                   /* the advanced entries are next to each other */
+} index_layout;
+
+static bool is_advanced(dz_index_kind kind)
+{
+    return kind == DZ_INDEX_INT || kind == DZ_INDEX_ARRAY || kind == DZ_INDEX_MASK;
+}
+
+/* NumPy's rule (mapiter_fill_info): advanced entries (ints, index arrays,
+ * masks) are adjacent unless a basic one (slice, newaxis, Ellipsis, even an
+ * Ellipsis of no axes) stands between two of them. */
+static bool advanced_adjacent(int nindex, const dz_index *index)
+{
+    enum { NONE_YET, IN_RUN, AFTER_RUN, PARTED } state = NONE_YET;
+    for (int e = 0; e < nindex; e++) {
+        if (is_advanced(index[e].kind))
+            state = state == AFTER_RUN ? PARTED : state == NONE_YET ? IN_RUN : state;
+        else if (state == IN_RUN)
+            state = AFTER_RUN;
+    }
+    return state != PARTED;
+}
+
+/* A mask entry's checks before its dims are counted. */
+static bool check_mask(const char *op, int e, dz_device device, const dz_array *m)
+{
+    if (!m) {
+        dz_raise(DZ_ERR_NULL, "%s: the mask of index entry %d is NULL", op, e);
+        return false;
+    }
+    if (m->dtype != DZ_BOOL) {
+        dz_raise(DZ_ERR_DTYPE, "%s: the mask of index entry %d is %s; a mask must be bool (DZ_BOOL), and int32 or "
+                 "int64 positions go in DZ_TAKE", op, e, dz_dtype_name(m->dtype));
+        return false;
+    }
+    if (m->device != DZ_CPU && m->device != device) {
+        dz_raise(DZ_ERR_DEVICE, "%s: the mask of index entry %d is on the GPU and the indexed array on the CPU; "
+                 "move the mask to the CPU", op, e);
+        return false;
+    }
+    return true;
+}
+
+/* The axes of x an entry indexes and the new axes it makes. */
+static bool count_entry(const char *op, int e, dz_device device, const dz_index *ix, int *used, int *added,
+                        int *ellipsis)
+{
+    switch (ix->kind) {
+    case DZ_INDEX_INT:
+    case DZ_INDEX_SLICE:
+    case DZ_INDEX_ARRAY: ++*used; return true;
+    case DZ_INDEX_NEWAXIS: ++*added; return true;
+    case DZ_INDEX_MASK:
+        if (!check_mask(op, e, device, ix->array))
+            return false;
+        *used += ix->array->ndim;
+        *added += ix->array->ndim == 0;
+        return true;
+    case DZ_INDEX_ELLIPSIS:
+        if (*ellipsis >= 0) {
+            dz_raise(DZ_ERR_INDEX, "%s: an index can have only one DZ_ELLIPSIS; entries %d and %d both are", op,
+                     *ellipsis, e);
+            return false;
+        }
+        *ellipsis = e;
+        return true;
+    }
+    dz_raise(DZ_ERR_VALUE, "%s: index entry %d has unknown kind %d", op, e, (int)ix->kind);
+    return false;
+}
+
+/* The count of layout axes an entry indexes. */
+static int axes_of(const dz_index *ix)
+{
+    return ix->kind == DZ_INDEX_MASK && ix->array->ndim > 0 ? ix->array->ndim : 1;
+}
+
+static void add_axis(index_layout *L, int64_t size, int axis, const dz_index *entry)
+{
+    L->shape[L->n] = size;
+    L->axis[L->n] = axis;
+    L->entry[L->n++] = entry;
+}
+
+/* Lays the index out over in_shape's axes (`device`: the indexed array's). */
+static bool layout_index(const char *op, dz_device device, int in_ndim, const int64_t *in_shape, int nindex,
+                         const dz_index *index, index_layout *L)
+{
+    if (nindex < 0) {
+        dz_raise(DZ_ERR_INDEX, "%s: nindex is %d; it counts the index entries and cannot be negative", op, nindex);
+        return false;
+    }
+    if (nindex > 0 && !index) {
+        dz_raise(DZ_ERR_NULL, "%s: index is NULL but nindex is %d", op, nindex);
+        return false;
+    }
+    int used = 0, added = 0, ellipsis = -1;
+    bool masked = false;
+    for (int e = 0; e < nindex; e++) {
+        if (!count_entry(op, e, device, &index[e], &used, &added, &ellipsis))
+            return false;
+        masked = masked || index[e].kind == DZ_INDEX_MASK;
+    }
+    if (used > in_ndim) {
+        dz_raise(DZ_ERR_INDEX, "%s: too many indices: %d given for an array of shape %s with %d dims%s", op, used,
+                 dz_shape_str(in_ndim, in_shape), in_ndim,
+                 masked ? " (a mask indexes as many axes as it has dims)" : "");
+        return false;
+    }
+    if (in_ndim + added > MAX_AXES) {
+        dz_raise(DZ_ERR_INDEX, "%s: %d DZ_NEWAXIS and 0-d mask entries; an index can have at most %d for an array "
+                 "with %d dims", op, added, MAX_AXES - in_ndim, in_ndim);
+        return false;
+    }
+    L->n = 0;
+    int d = 0; /* the next axis of x */
+    for (int e = 0; e < nindex; e++) {
+        const dz_index *ix = &index[e];
+        if (ix->kind == DZ_INDEX_ELLIPSIS)
+            for (int k = 0; k < in_ndim - used; k++, d++)
+                add_axis(L, in_shape[d], d, &whole_axis);
+        else if (ix->kind == DZ_INDEX_NEWAXIS)
+            add_axis(L, 1, -1, &whole_axis);
+        else if (ix->kind == DZ_INDEX_MASK && ix->array->ndim == 0)
+            add_axis(L, 1, -1, ix);
+        else
+            for (int k = 0; k < axes_of(ix); k++, d++)
+                add_axis(L, in_shape[d], d, ix);
+    }
+    for (; d < in_ndim; d++)
+        add_axis(L, in_shape[d], d, &whole_axis);
+    L->adjacent = advanced_adjacent(nindex, index);
+    return true;
 }
 
 /* ---- resolving an index -------------------------------------------------- */
@@ -117,7 +270,8 @@ static bool resolve_array(const char *op, int axis, int64_t size, dz_device devi
     }
     if (!dz_dtype_is_integer(a->dtype)) {
         dz_raise(DZ_ERR_DTYPE, "%s: the index array for axis %d is %s; index arrays must be int32 or int64 "
-                 "(dz_array_astype)", op, axis, dz_dtype_name(a->dtype));
+                 "(dz_array_astype)%s", op, axis, dz_dtype_name(a->dtype),
+                 a->dtype == DZ_BOOL ? "; a bool array is a mask: DZ_MASK" : "");
         return false;
     }
     if (a->device != DZ_CPU && a->device != device) {
@@ -149,19 +303,67 @@ static bool resolve_array(const char *op, int axis, int64_t size, dz_device devi
     return true;
 }
 
-static bool resolve_axis(const char *op, int axis, int64_t size, dz_device device, const dz_index *ix,
+/* The nonzero coordinates of mask m over the axes it indexes (sizes: theirs):
+ * out[d] = (count,) i64 positions on axis d, on `device`, in C order of the
+ * true entries; a 0-d mask gives one array of zeros on its new axis. */
+static bool resolve_mask(const char *op, int axis, const int64_t *sizes, dz_device device, const dz_array *m,
                          axis_index *out)
 {
-    static const dz_index whole = {.kind = DZ_INDEX_SLICE, .step = 1};
-    if (!ix)
-        ix = &whole;
-    switch (ix->kind) {
-    case DZ_INDEX_INT: return resolve_int(op, axis, size, ix->i, out);
-    case DZ_INDEX_SLICE: return resolve_slice(op, axis, size, ix, out);
-    case DZ_INDEX_ARRAY: return resolve_array(op, axis, size, device, ix->array, out);
+    for (int d = 0; d < m->ndim; d++)
+        if (m->shape[d] != sizes[d]) {
+            dz_raise(DZ_ERR_SHAPE, "%s: the mask of shape %s does not match the indexed array along axis %d: the "
+                     "axis has size %" PRId64 " but the mask's dim %d has size %" PRId64 "; a mask must have the "
+                     "shape of the axes it indexes, here %s", op, DZ_SHAPE_OF(m), axis + d, sizes[d], d,
+                     m->shape[d], dz_shape_str(m->ndim, sizes));
+            return false;
+        }
+    /* The count of true entries is the result's length, and no primitive
+     * compacts an array: the mask is read on a host view, which synchronises
+     * with a device. */
+    dz_host_view view;
+    const uint8_t *flags = dz_host_view_read(&view, m);
+    if (!flags)
+        return false;
+    int64_t count = 0;
+    for (int64_t i = 0; i < m->size; i++)
+        count += flags[i] != 0;
+    int k = m->ndim > 0 ? m->ndim : 1;
+    int64_t *coords = dz_xmalloc((size_t)k * (size_t)(count > 0 ? count : 1) * sizeof *coords); // (k, count)
+    int64_t c[DZ_MAX_NDIM] = {0}, j = 0;
+    for (int64_t i = 0; i < m->size; i++) {
+        if (flags[i]) {
+            for (int d = 0; d < k; d++)
+                coords[d * count + j] = c[d];
+            j++;
+        }
+        for (int d = m->ndim - 1; d >= 0 && ++c[d] == m->shape[d]; d--)
+            c[d] = 0;
     }
-    dz_raise(DZ_ERR_VALUE, "%s: index entry %d has unknown kind %d", op, axis, (int)ix->kind);
-    return false;
+    dz_host_view_close(&view);
+    bool ok = true;
+    for (int d = 0; d < k; d++) {
+        dz_array *p = ok ? dz_indices_from_host(device, count, coords + d * count) : NULL;
+        out[d] = (axis_index){DZ_INDEX_ARRAY, 0, 0, 0, p};
+        ok = p != NULL;
+    }
+    free(coords);
+    return ok;
+}
+
+/* Resolves the entry of layout axis a into ax[a], and a mask's into the
+ * next axes it indexes too; false on error. */
+static bool resolve_axis(const char *op, const index_layout *L, int a, dz_device device, axis_index *ax)
+{
+    const dz_index *ix = L->entry[a];
+    int axis = L->axis[a];
+    int64_t size = L->shape[a];
+    if (ix->kind == DZ_INDEX_MASK)
+        return resolve_mask(op, axis, &L->shape[a], device, ix->array, &ax[a]);
+    if (ix->kind == DZ_INDEX_INT)
+        return resolve_int(op, axis, size, ix->i, &ax[a]);
+    if (ix->kind == DZ_INDEX_ARRAY)
+        return resolve_array(op, axis, size, device, ix->array, &ax[a]);
+    return resolve_slice(op, axis, size, ix, &ax[a]); /* slices and the whole axes of layout_index */
 }
 
 /* ---- building a plan ----------------------------------------------------- */
@@ -237,36 +439,30 @@ static dz_array *array_offsets(const axis_index *ax, int n, const int64_t *strid
     return sum;
 }
 
-/* The index arrays' dims go where the arrays' axes are when those (with the
- * int entries) are next to each other, else first (NumPy's rule). */
-static int advanced_position(const axis_index *ax, int n)
+/* The index arrays' dims go where the arrays' axes are when those entries
+ * (with the int entries) are next to each other, else first (NumPy's rule):
+ * after the sliced axes before them, or at 0. */
+static int advanced_position(const axis_index *ax, int n, bool adjacent)
 {
-    int first = -1, last = -1, count = 0, sliced_before = 0;
-    for (int a = 0; a < n; a++) {
-        if (ax[a].kind == DZ_INDEX_SLICE) {
-            sliced_before += first < 0;
-            continue;
-        }
-        first = first < 0 ? a : first;
-        last = a;
-        count++;
-    }
-    return last - first + 1 == count ? sliced_before : 0;
+    int sliced_before = 0;
+    while (sliced_before < n && ax[sliced_before].kind == DZ_INDEX_SLICE)
+        sliced_before++;
+    return adjacent ? sliced_before : 0;
 }
 
 /* The general case: slices become strided dims, ints a fixed offset, index
  * arrays one table of offsets. */
-static bool plan_general(const char *op, index_plan *p, const axis_index *ax)
+static bool plan_general(const char *op, index_plan *p, const index_layout *L, const axis_index *ax)
 {
-    int n = p->in_ndim, bdims = 0;
-    int64_t strides[DZ_MAX_NDIM], bshape[DZ_MAX_NDIM];
+    int n = L->n, bdims = 0;
+    int64_t strides[MAX_AXES], bshape[DZ_MAX_NDIM];
     bool advanced = false;
-    contiguous_strides(n, p->in_shape, strides);
+    contiguous_strides(n, L->shape, strides);
     for (int a = 0; a < n; a++)
         advanced = advanced || ax[a].kind == DZ_INDEX_ARRAY;
     if (advanced && !broadcast_positions(op, ax, n, &bdims, bshape))
         return false;
-    int at = advanced ? advanced_position(ax, n) : -1;
+    int at = advanced ? advanced_position(ax, n, L->adjacent) : -1;
     for (int a = 0; a < n; a++) {
         if (p->out_ndim == at) { /* B's dims, offsets from the table */
             p->spec.offsets_axis = at;
@@ -292,25 +488,26 @@ static bool plan_general(const char *op, index_plan *p, const axis_index *ax)
     return !advanced || p->offsets;
 }
 
-/* x[idx] on axis 0 with every other axis whole: rows of a table. */
-static bool is_rows(const axis_index *ax, int n, const int64_t *shape)
+/* x[idx] on x's axis 0 with every other axis whole (new axes of size 1
+ * included): rows of a table. */
+static bool is_rows(const index_layout *L, const axis_index *ax)
 {
-    if (n == 0 || ax[0].kind != DZ_INDEX_ARRAY)
+    if (L->n == 0 || L->axis[0] != 0 || ax[0].kind != DZ_INDEX_ARRAY)
         return false;
-    for (int a = 1; a < n; a++)
-        if (ax[a].kind != DZ_INDEX_SLICE || ax[a].start != 0 || ax[a].step != 1 || ax[a].len != shape[a])
+    for (int a = 1; a < L->n; a++)
+        if (ax[a].kind != DZ_INDEX_SLICE || ax[a].start != 0 || ax[a].step != 1 || ax[a].len != L->shape[a])
             return false;
     return true;
 }
 
-static bool plan_rows(const char *op, index_plan *p, const axis_index *ax)
+static bool plan_rows(const char *op, index_plan *p, const index_layout *L, const axis_index *ax)
 {
     const dz_array *pos = ax[0].positions;
     for (int d = 0; d < pos->ndim; d++)
         if (!add_out_dim(op, p, pos->shape[d], 0))
             return false;
-    for (int a = 1; a < p->in_ndim; a++)
-        if (!add_out_dim(op, p, p->in_shape[a], 0))
+    for (int a = 1; a < L->n; a++)
+        if (!add_out_dim(op, p, L->shape[a], 0))
             return false;
     p->rows = dz_array_retain(ax[0].positions);
     return true;
@@ -320,29 +517,23 @@ static bool plan_rows(const char *op, index_plan *p, const axis_index *ax)
 static index_plan *plan_new(const char *op, dz_device device, int in_ndim, const int64_t *in_shape, int nindex,
                             const dz_index *index)
 {
-    if (nindex < 0 || nindex > in_ndim) {
-        dz_raise(DZ_ERR_INDEX, "%s: too many indices: %d given for an array of shape %s with %d dims", op,
-                 nindex, dz_shape_str(in_ndim, in_shape), in_ndim);
+    index_layout L;
+    if (!layout_index(op, device, in_ndim, in_shape, nindex, index, &L))
         return NULL;
-    }
-    if (nindex > 0 && !index) {
-        dz_raise(DZ_ERR_NULL, "%s: index is NULL but nindex is %d", op, nindex);
-        return NULL;
-    }
-    axis_index ax[DZ_MAX_NDIM] = {{0}};
+    axis_index ax[MAX_AXES] = {{0}};
     bool ok = true;
-    for (int a = 0; ok && a < in_ndim; a++)
-        ok = resolve_axis(op, a, in_shape[a], device, a < nindex ? &index[a] : NULL, &ax[a]);
+    for (int a = 0; ok && a < L.n; a += axes_of(L.entry[a]))
+        ok = resolve_axis(op, &L, a, device, ax);
     index_plan *p = dz_xcalloc(1, sizeof *p);
     p->refcount = 1;
     p->in_ndim = in_ndim;
     for (int a = 0; a < in_ndim; a++)
         p->in_shape[a] = in_shape[a];
     if (ok)
-        ok = is_rows(ax, in_ndim, in_shape) ? plan_rows(op, p, ax) : plan_general(op, p, ax);
+        ok = is_rows(&L, ax) ? plan_rows(op, p, &L, ax) : plan_general(op, p, &L, ax);
     if (ok)
         ok = dz_check_shape(op, "the result shape", p->out_ndim, p->out_shape);
-    for (int a = 0; a < in_ndim; a++)
+    for (int a = 0; a < L.n; a++)
         dz_array_release(ax[a].positions);
     if (!ok) {
         plan_release(p);
