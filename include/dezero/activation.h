@@ -41,6 +41,11 @@ DZ_API dz_variable *dz_clip(dz_variable *x, double lo, double hi);
  * 0 <= ratio < 1. In test mode y is x itself. */
 DZ_API dz_variable *dz_dropout(dz_variable *x, double ratio, dz_rng *rng);
 
+/* PyTorch's F.gelu: x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2)) (approximate='none'),
+ * or with `tanh_approximation` 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3)))
+ * (approximate='tanh'). Differentiable to any order. */
+DZ_API dz_variable *dz_gelu(dz_variable *x, bool tanh_approximation);
+
 #ifdef __cplusplus
 }
 #endif

@@ -34,6 +34,14 @@ DZ_API dz_layer *dz_rnn_layer_new(int64_t hidden_size, int64_t in_size, dz_dtype
  * c = f * c_prev + i * u; h = o * tanh(c). State kept until reset. */
 DZ_API dz_layer *dz_lstm_layer_new(int64_t hidden_size, int64_t in_size, dz_dtype dtype, dz_rng *rng);
 
+/* dz_gelu as a layer (no parameters). */
+DZ_API dz_layer *dz_gelu_layer_new(bool tanh_approximation);
+
+/* dz_dropout(x, ratio, rng) as a layer (no parameters): the identity when not
+ * training. ratio in [0, 1); rng (NULL = the default generator) must outlive
+ * the layer. */
+DZ_API dz_layer *dz_dropout_layer_new(double ratio, dz_rng *rng);
+
 #ifdef __cplusplus
 }
 #endif

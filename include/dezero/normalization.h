@@ -1,8 +1,6 @@
-/* Normalization and the layers around it (src/functions/normalization.c,
- * src/functions/gelu.c, src/layers/normalization.c,
- * src/layers/activation_layers.c): DeZero's batch_norm and BatchNorm,
- * PyTorch's layer_norm and LayerNorm, GELU in both of PyTorch's forms, and
- * layers for GELU and dropout. The functions return a new Variable
+/* Normalization and its layers (src/functions/normalization.c,
+ * src/layers/normalization.c): DeZero's batch_norm and BatchNorm, PyTorch's
+ * layer_norm and LayerNorm. The functions return a new Variable
  * (scope-owned, see variable.h), or NULL after a user error; inputs are f32
  * or f64. The layers are freed with dz_layer_free. */
 #ifndef DEZERO_NORMALIZATION_H
@@ -43,11 +41,6 @@ DZ_API dz_variable *dz_batch_norm(dz_variable *x, dz_variable *gamma, dz_variabl
  * eps is 1e-5. Differentiable to any order. */
 DZ_API dz_variable *dz_layer_norm(dz_variable *x, int ndim, dz_variable *gamma, dz_variable *beta, double eps);
 
-/* PyTorch's F.gelu: x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2)) (approximate='none'),
- * or with `tanh_approximation` 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3)))
- * (approximate='tanh'). Differentiable to any order. */
-DZ_API dz_variable *dz_gelu(dz_variable *x, bool tanh_approximation);
-
 /* DeZero's BatchNorm: dz_batch_norm with decay 0.9 and eps 2e-5 on its
  * parameters "avg_mean", "avg_var", "gamma", "beta", all lazy: made at the
  * first forward as zeros, ones, ones, zeros of (C,), C = x's dim 1, in x's
@@ -61,14 +54,6 @@ DZ_API dz_layer *dz_batch_norm_layer_new(void);
  * elementwise_affine, none otherwise. */
 DZ_API dz_layer *dz_layer_norm_layer_new(int ndim, const int64_t *normalized_shape, double eps,
                                          bool elementwise_affine, dz_dtype dtype);
-
-/* dz_gelu as a layer (no parameters). */
-DZ_API dz_layer *dz_gelu_layer_new(bool tanh_approximation);
-
-/* dz_dropout(x, ratio, rng) as a layer (no parameters): the identity when not
- * training. ratio in [0, 1); rng (NULL = the default generator) must outlive
- * the layer. */
-DZ_API dz_layer *dz_dropout_layer_new(double ratio, dz_rng *rng);
 
 #ifdef __cplusplus
 }

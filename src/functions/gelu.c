@@ -11,7 +11,7 @@
 #include "checks.h"
 #include "dezero/function.h"
 #include "dezero/math.h"
-#include "dezero/normalization.h"
+#include "dezero/activation.h"
 
 #define GELU_KAPPA 0.044715
 #define SQRT_2_OVER_PI 0.79788456080286535588   /* sqrt(2 / pi) */

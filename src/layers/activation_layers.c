@@ -3,7 +3,7 @@
  * the input; the layers check the input count. */
 #include "../core/internal.h"
 #include "dezero/activation.h"
-#include "dezero/normalization.h"
+#include "dezero/layers.h"
 #include "layer_internal.h"
 
 typedef struct {
