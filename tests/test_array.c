@@ -55,6 +55,13 @@ START_TEST(test_astype)
     tc_assert_values(i, (double[]){1, -2, 65504, 0}, 4, 0);
     dz_array *h = dz_array_astype(a, DZ_F16);
     tc_assert_values(h, (double[]){1.5, -2.5, 65504, 0}, 4, 1e-7);
+    /* float16 subnormals: NumPy's astype gives bits 0x200, 0x1, 0x3, 0x368, 0x1 */
+    dz_array *small = dz_array_from_buffer(DZ_F32, 1, DZ_SHAPE(5),
+                                           (float[]){0x1p-15f, 0x1p-24f, 0x3p-24f, 0x368p-24f, 0x1.8p-25f});
+    dz_array *hs = dz_array_astype(small, DZ_F16);
+    tc_assert_values(hs, (double[]){0x1p-15, 0x1p-24, 0x3p-24, 0x368p-24, 0x1p-24}, 5, 0);
+    dz_array_release(small);
+    dz_array_release(hs);
     dz_array *f = dz_array_astype(a, DZ_F32);
     ck_assert(fabs(dz_array_get(f, 3) - 1e-8) < 1e-15);
     dz_array *bo = dz_array_astype(a, DZ_BOOL);

@@ -677,6 +677,53 @@ START_TEST(test_fixture_layouts)
 }
 END_TEST
 
+/* make_npz_fixtures.non_ascii_arrays(): the keys in UTF-8; code page 437
+ * has the first three. */
+#define NNON_ASCII 4
+static const char *const non_ascii_keys[NNON_ASCII] = {"\xc3\xa4\xc3\xbc", "\xe2\x95\x94\xc3\x9f", "\xc2\xa0/W",
+                                                       "\xe6\x97\xa5\xe6\x9c\xac"};
+static const dz_dtype non_ascii_dtypes[NNON_ASCII] = {DZ_I64, DZ_F64, DZ_F32, DZ_I32};
+static const int64_t non_ascii_lengths[NNON_ASCII] = {2, 3, 1, 4};
+
+static const double *non_ascii_values(int i)
+{
+    static const double ramp[4] = {0, 1, 2, 3}, one[1] = {1};
+    return i == 2 ? one : ramp;
+}
+
+static dz_npz *non_ascii_npz(void)
+{
+    dz_npz *z = dz_npz_new();
+    for (int i = 0; i < NNON_ASCII; i++) {
+        dz_array *a = dz_array_from_buffer(DZ_F64, 1, &non_ascii_lengths[i], non_ascii_values(i));
+        dz_array *t = dz_array_astype(a, non_ascii_dtypes[i]);
+        ck_assert_int_eq(dz_npz_add(z, non_ascii_keys[i], t), DZ_OK);
+        dz_array_release(a);
+        dz_array_release(t);
+    }
+    return z;
+}
+
+/* z holds the first n non-ASCII arrays, in order. */
+static void assert_non_ascii(const dz_npz *z, int n)
+{
+    ck_assert_int_eq(dz_npz_count(z), n);
+    for (int i = 0; i < n; i++) {
+        ck_assert_str_eq(dz_npz_name(z, i), non_ascii_keys[i]);
+        assert_array(dz_npz_get(z, non_ascii_keys[i]), non_ascii_dtypes[i], 1, &non_ascii_lengths[i],
+                     non_ascii_values(i));
+    }
+}
+
+START_TEST(test_fixture_cp437_names)
+{
+    /* names without the UTF-8 flag are code page 437, as np.load reads them */
+    dz_npz *z = load_fixture("cp437.npz");
+    assert_non_ascii(z, 3);
+    dz_npz_free(z);
+}
+END_TEST
+
 START_TEST(test_fixture_special)
 {
     dz_npz *z = load_fixture("special.npz");
@@ -1120,6 +1167,7 @@ static Suite *npz_suite(void)
     tcase_add_test(npz, test_npz_streamed_vector);
     tcase_add_test(npz, test_fixture_standard);
     tcase_add_test(npz, test_fixture_layouts);
+    tcase_add_test(npz, test_fixture_cp437_names);
     tcase_add_test(npz, test_fixture_special);
     tcase_add_test(npz, test_fixture_refused);
     suite_add_tcase(s, npz);
@@ -1163,6 +1211,9 @@ START_TEST(test_numpy_loads_ours)
         snprintf(name, sizeof name, "c_%s.npy", standard[i].name);
         ck_assert_int_eq(dz_npy_save(tmp_path(name), dz_npz_get(z, standard[i].name)), DZ_OK);
     }
+    dz_npz *names = non_ascii_npz();
+    ck_assert_int_eq(dz_npz_save(names, tmp_path("c_names.npz"), false), DZ_OK);
+    dz_npz_free(names);
     run_numpy("check");
     dz_npz_free(z);
     remove_tmpdir();
@@ -1194,6 +1245,16 @@ START_TEST(test_we_load_numpys)
         free(got.p);
     }
     dz_npz_free(c);
+    dz_npz *keyed = load_path(tmp_path("np_names.npz")); /* UTF-8 names, flagged */
+    assert_non_ascii(keyed, NNON_ASCII);
+    bytes want = slurp(tmp_path("np_names.npz")), got = encode(keyed, false, lay, DZ_ZIP64_LIMIT);
+    assert_bytes_eq(got.p, got.n, want.p, want.n);
+    free(want.p);
+    free(got.p);
+    dz_npz_free(keyed);
+    keyed = load_path(tmp_path("np_names_cp437.npz"));
+    assert_non_ascii(keyed, NNON_ASCII - 1);
+    dz_npz_free(keyed);
     free(info.p);
     remove_tmpdir();
 }

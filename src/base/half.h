@@ -46,7 +46,7 @@ DZ_HALF_FN uint16_t dz_float_to_half(float f)
         if (abs < 0x33000000u)
             return (uint16_t)sign;
         uint32_t mant = (abs & 0x7fffffu) | 0x800000u;
-        int shift = 126 - (int)(abs >> 23);
+        int shift = 125 - (int)(abs >> 23); /* half = mant >> (shift + 1) */
         uint32_t half = mant >> (shift + 1), rest = mant & ((2u << shift) - 1), mid = 1u << shift;
         if (rest > mid || (rest == mid && (half & 1)))
             half++;

@@ -193,6 +193,62 @@ static dz_status check_entry(const dz_zip_reader *r, const dz_zip_entry *e, unsi
     return DZ_OK;
 }
 
+/* Member names without the UTF-8 flag (general purpose bit 11) are code
+ * page 437, as CPython's zipfile (and so np.load) decodes them: bytes below
+ * 0x80 are ASCII, these are the code points of 0x80..0xFF. */
+static const uint16_t CP437_HIGH[128] = {
+    0x00c7, 0x00fc, 0x00e9, 0x00e2, 0x00e4, 0x00e0, 0x00e5, 0x00e7,
+    0x00ea, 0x00eb, 0x00e8, 0x00ef, 0x00ee, 0x00ec, 0x00c4, 0x00c5,
+    0x00c9, 0x00e6, 0x00c6, 0x00f4, 0x00f6, 0x00f2, 0x00fb, 0x00f9,
+    0x00ff, 0x00d6, 0x00dc, 0x00a2, 0x00a3, 0x00a5, 0x20a7, 0x0192,
+    0x00e1, 0x00ed, 0x00f3, 0x00fa, 0x00f1, 0x00d1, 0x00aa, 0x00ba,
+    0x00bf, 0x2310, 0x00ac, 0x00bd, 0x00bc, 0x00a1, 0x00ab, 0x00bb,
+    0x2591, 0x2592, 0x2593, 0x2502, 0x2524, 0x2561, 0x2562, 0x2556,
+    0x2555, 0x2563, 0x2551, 0x2557, 0x255d, 0x255c, 0x255b, 0x2510,
+    0x2514, 0x2534, 0x252c, 0x251c, 0x2500, 0x253c, 0x255e, 0x255f,
+    0x255a, 0x2554, 0x2569, 0x2566, 0x2560, 0x2550, 0x256c, 0x2567,
+    0x2568, 0x2564, 0x2565, 0x2559, 0x2558, 0x2552, 0x2553, 0x256b,
+    0x256a, 0x2518, 0x250c, 0x2588, 0x2584, 0x258c, 0x2590, 0x2580,
+    0x03b1, 0x00df, 0x0393, 0x03c0, 0x03a3, 0x03c3, 0x00b5, 0x03c4,
+    0x03a6, 0x0398, 0x03a9, 0x03b4, 0x221e, 0x03c6, 0x03b5, 0x2229,
+    0x2261, 0x00b1, 0x2265, 0x2264, 0x2320, 0x2321, 0x00f7, 0x2248,
+    0x00b0, 0x2219, 0x00b7, 0x221a, 0x207f, 0x00b2, 0x25a0, 0x00a0,
+};
+
+/* One code point below 0x10000 as UTF-8 at out; returns the bytes written. */
+static size_t put_utf8(unsigned code, char *out)
+{
+    if (code < 0x80) {
+        out[0] = (char)code;
+        return 1;
+    }
+    if (code < 0x800) {
+        out[0] = (char)(0xc0 | code >> 6);
+        out[1] = (char)(0x80 | (code & 0x3f));
+        return 2;
+    }
+    out[0] = (char)(0xe0 | code >> 12);
+    out[1] = (char)(0x80 | ((code >> 6) & 0x3f));
+    out[2] = (char)(0x80 | (code & 0x3f));
+    return 3;
+}
+
+/* A member name as CPython reads it, NUL-terminated and malloc'd: the bytes
+ * as they are when the UTF-8 flag is set, else decoded from code page 437. */
+static char *decode_name(const unsigned char *name, size_t len, uint16_t flags)
+{
+    char *out = dz_xmalloc(3 * len + 1);
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (flags & FLAG_UTF8 || name[i] < 0x80)
+            out[n++] = (char)name[i];
+        else
+            n += put_utf8(CP437_HIGH[name[i] - 0x80], out + n);
+    }
+    out[n] = '\0';
+    return out;
+}
+
 /* Central entry (46 bytes): 0 sig  4 made-by u16  6 needed u16  8 flags u16
  *   10 method u16  12 time u16  14 date u16  16 crc u32  20 csize u32
  *   24 usize u32  28 name-len u16  30 extra-len u16  32 comment-len u16
@@ -209,10 +265,8 @@ static dz_status read_central(const dz_zip_reader *r, const unsigned char **pp, 
     const unsigned char *name = p + CENTRAL_LEN;
     if (memchr(name, '\0', nlen))
         return dz_fail(DZ_ERR_FORMAT, "%s: central directory entry %zu has a NUL byte in its name", r->label, index);
-    e->name = dz_xmalloc(nlen + 1);
-    memcpy(e->name, name, nlen);
-    e->name[nlen] = '\0';
     e->flags = dz_le16(p + 8);
+    e->name = decode_name(name, nlen, e->flags);
     e->method = dz_le16(p + 10);
     e->crc = dz_le32(p + 16);
     e->csize = dz_le32(p + 20);
@@ -238,9 +292,16 @@ static dz_status read_local(const dz_zip_reader *r, dz_zip_entry *e, uint64_t di
     if (dir_offset - off - LOCAL_LEN < nlen + xlen)
         return dz_fail(DZ_ERR_FORMAT, "%s: member '%s': local header runs into the central directory", r->label,
                        e->name);
-    if (nlen != strlen(e->name) || memcmp(h + LOCAL_LEN, e->name, nlen) != 0)
-        return dz_fail(DZ_ERR_FORMAT, "%s: member '%s': the local header names it '%.*s'", r->label, e->name,
-                       (int)(nlen > 64 ? 64 : nlen), (const char *)h + LOCAL_LEN);
+    if (memchr(h + LOCAL_LEN, '\0', nlen))
+        return dz_fail(DZ_ERR_FORMAT, "%s: member '%s': the local header's name has a NUL byte", r->label, e->name);
+    char *local = decode_name(h + LOCAL_LEN, nlen, dz_le16(h + 6)); /* compared decoded, as CPython does */
+    bool same = strcmp(local, e->name) == 0;
+    dz_status st = same ? DZ_OK
+                        : dz_fail(DZ_ERR_FORMAT, "%s: member '%s': the local header names it '%.64s'", r->label,
+                                  e->name, local);
+    free(local);
+    if (!same)
+        return st;
     e->data_offset = off + LOCAL_LEN + nlen + xlen;
     if (e->csize > dir_offset - e->data_offset)
         return dz_fail(DZ_ERR_FORMAT, "%s: member '%s': %llu bytes of data at offset %llu run past the end", r->label,

@@ -25,7 +25,7 @@
 /* --- reader ------------------------------------------------------------- */
 
 typedef struct dz_zip_entry {
-    char *name; /* the central directory's name, NUL-terminated */
+    char *name; /* the central directory's name in UTF-8 (decoded from code page 437 without the UTF-8 flag) */
     uint16_t flags, method;
     uint32_t crc;
     uint64_t csize, usize;
