@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "backend/backend.h"
 #include "fixtures/conv_golden.h"
 #include "test_nn_common.h"
 
@@ -134,6 +135,81 @@ START_TEST(test_col2im_adjoint)
         ck_assert_double_eq_tol(lhs, rhs, 1e-9 * fmax(1.0, fabs(lhs)));
         dz_scope_end();
     }
+}
+END_TEST
+
+/* The CPU's fused im2col / col2im against the composite of primitives, bit
+ * for bit, in f32 and f64, on images big enough to be cut over threads
+ * (1 and 3): col2im must add each pixel's entries in the composite's order. */
+static const window fused_windows[] = {
+    {{3, 3}, {1, 1}, {0, 0}, false, false, {0, 0}},
+    {{3, 3}, {1, 1}, {0, 0}, true, false, {0, 0}},
+    {{3, 3}, {1, 1}, {1, 1}, false, false, {0, 0}},
+    {{3, 2}, {2, 1}, {1, 2}, false, false, {0, 0}},
+    {{3, 2}, {2, 1}, {1, 2}, true, false, {0, 0}},
+    {{2, 2}, {2, 2}, {0, 0}, false, false, {0, 0}},
+    {{2, 3}, {3, 2}, {2, 1}, true, false, {0, 0}},
+    {{5, 5}, {1, 1}, {4, 4}, false, false, {0, 0}}, /* windows wider than the image's rows: all padding */
+};
+
+/* im2col of x, then col2im of c (im2col's shape), on one path. */
+static void run_im2col_col2im(dz_variable *x, dz_variable *c, const window *w, bool fused, int threads,
+                              dz_array **col, dz_array **img)
+{
+    dz_backend_cpu_set_fused(fused);
+    dz_set_num_threads(threads);
+    dz_variable *cv = dz_im2col(x, w->k, w->s, w->p, w->to_matrix);
+    dz_variable *iv = dz_col2im(c, x->data->shape, w->k, w->s, w->p, w->to_matrix);
+    dz_backend_cpu_set_fused(!tc_fused_off);
+    ck_assert_msg(cv && iv, "%s", dz_last_error());
+    *col = dz_array_retain(cv->data);
+    *img = dz_array_retain(iv->data);
+}
+
+static void assert_same_bits(const dz_array *got, const dz_array *want, const char *what, size_t window,
+                             dz_dtype dtype)
+{
+    ck_assert(dz_array_same_shape(got, want));
+    int64_t differ = 0;
+    size_t es = dz_dtype_size(dtype);
+    for (int64_t i = 0; i < want->size; i++)
+        differ += memcmp((const char *)got->data + i * es, (const char *)want->data + i * es, es) != 0;
+    ck_assert_msg(differ == 0, "%s of window %zu (%s): %lld of %lld elements differ from the composite's", what,
+                  window, dz_dtype_name(dtype), (long long)differ, (long long)want->size);
+}
+
+START_TEST(test_fused_im2col_col2im_match_composite)
+{
+    int threads = dz_num_threads();
+    dz_rng rng;
+    dz_rng_seed(&rng, 150);
+    for (size_t i = 0; i < sizeof fused_windows / sizeof fused_windows[0]; i++)
+        for (int d = 0; d < 2; d++) {
+            const window *w = &fused_windows[i];
+            dz_dtype dtype = d ? DZ_F64 : DZ_F32;
+            dz_scope_begin();
+            dz_array *xa = dz_array_normal(&rng, dtype, 4, DZ_SHAPE(3, 7, 19, 23), 0, 1);
+            dz_variable *x = dz_variable_constant(xa, NULL);
+            const dz_array *col = dz_im2col(x, w->k, w->s, w->p, w->to_matrix)->data;
+            /* entries of many magnitudes, so that another order of the sums shows */
+            dz_array *value = dz_array_normal(&rng, dtype, col->ndim, col->shape, 0, 1);
+            dz_array *scale = dz_array_normal(&rng, dtype, col->ndim, col->shape, 0, 4);
+            dz_variable *c = dz_mul(dz_variable_constant(value, NULL), dz_exp(dz_variable_constant(scale, NULL)));
+            dz_array *want_col, *want_img;
+            run_im2col_col2im(x, c, w, false, 1, &want_col, &want_img);
+            for (int t = 1; t <= 3; t += 2) {
+                dz_array *got_col, *got_img;
+                run_im2col_col2im(x, c, w, true, t, &got_col, &got_img);
+                assert_same_bits(got_col, want_col, "im2col", i, dtype);
+                assert_same_bits(got_img, want_img, "col2im", i, dtype);
+                dz_array_release(got_col);
+                dz_array_release(got_img);
+            }
+            dz_array_release(want_col);
+            dz_array_release(want_img);
+            dz_scope_end();
+        }
+    dz_set_num_threads(threads);
 }
 END_TEST
 
@@ -580,6 +656,7 @@ static Suite *conv_suite(void)
     tcase_add_test(tc, test_im2col_values);
     tcase_add_test(tc, test_im2col_col2im_gradients);
     tcase_add_test(tc, test_col2im_adjoint);
+    tcase_add_test(tc, test_fused_im2col_col2im_match_composite);
     tcase_add_test(tc, test_conv_gradients);
     tcase_add_test(tc, test_deconv_gradients);
     tcase_add_test(tc, test_deconv_shapes);

@@ -500,6 +500,22 @@ static dz_variable *batch_norm_in(dz_variable *const *x, bool train)
 static dz_variable *f_batch_norm(dz_variable *const *x) { return batch_norm_in(x, true); }
 static dz_variable *f_batch_norm_test(dz_variable *const *x) { return batch_norm_in(x, false); }
 
+/* conv.h: x (2, 3, 5, 6); the cols are reshaped from 2-D inputs */
+#define K32 ((dz_size2){3, 2})
+#define S21 ((dz_size2){2, 1})
+#define P12 ((dz_size2){1, 2})
+OP(f_im2col, dz_im2col(x[0], DZ_SIZE2(3), DZ_SIZE2(1), DZ_SIZE2(1), false))
+OP(f_im2col_matrix, dz_im2col(x[0], K32, S21, P12, true))
+OP(f_col2im, dz_col2im(dz_reshape(x[0], 6, DZ_SHAPE(2, 3, 3, 3, 5, 6)), DZ_SHAPE(2, 3, 5, 6), DZ_SIZE2(3),
+                       DZ_SIZE2(1), DZ_SIZE2(1), false))
+OP(f_col2im_matrix, dz_col2im(x[0], DZ_SHAPE(2, 3, 5, 6), K32, S21, P12, true))
+OP(f_conv2d, dz_conv2d(x[0], x[1], x[2], DZ_SIZE2(1), DZ_SIZE2(1)))
+OP(f_conv2d_strided, dz_conv2d(x[0], x[1], NULL, S21, P12))
+OP(f_deconv2d, dz_deconv2d(x[0], x[1], x[2], DZ_SIZE2(2), DZ_SIZE2(1), DZ_SIZE2(0)))
+OP(f_max_pooling, dz_max_pooling(x[0], DZ_SIZE2(2), DZ_SIZE2(2), DZ_SIZE2(0)))
+OP(f_max_pooling_padded, dz_max_pooling(x[0], DZ_SIZE2(3), DZ_SIZE2(2), DZ_SIZE2(1)))
+OP(f_average_pooling, dz_average_pooling(x[0], DZ_SIZE2(3), DZ_SIZE2(2), DZ_SIZE2(1)))
+
 /* Split x (3, 5) into widths 1, 2, 2 and join the last and the first: the
  * middle piece gets no grad (zeros in the backward). */
 static dz_variable *f_split(dz_variable *const *x)
@@ -936,6 +952,18 @@ static const op_case op_cases[] = {
     {"linear without bias", f_linear_nobias, 2, {NORMAL(2, 4, 3), NORMAL(2, 3, 5)}, CLOSE},
     {"one_hot float32", f_one_hot_f32, 1, {INDEX(4, 2, 2, 3)}, EXACT | NO_GRAD},
     {"one_hot int32", f_one_hot_i32, 1, {INDEX(4, 2, 2, 3)}, EXACT | NO_GRAD},
+    /* conv.h */
+    {"im2col pad 1", f_im2col, 1, {NORMAL(4, 2, 3, 5, 6)}, EXACT | DOUBLE},
+    {"im2col matrix stride (2,1) pad (1,2)", f_im2col_matrix, 1, {NORMAL(4, 2, 3, 5, 6)}, EXACT | DOUBLE},
+    {"col2im pad 1", f_col2im, 1, {NORMAL(2, 54, 30)}, EXACT | DOUBLE},
+    {"col2im matrix stride (2,1) pad (1,2)", f_col2im_matrix, 1, {NORMAL(2, 54, 18)}, EXACT | DOUBLE},
+    {"conv2d pad 1", f_conv2d, 3, {NORMAL(4, 2, 3, 6, 6), NORMAL(4, 4, 3, 3, 3), NORMAL(1, 4)}, CLOSE | DOUBLE},
+    {"conv2d stride (2,1) pad (1,2)", f_conv2d_strided, 2, {NORMAL(4, 2, 3, 5, 6), NORMAL(4, 4, 3, 3, 2)}, CLOSE},
+    {"deconv2d stride 2 pad 1", f_deconv2d, 3, {NORMAL(4, 2, 3, 4, 4), NORMAL(4, 3, 2, 3, 3), NORMAL(1, 2)},
+     CLOSE | DOUBLE},
+    {"max_pooling 2x2", f_max_pooling, 1, {NORMAL(4, 2, 3, 6, 6)}, EXACT | DOUBLE},
+    {"max_pooling 3x3 stride 2 pad 1", f_max_pooling_padded, 1, {NORMAL(4, 2, 3, 7, 7)}, EXACT | DOUBLE},
+    {"average_pooling 3x3 stride 2 pad 1", f_average_pooling, 1, {NORMAL(4, 2, 3, 7, 7)}, CLOSE | DOUBLE},
     /* embedding.h */
     {"embedding", f_emb, 1, {W63}, EXACT | DOUBLE},
     {"embedding int32 idx", f_emb_int32, 1, {W63}, EXACT},

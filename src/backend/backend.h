@@ -107,6 +107,12 @@ typedef struct dz_gather_spec {
     const dz_array *offsets;        /* i64 source offsets over those dims, or NULL */
 } dz_gather_spec;
 
+/* A window of KH x KW moved by (SH, SW) over an image padded with (PH, PW)
+ * zeros on each side: the geometry of im2col and col2im. */
+typedef struct dz_conv_geom {
+    int64_t kh, kw, sh, sw, ph, pw;
+} dz_conv_geom;
+
 /* The optional fused kernels. A backend fills the ones it has and leaves the
  * others NULL: the op then runs a composite of the required primitives with
  * the same semantics (src/kernels). Each is here only because one pass is
@@ -140,6 +146,20 @@ typedef struct dz_backend_fused {
                                            double scale, const dz_array *gy, dz_array *gx);
     /* loss (0-d) = scale * sum(max(x, 0) - x * t + log1p(exp(-|x|))); x, t one shape. */
     void (*sigmoid_cross_entropy)(const dz_array *x, const dz_array *t, double scale, dz_array *loss);
+
+    /* ---- convolution kernels ---- */
+    /* Arguments: x (N, C, H, W) f32/f64; col (N, C, KH, KW, OH, OW), or
+     * (N*OH*OW, C*KH*KW) when to_matrix (the dims (N, OH, OW, C, KH, KW)),
+     * with OH = (H + 2 PH - KH) / SH + 1 and OW likewise. The padding is
+     * implicit: no padded image is made. */
+
+    /* col[n, c, i, j, y, x] = x[n, c, SH*y + i - PH, SW*x + j - PW], 0 where
+     * that pixel lies in the padding. */
+    void (*im2col)(const dz_array *x, const dz_conv_geom *g, bool to_matrix, dz_array *col);
+    /* x (no initial value needed) = the adjoint: each pixel is 0 plus the col
+     * entries im2col took from it, added in col's C order (the order of
+     * scatter_add over col, so the bits of that composite). */
+    void (*col2im)(const dz_array *col, const dz_conv_geom *g, bool to_matrix, dz_array *x);
 
     /* ---- embedding kernels ---- */
     /* Arguments: w (V, D) and gw (V, D); idx (N,) int32/int64 (any shape, read

@@ -2,12 +2,12 @@
  * backward; conv2d and deconv2d, each the other's input grad; and the weight
  * grad of both (DeZero's Conv2DGradW, made differentiable).
  *
- * im2col is one strided gather of the zero-padded image, col2im one ordered
- * scatter-add into a zero-padded image and a crop, unless the backend has
- * fused kernels for them. A convolution is then one batched matmul with no
- * transpose: W (OC, C*KH*KW) @ col (N, C*KH*KW, OH*OW) is y (N, OC, OH*OW),
- * already NCHW; its weight grad gy (N, OC, L) @ col^T sums over N in the
- * same call. */
+ * im2col and col2im are the backend's fused kernels where it has them, else
+ * one strided gather of the zero-padded image and one ordered scatter-add
+ * into a zero-padded image and a crop (the same bits). A convolution is then
+ * one batched matmul with no transpose: W (OC, C*KH*KW) @ col (N, C*KH*KW,
+ * OH*OW) is y (N, OC, OH*OW), already NCHW; its weight grad gy (N, OC, L) @
+ * col^T sums over N in the same call. */
 #include <stdlib.h>
 
 #include "../core/array_ops.h"
@@ -126,46 +126,70 @@ static void column_shape(const int64_t img[4], const dz_conv_geom *g, bool to_ma
     }
 }
 
-dz_array *dz_im2col_array(const dz_array *x, const dz_conv_geom *g, bool to_matrix)
+/* col = im2col(x) by a gather of the zero-padded image; false when out of
+ * memory for it. */
+static bool im2col_composite(const dz_array *x, const dz_conv_geom *g, bool to_matrix, dz_array *col)
 {
-    const int64_t *img = x->shape;
-    padded_image p = padded_of(img, g);
-    int ndim;
-    int64_t shape[6];
-    column_shape(img, g, to_matrix, &ndim, shape);
+    padded_image p = padded_of(x->shape, g);
     const dz_backend *be = dz_backend_of(x);
     dz_array *xp = has_pad(g) ? dz_array_empty_on(x->device, x->dtype, 4, DZ_SHAPE(p.n, p.c, p.hp, p.wp))
                               : dz_array_retain((dz_array *)x); // (N, C, Hp, Wp)
-    dz_array *col = xp ? dz_array_uninit_on(x->device, x->dtype, ndim, shape) : NULL;
-    if (col) {
-        if (has_pad(g)) {
-            dz_gather_spec inside = interior_spec(img, g);
-            be->scatter(x, &inside, xp);
-        }
-        dz_gather_spec spec = column_spec(img, g, to_matrix);
-        be->gather(xp, &spec, col);
+    if (!xp)
+        return false;
+    if (has_pad(g)) {
+        dz_gather_spec inside = interior_spec(x->shape, g);
+        be->scatter(x, &inside, xp);
+    }
+    dz_gather_spec spec = column_spec(x->shape, g, to_matrix);
+    be->gather(xp, &spec, col);
+    dz_array_release(xp);
+    return true;
+}
+
+dz_array *dz_im2col_array(const dz_array *x, const dz_conv_geom *g, bool to_matrix)
+{
+    int ndim;
+    int64_t shape[6];
+    column_shape(x->shape, g, to_matrix, &ndim, shape);
+    const dz_backend *be = dz_backend_of(x);
+    dz_array *col = dz_array_uninit_on(x->device, x->dtype, ndim, shape);
+    if (col && DZ_FUSED(be, im2col))
+        be->fused->im2col(x, g, to_matrix, col);
+    else if (col && !im2col_composite(x, g, to_matrix, col))
+        col = dz_failed_output(col);
+    return col;
+}
+
+/* img = col2im(col) by an ordered scatter-add into a zero-padded image and a
+ * crop; false when out of memory for it. */
+static bool col2im_composite(const dz_array *col, const dz_conv_geom *g, bool to_matrix, dz_array *img)
+{
+    padded_image p = padded_of(img->shape, g);
+    const dz_backend *be = dz_backend_of(col);
+    dz_array *xp = has_pad(g) ? dz_array_empty_on(col->device, col->dtype, 4, DZ_SHAPE(p.n, p.c, p.hp, p.wp))
+                              : dz_array_retain(img); // (N, C, Hp, Wp)
+    if (!xp)
+        return false;
+    if (!has_pad(g))
+        be->fill(xp, 0);
+    dz_gather_spec spec = column_spec(img->shape, g, to_matrix);
+    be->scatter_add(col, &spec, xp);
+    if (has_pad(g)) {
+        dz_gather_spec inside = interior_spec(img->shape, g);
+        be->gather(xp, &inside, img);
     }
     dz_array_release(xp);
-    return col;
+    return true;
 }
 
 dz_array *dz_col2im_array(const dz_array *col, const int64_t img_shape[4], const dz_conv_geom *g, bool to_matrix)
 {
-    padded_image p = padded_of(img_shape, g);
     const dz_backend *be = dz_backend_of(col);
-    dz_array *xp = dz_array_empty_on(col->device, col->dtype, 4, DZ_SHAPE(p.n, p.c, p.hp, p.wp)); /* zeros */
-    if (!xp)
-        return NULL;
-    dz_gather_spec spec = column_spec(img_shape, g, to_matrix);
-    be->scatter_add(col, &spec, xp);
-    if (!has_pad(g))
-        return xp;
     dz_array *img = dz_array_uninit_on(col->device, col->dtype, 4, img_shape); // (N, C, H, W)
-    if (img) {
-        dz_gather_spec inside = interior_spec(img_shape, g);
-        be->gather(xp, &inside, img);
-    }
-    dz_array_release(xp);
+    if (img && DZ_FUSED(be, col2im))
+        be->fused->col2im(col, g, to_matrix, img);
+    else if (img && !col2im_composite(col, g, to_matrix, img))
+        img = dz_failed_output(img);
     return img;
 }
 

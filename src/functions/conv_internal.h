@@ -7,13 +7,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "../backend/backend.h" /* dz_conv_geom: a window's geometry */
 #include "dezero/conv.h"
-
-/* A window of KH x KW moved by (SH, SW) over an image padded with (PH, PW)
- * zeros on each side. */
-typedef struct {
-    int64_t kh, kw, sh, sw, ph, pw;
-} dz_conv_geom;
 
 /* The number of window positions along a side: (size + 2 pad - k) / s + 1. */
 int64_t dz_conv_outsize(int64_t size, int64_t k, int64_t s, int64_t p);

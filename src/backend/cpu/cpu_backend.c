@@ -96,6 +96,9 @@ static const dz_backend_fused cpu_fused = {
     .softmax_cross_entropy = dz_cpu_softmax_cross_entropy,
     .softmax_cross_entropy_backward = dz_cpu_softmax_cross_entropy_backward,
     .sigmoid_cross_entropy = dz_cpu_sigmoid_cross_entropy,
+    /* convolution kernels */
+    .im2col = dz_cpu_im2col,
+    .col2im = dz_cpu_col2im,
     /* embedding kernels */
     .embedding_renorm = dz_cpu_embedding_renorm,
     .embedding_bag_sum = dz_cpu_embedding_bag_sum,

@@ -44,6 +44,10 @@ void dz_cpu_softmax_cross_entropy_backward(const dz_array *probs, const dz_array
                                            double scale, const dz_array *gy, dz_array *gx);
 void dz_cpu_sigmoid_cross_entropy(const dz_array *x, const dz_array *t, double scale, dz_array *loss);
 
+/* Convolution kernels (cpu_conv.c). */
+void dz_cpu_im2col(const dz_array *x, const dz_conv_geom *g, bool to_matrix, dz_array *col);
+void dz_cpu_col2im(const dz_array *col, const dz_conv_geom *g, bool to_matrix, dz_array *x);
+
 /* Optimizer kernels (cpu_optim.c). */
 void dz_cpu_sgd_step(const dz_sgd_scalars *s, dz_array *p, const dz_array *g, dz_array *buf);
 void dz_cpu_momentum_sgd_step(double lr, double momentum, dz_array *p, const dz_array *g, dz_array *v);

@@ -151,6 +151,7 @@ void index_range(const dz_array *idx, int64_t *min, int64_t *max);
 
 /* The fused kernels of each family fill their slots of the table. */
 void fill_nn_kernels(dz_backend_fused *f);
+void fill_conv_kernels(dz_backend_fused *f);
 void fill_optim_kernels(dz_backend_fused *f);
 void fill_embedding_kernels(dz_backend_fused *f);
 } // namespace dzc

@@ -168,6 +168,7 @@ extern "C" __attribute__((visibility("default"))) bool dz_cuda_module_open(const
         return false;
     dzc::backend = dzc::make_backend();
     dzc::fill_nn_kernels(&dzc::fused);
+    dzc::fill_conv_kernels(&dzc::fused);
     dzc::fill_optim_kernels(&dzc::fused);
     dzc::fill_embedding_kernels(&dzc::fused);
     dzc::set_fused(true);
