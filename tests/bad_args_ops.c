@@ -39,8 +39,9 @@ static dz_variable *no_data(void) { return dz_parameter_new(NULL, "W"); }
 
 /* ---- math.h: binary arithmetic ---------------------------------------------------- */
 
-/* What every binary op refuses: NULL, no data, an I/O dtype, mixed dtypes,
- * shapes that do not broadcast. */
+/* What every binary op refuses: NULL, no data, an I/O dtype (alone or with
+ * a compute dtype), shapes that do not broadcast (also across dtypes). Mixed
+ * compute dtypes promote, as NumPy's do. */
 static void binary_common(dz_variable *(*op)(dz_variable *, dz_variable *))
 {
     dz_variable *a = F32(2, 3), *b = F32(4), *c = F64(3), *u = U8(2, 3);
@@ -48,9 +49,14 @@ static void binary_common(dz_variable *(*op)(dz_variable *, dz_variable *))
     EXPECT_NULL(op(NULL, a), DZ_ERR_NULL);
     EXPECT_NULL(op(NULL, NULL), DZ_ERR_NULL);
     EXPECT_NULL(op(a, b), DZ_ERR_SHAPE);
-    EXPECT_NULL(op(a, c), DZ_ERR_DTYPE);
+    EXPECT_NULL(op(I32(4), c), DZ_ERR_SHAPE);
     EXPECT_NULL(op(u, u), DZ_ERR_DTYPE);
+    EXPECT_NULL(op(a, u), DZ_ERR_DTYPE);
     EXPECT_NULL(op(a, no_data()), DZ_ERR_STATE);
+    dz_variable *y = op(a, c);
+    BAD_ARGS_CHECK(y && y->data->dtype == DZ_F64);
+    y = op(I32(3), I64(2, 1));
+    BAD_ARGS_CHECK(y && y->data->dtype == (op == dz_div ? DZ_F64 : DZ_I64));
 }
 
 /* op on int data at the edges of the range gives the wrapped value, as NumPy. */
@@ -92,10 +98,12 @@ static void div_(void)
 {
     dz_scope_begin();
     binary_common(dz_div);
-    EXPECT_NULL(dz_div(I32(3), I32(3)), DZ_ERR_DTYPE);
-    EXPECT_NULL(dz_div(VALUES(DZ_I32, INT32_MIN), VALUES(DZ_I32, -1)), DZ_ERR_DTYPE);
-    EXPECT_NULL(dz_div(I64(3), F32(3)), DZ_ERR_DTYPE);
-    dz_variable *y = dz_div(VALUES(DZ_F64, 1, -1, 0), F64(3)); /* IEEE: inf, -inf, NaN */
+    dz_variable *y = dz_div(VALUES(DZ_I32, INT32_MIN, 1, 0), VALUES(DZ_I32, -1, 0, 0)); /* true division */
+    BAD_ARGS_CHECK(y && y->data->dtype == DZ_F64 && dz_array_get(y->data, 0) == 0x1p31 &&
+                   isinf(dz_array_get(y->data, 1)) && isnan(dz_array_get(y->data, 2)));
+    y = dz_div(I64(3), F32(3));
+    BAD_ARGS_CHECK(y && y->data->dtype == DZ_F64);
+    y = dz_div(VALUES(DZ_F64, 1, -1, 0), F64(3)); /* IEEE: inf, -inf, NaN */
     BAD_ARGS_CHECK(y && isinf(dz_array_get(y->data, 0)) && isnan(dz_array_get(y->data, 2)));
     dz_scope_end();
 }
@@ -166,8 +174,14 @@ static void pow_(void)
 {
     dz_scope_begin();
     EXPECT_NULL(dz_pow(NULL, 2), DZ_ERR_NULL);
-    EXPECT_NULL(dz_pow(I32(2), 2), DZ_ERR_DTYPE);
     EXPECT_NULL(dz_pow(U8(2), 2), DZ_ERR_DTYPE);
+    EXPECT_NULL(dz_pow(no_data(), 2), DZ_ERR_STATE);
+    EXPECT_NULL(dz_pow(I32(2), -1), DZ_ERR_VALUE); /* NumPy: negative integer powers of integers */
+    EXPECT_NULL(dz_pow(I64(2), 1e20), DZ_ERR_DTYPE);
+    dz_variable *y = dz_pow(VALUES(DZ_I32, -3, 0), 3);
+    BAD_ARGS_CHECK(y && y->data->dtype == DZ_I32 && dz_array_get(y->data, 0) == -27);
+    y = dz_pow(VALUES(DZ_I64, 4), 0.5);
+    BAD_ARGS_CHECK(y && y->data->dtype == DZ_F64 && dz_array_get(y->data, 0) == 2);
     EXPECT_QUIET(dz_pow(VALUES(DZ_F64, -1, 0), NAN));
     EXPECT_QUIET(dz_pow(VALUES(DZ_F64, -1, 0), -INFINITY));
     dz_scope_end();
@@ -175,23 +189,36 @@ static void pow_(void)
 
 /* ---- math.h: scalar forms ------------------------------------------------------------- */
 
-/* What an op with a scalar refuses on an integer input: a fraction, a value
- * outside the dtype's range, NaN and infinities. */
+/* The result dtype of op(x, c), or -1 when the call fails. */
+static int scalar_dtype(dz_variable *(*op)(dz_variable *, double), dz_variable *x, double c)
+{
+    dz_variable *y = op(x, c);
+    return y ? (int)y->data->dtype : -1;
+}
+
+/* What an op with a scalar refuses: NULL, no data, an I/O dtype, and for an
+ * integer input a whole number NumPy would not hold in a fixed dtype (outside
+ * [-2^63, 2^64)). Other scalars promote: integer inputs to int64 for whole
+ * numbers past int32, to float64 past int64 and for fractions, NaN and
+ * infinities; float32 to float64 for |c| >= 3.4e38. */
 static void integer_scalars(dz_variable *(*op)(dz_variable *, double))
 {
     dz_variable *i32 = I32(3), *i64 = I64(3);
     EXPECT_NULL(op(NULL, 1), DZ_ERR_NULL);
+    EXPECT_NULL(op(no_data(), 1), DZ_ERR_STATE);
     EXPECT_NULL(op(U8(3), 1), DZ_ERR_DTYPE);
-    EXPECT_NULL(op(i32, 0.5), DZ_ERR_DTYPE);
-    EXPECT_NULL(op(i32, 1e10), DZ_ERR_DTYPE);
-    EXPECT_NULL(op(i32, -3e9), DZ_ERR_DTYPE);
-    EXPECT_NULL(op(i64, 1e19), DZ_ERR_DTYPE);
-    EXPECT_NULL(op(i64, 0x1p63), DZ_ERR_DTYPE);
     EXPECT_NULL(op(i64, -1e300), DZ_ERR_DTYPE);
-    EXPECT_NULL(op(i64, NAN), DZ_ERR_DTYPE);
-    EXPECT_NULL(op(i64, INFINITY), DZ_ERR_DTYPE);
-    EXPECT_QUIET(op(F32(3), NAN));
-    EXPECT_QUIET(op(F32(3), 1e300));
+    EXPECT_NULL(op(i64, 0x1p64), DZ_ERR_DTYPE);
+    EXPECT_NULL(op(i32, -0x1.0000000000001p63), DZ_ERR_DTYPE);
+    BAD_ARGS_CHECK(scalar_dtype(op, i32, 0.5) == DZ_F64);
+    BAD_ARGS_CHECK(scalar_dtype(op, i32, 1e10) == DZ_I64);
+    BAD_ARGS_CHECK(scalar_dtype(op, i32, -3e9) == DZ_I64);
+    BAD_ARGS_CHECK(scalar_dtype(op, i64, 1e19) == DZ_F64);
+    BAD_ARGS_CHECK(scalar_dtype(op, i64, 0x1p63) == DZ_F64);
+    BAD_ARGS_CHECK(scalar_dtype(op, i64, NAN) == DZ_F64);
+    BAD_ARGS_CHECK(scalar_dtype(op, i64, INFINITY) == DZ_F64);
+    BAD_ARGS_CHECK(scalar_dtype(op, F32(3), NAN) == DZ_F32);
+    BAD_ARGS_CHECK(scalar_dtype(op, F32(3), 1e300) == DZ_F64);
 }
 
 static void add_scalar(void)
@@ -245,10 +272,13 @@ static void div_scalar(void)
 {
     dz_scope_begin();
     EXPECT_NULL(dz_div_scalar(NULL, 2), DZ_ERR_NULL);
-    EXPECT_NULL(dz_div_scalar(I32(2), 2), DZ_ERR_DTYPE);
-    EXPECT_NULL(dz_div_scalar(I64(2), 0), DZ_ERR_DTYPE);
     EXPECT_NULL(dz_div_scalar(U8(2), 2), DZ_ERR_DTYPE);
     EXPECT_NULL(dz_div_scalar(no_data(), 2), DZ_ERR_STATE);
+    EXPECT_NULL(dz_div_scalar(I64(2), 1e20), DZ_ERR_DTYPE);
+    dz_variable *y = dz_div_scalar(VALUES(DZ_I32, 7, 0), 2); /* true division */
+    BAD_ARGS_CHECK(y && y->data->dtype == DZ_F64 && dz_array_get(y->data, 0) == 3.5);
+    y = dz_div_scalar(VALUES(DZ_I64, 1, 0), 0);
+    BAD_ARGS_CHECK(y && isinf(dz_array_get(y->data, 0)) && isnan(dz_array_get(y->data, 1)));
     EXPECT_QUIET(dz_div_scalar(F32(2), 0));
     EXPECT_QUIET(dz_div_scalar(F32(2), NAN));
     dz_scope_end();
@@ -258,10 +288,32 @@ static void rdiv_scalar(void)
 {
     dz_scope_begin();
     EXPECT_NULL(dz_rdiv_scalar(1, NULL), DZ_ERR_NULL);
-    EXPECT_NULL(dz_rdiv_scalar(1, I32(2)), DZ_ERR_DTYPE);
-    EXPECT_NULL(dz_rdiv_scalar(1, VALUES(DZ_I64, 0)), DZ_ERR_DTYPE);
     EXPECT_NULL(dz_rdiv_scalar(1, U8(2)), DZ_ERR_DTYPE);
+    EXPECT_NULL(dz_rdiv_scalar(1, no_data()), DZ_ERR_STATE);
+    EXPECT_NULL(dz_rdiv_scalar(-1e300, I32(2)), DZ_ERR_DTYPE);
+    dz_variable *y = dz_rdiv_scalar(1, VALUES(DZ_I64, 0, 4));
+    BAD_ARGS_CHECK(y && y->data->dtype == DZ_F64 && isinf(dz_array_get(y->data, 0)) &&
+                   dz_array_get(y->data, 1) == 0.25);
     EXPECT_QUIET(dz_rdiv_scalar(1, F64(2)));
+    dz_scope_end();
+}
+
+static void astype(void)
+{
+    dz_scope_begin();
+    EXPECT_NULL(dz_astype(NULL, DZ_F32), DZ_ERR_NULL);
+    EXPECT_NULL(dz_astype(no_data(), DZ_F32), DZ_ERR_STATE);
+    EXPECT_NULL(dz_astype(U8(2), DZ_F32), DZ_ERR_DTYPE);
+    EXPECT_NULL(dz_astype(F32(2), DZ_U8), DZ_ERR_DTYPE);
+    EXPECT_NULL(dz_astype(F32(2), DZ_F16), DZ_ERR_DTYPE);
+    EXPECT_NULL(dz_astype(F32(2), (dz_dtype)99), DZ_ERR_DTYPE);
+    EXPECT_NULL(dz_astype(VALUES(DZ_F64, 1, NAN), DZ_I32), DZ_ERR_VALUE);
+    EXPECT_NULL(dz_astype(VALUES(DZ_F64, 0x1p31), DZ_I32), DZ_ERR_VALUE);
+    EXPECT_NULL(dz_astype(VALUES(DZ_F32, -INFINITY), DZ_I64), DZ_ERR_VALUE);
+    dz_variable *y = dz_astype(VALUES(DZ_I64, (double)INT64_MIN), DZ_I32); /* wraps, as NumPy's astype */
+    BAD_ARGS_CHECK(y && y->data->dtype == DZ_I32 && dz_array_get(y->data, 0) == 0);
+    y = dz_astype(VALUES(DZ_F64, 1e300), DZ_F32);
+    BAD_ARGS_CHECK(y && isinf(dz_array_get(y->data, 0)));
     dz_scope_end();
 }
 
@@ -545,8 +597,14 @@ static void matmul(void)
     EXPECT_NULL(dz_matmul(a, a), DZ_ERR_SHAPE);
     EXPECT_NULL(dz_matmul(F32(3), b), DZ_ERR_SHAPE);
     EXPECT_NULL(dz_matmul(a, SCALAR(DZ_F32)), DZ_ERR_SHAPE);
-    EXPECT_NULL(dz_matmul(a, F64(3, 4)), DZ_ERR_DTYPE);
     EXPECT_NULL(dz_matmul(I32(2, 3), I32(3, 4)), DZ_ERR_DTYPE);
+    EXPECT_NULL(dz_matmul(I32(2, 3), I64(3, 4)), DZ_ERR_DTYPE); /* an integer product */
+    EXPECT_NULL(dz_matmul(a, U8(3, 4)), DZ_ERR_DTYPE);
+    EXPECT_NULL(dz_matmul(a, F64(4, 4)), DZ_ERR_SHAPE);
+    dz_variable *y = dz_matmul(a, F64(3, 4)); /* promotes, as NumPy's matmul */
+    BAD_ARGS_CHECK(y && y->data->dtype == DZ_F64);
+    y = dz_matmul(I64(2, 3), b);
+    BAD_ARGS_CHECK(y && y->data->dtype == DZ_F64);
     EXPECT_NULL(dz_matmul(F32(2, 2, 3), F32(3, 3, 4)), DZ_ERR_SHAPE);
     EXPECT_QUIET(dz_matmul(F32(0, 3), F32(3, 0)));
     EXPECT_QUIET(dz_matmul(F32(2, 0), F32(0, 4)));
@@ -567,9 +625,13 @@ static void linear(void)
     EXPECT_NULL(dz_linear(x, F32(4, 3), b), DZ_ERR_SHAPE);
     EXPECT_NULL(dz_linear(F32(3), W, b), DZ_ERR_SHAPE);
     EXPECT_NULL(dz_linear(F32(1, 2, 3), W, b), DZ_ERR_SHAPE);
-    EXPECT_NULL(dz_linear(x, W, F64(4)), DZ_ERR_DTYPE);
-    EXPECT_NULL(dz_linear(x, F64(3, 4), b), DZ_ERR_DTYPE);
     EXPECT_NULL(dz_linear(I32(2, 3), I32(3, 4), NULL), DZ_ERR_DTYPE);
+    EXPECT_NULL(dz_linear(x, W, U8(4)), DZ_ERR_DTYPE);
+    EXPECT_NULL(dz_linear(x, F64(4, 3), b), DZ_ERR_SHAPE);
+    dz_variable *y = dz_linear(x, W, F64(4)); /* promotes, as NumPy */
+    BAD_ARGS_CHECK(y && y->data->dtype == DZ_F64);
+    y = dz_linear(x, F64(3, 4), b);
+    BAD_ARGS_CHECK(y && y->data->dtype == DZ_F64);
     EXPECT_QUIET(dz_linear(F32(0, 3), W, b));
     EXPECT_QUIET(dz_linear(F32(2, 0), F32(0, 4), b));
     dz_scope_end();
@@ -984,6 +1046,7 @@ const bad_args_case bad_args_ops[] = {
     {"dz_mul_scalar", mul_scalar},
     {"dz_div_scalar", div_scalar},
     {"dz_rdiv_scalar", rdiv_scalar},
+    {"dz_astype", astype},
     {"dz_exp", exp_},
     {"dz_log", log_},
     {"dz_sin", sin_},

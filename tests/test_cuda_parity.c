@@ -406,6 +406,7 @@ OP(f_neg, dz_neg(x[0]))
 OP(f_pow3, dz_pow(x[0], 3))
 OP(f_pow_half, dz_pow(x[0], 0.5))
 OP(f_pow_neg, dz_pow(x[0], -1.5))
+OP(f_pow_int, dz_pow(x[0], 7))
 OP(f_add_scalar, dz_add_scalar(x[0], 1.5))
 OP(f_sub_scalar, dz_sub_scalar(x[0], 0.7))
 OP(f_rsub_scalar, dz_rsub_scalar(2.5, x[0]))
@@ -997,6 +998,10 @@ static const op_case op_cases[] = {
     {"mul int64 wraps", f_mul, 2, {BIG_I64, BIG_I64}, EXACT | NO_GRAD},
     {"sub int64 broadcast", f_sub, 2, {BIG_I64, INDEX(1000, 1, 4)}, EXACT | NO_GRAD},
     {"neg int32", f_neg, 1, {BIG_I32}, EXACT | NO_GRAD},
+    {"pow int32 wraps", f_pow_int, 1, {BIG_I32}, EXACT | NO_GRAD},
+    /* mixed dtypes promote (NumPy): the int64 constant is cast on the device */
+    {"add float32 + int64 is float64", f_add, 2, {NORMAL(2, 3, 4), INDEX(1000, 1, 4)}, EXACT | DOUBLE},
+    {"mul float32 * int32 is float64", f_mul, 2, {NORMAL(2, 3, 4), INDEX32(1000, 2, 3, 1)}, EXACT},
     {"transpose int32", f_transpose, 1, {INDEX32(1000, 3, 2, 3, 4)}, EXACT | NO_GRAD},
     {"concat int64", f_concat, 3, {INDEX(9, 2, 2, 1), INDEX(9, 2, 2, 3), INDEX(9, 2, 2, 2)}, EXACT | NO_GRAD},
     {"get_item int64 W[idx]", f_item_take, 1, {INDEX(1000, 2, 6, 3)}, EXACT | NO_GRAD},

@@ -16,7 +16,10 @@ extern "C" {
 
 /* y = x W + b, x (N, in_size), W (in_size, out_size) ~ N(0, 1) * sqrt(1/in_size),
  * b zeros. in_size 0 = lazy: W is created at the first forward from x's last
- * dim (as DeZero), or by load_weights from the file's shape. */
+ * dim (as DeZero), or by load_weights from the file's shape. W and b have
+ * `dtype`; x may be float32 or float64 and promotes with them as in NumPy
+ * (float64 data through a float32 layer gives float64, the grads of W and b
+ * stay float32). */
 DZ_API dz_layer *dz_linear_layer_new(int64_t out_size, int64_t in_size, bool nobias, dz_dtype dtype, dz_rng *rng);
 
 /* Linear layers of the given output sizes ("l0", "l1", ...), with

@@ -14,13 +14,19 @@ extern "C" {
 /* a (..., M, K) @ b (..., K, N) -> (..., M, N). Leading (batch) dims broadcast
  * as in NumPy: (2, 1, M, K) @ (3, K, N) -> (2, 3, M, N). Both operands need at
  * least 2 dims: 1-D operands are refused (reshape a vector to (1, K) or
- * (K, 1)). f32 or f64, one dtype. Differentiable to any order. */
+ * (K, 1)). The dtypes promote as NumPy's matmul (the table of math.h: a
+ * float32 and a float64 operand give float64, an integer and a float operand
+ * float64; each grad comes back in its operand's dtype); the result must be
+ * float32 or float64 (integer products are refused). Differentiable to any
+ * order. */
 DZ_API dz_variable *dz_matmul(dz_variable *a, dz_variable *b);
 
 /* x (N, I) @ W (I, O) + b (O,) as one Function; b may be NULL (no bias, no
  * grad for it). Backward: gx = gy W^T, gW = x^T gy, gb = sum of gy's rows;
  * with create_graph it is built from dz_matmul / dz_transpose / dz_sum_to so it
- * differentiates again, otherwise it calls gemm directly. */
+ * differentiates again, otherwise it calls gemm directly. x, W and b
+ * promote to one dtype as in dz_matmul (float64 data through float32
+ * weights gives float64, and float32 grads for the weights). */
 DZ_API dz_variable *dz_linear(dz_variable *x, dz_variable *W, dz_variable *b);
 
 /* indices (any shape, int32/int64, values in 0..num_classes-1) ->

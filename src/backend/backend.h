@@ -54,9 +54,10 @@ typedef enum dz_unary_op {
     DZ_UNARY_TANH,
     DZ_UNARY_SQRT,
     DZ_UNARY_SQUARE,
-    DZ_UNARY_POW,         /* x ** p */
+    DZ_UNARY_POW,         /* x ** p; integers: p >= 0, by repeated squaring, wrapping */
     DZ_UNARY_ADD_SCALAR,  /* x + p */
     DZ_UNARY_MUL_SCALAR,  /* x * p */
+    DZ_UNARY_DIV_SCALAR,  /* x / p (a division, not x * (1 / p)) */
     DZ_UNARY_RSUB_SCALAR, /* p - x */
     DZ_UNARY_RDIV_SCALAR, /* p / x */
     DZ_UNARY_SIGMOID,

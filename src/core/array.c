@@ -469,9 +469,10 @@ static bool check_convertible(const char *op, const dz_array *a, dz_dtype dtype)
     return false;
 }
 
-dz_array *dz_array_astype(const dz_array *a, dz_dtype dtype)
+dz_array *dz_array_astype(const dz_array *a, dz_dtype dtype) { return dz_array_astype_for("dz_array_astype", a, dtype); }
+
+dz_array *dz_array_astype_for(const char *op, const dz_array *a, dz_dtype dtype)
 {
-    const char *op = "dz_array_astype";
     if (!dz_check_array(op, a) || !dz_check_dtype(op, dtype) || !check_convertible(op, a, dtype))
         return NULL;
     dz_array *y = dz_array_new_for(op, a->device, dtype, a->ndim, a->shape, false);

@@ -46,6 +46,8 @@ dz_array *dz_array_to_device_for(const char *op, const dz_array *a, dz_device de
 /* The reshape target (ndim, shape) of a, its -1 entry (at most one) resolved
  * into `resolved` (NumPy's rules); false after raising. */
 bool dz_resolve_reshape(const char *op, const dz_array *a, int ndim, const int64_t *shape, int64_t *resolved);
+/* dz_array_astype for `op`. */
+dz_array *dz_array_astype_for(const char *op, const dz_array *a, dz_dtype dtype);
 /* dz_array_reshape for `op`. */
 dz_array *dz_array_reshape_for(const char *op, const dz_array *a, int ndim, const int64_t *shape);
 

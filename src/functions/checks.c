@@ -64,9 +64,15 @@ bool dz_check_pair(const char *op, const dz_variable *a, const dz_variable *b)
 
 bool dz_check_broadcast(const char *op, const dz_variable *a, const dz_variable *b)
 {
+    return dz_check_pair(op, a, b) && dz_check_binary(op, a, b);
+}
+
+bool dz_check_binary(const char *op, const dz_variable *a, const dz_variable *b)
+{
     int ndim;
     int64_t shape[DZ_MAX_NDIM];
-    if (!dz_check_pair(op, a, b))
+    if (!dz_check_variable(op, a) || !dz_check_variable(op, b) ||
+        !dz_check_same_device(op, "the first input", a->data, "the second input", b->data))
         return false;
     if (!dz_broadcast_shapes(a->data->ndim, a->data->shape, b->data->ndim, b->data->shape, &ndim, shape)) {
         dz_raise(DZ_ERR_SHAPE, "%s: shapes %s and %s cannot broadcast", op, DZ_SHAPE_OF(a->data),

@@ -20,6 +20,9 @@ bool dz_check_same_device(const char *op, const char *what_a, const dz_array *a,
 bool dz_check_pair(const char *op, const dz_variable *a, const dz_variable *b);
 /* dz_check_pair, and the shapes broadcast. */
 bool dz_check_broadcast(const char *op, const dz_variable *a, const dz_variable *b);
+/* Both are valid, on one device, and their shapes broadcast; their dtypes
+ * may differ (the op promotes them, promote.h). */
+bool dz_check_binary(const char *op, const dz_variable *a, const dz_variable *b);
 
 /* (ndim, shape), called `what` in messages, is the shape of an array that can
  * exist: 0..DZ_MAX_NDIM dims, not NULL, no negative dim, and a size in bytes

@@ -10,8 +10,10 @@
 #include "dezero/config.h"
 #include "dezero/function.h"
 #include "dezero/linalg.h"
+#include "dezero/scope.h"
 #include "dezero/shape.h"
 #include "../core/op_helpers.h"
+#include "promote.h"
 
 
 /* ---- matmul ---------------------------------------------------------------- */
@@ -89,6 +91,14 @@ dz_variable *dz_matmul(dz_variable *a, dz_variable *b)
 {
     int ndim;
     int64_t shape[DZ_MAX_NDIM];
+    if (!dz_check_variable("dz_matmul", a) || !dz_check_variable("dz_matmul", b))
+        return NULL;
+    if (a->data->dtype != b->data->dtype) { /* the product of the operands cast to the promoted dtype */
+        dz_dtype dtype = dz_promote_types(a->data->dtype, b->data->dtype, false);
+        dz_scope_begin();
+        dz_variable *pa = dz_promote(a, dtype), *pb = dz_promote(b, dtype);
+        return dz_composite_result(pa && pb ? dz_matmul(pa, pb) : NULL);
+    }
     if (!dz_check_float("dz_matmul", a) || !dz_check_pair("dz_matmul", a, b) ||
         !matmul_shape(a->data, b->data, &ndim, shape))
         return NULL;
@@ -160,8 +170,23 @@ static bool linear_check(dz_variable *x, dz_variable *w, dz_variable *b)
     return false;
 }
 
+/* x, W and b cast to their promoted dtype, then linear. */
+static dz_variable *linear_promoted(dz_variable *x, dz_variable *W, dz_variable *b, dz_dtype dtype)
+{
+    dz_scope_begin();
+    dz_variable *px = dz_promote(x, dtype), *pw = dz_promote(W, dtype), *pb = b ? dz_promote(b, dtype) : NULL;
+    return dz_composite_result(px && pw && (pb || !b) ? dz_linear(px, pw, pb) : NULL);
+}
+
 dz_variable *dz_linear(dz_variable *x, dz_variable *W, dz_variable *b)
 {
+    const char *op = "dz_linear";
+    if (!dz_check_variable(op, x) || !dz_check_variable(op, W) || (b && !dz_check_variable(op, b)))
+        return NULL;
+    dz_dtype dtype = dz_promote_types(x->data->dtype, W->data->dtype, false);
+    dtype = b ? dz_promote_types(dtype, b->data->dtype, false) : dtype;
+    if (x->data->dtype != dtype || W->data->dtype != dtype || (b && b->data->dtype != dtype))
+        return linear_promoted(x, W, b, dtype);
     if (!linear_check(x, W, b))
         return NULL;
     const dz_array *xa = x->data;

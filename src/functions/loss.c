@@ -31,7 +31,7 @@ static dz_array *mean_all(const dz_array *x)
         ones[i] = 1;
     dz_array *kept = dz_array_reduce(DZ_REDUCE_SUM, x, ones);
     dz_array *sum = kept ? dz_array_reshape(kept, 0, NULL) : NULL;
-    dz_array *mean = sum ? dz_array_unary(DZ_UNARY_MUL_SCALAR, sum, 1.0 / (double)x->size) : NULL;
+    dz_array *mean = sum ? dz_array_unary(DZ_UNARY_DIV_SCALAR, sum, (double)x->size) : NULL;
     dz_array_release(kept);
     dz_array_release(sum);
     return mean;

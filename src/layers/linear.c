@@ -42,14 +42,14 @@ static dz_array *init_weight(const linear_layer *l, int64_t in_size)
     return dz_array_normal(l->rng, l->dtype, 2, DZ_SHAPE(in_size, l->out_size), 0.0, sqrt(1.0 / (double)in_size));
 }
 
-static bool same_kind(const dz_array *p, int ndim, const dz_array *x)
+static bool same_kind(const dz_array *p, int ndim, dz_dtype dtype, const dz_array *x)
 {
-    return p->ndim == ndim && p->dtype == x->dtype && p->device == x->device;
+    return p->ndim == ndim && p->dtype == dtype && p->device == x->device;
 }
 
-/* W (in, out) and b (out,) still have the input's dtype and device and
- * fitting shapes (a user may have replaced their data). */
-static bool check_params(const char *op, const dz_array *W, const dz_array *b, const dz_array *x)
+/* W (in, out) and b (out,) still have the layer's dtype, the input's device
+ * and fitting shapes (a user may have replaced their data). */
+static bool check_params(const char *op, const dz_array *W, const dz_array *b, dz_dtype dtype, const dz_array *x)
 {
     const dz_array *param = W ? W : b;
     if (param && param->device != x->device) {
@@ -58,16 +58,19 @@ static bool check_params(const char *op, const dz_array *W, const dz_array *b, c
                  dz_device_name(x->device));
         return false;
     }
-    bool fit = (!W || same_kind(W, 2, x)) && (!b || (same_kind(b, 1, x) && (!W || b->shape[0] == W->shape[1])));
+    bool fit = (!W || same_kind(W, 2, dtype, x)) &&
+               (!b || (same_kind(b, 1, dtype, x) && (!W || b->shape[0] == W->shape[1])));
     if (!fit)
-        dz_raise(DZ_ERR_STATE, "%s: this Linear layer's parameters (W %s %s, b %s %s) do not fit a %s input on the "
-                 "%s; their data was replaced", op, W ? dz_dtype_name(W->dtype) : "lazy", W ? DZ_SHAPE_OF(W) : "",
-                 b ? dz_dtype_name(b->dtype) : "none", b ? DZ_SHAPE_OF(b) : "", dz_dtype_name(x->dtype),
-                 x->device == DZ_CPU ? "CPU" : "GPU");
+        dz_raise(DZ_ERR_STATE, "%s: this Linear layer's parameters (W %s %s, b %s %s) do not fit a %s layer with "
+                 "an input on the %s; their data was replaced", op, W ? dz_dtype_name(W->dtype) : "lazy",
+                 W ? DZ_SHAPE_OF(W) : "", b ? dz_dtype_name(b->dtype) : "none", b ? DZ_SHAPE_OF(b) : "",
+                 dz_dtype_name(dtype), x->device == DZ_CPU ? "CPU" : "GPU");
     return fit;
 }
 
-/* x is a 2-D float input of the layer's dtype whose features match W. */
+/* x is a 2-D float input whose features match W. Its dtype may differ from
+ * the layer's: dz_linear promotes them as NumPy does (float64 data through a
+ * float32 layer gives float64, and float32 grads for W and b), as in DeZero. */
 static bool linear_check(const char *op, dz_layer *self, int n, dz_variable *const *x)
 {
     const linear_layer *l = (const linear_layer *)self;
@@ -79,11 +82,6 @@ static bool linear_check(const char *op, dz_layer *self, int n, dz_variable *con
         return false;
     const dz_array *a = x[0]->data, *W = dz_layer_param(self, "W")->data;
     const dz_variable *b = dz_layer_param(self, "b");
-    if (a->dtype != l->dtype) {
-        dz_raise(DZ_ERR_DTYPE, "%s: this Linear layer is %s but its input is %s; convert one of them", op,
-                 dz_dtype_name(l->dtype), dz_dtype_name(a->dtype));
-        return false;
-    }
     if (a->ndim != 2 || (W && a->shape[1] != W->shape[0])) {
         char in_size[32] = "in_size";
         if (W)
@@ -97,7 +95,7 @@ static bool linear_check(const char *op, dz_layer *self, int n, dz_variable *con
                  op, DZ_SHAPE_OF(a));
         return false;
     }
-    return check_params(op, W, b ? b->data : NULL, a) &&
+    return check_params(op, W, b ? b->data : NULL, l->dtype, a) &&
            (W || dz_linear_check_args(op, l->out_size, a->shape[1], l->dtype));
 }
 

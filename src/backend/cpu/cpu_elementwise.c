@@ -4,7 +4,7 @@
  * along a row an input is either contiguous or one repeated value. The loops
  * over a row vectorize; rows (or, for same-shape operands, ranges of elements)
  * run on several threads above DZ_GRAIN elements. Integer arithmetic (add,
- * sub, mul, neg, square, abs and the scalar forms) wraps around through
+ * sub, mul, neg, square, abs, pow and the scalar forms) wraps around through
  * unsigned arithmetic, as NumPy's does; integer division by 0 gives 0 and
  * INT_MIN / -1 wraps to INT_MIN. Reductions are in cpu_reduce.c. */
 #include <math.h>
@@ -246,6 +246,7 @@ DZ_FMA_CLONES static void patch_far_trig(float (*f)(float), const float *g, int6
         case DZ_UNARY_POW: LOOP(POW(X, p)) break;                                                  \
         case DZ_UNARY_ADD_SCALAR: LOOP(W(X) + W(p)) break;                                         \
         case DZ_UNARY_MUL_SCALAR: LOOP(W(X) * W(p)) break;                                         \
+        case DZ_UNARY_DIV_SCALAR: LOOP(DIV(X, p)) break;                                           \
         case DZ_UNARY_RSUB_SCALAR: LOOP(W(p) - W(X)) break;                                        \
         case DZ_UNARY_RDIV_SCALAR: LOOP(DIV(p, X)) break;                                          \
         case DZ_UNARY_SIGMOID: LOOP(TANH(X * (T)0.5) * (T)0.5 + (T)0.5) break;                     \
@@ -272,12 +273,24 @@ UNARY_SPAN(double, double, unary_span_f64, exp, log, sin, cos, tanh, sqrt, pow, 
 #define ICOS(v) cos((double)(v))
 #define ITANH(v) tanh((double)(v))
 #define ISQRT(v) sqrt((double)(v))
-#define IPOW(v, q) pow((double)(v), (double)(q))
+
+/* v ** q for an exponent q >= 0 by repeated squaring, wrapping around as
+ * NumPy's integer power does (a negative q gives 1: the functions refuse it). */
+static inline uint64_t ipow_wrap(uint64_t v, int64_t q)
+{
+    uint64_t r = 1;
+    for (; q > 0; q >>= 1, v *= v)
+        if (q & 1)
+            r *= v;
+    return r;
+}
+#define IPOW32(v, q) (int32_t)(uint32_t)ipow_wrap((uint64_t)(uint32_t)(v), q)
+#define IPOW64(v, q) (int64_t)ipow_wrap((uint64_t)(v), q)
 #define ILOG1P(v) log1p((double)(v))
 #define IEXPM1(v) expm1((double)(v))
-UNARY_SPAN(int32_t, uint32_t, unary_span_i32, IEXP, ILOG, ISIN, ICOS, ITANH, ISQRT, IPOW, ILOG1P, IEXPM1, IDIV,
+UNARY_SPAN(int32_t, uint32_t, unary_span_i32, IEXP, ILOG, ISIN, ICOS, ITANH, ISQRT, IPOW32, ILOG1P, IEXPM1, IDIV,
            PATCH_NONE)
-UNARY_SPAN(int64_t, uint64_t, unary_span_i64, IEXP, ILOG, ISIN, ICOS, ITANH, ISQRT, IPOW, ILOG1P, IEXPM1, IDIV,
+UNARY_SPAN(int64_t, uint64_t, unary_span_i64, IEXP, ILOG, ISIN, ICOS, ITANH, ISQRT, IPOW64, ILOG1P, IEXPM1, IDIV,
            PATCH_NONE)
 #undef LOOP
 #undef X

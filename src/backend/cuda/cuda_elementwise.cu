@@ -60,7 +60,16 @@ template <typename I, typename W> struct int_math {
     static DZ_HD T cos(T x) { return (T)::cos((double)x); }
     static DZ_HD T tanh(T x) { return (T)::tanh((double)x); }
     static DZ_HD T sqrt(T x) { return (T)::sqrt((double)x); }
-    static DZ_HD T pow(T x, T p) { return (T)::pow((double)x, (double)p); }
+    /* p >= 0 (the functions refuse negative integer powers): repeated
+     * squaring, wrapping as on the CPU */
+    static DZ_HD T pow(T x, T p)
+    {
+        U r = 1, v = (U)x;
+        for (; p > 0; p >>= 1, v *= v)
+            if (p & 1)
+                r *= v;
+        return (T)r;
+    }
     static DZ_HD T log1p(T x) { return (T)::log1p((double)x); }
     static DZ_HD T expm1(T x) { return (T)::expm1((double)x); }
     static DZ_HD T div(T a, T b) { return b == 0 ? 0 : b == -1 ? (T)-(U)a : a / b; }
@@ -92,6 +101,7 @@ template <typename M> struct unary_fn {
         case DZ_UNARY_POW: return M::pow(v, p);
         case DZ_UNARY_ADD_SCALAR: return (T)((U)v + (U)p);
         case DZ_UNARY_MUL_SCALAR: return (T)((U)v * (U)p);
+        case DZ_UNARY_DIV_SCALAR: return M::div(v, p);
         case DZ_UNARY_RSUB_SCALAR: return (T)((U)p - (U)v);
         case DZ_UNARY_RDIV_SCALAR: return M::div(p, v);
         case DZ_UNARY_SIGMOID: return M::tanh(v * (T)0.5) * (T)0.5 + (T)0.5;
