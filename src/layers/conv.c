@@ -158,24 +158,6 @@ static const dz_layer_ops conv2d_layer_ops = {.type = "Conv2d", .forward = conv_
 static const dz_layer_ops deconv2d_layer_ops = {.type = "Deconv2d", .forward = conv_layer_forward,
                                                 .check = conv_layer_check};
 
-/* Registers W (lazy when in_channels is 0) and b; false when memory runs out. */
-static bool add_params(const char *op, conv_layer *l, int64_t in_channels, bool nobias)
-{
-    dz_array *w = in_channels ? init_weight(l, in_channels) : NULL;
-    dz_array *b = nobias || (in_channels && !w) ? NULL : dz_array_zeros(l->dtype, 1, &l->out_channels);
-    if ((in_channels && !w) || (!nobias && !b)) {
-        dz_fail_under(op, DZ_ERR_NOMEM);
-        dz_array_release(w);
-        return false;
-    }
-    dz_scope_begin();
-    dz_layer_add_param(&l->base, "W", dz_parameter_new(w, "W"));
-    if (b)
-        dz_layer_add_param(&l->base, "b", dz_parameter_new(b, "b"));
-    dz_scope_end();
-    return true;
-}
-
 static dz_layer *conv_layer_new(const char *op, bool deconv, int64_t out_channels, dz_size2 kernel, dz_size2 stride,
                                 dz_size2 pad, bool nobias, dz_dtype dtype, int64_t in_channels, dz_rng *rng)
 {
@@ -191,7 +173,8 @@ static dz_layer *conv_layer_new(const char *op, bool deconv, int64_t out_channel
     l->dtype = dtype;
     l->rng = rng;
     l->deconv = deconv;
-    if (!add_params(op, l, in_channels, nobias)) {
+    dz_array *w = in_channels ? init_weight(l, in_channels) : NULL; /* NULL: lazy, or out of memory */
+    if (!dz_layer_add_weight_and_bias(op, &l->base, !in_channels, w, nobias, l->dtype, l->out_channels)) {
         dz_layer_free(&l->base);
         return NULL;
     }

@@ -39,6 +39,23 @@ dz_status dz_fail_under(const char *op, dz_status fallback)
     return dz_fail(code, "%s: %s", op, inner[0] ? inner : dz_status_name(code));
 }
 
+bool dz_layer_add_weight_and_bias(const char *op, dz_layer *layer, bool lazy, dz_array *w, bool nobias,
+                                  dz_dtype dtype, int64_t out_size)
+{
+    dz_array *b = nobias || (!lazy && !w) ? NULL : dz_array_zeros(dtype, 1, &out_size);
+    if ((!lazy && !w) || (!nobias && !b)) {
+        dz_fail_under(op, DZ_ERR_NOMEM);
+        dz_array_release(w);
+        return false;
+    }
+    dz_scope_begin();
+    dz_layer_add_param(layer, "W", dz_parameter_new(w, "W"));
+    if (b)
+        dz_layer_add_param(layer, "b", dz_parameter_new(b, "b"));
+    dz_scope_end();
+    return true;
+}
+
 /* ---- creating and freeing ---- */
 
 void dz_layer_init(dz_layer *layer, const dz_layer_ops *ops)

@@ -1,6 +1,6 @@
 /* What the layer and optimizer sources share (internal): the input check of
  * a layer's forward under the name of the public function that runs it, the
- * Linear constructor under a composite's name, the check of a device
+ * registration of a weight and a bias, the Linear constructor under a composite's name, the check of a device
  * argument, and re-recording an inner call's error under the public
  * function's name. Not installed. */
 #ifndef DEZERO_LAYER_INTERNAL_H
@@ -21,6 +21,13 @@ bool dz_linear_check_args(const char *op, int64_t out_size, int64_t in_size, dz_
 /* dz_linear_layer_new, its errors named `op` (a layer built of Linears). */
 dz_layer *dz_linear_layer_new_as(const char *op, int64_t out_size, int64_t in_size, bool nobias, dz_dtype dtype,
                                  dz_rng *rng);
+
+/* Registers the parameters "W" (w, or a lazy W when `lazy`) and "b" (zeros
+ * (out_size,) in `dtype`, unless nobias) of a Linear or a convolution; when
+ * memory runs out (w NULL and not lazy, or no b) raises naming `op`, releases
+ * w and returns false. */
+bool dz_layer_add_weight_and_bias(const char *op, dz_layer *layer, bool lazy, dz_array *w, bool nobias,
+                                  dz_dtype dtype, int64_t out_size);
 
 /* `device` is one this build can use; raises DZ_ERR_DEVICE naming `op`. */
 bool dz_check_device(const char *op, dz_device device);

@@ -116,24 +116,6 @@ static dz_variable *linear_forward(dz_layer *self, int n, dz_variable *const *x)
 
 static const dz_layer_ops linear_ops = {.type = "Linear", .forward = linear_forward, .check = linear_check};
 
-/* Registers W and b; false when memory runs out. */
-static bool add_params(const char *op, linear_layer *l, int64_t in_size, bool nobias)
-{
-    dz_array *w = in_size ? init_weight(l, in_size) : NULL;
-    dz_array *b = nobias || (in_size && !w) ? NULL : dz_array_zeros(l->dtype, 1, &l->out_size);
-    if ((in_size && !w) || (!nobias && !b)) {
-        dz_fail_under(op, DZ_ERR_NOMEM);
-        dz_array_release(w);
-        return false;
-    }
-    dz_scope_begin();
-    dz_layer_add_param(&l->base, "W", dz_parameter_new(w, "W"));
-    if (b)
-        dz_layer_add_param(&l->base, "b", dz_parameter_new(b, "b"));
-    dz_scope_end();
-    return true;
-}
-
 dz_layer *dz_linear_layer_new_as(const char *op, int64_t out_size, int64_t in_size, bool nobias, dz_dtype dtype,
                                   dz_rng *rng)
 {
@@ -144,7 +126,8 @@ dz_layer *dz_linear_layer_new_as(const char *op, int64_t out_size, int64_t in_si
     l->out_size = out_size;
     l->dtype = dtype;
     l->rng = rng;
-    if (!add_params(op, l, in_size, nobias)) {
+    dz_array *w = in_size ? init_weight(l, in_size) : NULL; /* NULL: lazy, or out of memory */
+    if (!dz_layer_add_weight_and_bias(op, &l->base, !in_size, w, nobias, l->dtype, l->out_size)) {
         dz_layer_free(&l->base);
         return NULL;
     }
