@@ -282,25 +282,6 @@ START_TEST(test_repeat_rows)
 }
 END_TEST
 
-/* Above DZ_GRAIN elements too (the sums then run in blocks): the composite is
- * the same reduction. */
-START_TEST(test_sum_rows)
-{
-    for (int d = 0; d < 2; d++)
-        for (size_t s = 0; s < N_ROW_SHAPES; s++) {
-            dz_array *x = normal(160 + s, float_dtypes[d], 2, row_shapes[s], 1), *y[2];
-            for (int path = 0; path < 2; path++) {
-                use(path);
-                y[path] = output(path, x->dtype, 1, &row_shapes[s][1]);
-                ck_assert(dz_kernel_sum_rows(x, y[path]));
-            }
-            assert_agree("sum_rows", y[COMPOSITE], y[FUSED], BITS);
-            dz_array_release(x);
-            release2(y);
-        }
-}
-END_TEST
-
 /* ---- losses ----------------------------------------------------------------------- */
 
 #define NO_IGNORE INT64_MIN
@@ -453,7 +434,6 @@ static Suite *kernels_nn_suite(void)
     tcase_add_test(tc, test_clip);
     tcase_add_test(tc, test_one_hot);
     tcase_add_test(tc, test_repeat_rows);
-    tcase_add_test(tc, test_sum_rows);
     tcase_add_test(tc, test_softmax_cross_entropy);
     tcase_add_test(tc, test_softmax_cross_entropy_backward);
     tcase_add_test(tc, test_sigmoid_cross_entropy);

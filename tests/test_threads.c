@@ -397,7 +397,7 @@ END_TEST
 enum { LIN_N = 20011, LIN_IN = 5, LIN_OUT = 7 };
 
 /* y = 0 W + b (the gemm adds zeros, so y is b on every row); gb with the raw
- * backward (sum_rows) and with the recorded one (sum_to). */
+ * backward and with the recorded one (dz_sum_to). */
 static void run_linear(const void *unused, outputs *o)
 {
     (void)unused;

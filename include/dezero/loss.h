@@ -18,7 +18,9 @@ extern "C" {
 
 /* mean((x0 - x1)^2) over every element of the broadcast difference (PyTorch
  * MSELoss; DeZero divides by len(x0) instead). x0, x1 one float dtype, shapes
- * that broadcast; both get grads. */
+ * that broadcast; both get grads. On the CPU the loss and the grads have the
+ * bits of PyTorch 1.13's F.mse_loss (its order of summation, a division by
+ * n, grad = (2 / n) (x0 - x1) gy). */
 DZ_API dz_variable *dz_mean_squared_error(dz_variable *x0, dz_variable *x1);
 
 /* Fused, stable softmax cross entropy: mean over N of -log_softmax(x)[i, t[i]].

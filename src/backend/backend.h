@@ -68,7 +68,8 @@ typedef enum dz_unary_op {
     DZ_UNARY_SIGN,        /* -1, 0 or 1 (0 for NaN) */
     DZ_UNARY_LOG1P,       /* log(1 + x), exact for small x */
     DZ_UNARY_EXPM1,       /* e^x - 1, exact for small x */
-    DZ_UNARY_ERF          /* erf x, in double for every dtype, then rounded */
+    DZ_UNARY_ERF,         /* erf x, in double for every dtype, then rounded */
+    DZ_UNARY_ONE_MINUS_SQUARE /* 1 - x * x, rounded once for floats (fma): tanh's grad */
 } dz_unary_op;
 
 typedef enum dz_binary_op {
@@ -85,7 +86,7 @@ typedef enum dz_binary_op {
     DZ_BINARY_LESS,
     DZ_BINARY_LESS_EQUAL,
     /* Fused backwards, rounded as the composite ops they replace: */
-    DZ_BINARY_TANH_GRAD,   /* a * (1 - b * b): gy and y = tanh x */
+    DZ_BINARY_TANH_GRAD,   /* a * (1 - b * b), the bracket as ONE_MINUS_SQUARE: gy and y = tanh x */
     DZ_BINARY_SQUARE_GRAD, /* a * (b * 2): gy and x */
     DZ_BINARY_SIN_GRAD,    /* a * cos(b): gy and x */
     DZ_BINARY_COS_GRAD     /* a * -sin(b): gy and x */
@@ -135,8 +136,12 @@ typedef struct dz_backend_fused {
     void (*one_hot)(const dz_array *indices, dz_array *y);
     /* y (N, D) = x (D,) on every row. */
     void (*repeat_rows)(const dz_array *x, dz_array *y);
-    /* y (D,) = the sum of the rows of x (N, D). */
-    void (*sum_rows)(const dz_array *x, dz_array *y);
+    /* y = the sum of x over the axes where y has size 1 (reduce's shapes),
+     * f32 and f64 added in the order of PyTorch 1.13's CPU sum on one thread,
+     * so the bits are torch.sum's when the reduced axes are adjacent (integer
+     * sums are the same in any order). dz_sum, dz_sum_to and the losses' means
+     * use it; without it they take the reduce primitive. */
+    void (*sum_torch)(const dz_array *x, dz_array *y);
     /* loss (0-d) = scale * sum of -log_softmax(x[i])[t[i]] over the rows i whose
      * label is not ignore_index, and probs (N, C) = softmax(x) for the backward;
      * x (N, C), t (N,) i32/i64 with labels in 0..C-1. */

@@ -58,6 +58,17 @@ dz_array *dz_array_reduce(dz_reduce_op op, const dz_array *x, const int64_t *kee
     return y;
 }
 
+dz_array *dz_array_sum(const dz_array *x, const int64_t *keep_shape)
+{
+    const dz_backend *be = dz_backend_of(x);
+    if (!DZ_FUSED(be, sum_torch))
+        return dz_array_reduce(DZ_REDUCE_SUM, x, keep_shape);
+    dz_array *y = dz_array_uninit_on(x->device, x->dtype, x->ndim, keep_shape);
+    if (y)
+        be->fused->sum_torch(x, y);
+    return y;
+}
+
 dz_array *dz_array_sum_to(const dz_array *x, int ndim, const int64_t *shape)
 {
     int64_t keep[DZ_MAX_NDIM];
@@ -65,7 +76,7 @@ dz_array *dz_array_sum_to(const dz_array *x, int ndim, const int64_t *shape)
     DZ_ASSERT(lead >= 0);
     for (int i = 0; i < x->ndim; i++)
         keep[i] = i < lead ? 1 : shape[i - lead] == 1 ? 1 : x->shape[i];
-    dz_array *kept = dz_array_reduce(DZ_REDUCE_SUM, x, keep);
+    dz_array *kept = dz_array_sum(x, keep);
     if (!kept)
         return NULL;
     dz_array *y = dz_array_reshape(kept, ndim, shape);

@@ -15,7 +15,11 @@ dz_array *dz_array_binary(dz_binary_op op, const dz_array *a, const dz_array *b)
 dz_array *dz_array_broadcast(const dz_array *x, int ndim, const int64_t *shape);
 /* Reduce the axes where keep_shape has 1 (keep_shape has x's ndim). */
 dz_array *dz_array_reduce(dz_reduce_op op, const dz_array *x, const int64_t *keep_shape);
-/* Sum x down to `shape` (which broadcasts to x's shape). */
+/* The sum over the axes where keep_shape has 1: PyTorch's order (the bits of
+ * torch.sum) where the backend has the fused sum_torch, else the reduce
+ * primitive's. */
+dz_array *dz_array_sum(const dz_array *x, const int64_t *keep_shape);
+/* Sum x down to `shape` (which broadcasts to x's shape), as dz_array_sum. */
 dz_array *dz_array_sum_to(const dz_array *x, int ndim, const int64_t *shape);
 
 #endif

@@ -111,7 +111,8 @@ dz_variable *dz_matmul(dz_variable *a, dz_variable *b)
 
 /* ---- linear ---------------------------------------------------------------- */
 
-/* gx (N, I) = gy W^T, gW (I, O) = x^T gy, gb (O,) = sum of gy's rows, by gemm. */
+/* gx (N, I) = gy W^T, gW (I, O) = x^T gy by gemm; gb (O,) = the sum of gy's rows,
+ * as the recorded sum_to (the same bits). */
 static void linear_backward_fast(dz_function *f, dz_variable *const *gys, dz_variable **gx)
 {
     const dz_array *gy = gys[0]->data;
@@ -128,12 +129,8 @@ static void linear_backward_fast(dz_function *f, dz_variable *const *gys, dz_var
             dz_backend_of(g)->matmul(x, true, gy, false, g, false);
         gx[1] = dz_raw_result(g);
     }
-    if (f->ninputs == 3 && dz_needs_grad(IN(f, 2))) {
-        dz_array *g = dz_array_uninit_like(IN(f, 2)->data);
-        if (g && !dz_kernel_sum_rows(gy, g))
-            g = dz_failed_output(g);
-        gx[2] = dz_raw_result(g);
-    }
+    if (f->ninputs == 3 && dz_needs_grad(IN(f, 2)))
+        gx[2] = dz_raw_result(dz_array_sum_to(gy, SHAPE_OF(IN(f, 2))));
 }
 
 /* linear: y (N, O) = x (N, I) @ W (I, O) + b (O,);

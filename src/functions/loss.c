@@ -23,13 +23,14 @@ static dz_array *empty_like(const dz_array *x) { return dz_array_empty_on(x->dev
 
 /* ---- mean squared error ---------------------------------------------------- */
 
-/* The mean of every element of x, as a 0-d array. */
+/* The mean of every element of x, as a 0-d array: the sum (dz_array_sum) then
+ * a division by the count, as PyTorch's mean (not a product by 1 / count). */
 static dz_array *mean_all(const dz_array *x)
 {
     int64_t ones[DZ_MAX_NDIM];
     for (int i = 0; i < x->ndim; i++)
         ones[i] = 1;
-    dz_array *kept = dz_array_reduce(DZ_REDUCE_SUM, x, ones);
+    dz_array *kept = dz_array_sum(x, ones);
     dz_array *sum = kept ? dz_array_reshape(kept, 0, NULL) : NULL;
     dz_array *mean = sum ? dz_array_unary(DZ_UNARY_DIV_SCALAR, sum, (double)x->size) : NULL;
     dz_array_release(kept);
@@ -38,11 +39,12 @@ static dz_array *mean_all(const dz_array *x)
 }
 
 /* mse: y = sum((x0 - x1)^2) / n over the n elements of the broadcast difference;
- * g = (x0 - x1) * gy * 2 / n; gx0 = sum_to(g, x0 shape), gx1 = sum_to(-g, x1 shape) */
+ * g = (2 / n) * (x0 - x1) * gy, in PyTorch's order; gx0 = sum_to(g, x0 shape),
+ * gx1 = sum_to(-g, x1 shape) */
 static void mse_backward(dz_function *f, dz_variable *const *gy, dz_variable **gx)
 {
     dz_variable *x0 = IN(f, 0), *x1 = IN(f, 1);
-    dz_variable *g = dz_mul(dz_sub(x0, x1), dz_mul_scalar(gy[0], 2.0 / f->scalar));
+    dz_variable *g = dz_mul(dz_mul_scalar(dz_sub(x0, x1), 2.0 / f->scalar), gy[0]);
     if (dz_needs_grad(x0))
         gx[0] = dz_sum_to(g, SHAPE_OF(x0));
     if (dz_needs_grad(x1))
@@ -50,6 +52,8 @@ static void mse_backward(dz_function *f, dz_variable *const *gy, dz_variable **g
 }
 static const dz_function_ops mse_ops = {"dz_mean_squared_error", mse_backward, NULL, NULL};
 
+/* The loss is torch.nn.functional.mse_loss's bits on the CPU: (x0 - x1)^2,
+ * summed in PyTorch's order, divided by n. */
 dz_variable *dz_mean_squared_error(dz_variable *x0, dz_variable *x1)
 {
     if (!dz_check_float("dz_mean_squared_error", x0) || !dz_check_broadcast("dz_mean_squared_error", x0, x1))

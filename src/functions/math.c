@@ -69,10 +69,18 @@ static void cos_backward_fast(dz_function *f, dz_variable *const *gy, dz_variabl
 static const dz_function_ops cos_ops = {"dz_cos", cos_backward, NULL, cos_backward_fast};
 dz_variable *dz_cos(dz_variable *x) { return apply_math(&cos_ops, DZ_UNARY_COS, x); }
 
+/* one_minus_square: y = 1 - x^2 rounded once (fma), the bracket of tanh's
+ * grad as PyTorch rounds it; gx = gy * -2x */
+static void one_minus_square_backward(dz_function *f, dz_variable *const *gy, dz_variable **gx)
+{
+    gx[0] = dz_mul(gy[0], dz_mul_scalar(IN(f, 0), -2.0));
+}
+static const dz_function_ops one_minus_square_ops = {"one_minus_square", one_minus_square_backward, NULL, NULL};
+
 /* tanh: y = tanh x; gx = gy * (1 - y^2) */
 static void tanh_backward(dz_function *f, dz_variable *const *gy, dz_variable **gx)
 {
-    gx[0] = dz_mul(gy[0], dz_rsub_scalar(1.0, dz_square(OUT(f))));
+    gx[0] = dz_mul(gy[0], apply_math(&one_minus_square_ops, DZ_UNARY_ONE_MINUS_SQUARE, OUT(f)));
 }
 static void tanh_backward_fast(dz_function *f, dz_variable *const *gy, dz_variable **gx)
 {

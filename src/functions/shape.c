@@ -205,7 +205,7 @@ static dz_variable *sum_named(const char *op, dz_variable *x, int naxes, const i
     s->ndim = a->ndim;
     for (int i = 0; i < a->ndim; i++)
         s->in_shape[i] = a->shape[i];
-    dz_array *kept = dz_array_reduce(DZ_REDUCE_SUM, a, s->kept_shape);
+    dz_array *kept = dz_array_sum(a, s->kept_shape);
     dz_array *y = keepdims || !kept ? kept : dz_array_reshape(kept, ndim, shape);
     if (y != kept)
         dz_array_release(kept);

@@ -302,26 +302,6 @@ bool dz_kernel_repeat_rows(const dz_array *x, dz_array *y)
     return true;
 }
 
-/* y (D,) = the sum over the rows of x (N, D): the reduce primitive into y
- * seen as (1, D), the CPU kernel's own sum. Bit-exact. */
-static bool sum_rows_composite(const dz_array *x, dz_array *y)
-{
-    dz_temps tmp = {0};
-    dz_array *row = dz_tmp_reshape(&tmp, y, 2, DZ_SHAPE(1, y->size)); // (1, D), y's storage
-    if (!tmp.failed)
-        dz_backend_of(x)->reduce(DZ_REDUCE_SUM, x, row);
-    return dz_tmp_end(&tmp);
-}
-
-bool dz_kernel_sum_rows(const dz_array *x, dz_array *y)
-{
-    const dz_backend *be = dz_backend_of(x);
-    if (!DZ_FUSED(be, sum_rows))
-        return sum_rows_composite(x, y);
-    be->fused->sum_rows(x, y);
-    return true;
-}
-
 /* ---- losses ------------------------------------------------------------------------- */
 
 /* probs = softmax(x) and loss = -scale * the sum over the counted rows of

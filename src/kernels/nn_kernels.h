@@ -22,7 +22,6 @@ bool dz_kernel_softmax_backward(const dz_array *y, const dz_array *gy, int axis,
 bool dz_kernel_clip(const dz_array *x, double lo, double hi, bool mask, dz_array *y);
 bool dz_kernel_one_hot(const dz_array *indices, dz_array *y);
 bool dz_kernel_repeat_rows(const dz_array *x, dz_array *y);
-bool dz_kernel_sum_rows(const dz_array *x, dz_array *y);
 bool dz_kernel_softmax_cross_entropy(const dz_array *x, const dz_array *t, int64_t ignore_index, double scale,
                                      dz_array *loss, dz_array *probs);
 bool dz_kernel_softmax_cross_entropy_backward(const dz_array *probs, const dz_array *t, int64_t ignore_index,

@@ -202,6 +202,11 @@ typedef struct {
 #define X x[i]
 #define W(v) ((wrap_t)(v))
 #define FDIV(u, v) ((u) / (v))
+/* 1 - v^2: rounded once for floats (fma, as PyTorch's AVX2 kernels contract
+ * it), wrapping for integers. */
+#define OMS_F32(v) fmaf(-(v), (v), 1.0f)
+#define OMS_F64(v) fma(-(v), (v), 1.0)
+#define OMS_INT(v) ((wrap_t)1 - W(v) * W(v))
 #define IDIV(u, v) ((v) == 0 ? 0 : (v) == -1 ? (elem_t)-W(u) : (u) / (v))
 
 /* float32 sin and cos past DZ_VTRIG_LIMIT (NaN from dz_vsinf / dz_vcosf),
@@ -228,7 +233,7 @@ DZ_FMA_CLONES static void patch_far_trig(float (*f)(float), const float *g, int6
         patch_far_trig(op == DZ_BINARY_SIN_GRAD ? cosf : minus_sinf, a, sa, b, sb, y, n);
 #define PATCH_NONE(...)
 
-#define UNARY_SPAN(T, U, NAME, EXP, LOG, SIN, COS, TANH, SQRT, POW, LOG1P, EXPM1, DIV, PATCH)                    \
+#define UNARY_SPAN(T, U, NAME, EXP, LOG, SIN, COS, TANH, SQRT, POW, LOG1P, EXPM1, DIV, OMS, PATCH)               \
     DZ_FMA_CLONES static void NAME(dz_unary_op op, T p, const T *x, T *y, int64_t n)               \
     {                                                                                              \
         typedef T elem_t;                                                                          \
@@ -258,6 +263,7 @@ DZ_FMA_CLONES static void patch_far_trig(float (*f)(float), const float *g, int6
         case DZ_UNARY_ERF: LOOP(erf((double)X)) break;                                             \
         case DZ_UNARY_LOG1P: LOOP(LOG1P(X)) break;                                                 \
         case DZ_UNARY_EXPM1: LOOP(EXPM1(X)) break;                                                 \
+        case DZ_UNARY_ONE_MINUS_SQUARE: LOOP(OMS(X)) break;                                        \
         }                                                                                          \
         PATCH(op, x, y, n)                                                                         \
     }
@@ -265,8 +271,9 @@ DZ_FMA_CLONES static void patch_far_trig(float (*f)(float), const float *g, int6
 /* float32 exp, log, sin, cos and tanh: the vectorizable versions of
  * cpu_vecmath.h (within 0.77 ulp). */
 UNARY_SPAN(float, float, unary_span_f32, dz_vexpf, dz_vlogf, dz_vsinf, dz_vcosf, dz_vtanhf, sqrtf, powf, log1pf,
-           expm1f, FDIV, PATCH_UNARY_F32)
-UNARY_SPAN(double, double, unary_span_f64, exp, log, sin, cos, tanh, sqrt, pow, log1p, expm1, FDIV, PATCH_NONE)
+           expm1f, FDIV, OMS_F32, PATCH_UNARY_F32)
+UNARY_SPAN(double, double, unary_span_f64, exp, log, sin, cos, tanh, sqrt, pow, log1p, expm1, FDIV, OMS_F64,
+           PATCH_NONE)
 #define IEXP(v) exp((double)(v))
 #define ILOG(v) log((double)(v))
 #define ISIN(v) sin((double)(v))
@@ -289,9 +296,9 @@ static inline uint64_t ipow_wrap(uint64_t v, int64_t q)
 #define ILOG1P(v) log1p((double)(v))
 #define IEXPM1(v) expm1((double)(v))
 UNARY_SPAN(int32_t, uint32_t, unary_span_i32, IEXP, ILOG, ISIN, ICOS, ITANH, ISQRT, IPOW32, ILOG1P, IEXPM1, IDIV,
-           PATCH_NONE)
+           OMS_INT, PATCH_NONE)
 UNARY_SPAN(int64_t, uint64_t, unary_span_i64, IEXP, ILOG, ISIN, ICOS, ITANH, ISQRT, IPOW64, ILOG1P, IEXPM1, IDIV,
-           PATCH_NONE)
+           OMS_INT, PATCH_NONE)
 #undef LOOP
 #undef X
 
@@ -417,7 +424,7 @@ typedef struct {
             y[i] = value;                                                                          \
     }
 
-#define BINARY_ROW(T, U, NAME, DIV, SIN, COS, PATCH)                                               \
+#define BINARY_ROW(T, U, NAME, DIV, SIN, COS, OMS, PATCH)                                          \
     DZ_FMA_CLONES static void NAME(void *vctx, const int64_t *off, int64_t n, const int64_t *st)   \
     {                                                                                              \
         typedef T elem_t;                                                                          \
@@ -439,7 +446,7 @@ typedef struct {
         case DZ_BINARY_GREATER_EQUAL: LOOP(u >= v) break;                                          \
         case DZ_BINARY_LESS: LOOP(u < v) break;                                                    \
         case DZ_BINARY_LESS_EQUAL: LOOP(u <= v) break;                                             \
-        case DZ_BINARY_TANH_GRAD: LOOP(W(u) * ((wrap_t)1 - W(v) * W(v))) break;                    \
+        case DZ_BINARY_TANH_GRAD: LOOP(W(u) * W(OMS(v))) break;                                    \
         case DZ_BINARY_SQUARE_GRAD: LOOP(W(u) * (W(v) * (wrap_t)2)) break;                         \
         case DZ_BINARY_SIN_GRAD: LOOP(u * COS(v)) break;                                           \
         case DZ_BINARY_COS_GRAD: LOOP(u * -SIN(v)) break;                                          \
@@ -447,10 +454,10 @@ typedef struct {
         PATCH(c->op, a, st[0], b, st[1], y, n)                                                     \
     }
 
-BINARY_ROW(float, float, binary_row_f32, FDIV, dz_vsinf, dz_vcosf, PATCH_BINARY_F32)
-BINARY_ROW(double, double, binary_row_f64, FDIV, sin, cos, PATCH_NONE)
-BINARY_ROW(int32_t, uint32_t, binary_row_i32, IDIV, ISIN, ICOS, PATCH_NONE)
-BINARY_ROW(int64_t, uint64_t, binary_row_i64, IDIV, ISIN, ICOS, PATCH_NONE)
+BINARY_ROW(float, float, binary_row_f32, FDIV, dz_vsinf, dz_vcosf, OMS_F32, PATCH_BINARY_F32)
+BINARY_ROW(double, double, binary_row_f64, FDIV, sin, cos, OMS_F64, PATCH_NONE)
+BINARY_ROW(int32_t, uint32_t, binary_row_i32, IDIV, ISIN, ICOS, OMS_INT, PATCH_NONE)
+BINARY_ROW(int64_t, uint64_t, binary_row_i64, IDIV, ISIN, ICOS, OMS_INT, PATCH_NONE)
 #undef LOOP
 #undef W
 

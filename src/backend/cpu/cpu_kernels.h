@@ -9,6 +9,11 @@ void dz_cpu_astype(const dz_array *x, dz_array *y);
 void dz_cpu_unary(dz_unary_op op, const dz_array *x, double p, dz_array *y);
 void dz_cpu_binary(dz_binary_op op, const dz_array *a, const dz_array *b, dz_array *y);
 void dz_cpu_reduce(dz_reduce_op op, const dz_array *x, dz_array *y);
+/* x as (outer, reduced, inner) for a reduction into y, when the axes y
+ * reduces are adjacent (cpu_reduce.c); false when they are not. */
+bool dz_cpu_reduced_view(const dz_array *x, const dz_array *y, int64_t *outer, int64_t *reduced, int64_t *inner);
+/* The float sum in PyTorch's order (cpu_sum_torch.c). */
+void dz_cpu_sum_torch(const dz_array *x, dz_array *y);
 void dz_cpu_transpose(const dz_array *x, const int *axes, dz_array *y);
 void dz_cpu_gemm(dz_dtype dtype, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
                  double alpha, const void *a, int64_t lda, int64_t stride_a,
@@ -37,7 +42,6 @@ void dz_cpu_sigmoid_backward(const dz_array *y, const dz_array *gy, dz_array *gx
 void dz_cpu_clip(const dz_array *x, double lo, double hi, bool mask, dz_array *y);
 void dz_cpu_one_hot(const dz_array *indices, dz_array *y);
 void dz_cpu_repeat_rows(const dz_array *x, dz_array *y);
-void dz_cpu_sum_rows(const dz_array *x, dz_array *y);
 void dz_cpu_softmax_cross_entropy(const dz_array *x, const dz_array *t, int64_t ignore_index, double scale,
                                   dz_array *loss, dz_array *probs);
 void dz_cpu_softmax_cross_entropy_backward(const dz_array *probs, const dz_array *t, int64_t ignore_index,

@@ -1,5 +1,5 @@
-/* CPU reductions: sum, max and min over axes (dz_cpu_reduce), and the bias
- * gradient's sum over rows (dz_cpu_sum_rows), which is the same reduction.
+/* CPU reductions: sum, max and min over axes (dz_cpu_reduce); the fused
+ * sum in PyTorch's order is cpu_sum_torch.c.
  *
  * When its reduced axes are adjacent, x is seen as (outer, reduced, inner).
  * Columns (inner > 1) are reduced one row after another, a loop that
@@ -324,7 +324,7 @@ static const reduce_loops *loops_for(dz_dtype dtype)
 
 /* x as (outer, reduced, inner) when the axes y reduces (size 1 in y, not in x)
  * are adjacent, ignoring axes of size 1; false otherwise. */
-static bool split_reduced_axes(const dz_array *x, const dz_array *y, reduction *r)
+bool dz_cpu_reduced_view(const dz_array *x, const dz_array *y, int64_t *outer, int64_t *reduced, int64_t *inner)
 {
     int first = -1, last = -1;
     for (int i = 0; i < x->ndim; i++)
@@ -335,9 +335,9 @@ static bool split_reduced_axes(const dz_array *x, const dz_array *y, reduction *
     for (int i = first + 1; i < last; i++)
         if (x->shape[i] == y->shape[i] && x->shape[i] != 1)
             return false;
-    r->outer = r->reduced = r->inner = 1;
+    *outer = *reduced = *inner = 1;
     for (int i = 0; i < x->ndim; i++)
-        *(first < 0 || i > last ? &r->inner : i < first ? &r->outer : &r->reduced) *= x->shape[i];
+        *(first < 0 || i > last ? inner : i < first ? outer : reduced) *= x->shape[i];
     return true;
 }
 
@@ -348,20 +348,8 @@ void dz_cpu_reduce(dz_reduce_op op, const dz_array *x, dz_array *y)
         return;
     }
     reduction r = {.op = op, .loops = loops_for(y->dtype), .es = dz_dtype_bytes(y->dtype), .x = x->data, .y = y->data};
-    if (split_reduced_axes(x, y, &r))
+    if (dz_cpu_reduced_view(x, y, &r.outer, &r.reduced, &r.inner))
         reduce_view(&r, x->ndim ? x->shape[x->ndim - 1] : 1);
     else
         reduce_rows_in_order(&r, x, y);
-}
-
-/* y (d) = the sum of the rows of x (n, d): reduce over axis 0. */
-void dz_cpu_sum_rows(const dz_array *x, dz_array *y)
-{
-    if (x->size == 0) {
-        dz_cpu_fill(y, 0.0);
-        return;
-    }
-    reduction r = {.op = DZ_REDUCE_SUM, .loops = loops_for(y->dtype), .es = dz_dtype_bytes(y->dtype), .x = x->data,
-                   .y = y->data, .outer = 1, .reduced = x->size / y->size, .inner = y->size};
-    reduce_view(&r, y->size);
 }

@@ -33,6 +33,7 @@ struct f32_math {
     static DZ_HD T log1p(T x) { return ::log1pf(x); }
     static DZ_HD T expm1(T x) { return ::expm1f(x); }
     static DZ_HD T div(T a, T b) { return a / b; }
+    static DZ_HD T one_minus_square(T x) { return ::fmaf(-x, x, 1.0f); }
 };
 
 struct f64_math {
@@ -48,6 +49,7 @@ struct f64_math {
     static DZ_HD T log1p(T x) { return ::log1p(x); }
     static DZ_HD T expm1(T x) { return ::expm1(x); }
     static DZ_HD T div(T a, T b) { return a / b; }
+    static DZ_HD T one_minus_square(T x) { return ::fma(-x, x, 1.0); }
 };
 
 /* Integers: the transcendental functions in double, converted back. */
@@ -73,6 +75,7 @@ template <typename I, typename W> struct int_math {
     static DZ_HD T log1p(T x) { return (T)::log1p((double)x); }
     static DZ_HD T expm1(T x) { return (T)::expm1((double)x); }
     static DZ_HD T div(T a, T b) { return b == 0 ? 0 : b == -1 ? (T)-(U)a : a / b; }
+    static DZ_HD T one_minus_square(T x) { return (T)((U)1 - (U)x * (U)x); }
 };
 
 /* ---- unary ------------------------------------------------------------------ */
@@ -113,6 +116,7 @@ template <typename M> struct unary_fn {
         case DZ_UNARY_ERF: return (T)::erf((double)v);
         case DZ_UNARY_LOG1P: return M::log1p(v);
         case DZ_UNARY_EXPM1: return M::expm1(v);
+        case DZ_UNARY_ONE_MINUS_SQUARE: return M::one_minus_square(v);
         }
         return v;
     }
@@ -164,7 +168,7 @@ template <typename M> struct binary_fn {
         case DZ_BINARY_GREATER_EQUAL: return (T)(u >= v);
         case DZ_BINARY_LESS: return (T)(u < v);
         case DZ_BINARY_LESS_EQUAL: return (T)(u <= v);
-        case DZ_BINARY_TANH_GRAD: return (T)((U)u * ((U)1 - (U)v * (U)v));
+        case DZ_BINARY_TANH_GRAD: return (T)((U)u * (U)M::one_minus_square(v));
         case DZ_BINARY_SQUARE_GRAD: return (T)((U)u * ((U)v * (U)2));
         case DZ_BINARY_SIN_GRAD: return u * M::cos(v);
         case DZ_BINARY_COS_GRAD: return u * -M::sin(v);

@@ -1,17 +1,14 @@
 /* Fused neural-network kernels on the CUDA device (backend.h's
  * dz_backend_fused): sigmoid and its backward, softmax / log_softmax along an
  * axis and their backward, clip, one_hot, the bias rows of a linear layer
- * (repeat_rows, sum_rows) and the fused losses (softmax cross entropy with
+ * (repeat_rows) and the fused losses (softmax cross entropy with
  * ignore_index and its backward, sigmoid cross entropy).
  *
- * Each kernel repeats the arithmetic of the CPU's fused kernel (cpu_nn.c;
- * cpu_reduce.c for sum_rows) operation by operation, in the same order:
+ * Each kernel repeats the arithmetic of the CPU's fused kernel (cpu_nn.c)
+ * operation by operation, in the same order:
  *   - elementwise kernels: one thread per element;
  *   - softmax and its backward: one thread per line along the axis, looping
  *     over it as the CPU does (max, exponentials, a sum in double);
- *   - sum_rows: the CPU's blocks of rows (their size depends on the shape
- *     alone), one thread per (block, column) summing from 0 in row order,
- *     then one thread per column adding the blocks in order;
  *   - the losses: a term per row (or element) in double, one thread per CPU
  *     block adding its terms in the CPU's order, then one thread adding the
  *     blocks in order and scaling.
@@ -308,97 +305,6 @@ static void repeat_rows(const dz_array *x, dz_array *y)
     });
 }
 
-/* sum_rows in the CPU's order (cpu_reduce.c): the rows of x (N, D) in blocks
- * of DZ_GRAIN / D rows (at least 1), each block's column summed from 0 in row
- * order, and the blocks added in order. One column (D == 1) longer than
- * DZ_GRAIN is a line to the CPU: its blocks of DZ_GRAIN elements are summed
- * in 16 interleaved lanes, added pairwise at the end. Integers wrap through
- * the unsigned type U (U is T for floats). */
-#define LANES 16
-
-/* Partial t = (b, j) of (blocks, D): block b of column j. */
-template <typename T, typename U> struct column_blocks_fn {
-    const T *x; // (N, D)
-    T *out;     // (blocks, D)
-    int64_t n, d, block;
-    bool lanes;
-
-    DZ_HD T in_order(const T *col, int64_t rows) const
-    {
-        T acc = 0;
-        for (int64_t r = 0; r < rows; r++)
-            acc = (T)((U)acc + (U)col[r * d]);
-        return acc;
-    }
-    DZ_HD T in_lanes(const T *line, int64_t count) const // D == 1
-    {
-        U acc[LANES] = {0};
-        int64_t i = 0;
-        for (; i + LANES <= count; i += LANES)
-            for (int k = 0; k < LANES; k++)
-                acc[k] += (U)line[i + k];
-        for (int k = 0; i + k < count; k++)
-            acc[k] += (U)line[i + k];
-        for (int half = LANES / 2; half > 0; half /= 2)
-            for (int k = 0; k < half; k++)
-                acc[k] += acc[k + half];
-        return (T)acc[0];
-    }
-    DZ_HD void operator()(int64_t t) const
-    {
-        int64_t b = t / d, j = t % d, first = b * block, rows = n - first < block ? n - first : block;
-        const T *col = x + first * d + j;
-        out[t] = lanes ? in_lanes(col, rows) : in_order(col, rows);
-    }
-};
-
-/* Column j of y (D,) = the partials of its blocks (blocks, D), added in order. */
-template <typename T, typename U> struct add_blocks_fn {
-    const T *partial; // (blocks, D)
-    T *y;             // (D,)
-    int64_t blocks, d;
-    DZ_HD void operator()(int64_t j) const
-    {
-        T acc = partial[j];
-        for (int64_t b = 1; b < blocks; b++)
-            acc = (T)((U)acc + (U)partial[b * d + j]);
-        y[j] = acc;
-    }
-};
-
-template <typename T, typename U> static void sum_rows_as(const dz_array *x, dz_array *y)
-{
-    const int64_t d = y->size, n = x->size / d;
-    const int64_t block = DZ_GRAIN / d > 1 ? DZ_GRAIN / d : 1, blocks = (n + block - 1) / block;
-    const bool lanes = d == 1 && n > DZ_GRAIN;
-    if (blocks == 1) {
-        for_each_index(d, column_blocks_fn<T, U>{(const T *)x->data, (T *)y->data, n, d, block, lanes});
-        return;
-    }
-    scratch partial((size_t)(blocks * d) * sizeof(T)); // (blocks, D)
-    for_each_index(blocks * d, column_blocks_fn<T, U>{(const T *)x->data, (T *)partial.data, n, d, block, lanes});
-    for_each_index(d, add_blocks_fn<T, U>{(const T *)partial.data, (T *)y->data, blocks, d});
-}
-
-static void sum_rows(const dz_array *x, dz_array *y)
-{
-    if (y->size == 0)
-        return;
-    if (x->size == 0) {
-        fill(y, 0.0);
-        return;
-    }
-    guarded("cuda_sum_rows", [&] {
-        switch (y->dtype) {
-        case DZ_F32: sum_rows_as<float, float>(x, y); break;
-        case DZ_F64: sum_rows_as<double, double>(x, y); break;
-        case DZ_I32: sum_rows_as<int32_t, uint32_t>(x, y); break;
-        case DZ_I64: sum_rows_as<int64_t, uint64_t>(x, y); break;
-        default: break;
-        }
-    });
-}
-
 /* ---- losses ------------------------------------------------------------------------- */
 
 /* A loss is added up as on the CPU: block b of its rows (or elements) totals
@@ -597,7 +503,6 @@ void fill_nn_kernels(dz_backend_fused *f)
     f->clip = clip;
     f->one_hot = one_hot;
     f->repeat_rows = repeat_rows;
-    f->sum_rows = sum_rows;
     f->softmax_cross_entropy = softmax_cross_entropy;
     f->softmax_cross_entropy_backward = softmax_cross_entropy_backward;
     f->sigmoid_cross_entropy = sigmoid_cross_entropy;
