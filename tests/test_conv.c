@@ -166,6 +166,8 @@ static void run_im2col_col2im(dz_variable *x, dz_variable *c, const window *w, b
     *img = dz_array_retain(iv->data);
 }
 
+/* Every element the same bits, a NaN any NaN (which of two NaNs a sum keeps,
+ * and so its sign, follows the compiler's order of the operands). */
 static void assert_same_bits(const dz_array *got, const dz_array *want, const char *what, size_t window,
                              dz_dtype dtype)
 {
@@ -173,7 +175,8 @@ static void assert_same_bits(const dz_array *got, const dz_array *want, const ch
     int64_t differ = 0;
     size_t es = dz_dtype_size(dtype);
     for (int64_t i = 0; i < want->size; i++)
-        differ += memcmp((const char *)got->data + i * es, (const char *)want->data + i * es, es) != 0;
+        differ += memcmp((const char *)got->data + i * es, (const char *)want->data + i * es, es) != 0 &&
+                  !(isnan(dz_array_get(got, i)) && isnan(dz_array_get(want, i)));
     ck_assert_msg(differ == 0, "%s of window %zu (%s): %lld of %lld elements differ from the composite's", what,
                   window, dz_dtype_name(dtype), (long long)differ, (long long)want->size);
 }
@@ -416,6 +419,105 @@ START_TEST(test_max_pooling_ties_and_padding)
     dz_variable *yp = dz_max_pooling(neg, DZ_SIZE2(2), DZ_SIZE2(2), DZ_SIZE2(1));
     ck_assert_double_eq(tc_at(yp, 0), 0.0);
     dz_scope_end();
+}
+END_TEST
+
+/* The CPU's fused max pooling against the composite, bit for bit, in f32 and
+ * f64, 1 and 3 threads: y, gx (Pooling2DGrad) and the grad of sum(gx * c)
+ * with respect to gy (Pooling2DWithIndexes), on images with ties, zeros of
+ * both signs, infinities and NaNs, and all-negative windows that reach the
+ * padding. Also a forward by the kernel with the backward by the composite
+ * (the picks turned into the mask). */
+static const window fused_pool_windows[] = {
+    {{2, 2}, {2, 2}, {0, 0}, false, false, {0, 0}},
+    {{3, 3}, {2, 2}, {1, 1}, false, false, {0, 0}}, /* overlapping windows */
+    {{3, 2}, {1, 2}, {1, 0}, false, false, {0, 0}},
+    {{2, 3}, {3, 1}, {1, 2}, false, false, {0, 0}},
+    {{5, 5}, {1, 1}, {4, 4}, false, false, {0, 0}}, /* windows all padding */
+};
+
+typedef struct {
+    dz_array *y, *gx, *ggy;
+} pool_bits;
+
+static pool_bits run_max_pool(const dz_array *xa, const dz_array *gya, const dz_array *ca, const window *w,
+                              bool fused_forward, bool fused_backward, int threads)
+{
+    dz_set_num_threads(threads);
+    dz_backend_cpu_set_fused(fused_forward);
+    dz_variable *x = dz_variable_new(dz_array_retain((dz_array *)xa), "x");
+    dz_variable *gy = dz_variable_new(dz_array_retain((dz_array *)gya), "gy");
+    dz_variable *y = dz_max_pooling(x, w->k, w->s, w->p);
+    ck_assert_msg(y, "%s", dz_last_error());
+    dz_backend_cpu_set_fused(fused_backward);
+    dz_variable_set_grad(y, gy);
+    dz_variable_backward(y, false, true); /* x->grad = Pooling2DGrad(gy), recorded */
+    dz_variable *c = dz_variable_constant(dz_array_retain((dz_array *)ca), "c");
+    dz_variable_backward(dz_sum(dz_mul(x->grad, c), 0, NULL, false), false, false);
+    dz_backend_cpu_set_fused(!tc_fused_off);
+    ck_assert_msg(gy->grad, "%s", dz_last_error());
+    pool_bits bits = {dz_array_retain(y->data), dz_array_retain(x->grad->data), dz_array_retain(gy->grad->data)};
+    return bits;
+}
+
+static void release_bits(pool_bits *b)
+{
+    dz_array_release(b->y);
+    dz_array_release(b->gx);
+    dz_array_release(b->ggy);
+}
+
+/* Values rounded to halves (ties and zeros; else of many magnitudes, so
+ * that another order of the sums shows), some zeros negated, and a few
+ * infinities and NaNs. */
+static dz_array *pool_values(dz_rng *rng, dz_dtype dtype, const int64_t *shape, bool halves)
+{
+    dz_array *x = dz_array_normal(rng, dtype, 4, shape, 0, 1.5);
+    for (int64_t i = 0; i < x->size; i++) {
+        double v = dz_array_get(x, i);
+        v = halves ? round(v * 2) / 2 : v * exp(4 * v);
+        if (v == 0 && i % 5 == 0)
+            v = -0.0;
+        if (i % 97 == 13)
+            v = i % 3 ? INFINITY : -INFINITY;
+        if (i % 211 == 50)
+            v = NAN;
+        dz_array_set(x, i, v);
+    }
+    return x;
+}
+
+START_TEST(test_fused_max_pooling_matches_composite)
+{
+    int threads = dz_num_threads();
+    dz_rng rng;
+    dz_rng_seed(&rng, 160);
+    for (size_t i = 0; i < sizeof fused_pool_windows / sizeof fused_pool_windows[0]; i++)
+        for (int d = 0; d < 2; d++) {
+            const window *w = &fused_pool_windows[i];
+            dz_dtype dtype = d ? DZ_F64 : DZ_F32;
+            const int64_t *shape = DZ_SHAPE(3, 7, 19, 23);
+            dz_array *x = pool_values(&rng, dtype, shape, true);
+            int64_t oh = (19 + 2 * w->p.h - w->k.h) / w->s.h + 1, ow = (23 + 2 * w->p.w - w->k.w) / w->s.w + 1;
+            dz_array *gy = pool_values(&rng, dtype, DZ_SHAPE(3, 7, oh, ow), false);
+            dz_array *c = pool_values(&rng, dtype, shape, false);
+            dz_scope_begin();
+            pool_bits want = run_max_pool(x, gy, c, w, false, false, 1);
+            const bool paths[3][2] = {{true, true}, {true, true}, {true, false}};
+            for (int k = 0; k < 3; k++) {
+                pool_bits got = run_max_pool(x, gy, c, w, paths[k][0], paths[k][1], k == 1 ? 3 : 1);
+                assert_same_bits(got.y, want.y, "max pooling", i, dtype);
+                assert_same_bits(got.gx, want.gx, "its grad", i, dtype);
+                assert_same_bits(got.ggy, want.ggy, "its grad's grad", i, dtype);
+                release_bits(&got);
+            }
+            release_bits(&want);
+            dz_scope_end();
+            dz_array_release(x);
+            dz_array_release(gy);
+            dz_array_release(c);
+        }
+    dz_set_num_threads(threads);
 }
 END_TEST
 
@@ -664,6 +766,7 @@ static Suite *conv_suite(void)
     tcase_add_test(tc, test_pooling_gradients);
     tcase_add_test(tc, test_max_pooling_grad_is_differentiable);
     tcase_add_test(tc, test_max_pooling_ties_and_padding);
+    tcase_add_test(tc, test_fused_max_pooling_matches_composite);
     tcase_add_test(tc, test_conv_golden);
     tcase_add_test(tc, test_pooling_golden);
     tcase_add_test(tc, test_no_grad_records_nothing);

@@ -582,6 +582,8 @@ static const gemm_case gemm_cases[] = {
     {DZ_F64, true, true, 263, 1031, 257, 1, 0, false},
     {DZ_F32, false, true, 263, 1031, 131, 3, 0, false},  /* batches */
     {DZ_F32, true, false, 1031, 263, 131, 2, 1, true},
+    {DZ_F32, false, true, 64, 288, 121, 40, 1, true},    /* a convolution's weight grad: groups of products */
+    {DZ_F64, false, true, 33, 17, 301, 37, 0.5, true},   /* four uneven groups */
 };
 #define NGEMM_CASES ((int)(sizeof gemm_cases / sizeof gemm_cases[0]))
 
@@ -622,8 +624,9 @@ static double at_op(const dz_array *x, bool trans, int64_t ld, int64_t offset, i
     return dz_array_get(x, offset + (trans ? j * ld + i : i * ld + j));
 }
 
-/* ref = C after the batch's products, one after another, in double; scale
- * the same with absolute values. */
+/* ref = C after the batch's products, one after another, in double (beta
+ * scales a shared C once, before the first); scale the same with absolute
+ * values. */
 static void reference_gemm(const gemm_case *g, const dz_array *a, const dz_array *b, const dz_array *c, double *ref,
                            double *scale)
 {
@@ -635,7 +638,8 @@ static void reference_gemm(const gemm_case *g, const dz_array *a, const dz_array
         for (int64_t i = 0; i < g->m; i++)
             for (int64_t j = 0; j < g->n; j++) {
                 int64_t e = ((g->shared_c ? 0 : q) * g->m + i) * g->n + j;
-                double s = g->beta * ref[e], abs_sum = fabs(g->beta) * scale[e];
+                double beta = g->shared_c && q > 0 ? 1 : g->beta; /* a shared C is scaled once */
+                double s = beta * ref[e], abs_sum = fabs(beta) * scale[e];
                 for (int64_t p = 0; p < g->k; p++) {
                     double ab = at_op(a, g->ta, gemm_lda(g), 0, i, p) * at_op(b, g->tb, gemm_ldb(g), q * gemm_b_size(g), p, j);
                     s += ab;

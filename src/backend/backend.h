@@ -167,6 +167,24 @@ typedef struct dz_backend_fused {
      * scatter_add over col, so the bits of that composite). */
     void (*col2im)(const dz_array *col, const dz_conv_geom *g, bool to_matrix, dz_array *x);
 
+    /* ---- max pooling kernels ---- */
+    /* Arguments: x and gx (N, C, H, W) f32/f64, windows of geometry g over
+     * them (the zero padding is part of each window); y and gy
+     * (N, C, OH, OW); argmax (N, C, OH, OW) int32: the offset k = i*KW + j
+     * in its window of the entry each output took, or -1 where the window's
+     * max is NaN. The bits of the composite in pooling.c, whose one-hot mask
+     * over the window is m_k = (k == argmax || argmax == -1). */
+
+    /* y = each window's max as reduce takes it (the first of equal values;
+     * any NaN wins); argmax (NULL: not wanted) = the first k whose entry
+     * equals it, or -1. */
+    void (*max_pool)(const dz_array *x, const dz_conv_geom *g, dz_array *y, dz_array *argmax);
+    /* y = the sum from 0, k ascending, of each window's entry k times m_k. */
+    void (*max_pool_pick)(const dz_array *x, const dz_array *argmax, const dz_conv_geom *g, dz_array *y);
+    /* gx (no initial value needed) = col2im of the window entries m_k * gy:
+     * each pixel 0 plus its terms in col2im's order. */
+    void (*max_pool_backward)(const dz_array *gy, const dz_array *argmax, const dz_conv_geom *g, dz_array *gx);
+
     /* ---- embedding kernels ---- */
     /* Arguments: w (V, D) and gw (V, D); idx (N,) int32/int64 (any shape, read
      * flat), every entry in [0, V); starts (B + 1,) int64 bag bounds, bag b is

@@ -1,7 +1,8 @@
 /* Batched matmul as strided gemm calls: one call when the batch folds into
  * the rows (a shared right operand) or into the inner dimension (a grad that
  * sums over the batch), otherwise one strided-batch call per run of the
- * innermost batch axis. */
+ * innermost batch axis, which sums its products into one c where c repeats
+ * along that axis. */
 #include "batched_matmul.h"
 
 /* One operand of a batched product, seen through the output's batch shape. */
@@ -74,17 +75,9 @@ static void batched_gemm(gemm_shape g, const operand *a, const operand *b, const
     const operand *ops[3] = {a, b, c};
     int64_t inner = batch[nb - 1], index[DZ_MAX_NDIM] = {0}, s[3];
     for (int k = 0; k < 3; k++)
-        s[k] = ops[k]->stride[nb - 1];
-    bool one_at_a_time = s[2] == 0; /* c repeats along the inner axis: accumulate in order */
+        s[k] = ops[k]->stride[nb - 1]; /* s[2] 0: c repeats along the inner axis, the gemm sums into it */
     for (int64_t r = 0; r < count / inner; r++) {
-        if (one_at_a_time) {
-            for (int64_t q = 0; q < inner; q++) {
-                int64_t oq[3] = {o[0] + q * s[0], o[1] + q * s[1], o[2]};
-                gemm_run(&g, a, b, c, oq, zero, 1);
-            }
-        } else {
-            gemm_run(&g, a, b, c, o, s, inner);
-        }
+        gemm_run(&g, a, b, c, o, s, inner);
         for (int i = nb - 2; i >= 0; i--) { /* odometer over the outer batch axes */
             index[i]++;
             for (int k = 0; k < 3; k++)

@@ -11,7 +11,10 @@
 #include "dezero/array.h"
 
 /* Row-major C[m,n] = alpha * op(A) op(B) + beta * C for `batch` matrices at
- * the given element strides (0 repeats one matrix). f32 or f64. */
+ * the given element strides (0 repeats one matrix). With stride_c 0 and
+ * batch > 1 the products sum into the one C: C = alpha * sum of op(A_i)
+ * op(B_i) + beta * C, their order the backend's, the same on every run (no
+ * races). f32 or f64. */
 typedef void (*dz_gemm_fn)(dz_dtype dtype, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
                            double alpha, const void *a, int64_t lda, int64_t stride_a,
                            const void *b, int64_t ldb, int64_t stride_b,

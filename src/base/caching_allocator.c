@@ -1,6 +1,7 @@
 /* The caching allocator (see caching_allocator.h): free blocks kept in
- * size-class bins, reused last-in-first-out, bounded by the peak in use; past
- * the bound, the blocks freed longest ago are given back first. */
+ * size-class bins, reused last-in-first-out, the bytes held (in use and
+ * cached) bounded by twice the peak in use; past the bound, the blocks freed
+ * longest ago are given back first. */
 #include "caching_allocator.h"
 
 #include <stdlib.h>
@@ -123,9 +124,10 @@ void dz_cache_free(dz_caching_allocator *cache, void *ptr, size_t nbytes)
     size_t bytes = bytes_of(c);
     pthread_mutex_lock(&cache->lock);
     cache->stats.in_use -= bytes;
-    /* Within the peak, the blocks freed longest ago go first: a program whose
-     * working set changed (other sizes, a larger model) keeps the new one. */
-    while (cache->oldest && cache->stats.cached + bytes > cache->stats.peak)
+    /* Past twice the peak, the blocks freed longest ago go first: a program
+     * whose working set changed (other sizes, a larger model) keeps the new
+     * one. */
+    while (cache->oldest && cache->stats.in_use + cache->stats.cached + bytes > 2 * cache->stats.peak)
         cache->raw_free(unlink_block(cache, cache->oldest));
     dz_cache_block *b = cache->spare;
     if (b)

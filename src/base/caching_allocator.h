@@ -13,10 +13,15 @@
  * device, and keeps its bookkeeping in host memory, so the same code serves
  * CPU and GPU buffers. Buffers come back uninitialised.
  *
- * The cache holds at most as many bytes as the peak in use, so a program never
- * holds more than twice its largest working set; to stay within that bound it
- * gives back the blocks freed longest ago, so the buffers of a finished phase
- * (other sizes) make room for those of the current one. dz_empty_cache()
+ * The bytes held, in use and cached, stay within twice the peak in use, so a
+ * program never holds more than twice its largest working set; to stay
+ * within that bound the cache gives back the blocks freed longest ago, so the
+ * buffers of a finished phase (other sizes) make room for those of the
+ * current one. The bound is not the peak itself: a step needs, of each class,
+ * the most blocks it holds at once, and those maxima fall at different
+ * moments, so their sum passes the peak (a CNN step by some 10%, which a
+ * cache bounded by the peak gave back and faulted in again every step).
+ * dz_empty_cache()
  * returns all of it. One cache is shared by all threads, under a lock taken
  * once per buffer (an array made in one thread may die in another). Not
  * installed. */

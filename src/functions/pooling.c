@@ -6,8 +6,13 @@
  * padded zeros.
  *
  * Max pooling routes each window's grad to its first max in window order
- * (NumPy's argmax), kept from the forward as a one-hot mask over the window
- * (N, C, KH*KW, OH, OW) that the grad functions share. */
+ * (NumPy's argmax), kept from the forward for the grad functions, which
+ * share it: as a one-hot mask over the window (N, C, KH*KW, OH, OW) made of
+ * primitives, or, where the backend has the max pooling kernels, as the
+ * offset in its window of each output's pick (N, C, OH, OW), with the same
+ * bits. A pick whose kernel is gone by the backward (a fused table switched
+ * off) is turned into the mask. */
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "../core/array_ops.h"
@@ -26,7 +31,10 @@ typedef struct {
     int refcount;
     dz_conv_geom g;
     int64_t img[4], oh, ow; /* the input (N, C, H, W) and the window positions */
-    dz_array *mask;         /* max: (N, C, KH*KW, OH, OW), 1 at each window's first max; else NULL */
+    dz_array *mask;         /* max: (N, C, KH*KW, OH, OW), 1 at each window's first max (all ones
+                             * where the max is NaN); or NULL */
+    dz_array *argmax;       /* max, fused: (N, C, OH, OW) int32, that max's offset in the window
+                             * (-1: a NaN max, whose mask is all ones); or NULL */
 } pool_plan;
 
 static pool_plan *plan_new(const dz_conv_geom *g, const int64_t img[4])
@@ -53,11 +61,18 @@ static void plan_release(void *vp)
     if (!p || --p->refcount > 0)
         return;
     dz_array_release(p->mask);
+    dz_array_release(p->argmax);
     free(p);
 }
 
 /* The col of a window sweep with the window flattened: (N, C, KH*KW, OH, OW). */
 #define WINDOW_SHAPE(p) DZ_SHAPE((p)->img[0], (p)->img[1], (p)->g.kh * (p)->g.kw, (p)->oh, (p)->ow)
+/* One value per window position: (N, C, OH, OW), and with the window axis (N, C, 1, OH, OW). */
+#define OUT_SHAPE(p) DZ_SHAPE((p)->img[0], (p)->img[1], (p)->oh, (p)->ow)
+#define OUT5_SHAPE(p) DZ_SHAPE((p)->img[0], (p)->img[1], 1, (p)->oh, (p)->ow)
+
+/* The backend's max pooling kernel `slot` when the plan has its picks. */
+#define FUSED_POOL(a, p, slot) ((p)->argmax ? DZ_FUSED(dz_backend_of(a), slot) : NULL)
 
 /* ---- max pooling: forward and mask ----------------------------------------- */
 
@@ -82,19 +97,77 @@ static dz_array *first_max_mask(const dz_array *col, const dz_array *ymax, int64
     return mask;
 }
 
-/* y (N, C, OH, OW) = the max of each window; p->mask set when `keep_mask`. */
+/* Whether the backend's kernel pools x: it has one, and the offsets in a
+ * window fit in int32. */
+static bool has_fused_pool(const dz_array *x, const pool_plan *p)
+{
+    return DZ_FUSED(dz_backend_of(x), max_pool) && p->g.kh * p->g.kw <= INT32_MAX;
+}
+
+/* y (N, C, OH, OW) and, when `keep_pick`, p->argmax by the backend's kernel. */
+static dz_array *max_pool_fused(const dz_array *x, pool_plan *p, bool keep_pick)
+{
+    const dz_backend *be = dz_backend_of(x);
+    dz_array *y = dz_array_uninit_on(x->device, x->dtype, 4, OUT_SHAPE(p));
+    dz_array *argmax = y && keep_pick ? dz_array_uninit_on(x->device, DZ_I32, 4, OUT_SHAPE(p)) : NULL;
+    if (y && (argmax || !keep_pick))
+        be->fused->max_pool(x, &p->g, y, argmax);
+    else
+        y = dz_failed_output(y);
+    p->argmax = argmax;
+    return y;
+}
+
+/* p->mask from p->argmax, in double (exact for any window size), then in
+ * the image's dtype: (k == argmax) + (argmax == -1) on every window entry k,
+ * the two never both 1, the second as step(-argmax). False when out of
+ * memory. */
+static bool mask_from_argmax(pool_plan *p, dz_dtype dtype)
+{
+    int64_t kk = p->g.kh * p->g.kw;
+    dz_array *pick = dz_array_astype(p->argmax, DZ_F64);
+    dz_array *pick5 = pick ? dz_array_reshape(pick, 5, OUT5_SHAPE(p)) : NULL;
+    dz_array *ranks = pick5 ? dz_array_arange(DZ_F64, 0, (double)kk, 1) : NULL; // 0 .. KK-1
+    dz_array *rank5 = ranks ? dz_array_reshape(ranks, 5, DZ_SHAPE(1, 1, kk, 1, 1)) : NULL;
+    dz_array *rank = rank5 ? dz_array_to_device(rank5, p->argmax->device) : NULL;
+    dz_array *at = rank ? dz_array_binary(DZ_BINARY_EQUAL, rank, pick5) : NULL; // (N, C, KK, OH, OW)
+    dz_array *neg = at ? dz_array_unary(DZ_UNARY_NEG, pick5, 0) : NULL;
+    dz_array *all = neg ? dz_array_unary(DZ_UNARY_STEP, neg, 0) : NULL; // (N, C, 1, OH, OW)
+    dz_array *mask = all ? dz_array_binary(DZ_BINARY_ADD, at, all) : NULL;
+    p->mask = mask ? dz_array_astype(mask, dtype) : NULL;
+    dz_array_release(pick);
+    dz_array_release(pick5);
+    dz_array_release(ranks);
+    dz_array_release(rank5);
+    dz_array_release(rank);
+    dz_array_release(at);
+    dz_array_release(neg);
+    dz_array_release(all);
+    dz_array_release(mask);
+    return p->mask != NULL;
+}
+
+/* The plan's mask, made from its picks if the forward kept those. */
+static const dz_array *plan_mask(pool_plan *p, dz_dtype dtype)
+{
+    return p->mask || mask_from_argmax(p, dtype) ? p->mask : NULL;
+}
+
+/* y (N, C, OH, OW) = the max of each window; p->mask (or p->argmax) set when
+ * `keep_mask`. */
 static dz_array *max_pool_raw(const dz_array *x, pool_plan *p, bool keep_mask)
 {
+    if (has_fused_pool(x, p))
+        return max_pool_fused(x, p, keep_mask);
     dz_array *col6 = dz_im2col_array(x, &p->g, false); // (N, C, KH, KW, OH, OW)
     dz_array *col = col6 ? dz_array_reshape(col6, 5, WINDOW_SHAPE(p)) : NULL;
-    dz_array *ymax = col ? dz_array_reduce(DZ_REDUCE_MAX, col, DZ_SHAPE(p->img[0], p->img[1], 1, p->oh, p->ow))
-                         : NULL;
+    dz_array *ymax = col ? dz_array_reduce(DZ_REDUCE_MAX, col, OUT5_SHAPE(p)) : NULL;
     if (ymax && keep_mask) {
         p->mask = first_max_mask(col, ymax, p->g.kh * p->g.kw);
         if (!p->mask)
             ymax = dz_failed_output(ymax);
     }
-    dz_array *y = ymax ? dz_array_reshape(ymax, 4, DZ_SHAPE(p->img[0], p->img[1], p->oh, p->ow)) : NULL;
+    dz_array *y = ymax ? dz_array_reshape(ymax, 4, OUT_SHAPE(p)) : NULL;
     dz_array_release(col6);
     dz_array_release(col);
     dz_array_release(ymax);
@@ -114,17 +187,30 @@ static void pool_grad_backward(dz_function *f, dz_variable *const *gy, dz_variab
 }
 static const dz_function_ops pool_grad_ops = {"dz_max_pooling_grad", pool_grad_backward, plan_release, NULL};
 
-static dz_variable *pool_grad(dz_variable *gy, pool_plan *p)
+/* gx = col2im(mask * gy) */
+static dz_array *pool_grad_raw(const dz_array *g, pool_plan *p)
 {
-    const dz_array *g = gy->data;
-    dz_array *g5 = dz_array_reshape(g, 5, DZ_SHAPE(p->img[0], p->img[1], 1, p->oh, p->ow));
-    dz_array *gcol = g5 ? dz_array_binary(DZ_BINARY_MUL, p->mask, g5) : NULL; // (N, C, KK, OH, OW)
+    if (FUSED_POOL(g, p, max_pool_backward)) {
+        dz_array *gx = dz_array_uninit_on(g->device, g->dtype, 4, p->img);
+        if (gx)
+            dz_backend_of(g)->fused->max_pool_backward(g, p->argmax, &p->g, gx);
+        return gx;
+    }
+    const dz_array *mask = plan_mask(p, g->dtype);
+    dz_array *g5 = mask ? dz_array_reshape(g, 5, OUT5_SHAPE(p)) : NULL;
+    dz_array *gcol = g5 ? dz_array_binary(DZ_BINARY_MUL, mask, g5) : NULL; // (N, C, KK, OH, OW)
     dz_array *gcol6 = gcol ? dz_array_reshape(gcol, 6, DZ_SHAPE(p->img[0], p->img[1], p->g.kh, p->g.kw, p->oh,
                                                                 p->ow)) : NULL;
     dz_array *gx = gcol6 ? dz_col2im_array(gcol6, p->img, &p->g, false) : NULL;
     dz_array_release(g5);
     dz_array_release(gcol);
     dz_array_release(gcol6);
+    return gx;
+}
+
+static dz_variable *pool_grad(dz_variable *gy, pool_plan *p)
+{
+    dz_array *gx = pool_grad_raw(gy->data, p);
     dz_variable *in[1] = {gy};
     return dz_function_apply1(&pool_grad_ops, 1, in, gx, 0, plan_retain(p));
 }
@@ -138,18 +224,31 @@ static void pool_with_indexes_backward(dz_function *f, dz_variable *const *gy, d
 static const dz_function_ops pool_with_indexes_ops = {"dz_max_pooling_with_indexes", pool_with_indexes_backward,
                                                       plan_release, NULL};
 
-static dz_variable *pool_with_indexes(dz_variable *x, pool_plan *p)
+/* y = the window sums of col * mask */
+static dz_array *pool_with_indexes_raw(const dz_array *x, pool_plan *p)
 {
-    dz_array *col6 = dz_im2col_array(x->data, &p->g, false);
+    if (FUSED_POOL(x, p, max_pool_pick)) {
+        dz_array *y = dz_array_uninit_on(x->device, x->dtype, 4, OUT_SHAPE(p));
+        if (y)
+            dz_backend_of(x)->fused->max_pool_pick(x, p->argmax, &p->g, y);
+        return y;
+    }
+    const dz_array *mask = plan_mask(p, x->dtype);
+    dz_array *col6 = mask ? dz_im2col_array(x, &p->g, false) : NULL;
     dz_array *col = col6 ? dz_array_reshape(col6, 5, WINDOW_SHAPE(p)) : NULL;
-    dz_array *picked = col ? dz_array_binary(DZ_BINARY_MUL, col, p->mask) : NULL;
-    dz_array *sum = picked ? dz_array_reduce(DZ_REDUCE_SUM, picked, DZ_SHAPE(p->img[0], p->img[1], 1, p->oh, p->ow))
-                           : NULL;
-    dz_array *y = sum ? dz_array_reshape(sum, 4, DZ_SHAPE(p->img[0], p->img[1], p->oh, p->ow)) : NULL;
+    dz_array *picked = col ? dz_array_binary(DZ_BINARY_MUL, col, mask) : NULL;
+    dz_array *sum = picked ? dz_array_reduce(DZ_REDUCE_SUM, picked, OUT5_SHAPE(p)) : NULL;
+    dz_array *y = sum ? dz_array_reshape(sum, 4, OUT_SHAPE(p)) : NULL;
     dz_array_release(col6);
     dz_array_release(col);
     dz_array_release(picked);
     dz_array_release(sum);
+    return y;
+}
+
+static dz_variable *pool_with_indexes(dz_variable *x, pool_plan *p)
+{
+    dz_array *y = pool_with_indexes_raw(x->data, p);
     dz_variable *in[1] = {x};
     return dz_function_apply1(&pool_with_indexes_ops, 1, in, y, 0, plan_retain(p));
 }

@@ -99,6 +99,10 @@ static const dz_backend_fused cpu_fused = {
     /* convolution kernels */
     .im2col = dz_cpu_im2col,
     .col2im = dz_cpu_col2im,
+    /* max pooling kernels */
+    .max_pool = dz_cpu_max_pool,
+    .max_pool_pick = dz_cpu_max_pool_pick,
+    .max_pool_backward = dz_cpu_max_pool_backward,
     /* embedding kernels */
     .embedding_renorm = dz_cpu_embedding_renorm,
     .embedding_bag_sum = dz_cpu_embedding_bag_sum,

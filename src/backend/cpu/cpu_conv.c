@@ -54,9 +54,7 @@ static int64_t plane_base(const conv_job *job, int64_t p, int64_t ki, int64_t kj
     return base + (ki * job->g.kw + kj) * job->step_k;
 }
 
-/* The window positions [*lo, *hi) of [0, n) whose pixel s*pos + off lies in
- * [0, size). */
-static void inside(int64_t n, int64_t s, int64_t off, int64_t size, int64_t *lo, int64_t *hi)
+void dz_cpu_window_span(int64_t n, int64_t s, int64_t off, int64_t size, int64_t *lo, int64_t *hi)
 {
     int64_t first = off >= 0 ? 0 : (-off + s - 1) / s;
     int64_t end = size - off <= 0 ? 0 : (size - off - 1) / s + 1;
@@ -112,7 +110,7 @@ static inline void im2col_row(const conv_job *job, int64_t p, int64_t ki, int64_
     int64_t lo = 0, hi = 0;
     bool in_image = row >= 0 && row < job->h;
     if (in_image)
-        inside(job->ow, g->sw, off, job->w, &lo, &hi);
+        dz_cpu_window_span(job->ow, g->sw, off, job->w, &lo, &hi);
     int64_t src = (p * job->h + (in_image ? row : 0)) * job->w;
     if (job->es == 4)
         gather_row_float((float *)job->col + at, job->step_x, (const float *)job->x + src, job->ow, g->sw, off, lo,
@@ -146,8 +144,8 @@ static inline void col2im_window_entry(const conv_job *job, int64_t p, int64_t k
 {
     const dz_conv_geom *g = &job->g;
     int64_t ylo, yhi, lo, hi, off = kj - g->pw;
-    inside(job->oh, g->sh, ki - g->ph, job->h, &ylo, &yhi);
-    inside(job->ow, g->sw, off, job->w, &lo, &hi);
+    dz_cpu_window_span(job->oh, g->sh, ki - g->ph, job->h, &ylo, &yhi);
+    dz_cpu_window_span(job->ow, g->sw, off, job->w, &lo, &hi);
     int64_t at = plane_base(job, p, ki, kj);
     for (int64_t y = ylo; y < yhi; y++) {
         int64_t dst = (p * job->h + g->sh * y + ki - g->ph) * job->w, src = at + y * job->step_y;

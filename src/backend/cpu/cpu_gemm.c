@@ -26,7 +26,14 @@
  * MAX_PIECES for the whole batch, and a power of two of them, which 2, 4,
  * 8... threads share evenly. When memory
  * for the buffers runs out, the product is cut along C instead. Without
- * cblas, a piece is a plain loop. */
+ * cblas, a piece is a plain loop.
+ *
+ * A batch whose products all add into one C (a weight grad summed over the
+ * images of a batch: each product small, too small to cut) is cut into
+ * groups of consecutive products instead, as many as the shape allows by the
+ * same rules: each group sums its products in order on one thread, the first
+ * into C, the others into buffers, which are then added into C in group
+ * order. */
 #include "../../base/caching_allocator.h"
 #include "cpu_kernels.h"
 #include "cpu_parallel.h"
@@ -174,8 +181,9 @@ static product piece_of(const product *p, split_axis axis, int64_t begin, int64_
 typedef struct {
     product first;                        /* the batch's first product */
     int64_t stride_a, stride_b, stride_c; /* elements between products */
-    split cut;
-    char *partials; /* along K: (cut.count - 1, m, n), the products of stretches 1.. */
+    split cut;      /* a batch summed into one C: cut.count groups of products */
+    int64_t batch;  /* a batch summed into one C: its size */
+    char *partials; /* along K: (cut.count - 1, m, n), the products of stretches 1.. (or of groups 1..) */
 } gemm_job;
 
 /* Items are (product, piece) pairs, product-major. */
@@ -243,6 +251,80 @@ static void gemm_batch(gemm_job *job, int64_t batch)
     }
 }
 
+/* ---- a batch summed into one C ----------------------------------------------------- */
+
+/* The products of group g of `groups` (a power of two), [begin, end). */
+static void group_range(int64_t batch, int64_t groups, int64_t g, int64_t *begin, int64_t *end)
+{
+    *begin = batch * g / groups;
+    *end = batch * (g + 1) / groups;
+}
+
+/* Items are groups: group 0 adds its products into C in order, group g > 0
+ * into its buffer from 0. */
+static void run_groups(void *vjob, int64_t begin, int64_t end)
+{
+    const gemm_job *job = vjob;
+    const product *p = &job->first;
+    int64_t es = (int64_t)dz_dtype_bytes(p->dtype);
+    for (int64_t g = begin; g < end; g++) {
+        int64_t from, to;
+        group_range(job->batch, job->cut.count, g, &from, &to);
+        for (int64_t i = from; i < to; i++) {
+            product q = *p;
+            q.a += i * job->stride_a * es;
+            q.b += i * job->stride_b * es;
+            if (g > 0) {
+                q.c = job->partials + (g - 1) * p->m * p->n * es;
+                q.ldc = p->n;
+            }
+            if (i > from || g > 0)
+                q.beta = i > from ? 1 : 0;
+            gemm_one_thread(&q);
+        }
+    }
+}
+
+/* The groups a batch summed into one C is cut into: a power of two up to
+ * MAX_PIECES and the batch, fixed by the shape, with PIECE_MIN_WORK in each
+ * and the buffers within MAX_PARTIAL_ELEMENTS. */
+static int64_t group_count(const product *p, int64_t batch)
+{
+    int64_t work = p->m * p->n * p->k * batch, count = 1;
+    while (2 * count <= MAX_PIECES && 2 * count <= batch && 2 * count * PIECE_MIN_WORK <= work &&
+           (2 * count - 1) * p->m * p->n <= MAX_PARTIAL_ELEMENTS)
+        count *= 2;
+    return count;
+}
+
+/* C = alpha sum_i op(A_i) op(B_i) + beta C. In groups of consecutive
+ * products, each summed in order on one thread, the groups then added into
+ * C in group order: the cut depends on the shape alone. One group (or no
+ * memory for the buffers): the products one after another, each cut as
+ * gemm_batch cuts it. */
+static void gemm_sum(gemm_job *job, int64_t batch)
+{
+    const product *p = &job->first;
+    job->batch = batch;
+    job->cut = (split){ALONG_INNER, group_count(p, batch), 0};
+    size_t partial_bytes = (size_t)((job->cut.count - 1) * p->m * p->n) * dz_dtype_bytes(p->dtype);
+    dz_caching_allocator *memory = dz_backend_cpu()->memory;
+    job->partials = job->cut.count > 1 ? dz_cache_alloc(memory, partial_bytes) : NULL;
+    if (job->partials) {
+        dz_parallel_for(job->cut.count, p->m * p->n * p->k * (batch / job->cut.count), run_groups, job);
+        dz_parallel_for(p->m, p->n * (job->cut.count - 1), add_partials, job);
+        dz_cache_free(memory, job->partials, partial_bytes);
+        return;
+    }
+    int64_t es = (int64_t)dz_dtype_bytes(p->dtype);
+    for (int64_t i = 0; i < batch; i++) { /* every product adds into the one C: in order */
+        gemm_batch(job, 1);
+        job->first.a += job->stride_a * es;
+        job->first.b += job->stride_b * es;
+        job->first.beta = 1;
+    }
+}
+
 void dz_cpu_gemm(dz_dtype dtype, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
                  double alpha, const void *a, int64_t lda, int64_t stride_a,
                  const void *b, int64_t ldb, int64_t stride_b,
@@ -250,14 +332,8 @@ void dz_cpu_gemm(dz_dtype dtype, bool trans_a, bool trans_b, int64_t m, int64_t 
 {
     gemm_job job = {.first = {dtype, trans_a, trans_b, m, n, k, alpha, beta, a, b, c, lda, ldb, ldc},
                     .stride_a = stride_a, .stride_b = stride_b, .stride_c = stride_c};
-    if (stride_c != 0 || batch == 1) {
+    if (stride_c != 0 || batch == 1)
         gemm_batch(&job, batch);
-        return;
-    }
-    int64_t es = (int64_t)dz_dtype_bytes(dtype);
-    for (int64_t i = 0; i < batch; i++) { /* every product adds into the one C: in order */
-        gemm_batch(&job, 1);
-        job.first.a += stride_a * es;
-        job.first.b += stride_b * es;
-    }
+    else
+        gemm_sum(&job, batch);
 }

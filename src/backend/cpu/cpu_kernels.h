@@ -51,6 +51,15 @@ void dz_cpu_sigmoid_cross_entropy(const dz_array *x, const dz_array *t, double s
 /* Convolution kernels (cpu_conv.c). */
 void dz_cpu_im2col(const dz_array *x, const dz_conv_geom *g, bool to_matrix, dz_array *col);
 void dz_cpu_col2im(const dz_array *col, const dz_conv_geom *g, bool to_matrix, dz_array *x);
+/* The window positions [*lo, *hi) of [0, n) whose pixel s*pos + off lies in
+ * [0, size): along one side, the windows whose entry at offset off + pad is
+ * no padding. */
+void dz_cpu_window_span(int64_t n, int64_t s, int64_t off, int64_t size, int64_t *lo, int64_t *hi);
+
+/* Max pooling kernels (cpu_pool.c). */
+void dz_cpu_max_pool(const dz_array *x, const dz_conv_geom *g, dz_array *y, dz_array *argmax);
+void dz_cpu_max_pool_pick(const dz_array *x, const dz_array *argmax, const dz_conv_geom *g, dz_array *y);
+void dz_cpu_max_pool_backward(const dz_array *gy, const dz_array *argmax, const dz_conv_geom *g, dz_array *gx);
 
 /* Optimizer kernels (cpu_optim.c). */
 void dz_cpu_sgd_step(const dz_sgd_scalars *s, dz_array *p, const dz_array *g, dz_array *buf);

@@ -47,11 +47,20 @@ void set_allow_tf32(bool allow)
 }
 
 /* Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T: cuBLAS
- * gets B first, and the dimensions n, m. */
+ * gets B first, and the dimensions n, m. A batch summed into one C (stride_c
+ * 0) is one call per product, in order: a strided batch would write C from
+ * several products at once. */
 void gemm(dz_dtype dtype, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha,
           const void *a, int64_t lda, int64_t stride_a, const void *b, int64_t ldb, int64_t stride_b, double beta,
           void *c, int64_t ldc, int64_t stride_c, int64_t batch)
 {
+    if (stride_c == 0 && batch > 1) {
+        size_t es = dtype == DZ_F32 ? 4 : 8;
+        for (int64_t i = 0; i < batch; i++)
+            gemm(dtype, trans_a, trans_b, m, n, k, alpha, (const char *)a + i * stride_a * es, lda, 0,
+                 (const char *)b + i * stride_b * es, ldb, 0, i == 0 ? beta : 1.0, c, ldc, 0, 1);
+        return;
+    }
     cublasOperation_t op_b = trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, op_a = trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
     cublasStatus_t s;
     if (dtype == DZ_F32) {
@@ -80,7 +89,9 @@ void set_allow_tf32(bool) {}
 
 /* Each matrix is contiguous with its row length as leading dimension (as
  * batched_matmul passes them), alpha is 1 and beta 0 or 1: the emulated
- * device's memory is host memory, which the CPU's matmul reads as CPU arrays. */
+ * device's memory is host memory, which the CPU's matmul reads as CPU arrays.
+ * A batch summed into one C (stride_c 0) adds its products in order, as the
+ * GPU's gemm does. */
 void gemm(dz_dtype dtype, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double, const void *a,
           int64_t, int64_t stride_a, const void *b, int64_t, int64_t stride_b, double beta, void *c, int64_t,
           int64_t stride_c, int64_t batch)
@@ -91,7 +102,7 @@ void gemm(dz_dtype dtype, bool trans_a, bool trans_b, int64_t m, int64_t n, int6
         dz_array va = matrix_view(dtype, DZ_CPU, ai, trans_a ? k : m, trans_a ? m : k);
         dz_array vb = matrix_view(dtype, DZ_CPU, bi, trans_b ? n : k, trans_b ? k : n);
         dz_array vc = matrix_view(dtype, DZ_CPU, (char *)c + i * stride_c * es, m, n);
-        host.cpu->matmul(&va, trans_a, &vb, trans_b, &vc, beta != 0);
+        host.cpu->matmul(&va, trans_a, &vb, trans_b, &vc, beta != 0 || (stride_c == 0 && i > 0));
     }
 }
 
