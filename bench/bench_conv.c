@@ -6,9 +6,9 @@
  *   (10, 32, 64, 26)    the second, at batch 10
  *   (100, 32, 64, 26)   the second, at batch 100
  *   (100, 64, 128, 13)  a deeper layer
- * Then one training step of the CNN of examples/fashion_mnist_cnn.c at batch
- * 100 (conv 32 - relu - max pool 2, conv 64 - relu - max pool 2, linear 10,
- * softmax cross entropy, Adam) on random images and labels.
+ * Then one training step of the CNN of examples/fashion_mnist_cnn.c, at batch
+ * 100 (conv 32 pad 1 - relu - max pool 2, conv 64 pad 1 - relu - max pool 2,
+ * linear 10, softmax cross entropy, Adam) on random images and labels.
  * bench_conv.py times F.conv2d and the same CNN (torch.optim.Adam) in
  * PyTorch.
  *
@@ -55,7 +55,7 @@ static void cnn_step(void *ctx)
     dz_variable *h = m->x; // (100, 1, 28, 28)
     h = dz_max_pooling(dz_relu(dz_layer_call(m->conv1, h)), DZ_SIZE2(2), DZ_SIZE2(2), DZ_SIZE2(0));
     h = dz_max_pooling(dz_relu(dz_layer_call(m->conv2, h)), DZ_SIZE2(2), DZ_SIZE2(2), DZ_SIZE2(0));
-    h = dz_layer_call(m->fc, dz_reshape(h, 2, DZ_SHAPE(100, 64 * 5 * 5)));
+    h = dz_layer_call(m->fc, dz_reshape(h, 2, DZ_SHAPE(100, 64 * 7 * 7)));
     dz_variable *loss = dz_softmax_cross_entropy(h, m->t);
     dz_layer_cleargrads(m->model);
     dz_variable_backward(loss, false, false);
@@ -69,9 +69,9 @@ static double time_cnn(double budget_s)
     dz_rng_seed(&rng, 0);
     cnn m = {
         dz_model_new(),
-        dz_conv2d_layer_new(32, DZ_SIZE2(3), DZ_SIZE2(1), DZ_SIZE2(0), false, DZ_F32, 1, &rng),
-        dz_conv2d_layer_new(64, DZ_SIZE2(3), DZ_SIZE2(1), DZ_SIZE2(0), false, DZ_F32, 32, &rng),
-        dz_linear_layer_new(10, 64 * 5 * 5, false, DZ_F32, &rng),
+        dz_conv2d_layer_new(32, DZ_SIZE2(3), DZ_SIZE2(1), DZ_SIZE2(1), false, DZ_F32, 1, &rng),
+        dz_conv2d_layer_new(64, DZ_SIZE2(3), DZ_SIZE2(1), DZ_SIZE2(1), false, DZ_F32, 32, &rng),
+        dz_linear_layer_new(10, 64 * 7 * 7, false, DZ_F32, &rng),
         dz_adam_new(NULL),
         dz_variable_constant(bench_uniform_f32(4, DZ_SHAPE(100, 1, 28, 28), 4), "x"),
         dz_variable_constant(dz_array_randint(&rng, DZ_I64, 1, DZ_SHAPE(100), 0, 10), "t"),

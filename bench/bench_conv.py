@@ -33,9 +33,9 @@ def main():
 
     if not options.quick:
         model = torch.nn.Sequential(
-            torch.nn.Conv2d(1, 32, 3), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
-            torch.nn.Conv2d(32, 64, 3), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
-            torch.nn.Flatten(), torch.nn.Linear(64 * 5 * 5, 10))
+            torch.nn.Conv2d(1, 32, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+            torch.nn.Conv2d(32, 64, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+            torch.nn.Flatten(), torch.nn.Linear(64 * 7 * 7, 10))
         adam = torch.optim.Adam(model.parameters(), lr=1e-3)
         x = torch.rand(100, 1, 28, 28) * 2 - 1
         t = torch.randint(0, 10, (100,))

@@ -73,7 +73,7 @@ conv|conv_ms_100x1x32x28|twin|lower|conv2d 3x3 forward + backward, x requires gr
 conv|conv_ms_10x32x64x26|twin|lower|conv2d 3x3 forward + backward: (10, 32, 64, 26)|ms
 conv|conv_ms_100x32x64x26|twin|lower|conv2d 3x3 forward + backward: (100, 32, 64, 26)|ms
 conv|conv_ms_100x64x128x13|twin|lower|conv2d 3x3 forward + backward: (100, 64, 128, 13)|ms
-conv|cnn_step_ms_b100|twin|lower|Fashion-MNIST CNN training step (2 conv + pool, linear, Adam), batch 100|ms
+conv|cnn_step_ms_b100|twin|lower|Fashion-MNIST CNN training step (2 conv pad 1 + relu + pool, linear, Adam), batch 100|ms
 npz|npz_save_stored_ms_100mb|twin|lower|save_weights, 100 MB stored, vs np.savez (ours fsyncs)|ms
 npz|npz_load_stored_ms_100mb|twin|lower|load_weights of that file vs np.load|ms
 npz|npz_save_compressed_ms_25mb|twin|lower|save_weights, 25 MB compressed, vs np.savez_compressed|ms
