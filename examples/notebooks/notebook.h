@@ -1,0 +1,40 @@
+/* What the notebook programs share: the command line (--help, --output-dir,
+ * --weights), the "# In[n]: code" header before each cell's output, and
+ * loading the fixed weights a PyTorch notebook starts from. Each program
+ * prints what its notebook printed, cell by cell, in NumPy's print format. */
+#ifndef NOTEBOOK_H
+#define NOTEBOOK_H
+
+#include <stdbool.h>
+
+#include "dezero/dezero.h"
+
+/* The default --weights: nn.Embedding(10, 3)'s weight after torch.manual_seed(0),
+ * written by tests/fixtures/make_notebook_fixtures.py, relative to the source root. */
+#define NOTEBOOK_DEFAULT_WEIGHTS "tests/fixtures/notebooks/embedding_weights.npz"
+
+typedef struct notebook_options {
+    const char *output_dir; /* where files are written; "." by default */
+    const char *weights;    /* the .npz holding "weight"; only when asked for */
+} notebook_options;
+
+/* Parses the command line: --help prints `about` and the options and exits 0,
+ * a bad option or argument exits 2. --weights is accepted only when
+ * `takes_weights`. */
+notebook_options notebook_parse(int argc, char **argv, const char *about, bool takes_weights);
+
+/* Prints "# In[n]: code", n counting from 1. */
+void notebook_cell(const char *code);
+
+/* print(v.data) (or print(t.detach().numpy()) for a tensor): NumPy's str()
+ * of v's array and a newline. */
+void notebook_show(const dz_variable *v);
+
+/* print(v) for a DeZero Variable: "variable(...)". */
+void notebook_show_variable(const dz_variable *v);
+
+/* The "weight" array of the .npz at `path`; exits 1 with the reason when the
+ * file cannot be read or has no such array. */
+dz_array *notebook_load_weights(const char *path);
+
+#endif
