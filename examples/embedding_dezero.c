@@ -12,7 +12,7 @@
  *      for an upstream dout that is not all ones. */
 #include <stdio.h>
 
-#include "dezero/dezero.h"
+#include "common/ex.h"
 
 /* An int64 index Variable holding `values` with the given shape. */
 static dz_variable *index_variable(int ndim, const int64_t *shape, const int64_t *values)
@@ -37,8 +37,12 @@ static void print_named(const char *name, const dz_variable *v)
     dz_variable_print(v, stdout);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    const char *summary =
+        "The embedding experiments of DeZero (EmbedID, GetItem) and DLfS2 chapter 4, "
+        "printed step by step.";
+    ex_parse(&(ex_program){"embedding_dezero", summary, 0, NULL}, argc, argv);
     dz_scope_begin(); /* owns every Variable made below */
 
     /* 1. W[idx] picks rows. DeZero's EmbedID is float64, so W is float64. */

@@ -15,7 +15,7 @@
  * library's generator, so the numbers differ from torch.manual_seed's. */
 #include <stdio.h>
 
-#include "dezero/dezero.h"
+#include "common/ex.h"
 
 static dz_variable *ids(int ndim, const int64_t *shape, const int64_t *values)
 {
@@ -230,8 +230,12 @@ static void embedding_bag(dz_rng *rng)
     dz_array_release(weight);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    const char *summary =
+        "PyTorch's nn.Embedding notebook option by option (padding_idx, max_norm, scale_grad_by_freq,\n"
+        "sparse, from_pretrained, EmbeddingBag), printed step by step.";
+    ex_parse(&(ex_program){"embedding_pytorch", summary, 0, NULL}, argc, argv);
     dz_rng rng;
     dz_rng_seed(&rng, 0);
     dz_scope_begin(); /* owns every Variable made below */

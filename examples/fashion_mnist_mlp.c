@@ -1,24 +1,16 @@
 /* The flagship example: an MLP on Fashion-MNIST (DeZero step 51, with the
  * ReLU + Adam variant), trained on the 60,000 training images and tested on
  * the 10,000 test images that Debian's dataset-fashion-mnist installs.
- * The weights are saved as fashion_mnist_mlp.npz (NumPy can read them),
- * loaded into a fresh model, and the test accuracy checked again.
- * Usage: fashion_mnist_mlp [--device cpu|cuda] [epochs = 10] [hidden = 256] [data dir]
- * With --device cuda the model, the optimizer state and each batch live on
- * the GPU (or on the emulated device of a -Dgpu_emulation=true build). */
+ * The weights are saved as weights.npz in the output directory
+ * (runs/fashion_mnist_mlp by default; NumPy can read them), loaded into a
+ * fresh model, and the test accuracy checked again. The output directory
+ * also gets metrics.csv and loss.png (see common/ex.h).
+ * With --device gpu the model, the optimizer state and each batch live on
+ * the GPU (or on the emulated device of a -Dgpu_emulation=true build).
+ * Run with --help for the options. */
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
 
-#include "dezero/dezero.h"
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
+#include "common/ex.h"
 
 /* A batch from the loader (CPU) on the model's device. */
 static dz_variable *batch_on(dz_array *batch, dz_device device)
@@ -48,43 +40,73 @@ static double evaluate(dz_layer *model, dz_array *images, dz_array *labels, dz_d
     return correct / (double)labels->size;
 }
 
+static const char summary[] =
+    "An MLP 784-H-10 (ReLU) with Adam on Fashion-MNIST: trains, tests after each epoch, saves the weights\n"
+    "as weights.npz and tests a model loaded from them; writes metrics.csv and loss.png into the output directory.";
+
 int main(int argc, char **argv)
 {
-    dz_device device = DZ_CPU;
-    if (argc > 2 && strcmp(argv[1], "--device") == 0) {
-        device = strcmp(argv[2], "cuda") == 0 ? DZ_CUDA : DZ_CPU;
-        argc -= 2;
-        argv += 2;
-    }
-    int epochs = argc > 1 ? atoi(argv[1]) : 10;
-    int64_t hidden = argc > 2 ? atoll(argv[2]) : 256;
-    const char *dir = argc > 3 ? argv[3] : NULL;
-    dz_array *train_x, *train_t, *test_x, *test_t;
-    if (dz_dataset_fashion_mnist(dir, true, &train_x, &train_t) != DZ_OK ||
-        dz_dataset_fashion_mnist(dir, false, &test_x, &test_t) != DZ_OK) {
-        fprintf(stderr, "%s\n", dz_last_error());
+    ex_common opt = {.epochs = 10, .batch_size = 100, .lr = 1e-3, .seed = 0, .output_dir = "runs/fashion_mnist_mlp"};
+    int hidden = 256;
+    int64_t train_images = 0, test_images = 0;
+    const char *data = NULL;
+    const ex_option options[] = {
+        EX_EPOCHS_OPTION(&opt),
+        EX_BATCH_SIZE_OPTION(&opt),
+        EX_LR_OPTION(&opt),
+        EX_INT_OPTION("hidden", &hidden, 1, 100000, "units of the hidden layer"),
+        EX_INT64_OPTION("train-images", &train_images, 0, 60000, "train on the first N images only; 0: all"),
+        EX_INT64_OPTION("test-images", &test_images, 0, 10000, "test on the first N images only; 0: all"),
+        EX_STRING_OPTION("data", &data, "DIR", "the Fashion-MNIST IDX files (*-ubyte.gz)",
+                         "$DZ_FASHION_MNIST_DIR, else " DZ_FASHION_MNIST_DIR),
+        EX_SEED_OPTION(&opt),
+        EX_THREADS_OPTION(&opt),
+        EX_DEVICE_OPTION(&opt),
+        EX_OUTPUT_DIR_OPTION(&opt),
+    };
+    ex_parse(&(ex_program){"fashion_mnist_mlp", summary, sizeof options / sizeof *options, options}, argc, argv);
+    if (!ex_setup(&opt))
         return 1;
-    }
+    dz_device device = ex_device(opt.device);
+    dz_array *train_x, *train_t, *test_x, *test_t;
+    if (dz_dataset_fashion_mnist(data, true, &train_x, &train_t) != DZ_OK ||
+        dz_dataset_fashion_mnist(data, false, &test_x, &test_t) != DZ_OK)
+        return ex_fail();
+    train_x = ex_first_rows(train_x, train_images);
+    train_t = ex_first_rows(train_t, train_images);
+    test_x = ex_first_rows(test_x, test_images);
+    test_t = ex_first_rows(test_t, test_images);
     printf("Fashion-MNIST: %lld training and %lld test images of %lld pixels\n", (long long)train_x->shape[0],
            (long long)test_x->shape[0], (long long)train_x->shape[1]);
 
     dz_rng rng;
-    dz_rng_seed(&rng, 0);
+    dz_rng_seed(&rng, (uint64_t)opt.seed);
     dz_layer *model = dz_mlp_new(2, (const int64_t[]){hidden, 10}, dz_relu, DZ_F32, &rng);
-    dz_optimizer *adam = dz_adam_new(NULL); /* lr 1e-3, betas (0.9, 0.999) */
-    if (dz_layer_to_device(model, device) != DZ_OK || dz_optimizer_setup(adam, model) != DZ_OK) {
-        fprintf(stderr, "%s\n", dz_last_error());
-        return 1;
-    }
+    dz_adam_config config = dz_adam_defaults(); /* betas (0.9, 0.999) */
+    config.lr = opt.lr;
+    dz_optimizer *adam = dz_adam_new(&config);
+    if (dz_layer_to_device(model, device) != DZ_OK || dz_optimizer_setup(adam, model) != DZ_OK)
+        return ex_fail();
     if (device == DZ_CUDA)
         printf("device: %s\n", dz_cuda_device_name());
-    dz_dataloader *loader = dz_dataloader_new(train_x, train_t, 100, true, &rng);
-    printf("MLP 784-%lld-10 (ReLU), Adam, batch 100\n", (long long)hidden);
-    printf("epoch  train loss  train acc  test acc  seconds\n");
+    dz_dataloader *loader = dz_dataloader_new(train_x, train_t, opt.batch_size, true, &rng);
+    printf("MLP 784-%d-10 (ReLU), Adam lr %g, batch %d\n", hidden, opt.lr, opt.batch_size);
 
-    for (int epoch = 1; epoch <= epochs; epoch++) {
-        double start = now(), loss_sum = 0, acc_sum = 0;
+    const ex_column columns[] = {{"train_loss", 4, EX_LOSS_PANEL},
+                                 {"train_accuracy", 4, EX_ACCURACY_PANEL},
+                                 {"test_accuracy", 4, EX_ACCURACY_PANEL},
+                                 {"seconds", 1, EX_TABLE_ONLY},
+                                 {"lr", 4, EX_TABLE_ONLY}};
+    ex_metrics metrics;
+    if (!ex_metrics_open(&metrics, "fashion_mnist_mlp", opt.output_dir, opt.epochs, 5, columns))
+        return 1;
+    ex_progress progress;
+    ex_progress_start(&progress, opt.epochs, dz_dataloader_batches(loader), "images");
+    for (int epoch = 1; epoch <= opt.epochs; epoch++) {
+        double start = ex_now(), loss_sum = 0, acc_sum = 0, seen = 0;
+        int64_t step = 0;
         dz_array *xb, *tb;
+        ex_progress_epoch(&progress);
         while (dz_dataloader_next(loader, &xb, &tb)) {
             dz_scope_begin();
             dz_variable *x = batch_on(xb, device), *t = batch_on(tb, device);
@@ -93,24 +115,26 @@ int main(int argc, char **argv)
             dz_layer_cleargrads(model);
             dz_variable_backward(loss, false, false);
             dz_optimizer_update(adam);
-            double n = (double)t->data->size;
-            loss_sum += dz_array_get(loss->data, 0) * n;
-            acc_sum += dz_array_get(dz_accuracy(y, t)->data, 0) * n;
+            int64_t n = t->data->size;
+            seen += (double)n;
+            loss_sum += dz_array_get(loss->data, 0) * (double)n;
+            acc_sum += dz_array_get(dz_accuracy(y, t)->data, 0) * (double)n;
             dz_scope_end();
+            ex_progress_step(&progress, epoch, ++step, n, loss_sum / seen);
         }
-        double n = (double)train_x->shape[0];
-        printf("%5d  %10.4f  %9.4f  %8.4f  %7.1f\n", epoch, loss_sum / n, acc_sum / n,
-               evaluate(model, test_x, test_t, device), now() - start);
+        double test_acc = evaluate(model, test_x, test_t, device);
+        ex_metrics_row(&metrics, &progress, epoch,
+                       (const double[]){loss_sum / seen, acc_sum / seen, test_acc, ex_now() - start, opt.lr});
     }
+    ex_metrics_close(&metrics);
 
-    const char *path = "fashion_mnist_mlp.npz";
+    char path[4096];
+    ex_path(path, sizeof path, opt.output_dir, "weights.npz");
     dz_layer *fresh = dz_mlp_new(2, (const int64_t[]){hidden, 10}, dz_relu, DZ_F32, &rng);
     if (dz_layer_save_weights(model, path, true) != DZ_OK || dz_layer_to_device(fresh, device) != DZ_OK ||
-        dz_layer_load_weights(fresh, path) != DZ_OK) {
-        fprintf(stderr, "%s\n", dz_last_error());
-        return 1;
-    }
-    printf("saved %s; a fresh model loaded from it scores %.4f on the test set\n", path,
+        dz_layer_load_weights(fresh, path) != DZ_OK)
+        return ex_fail();
+    printf("saved the weights as %s; a fresh model loaded from it scores %.4f on the test set\n", path,
            evaluate(fresh, test_x, test_t, device));
     printf("(published baseline for an MLP 256-128-100 in the dataset's README: 0.8833)\n");
 

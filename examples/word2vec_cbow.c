@@ -8,14 +8,15 @@
  * trained with Adam (lr 0.001) on mini-batches of 100. Afterwards the rows of
  * W_in are the word vectors: the program prints, like DLfS2's most_similar,
  * the words nearest to a few queries by cosine similarity, and saves W_in as
- * cbow_embedding.npz (np.load("cbow_embedding.npz")["W"]).
+ * cbow_embedding.npz in the output directory (runs/word2vec_cbow by default:
+ * np.load("cbow_embedding.npz")["W"]), with metrics.csv and loss.png.
  *
  * Preprocessing is DLfS2's (lower case, '.' as a word) after punctuation other
  * than '.' and apostrophes is blanked out, so "you," and "you" are one word.
  * Only the MAX_VOCABULARY - 1 most frequent words are kept; the others share
  * the id of "<unk>".
  *
- * Usage: word2vec_cbow [text file = FORTUNES_PATH] [max bytes = 200000]
+ * Options: run with --help (the text file is --data, its size limit --max-bytes).
  * Any plain text works; the default is the 245 KB "cookie" file of Debian's
  * fortunes package (fortunes-min's smaller "fortunes" file is too short for
  * meaningful neighbours). */
@@ -26,7 +27,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "dezero/dezero.h"
+#include "common/ex.h"
 
 #define FORTUNES_PATH "/usr/share/games/fortunes/cookie"
 #define DEFAULT_MAX_BYTES 200000
@@ -225,12 +226,30 @@ static void most_similar(const char *query, const corpus *c, const dz_array *W, 
 
 int main(int argc, char **argv)
 {
-    const char *path = argc > 1 ? argv[1] : FORTUNES_PATH;
-    long max_bytes = argc > 2 ? atol(argv[2]) : DEFAULT_MAX_BYTES;
+    ex_common opt = {.epochs = EPOCHS, .batch_size = BATCH, .lr = 1e-3, .seed = 0, .threads = 1,
+                     .output_dir = "runs/word2vec_cbow"};
+    const char *path = FORTUNES_PATH;
+    int64_t max_bytes = DEFAULT_MAX_BYTES;
+    const ex_option options[] = {
+        EX_STRING_OPTION("data", &path, "FILE", "the text to learn from", NULL),
+        EX_INT64_OPTION("max-bytes", &max_bytes, 1, 1e9, "read at most N bytes of it"),
+        EX_EPOCHS_OPTION(&opt),
+        EX_BATCH_SIZE_OPTION(&opt),
+        EX_LR_OPTION(&opt),
+        EX_SEED_OPTION(&opt),
+        EX_THREADS_OPTION(&opt), /* 1 by default: these matrices are small, one BLAS thread is fastest */
+        EX_OUTPUT_DIR_OPTION(&opt),
+    };
+    ex_parse(&(ex_program){"word2vec_cbow", "DLfS2's CBOW word2vec (Adam) on a text: prints the nearest words of a "
+                                            "few queries and saves the\nword vectors as cbow_embedding.npz, with "
+                                            "metrics.csv and loss.png, into the output directory.",
+                           sizeof options / sizeof *options, options},
+             argc, argv);
+    if (!ex_setup(&opt))
+        return 1;
     double start = now();
-    dz_set_num_threads(1); /* these matrices are small: one BLAS thread is fastest */
 
-    char *text = read_text(path, max_bytes > 0 ? max_bytes : DEFAULT_MAX_BYTES);
+    char *text = read_text(path, (long)max_bytes);
     if (!text) {
         printf("cannot read %s; on Debian, `apt-get install fortunes` installs %s\n", path, FORTUNES_PATH);
         printf("falling back to DLfS2's sentence \"%s\"\n", FALLBACK_TEXT);
@@ -256,23 +275,33 @@ int main(int argc, char **argv)
     dz_array *contexts, *targets;
     contexts_and_targets(c.ids, &contexts, &targets);
     dz_rng rng;
-    dz_rng_seed(&rng, 0);
+    dz_rng_seed(&rng, (uint64_t)opt.seed);
     dz_layer *model = cbow_new(c.count, &rng);
-    dz_optimizer *adam = dz_adam_new(NULL); /* lr 0.001, betas (0.9, 0.999): DLfS2's and PyTorch's defaults */
+    dz_adam_config adam_config = dz_adam_defaults(); /* betas (0.9, 0.999): DLfS2's and PyTorch's defaults */
+    adam_config.lr = opt.lr;
+    dz_optimizer *adam = dz_adam_new(&adam_config);
     dz_optimizer_setup(adam, model);
-    dz_dataloader *loader = dz_dataloader_new(contexts, targets, BATCH, true, &rng);
-    printf("CBOW: window %d, hidden %d, %lld samples, batch %d, Adam\n", WINDOW, HIDDEN, (long long)targets->size,
-           BATCH);
+    dz_dataloader *loader = dz_dataloader_new(contexts, targets, opt.batch_size, true, &rng);
+    printf("CBOW: window %d, hidden %d, %lld samples, batch %d, Adam lr %g\n", WINDOW, HIDDEN,
+           (long long)targets->size, opt.batch_size, opt.lr);
     printf("(a uniform guess over the vocabulary would score log(V) = %.2f)\n", log((double)c.count));
 
+    const ex_column columns[] = {{"loss", 4, EX_LOSS_PANEL},
+                                 {"seconds", 2, EX_TABLE_ONLY},
+                                 {"words_per_s", 0, EX_TABLE_ONLY},
+                                 {"lr", 4, EX_TABLE_ONLY}};
+    ex_metrics metrics;
+    if (!ex_metrics_open(&metrics, "word2vec_cbow", opt.output_dir, opt.epochs, 4, columns))
+        return 1;
     double training = 0; /* seconds spent in train_epoch */
-    for (int epoch = 1; epoch <= EPOCHS; epoch++) {
+    for (int epoch = 1; epoch <= opt.epochs; epoch++) {
         double epoch_start = now(), loss = train_epoch(loader, model, adam), seconds = now() - epoch_start;
         training += seconds;
-        printf("epoch %2d  loss %.4f  (%.1f s, %.0f words/s)\n", epoch, loss, now() - start,
-               (double)targets->size / seconds);
+        ex_metrics_row(&metrics, NULL, epoch,
+                       (const double[]){loss, seconds, (double)targets->size / seconds, opt.lr});
     }
-    printf("training: %.0f words/s\n", (double)targets->size * EPOCHS / training);
+    ex_metrics_close(&metrics);
+    printf("training: %.0f words/s\n", (double)targets->size * opt.epochs / training);
 
     dz_layer *embed_in = dz_layer_child(model, "embed_in");
     const dz_array *W_in = dz_layer_param(embed_in, "W")->data; // (V, HIDDEN)
@@ -280,7 +309,8 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof queries / sizeof *queries; i++)
         most_similar(queries[i], &c, W_in, 5);
 
-    const char *out_path = "cbow_embedding.npz";
+    char out_path[4096];
+    ex_path(out_path, sizeof out_path, opt.output_dir, "cbow_embedding.npz");
     if (dz_layer_save_weights(embed_in, out_path, false) != DZ_OK)
         printf("\ncould not save %s: %s\n", out_path, dz_last_error());
     else

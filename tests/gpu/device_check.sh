@@ -232,7 +232,7 @@ fi
 
 # --- 6. examples ---
 section "6. examples on the device"
-run_dir=$(mktemp -d) # fashion_mnist_mlp writes its .npz into the working directory
+run_dir=$(mktemp -d) # the examples write into runs/ under the working directory
 if [ -x "$build/examples/spiral" ]; then
     (cd "$run_dir" && timeout 60 "$build/examples/spiral" --device cuda) || fail "spiral --device cuda: status $?"
 else
@@ -242,8 +242,8 @@ fashion_dir=${DZ_FASHION_MNIST_DIR:-/usr/share/datasets/fashion-mnist}
 if [ ! -f "$fashion_dir/train-images-idx3-ubyte.gz" ]; then
     note "fashion_mnist_mlp skipped: no Fashion-MNIST in $fashion_dir (Debian's dataset-fashion-mnist, or DZ_FASHION_MNIST_DIR)"
 elif [ -x "$build/examples/fashion_mnist_mlp" ]; then
-    (cd "$run_dir" && timeout 120 "$build/examples/fashion_mnist_mlp" --device cuda 1) ||
-        fail "fashion_mnist_mlp --device cuda 1: status $?"
+    (cd "$run_dir" && timeout 120 "$build/examples/fashion_mnist_mlp" --device cuda --epochs 1) ||
+        fail "fashion_mnist_mlp --device cuda --epochs 1: status $?"
 else
     fail "no $build/examples/fashion_mnist_mlp"
 fi

@@ -1,0 +1,186 @@
+/* The examples' support library: not part of dezero-c's public API (the
+ * names start with ex_, it is linked statically into each example and uses
+ * the public API only). It gives every example the same command line, the
+ * same progress line and the same files:
+ *
+ * - Command lines: a program declares its options as a table of ex_option
+ *   rows (name, type, where the value goes, accepted range, help) and calls
+ *   ex_parse, which runs getopt_long over the table. --help prints every
+ *   option with its default and exits 0; an unknown option, a missing or
+ *   invalid value (not a number, out of range, not one of the choices) or a
+ *   stray argument prints what is wrong, what is accepted and a hint to
+ *   --help, and exits 2.
+ * - A progress line for training loops (ex_progress): on a terminal, one line
+ *   rewritten in place at most every 0.1 s ("epoch 3/10  step 120/600  loss
+ *   0.4321  1234 images/s  ETA 0:42"); when neither stderr nor stdout is a
+ *   terminal it draws nothing, and the per-epoch rows of ex_metrics are the
+ *   only lines.
+ * - Per-epoch metrics (ex_metrics): a table on stdout and <output dir>/
+ *   metrics.csv, and at the end a gnuplot script loss.gp next to it that
+ *   draws loss.png (loss, and accuracy where there is one). gnuplot is run
+ *   when it is on PATH; without it one line says how to draw the curves.
+ *   ex_plot does the same for any other script (the spiral's decision
+ *   boundary).
+ */
+#ifndef EX_H
+#define EX_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "dezero/dezero.h"
+
+/* ---- command lines ------------------------------------------------------- */
+
+typedef enum ex_type {
+    EX_INT,    /* int *       */
+    EX_INT64,  /* int64_t *   */
+    EX_DOUBLE, /* double *    */
+    EX_STRING, /* const char ** (points into argv) */
+    EX_CHOICE, /* int *: the index of the value in `choices` */
+} ex_type;
+
+typedef struct ex_option {
+    const char *name; /* long name, without the leading "--" */
+    ex_type type;
+    void *value;            /* holds the default before ex_parse */
+    double min, max;        /* numbers: the accepted range, both ends included... */
+    bool above_min;         /* ...except min when this is set (a learning rate > 0) */
+    const char *choices;    /* EX_CHOICE: "cpu|gpu|cuda"; EX_STRING: the metavariable */
+    const char *help;       /* one short line */
+    const char *default_is; /* shown as the default instead of the value (a NULL string's meaning) */
+} ex_option;
+
+#define EX_INT_OPTION(name, ptr, lo, hi, help) {name, EX_INT, ptr, lo, hi, false, NULL, help, NULL}
+#define EX_INT64_OPTION(name, ptr, lo, hi, help) {name, EX_INT64, ptr, lo, hi, false, NULL, help, NULL}
+#define EX_DOUBLE_OPTION(name, ptr, lo, hi, help) {name, EX_DOUBLE, ptr, lo, hi, false, NULL, help, NULL}
+#define EX_POSITIVE_OPTION(name, ptr, hi, help) {name, EX_DOUBLE, ptr, 0, hi, true, NULL, help, NULL}
+#define EX_STRING_OPTION(name, ptr, metavar, help, default_is)                                          \
+    {name, EX_STRING, ptr, 0, 0, false, metavar, help, default_is}
+#define EX_CHOICE_OPTION(name, ptr, choices, help) {name, EX_CHOICE, ptr, 0, 0, false, choices, help, NULL}
+
+/* The options most examples share. */
+typedef struct ex_common {
+    int epochs, batch_size;
+    double lr;
+    int64_t seed;
+    int threads;            /* 0: the library's default, one per online CPU */
+    int device;             /* EX_CPU or EX_GPU */
+    const char *output_dir; /* runs/<example> by default */
+} ex_common;
+
+enum { EX_CPU, EX_GPU, EX_CUDA };
+
+#define EX_EPOCHS_OPTION(c) EX_INT_OPTION("epochs", &(c)->epochs, 1, 1000000, "passes over the training data")
+#define EX_BATCH_SIZE_OPTION(c) EX_INT_OPTION("batch-size", &(c)->batch_size, 1, 1000000, "examples per step")
+#define EX_LR_OPTION(c) EX_POSITIVE_OPTION("lr", &(c)->lr, 100, "learning rate")
+#define EX_SEED_OPTION(c)                                                                                 \
+    EX_INT64_OPTION("seed", &(c)->seed, 0, 4294967295.0, "seed of the initial weights and the shuffling")
+#define EX_THREADS_OPTION(c)                                                                              \
+    EX_INT_OPTION("threads", &(c)->threads, 0, 1024,                                                      \
+                  "CPU threads (dz_set_num_threads); 0: $DZ_NUM_THREADS, else one per CPU")
+#define EX_DEVICE_OPTION(c)                                                                               \
+    EX_CHOICE_OPTION("device", &(c)->device, "cpu|gpu|cuda", "where the model and the batches live (cuda = gpu)")
+#define EX_OUTPUT_DIR_OPTION(c)                                                                           \
+    EX_STRING_OPTION("output-dir", &(c)->output_dir, "DIR", "where the files go (made with its parents)", NULL)
+
+typedef struct ex_program {
+    const char *name;    /* the program, as in runs/<name> */
+    const char *summary; /* what it does: the first lines of --help */
+    int noptions;
+    const ex_option *options;
+} ex_program;
+
+/* Parses argv by the table (getopt_long underneath). Returns when every
+ * argument was accepted; --help exits 0, any error exits 2. */
+void ex_parse(const ex_program *program, int argc, char **argv);
+
+/* The common options put to use: the thread count, the device (an array is
+ * moved there to see that it can be used), and the output directory made
+ * with its parents (NULL for a program without one). Returns false, having
+ * said why (for the device, the library's message "no CUDA device: ..."),
+ * when the device cannot be used or the directory cannot be made. */
+bool ex_setup(const ex_common *common);
+
+/* The device an EX_CHOICE "cpu|gpu|cuda" option names. */
+dz_device ex_device(int choice);
+
+/* Prints "<program>: <the library's last error>" on stderr and returns 1
+ * (the exit status of a failed run). */
+int ex_fail(void);
+
+/* dir/name into buf (a name too long for buf is an error that exits 1). */
+const char *ex_path(char *buf, size_t size, const char *dir, const char *name);
+
+/* mkdir -p: false, with errno, when a part cannot be made. */
+bool ex_make_dirs(const char *path);
+
+/* The first n rows of a CPU array (all of them when n is 0 or too large);
+ * takes the reference and returns one. */
+dz_array *ex_first_rows(dz_array *a, int64_t n);
+
+/* Seconds on a monotonic clock. */
+double ex_now(void);
+
+/* ---- the progress line --------------------------------------------------- */
+
+typedef struct ex_progress {
+    FILE *tty;            /* where the line is drawn; NULL: not on a terminal, draw nothing */
+    int epochs;
+    int64_t steps;        /* per epoch */
+    const char *unit;     /* "images" in "1234 images/s" */
+    double start, epoch_start, last_draw;
+    int64_t items;        /* done in this epoch */
+    bool drawn;           /* a line is on the terminal */
+} ex_progress;
+
+void ex_progress_start(ex_progress *p, int epochs, int64_t steps_per_epoch, const char *unit);
+/* At the start of each epoch (resets the items/s count). */
+void ex_progress_epoch(ex_progress *p);
+/* After step `step` (1-based) of `epoch`: `items` more examples were seen,
+ * `loss` is the epoch's running mean. Redraws at most every 0.1 s. */
+void ex_progress_step(ex_progress *p, int epoch, int64_t step, int64_t items, double loss);
+/* Erases the line, so that a plain line can be printed. */
+void ex_progress_clear(ex_progress *p);
+
+/* ---- metrics, CSV and plots ---------------------------------------------- */
+
+typedef enum ex_panel { EX_TABLE_ONLY, EX_LOSS_PANEL, EX_ACCURACY_PANEL } ex_panel;
+
+typedef struct ex_column {
+    const char *name; /* the CSV header and the table heading: "train_loss" */
+    int decimals;     /* in the table on stdout */
+    ex_panel panel;   /* where loss.png draws it */
+} ex_column;
+
+typedef struct ex_metrics {
+    const char *program;
+    const char *dir;
+    int ncolumns;
+    const ex_column *columns;
+    int print_every; /* a table row every n epochs, and for the last one */
+    int epochs;
+    FILE *csv;
+    char csv_path[4096];
+} ex_metrics;
+
+/* Opens <dir>/metrics.csv, writes the header "epoch,<columns>" and prints
+ * the table's heading. False, having said why, when the file cannot be made. */
+bool ex_metrics_open(ex_metrics *m, const char *program, const char *dir, int epochs, int ncolumns,
+                     const ex_column *columns);
+/* One epoch: a CSV row (flushed), and a table row on stdout when due. */
+void ex_metrics_row(ex_metrics *m, ex_progress *p, int epoch, const double *values);
+/* Closes the CSV and draws loss.png from it with loss.gp (see ex_plot). */
+void ex_metrics_close(ex_metrics *m);
+
+/* Writes <dir>/<script>: a preamble that picks the pngcairo terminal (png
+ * where gnuplot lacks cairo), defines `dir` as the script's own directory so
+ * that it runs from anywhere, and sets the output to dir.<image>; then
+ * `body`, which names its data files as dir."file.csv". Runs gnuplot on it
+ * when gnuplot is on PATH and prints "wrote <image path>", else prints one
+ * line saying how to draw it. False when the script cannot be written or
+ * gnuplot fails. */
+bool ex_plot(const char *dir, const char *script, const char *image, int width, int height, const char *body);
+
+#endif
