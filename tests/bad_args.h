@@ -60,5 +60,6 @@ extern const bad_args_case bad_args_modules[];
 extern const bad_args_case bad_args_data[];
 extern const bad_args_case bad_args_conv[];
 extern const bad_args_case bad_args_norm[];
+extern const bad_args_case bad_args_sched[];
 
 #endif

@@ -30,6 +30,7 @@ static const bad_args_case *const tables[] = {
     bad_args_data,
     bad_args_conv,
     bad_args_norm,
+    bad_args_sched,
     bad_args_array_ops,
 };
 #define NTABLES (sizeof tables / sizeof tables[0])

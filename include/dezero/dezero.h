@@ -26,6 +26,8 @@
 #include "dezero/datasets.h"
 #include "dezero/npz.h"
 #include "dezero/optim.h"
+#include "dezero/scheduler.h"
+#include "dezero/checkpoint.h"
 #include "dezero/sparse_grad.h"
 #include "dezero/embedding.h"
 #include "dezero/conv.h"

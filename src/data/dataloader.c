@@ -1,10 +1,11 @@
-/* Mini-batches along the first axis, with a fresh shuffle each epoch. The
- * arrays are host arrays: a batch is a gather of rows on the CPU. */
+/* Mini-batches along the first axis, with a fresh shuffle each epoch, and the
+ * loader's place in its epoch for checkpoints. The arrays are host arrays: a
+ * batch is a gather of rows on the CPU. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "../core/internal.h"
-#include "dezero/datasets.h"
+#include "dataloader_internal.h"
 
 struct dz_dataloader {
     dz_array *x, *t;
@@ -163,4 +164,46 @@ void dz_dataloader_free(dz_dataloader *l)
     dz_array_release(l->t);
     dz_array_release(l->order);
     free(l);
+}
+
+/* ---- the place in the epoch (dataloader_internal.h) ---- */
+
+const dz_array *dz_dataloader_order(const dz_dataloader *l) { return l->order; }
+int64_t dz_dataloader_position(const dz_dataloader *l) { return l->position; }
+int64_t dz_dataloader_rows(const dz_dataloader *l) { return l->x->shape[0]; }
+int64_t dz_dataloader_batch_size(const dz_dataloader *l) { return l->batch_size; }
+
+dz_status dz_dataloader_check_place(const char *who, const char *key, const dz_dataloader *l,
+                                    const dz_array *order, int64_t position)
+{
+    int64_t n = l->x->shape[0];
+    if (order->dtype != DZ_I64 || order->ndim != 1 || order->shape[0] != n || order->device != DZ_CPU)
+        return dz_fail(DZ_ERR_FORMAT, "%s: '%s' is %s %s but the loader has %lld rows (it needs int64 (%lld,)); was "
+                       "the checkpoint saved with another data set?", who, key, dz_dtype_name(order->dtype),
+                       DZ_SHAPE_OF(order), (long long)n, (long long)n);
+    if (position < 0 || position > n)
+        return dz_fail(DZ_ERR_FORMAT, "%s: the loader's position %lld is outside [0, %lld]", who,
+                       (long long)position, (long long)n);
+    const int64_t *rows = order->data;
+    unsigned char *seen = dz_xcalloc((size_t)n + 1, 1);
+    int64_t bad = -1;
+    for (int64_t i = 0; i < n && bad < 0; i++) {
+        if (rows[i] < 0 || rows[i] >= n || seen[rows[i]])
+            bad = i;
+        else
+            seen[rows[i]] = 1;
+    }
+    free(seen);
+    if (bad >= 0)
+        return dz_fail(DZ_ERR_FORMAT, "%s: '%s' is not a permutation of the %lld rows (entry %lld is %lld)", who, key,
+                       (long long)n, (long long)bad, (long long)rows[bad]);
+    return DZ_OK;
+}
+
+void dz_dataloader_set_place(dz_dataloader *l, dz_array *order, int64_t position)
+{
+    dz_array *old = l->order;
+    l->order = dz_array_retain(order);
+    dz_array_release(old);
+    l->position = position;
 }

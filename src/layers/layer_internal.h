@@ -9,6 +9,7 @@
 #include <stdbool.h>
 
 #include "dezero/layers.h"
+#include "dezero/npz.h"
 
 /* The checks every forward shares (a layer with a forward, a sane input
  * count and array), then the layer's own ops->check; raises naming `op`. */
@@ -28,6 +29,21 @@ dz_layer *dz_linear_layer_new_as(const char *op, int64_t out_size, int64_t in_si
  * w and returns false. */
 bool dz_layer_add_weight_and_bias(const char *op, dz_layer *layer, bool lazy, dz_array *w, bool nobias,
                                   dz_dtype dtype, int64_t out_size);
+
+/* Loading weights in two steps, so that a caller (dz_layer_load_weights, a
+ * checkpoint) checks everything before it changes anything. prepare checks
+ * that the keys of `z` under `prefix` are exactly the model's parameter paths,
+ * with dtypes and shapes the parameters take, and converts each array for
+ * its parameter; on failure (raised naming `op` and `source`, the file) it
+ * holds nothing. finish assigns the arrays (commit) or drops them, then frees
+ * what prepare made. */
+typedef struct dz_weights_load {
+    dz_param_list *list;
+    dz_array **loaded;
+} dz_weights_load;
+dz_status dz_layer_prepare_weights(const char *op, const dz_layer *layer, const char *source, const dz_npz *z,
+                                   const char *prefix, dz_weights_load *out);
+void dz_layer_finish_weights(dz_weights_load *w, bool commit);
 
 /* `device` is one this build can use; raises DZ_ERR_DEVICE naming `op`. */
 bool dz_check_device(const char *op, dz_device device);

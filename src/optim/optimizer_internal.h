@@ -56,6 +56,10 @@ typedef struct dz_optimizer_ops {
 struct dz_optimizer {
     const dz_optimizer_ops *ops;
     double lr;
+    /* The lr when the first scheduler was attached (PyTorch's 'initial_lr'):
+     * the base of every schedule on this optimizer. */
+    double initial_lr;
+    bool has_initial_lr;
     int nparams, capacity;
     dz_variable **params; /* retained */
     char **paths;
@@ -87,6 +91,20 @@ void dz_optim_state_clear(dz_param_state *state);
  * "<op>: " (a finite value >= 0; a beta in [0, 1)). */
 bool dz_optim_check_nonnegative(const char *op, const char *what, double value);
 bool dz_optim_check_beta(const char *op, int index, double beta);
+
+/* ---- optimizer_state.c: loading state in two steps ----
+ * prepare checks the keys of `z` under `prefix` (see dz_optimizer_state_from_npz)
+ * and copies the state for each parameter; on failure (messages start with
+ * `who`, or `op` for a state error; `source` names the file) it holds
+ * nothing. finish swaps the state in (commit) or drops it. The arrays borrowed
+ * from `z` must live until finish. */
+typedef struct dz_optimizer_state_load {
+    dz_param_state *fresh;
+    const dz_array *lr; /* the file's learning rate, NULL when absent */
+} dz_optimizer_state_load;
+dz_status dz_optimizer_prepare_state(const char *op, const char *who, const dz_optimizer *opt, const char *source,
+                                     const dz_npz *z, const char *prefix, dz_optimizer_state_load *out);
+void dz_optimizer_finish_state(dz_optimizer *opt, dz_optimizer_state_load *load, bool commit);
 
 /* ---- sparse.c ---- */
 

@@ -186,16 +186,19 @@ static dz_status check_lr(const char *who, const char *key, const dz_array *a)
     return DZ_OK;
 }
 
-/* Reads and checks every optimizer key of the file, which must have some
- * (a weights file has none). */
+/* Reads and checks every optimizer key of the file under `prefix`, which
+ * must have some (a weights file has none). */
 static dz_status read_file(const char *who, const dz_optimizer *opt, const char *source, const dz_npz *z,
-                           file_state *states, const dz_array **lr)
+                           const char *prefix, file_state *states, const dz_array **lr)
 {
     dz_status status = DZ_OK;
     bool found = false;
+    size_t plen = strlen(prefix);
     for (int k = 0; k < dz_npz_count(z) && status == DZ_OK; k++) {
-        const char *key = dz_npz_name(z, k);
-        const dz_array *a = dz_npz_get(z, key);
+        const char *name = dz_npz_name(z, k), *key = name + plen;
+        const dz_array *a = dz_npz_get(z, name);
+        if (strncmp(name, prefix, plen) != 0)
+            continue;
         if (strcmp(key, LR_KEY) == 0) {
             *lr = a;
             status = check_lr(who, key, a);
@@ -207,8 +210,8 @@ static dz_status read_file(const char *who, const dz_optimizer *opt, const char 
         found = true;
     }
     if (status == DZ_OK && !found)
-        return dz_fail(DZ_ERR_FORMAT, "%s state: %s holds no optimizer state (no '" LR_KEY "' or '" STATE_PREFIX
-                       "...' keys; a weights file?); the optimizer is unchanged", who, source);
+        return dz_fail(DZ_ERR_FORMAT, "%s state: %s holds no optimizer state (no '%s" LR_KEY "' or '%s" STATE_PREFIX
+                       "...' keys; a weights file?); the optimizer is unchanged", who, source, prefix, prefix);
     for (int i = 0; i < opt->nparams && status == DZ_OK; i++)
         if (states[i].present)
             status = check_complete(who, opt, i, &states[i]);
@@ -237,33 +240,61 @@ static dz_status copy_state(const char *who, const dz_optimizer *opt, const file
     return DZ_OK;
 }
 
+static void drop_fresh(const dz_optimizer *opt, dz_param_state *fresh)
+{
+    for (int i = 0; i < opt->nparams; i++)
+        dz_optim_state_clear(&fresh[i]);
+    free(fresh);
+}
+
+dz_status dz_optimizer_prepare_state(const char *op, const char *who, const dz_optimizer *opt, const char *source,
+                                     const dz_npz *z, const char *prefix, dz_optimizer_state_load *out)
+{
+    *out = (dz_optimizer_state_load){NULL, NULL};
+    if (opt->nparams == 0)
+        return dz_raise(DZ_ERR_STATE, "%s: this %s has no parameters yet; call dz_optimizer_setup before loading "
+                        "its state", op, opt->ops->name);
+    file_state *files = dz_xcalloc((size_t)opt->nparams + 1, sizeof *files);
+    out->fresh = dz_xcalloc((size_t)opt->nparams + 1, sizeof *out->fresh);
+    dz_status status = read_file(who, opt, source, z, prefix, files, &out->lr);
+    if (status == DZ_OK)
+        status = copy_state(who, opt, files, out->fresh);
+    free(files);
+    if (status != DZ_OK) {
+        drop_fresh(opt, out->fresh);
+        *out = (dz_optimizer_state_load){NULL, NULL};
+    }
+    return status;
+}
+
+void dz_optimizer_finish_state(dz_optimizer *opt, dz_optimizer_state_load *load, bool commit)
+{
+    if (!load->fresh)
+        return;
+    if (commit) {
+        for (int i = 0; i < opt->nparams; i++) { /* swap: the old state goes, the copies come in */
+            dz_optim_state_clear(&opt->states[i]);
+            opt->states[i] = load->fresh[i];
+        }
+        free(load->fresh);
+        if (load->lr)
+            opt->lr = dz_array_get(load->lr, 0);
+    } else {
+        drop_fresh(opt, load->fresh);
+    }
+    *load = (dz_optimizer_state_load){NULL, NULL};
+}
+
 /* Replaces the optimizer's state with the one in `z` (from `source`, a
  * file name for messages), all or nothing. */
 static dz_status load_from(const char *op, dz_optimizer *opt, const char *source, const dz_npz *z)
 {
-    if (opt->nparams == 0)
-        return dz_raise(DZ_ERR_STATE, "%s: this %s has no parameters yet; call dz_optimizer_setup before loading "
-                        "its state", op, opt->ops->name);
     char who[DZ_OPTIM_WHO_MAX];
     snprintf(who, sizeof who, "%s: %s", op, opt->ops->name);
-    file_state *files = dz_xcalloc((size_t)opt->nparams + 1, sizeof *files);
-    dz_param_state *fresh = dz_xcalloc((size_t)opt->nparams + 1, sizeof *fresh);
-    const dz_array *lr = NULL;
-    dz_status status = read_file(who, opt, source, z, files, &lr);
+    dz_optimizer_state_load load;
+    dz_status status = dz_optimizer_prepare_state(op, who, opt, source, z, "", &load);
     if (status == DZ_OK)
-        status = copy_state(who, opt, files, fresh);
-    for (int i = 0; i < opt->nparams; i++) {
-        if (status == DZ_OK) { /* swap: the old state goes, the copies come in */
-            dz_optim_state_clear(&opt->states[i]);
-            opt->states[i] = fresh[i];
-        } else {
-            dz_optim_state_clear(&fresh[i]);
-        }
-    }
-    if (status == DZ_OK && lr)
-        opt->lr = dz_array_get(lr, 0);
-    free(files);
-    free(fresh);
+        dz_optimizer_finish_state(opt, &load, true);
     return status;
 }
 
