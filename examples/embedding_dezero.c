@@ -20,17 +20,6 @@ static dz_variable *index_variable(int ndim, const int64_t *shape, const int64_t
     return dz_variable_new(dz_array_from_buffer(DZ_I64, ndim, shape, values), "idx");
 }
 
-/* NumPy's array_equal: same shape, same values. */
-static bool array_equal(const dz_array *a, const dz_array *b)
-{
-    if (!dz_array_same_shape(a, b))
-        return false;
-    for (int64_t i = 0; i < a->size; i++)
-        if (dz_array_get(a, i) != dz_array_get(b, i))
-            return false;
-    return true;
-}
-
 static void print_named(const char *name, const dz_variable *v)
 {
     printf("%s =\n", name);
@@ -81,7 +70,7 @@ int main(int argc, char **argv)
     dz_variable_backward(y, false, false);
     print_named("dz_embedding(idx, W)", y);
     print_named("W.grad", W->grad);
-    printf("same grad as W[idx]: %s\n", array_equal(W->grad->data, grad_getitem->data) ? "True" : "False");
+    printf("same grad as W[idx]: %s\n", ex_array_equal(W->grad->data, grad_getitem->data) ? "True" : "False");
 
     /* 4. one_hot(idx) @ W: a (4, 7) matrix of 0/1 times W selects the same rows. */
     printf("\n== 4. one_hot(idx, V) @ W == W[idx] ==\n");
@@ -91,9 +80,9 @@ int main(int argc, char **argv)
     dz_variable *by_matmul = dz_matmul(one_hot, W); // (4, 3)
     dz_variable_backward(by_matmul, false, false);
     print_named("one_hot @ W", by_matmul);
-    printf("equal to W[idx]: %s\n", array_equal(by_matmul->data, y->data) ? "True" : "False");
+    printf("equal to W[idx]: %s\n", ex_array_equal(by_matmul->data, y->data) ? "True" : "False");
     print_named("W.grad through the matmul (one_hot.T @ ones)", W->grad);
-    printf("equal to the grad of W[idx]: %s\n", array_equal(W->grad->data, grad_getitem->data) ? "True" : "False");
+    printf("equal to the grad of W[idx]: %s\n", ex_array_equal(W->grad->data, grad_getitem->data) ? "True" : "False");
     printf("(the matmul does V*D multiply-adds per id; the lookup copies D numbers)\n");
 
     /* 5. DLfS2's Embedding layer, with an upstream gradient dout of our own. */
@@ -119,7 +108,7 @@ int main(int argc, char **argv)
             dz_array_set(dW, row * 3 + d, dz_array_get(dW, row * 3 + d) + dz_array_get(dout->data, i * 3 + d));
     }
     printf("a plain loop dW[idx[i]] += dout[i] gives the same dW: %s\n",
-           array_equal(dW, W->grad->data) ? "True" : "False");
+           ex_array_equal(dW, W->grad->data) ? "True" : "False");
     dz_array_release(dW);
 
     dz_variable_release(grad_getitem);

@@ -14,12 +14,12 @@
 
 /* ---- the model ------------------------------------------------------------ */
 
-/* x (N, 1, 28, 28) -> conv1 (N, 32, 28, 28) -> pool (N, 32, 14, 14)
- *                  -> conv2 (N, 64, 14, 14) -> pool (N, 64, 7, 7) -> fc (N, 10) */
+/* x (N, 784) -> images (N, 1, 28, 28) -> conv1 (N, 32, 28, 28) -> pool (N, 32, 14, 14)
+ *            -> conv2 (N, 64, 14, 14) -> pool (N, 64, 7, 7) -> fc (N, 10) */
 static dz_variable *cnn_forward(dz_layer *self, int n, dz_variable *const *x)
 {
     (void)n;
-    dz_variable *h = x[0];
+    dz_variable *h = dz_reshape(x[0], 4, DZ_SHAPE(x[0]->data->shape[0], 1, 28, 28));
     h = dz_max_pooling(dz_relu(dz_layer_call(dz_layer_child(self, "conv1"), h)), DZ_SIZE2(2), DZ_SIZE2(2),
                        DZ_SIZE2(0));
     h = dz_max_pooling(dz_relu(dz_layer_call(dz_layer_child(self, "conv2"), h)), DZ_SIZE2(2), DZ_SIZE2(2),
@@ -42,45 +42,6 @@ static dz_layer *cnn_new(dz_rng *rng)
     return model;
 }
 
-/* ---- data ------------------------------------------------------------------ */
-
-/* A batch from the loader, (N, 784) on the CPU, as images (N, 1, 28, 28) on
- * the model's device. */
-static dz_variable *images_on(dz_array *batch, dz_device device)
-{
-    dz_array *moved = dz_array_to_device(batch, device);
-    dz_array_release(batch);
-    dz_variable *x = dz_variable_constant(moved, NULL);
-    return dz_reshape(x, 4, DZ_SHAPE(x->data->shape[0], 1, 28, 28));
-}
-
-static dz_variable *labels_on(dz_array *batch, dz_device device)
-{
-    dz_array *moved = dz_array_to_device(batch, device);
-    dz_array_release(batch);
-    return dz_variable_constant(moved, NULL);
-}
-
-/* Test accuracy in batches, without recording a graph. */
-static double evaluate(dz_layer *model, dz_array *images, dz_array *labels, dz_device device)
-{
-    dz_dataloader *loader = dz_dataloader_new(images, labels, 500, false, NULL);
-    dz_array *xb, *tb;
-    double correct = 0;
-    DZ_NO_GRAD
-    {
-        while (dz_dataloader_next(loader, &xb, &tb)) {
-            dz_scope_begin();
-            dz_variable *t = labels_on(tb, device);
-            dz_variable *y = dz_layer_call(model, images_on(xb, device));
-            correct += dz_array_get(dz_accuracy(y, t)->data, 0) * (double)t->data->size;
-            dz_scope_end();
-        }
-    }
-    dz_dataloader_free(loader);
-    return correct / (double)labels->size;
-}
-
 static const char summary[] =
     "A CNN (conv3x3(32)-relu-pool2, conv3x3(64)-relu-pool2, linear(10)) with Adam on Fashion-MNIST: trains, tests\n"
     "after each epoch, saves the weights as weights.npz and tests a model loaded from them; writes metrics.csv and\n"
@@ -95,10 +56,9 @@ int main(int argc, char **argv)
         EX_EPOCHS_OPTION(&opt),
         EX_BATCH_SIZE_OPTION(&opt),
         EX_LR_OPTION(&opt),
-        EX_INT64_OPTION("train-images", &train_images, 0, 60000, "train on the first N images only; 0: all"),
-        EX_INT64_OPTION("test-images", &test_images, 0, 10000, "test on the first N images only; 0: all"),
-        EX_STRING_OPTION("data", &data, "DIR", "the Fashion-MNIST IDX files (*-ubyte.gz)",
-                         "$DZ_FASHION_MNIST_DIR, else " DZ_FASHION_MNIST_DIR),
+        EX_TRAIN_IMAGES_OPTION(&train_images),
+        EX_TEST_IMAGES_OPTION(&test_images),
+        EX_FASHION_MNIST_DATA_OPTION(&data),
         EX_SEED_OPTION(&opt),
         EX_THREADS_OPTION(&opt),
         EX_DEVICE_OPTION(&opt),
@@ -108,16 +68,11 @@ int main(int argc, char **argv)
     if (!ex_setup(&opt))
         return 1;
     dz_device device = ex_device(opt.device);
-    dz_array *train_x, *train_t, *test_x, *test_t;
-    if (dz_dataset_fashion_mnist(data, true, &train_x, &train_t) != DZ_OK ||
-        dz_dataset_fashion_mnist(data, false, &test_x, &test_t) != DZ_OK)
+    ex_split train, test;
+    if (!ex_fashion_mnist(data, train_images, test_images, &train, &test))
         return ex_fail();
-    train_x = ex_first_rows(train_x, train_images);
-    train_t = ex_first_rows(train_t, train_images);
-    test_x = ex_first_rows(test_x, test_images);
-    test_t = ex_first_rows(test_t, test_images);
-    printf("Fashion-MNIST: %lld training and %lld test images of 28x28 pixels\n", (long long)train_x->shape[0],
-           (long long)test_x->shape[0]);
+    printf("Fashion-MNIST: %lld training and %lld test images of 28x28 pixels\n", (long long)train.x->shape[0],
+           (long long)test.x->shape[0]);
 
     dz_rng rng;
     dz_rng_seed(&rng, (uint64_t)opt.seed);
@@ -129,62 +84,22 @@ int main(int argc, char **argv)
         return ex_fail();
     if (device == DZ_CUDA)
         printf("device: %s\n", dz_cuda_device_name());
-    dz_dataloader *loader = dz_dataloader_new(train_x, train_t, opt.batch_size, true, &rng);
+    dz_dataloader *loader = dz_dataloader_new(train.x, train.t, opt.batch_size, true, &rng);
     printf("CNN conv3x3(32)-relu-pool2, conv3x3(64)-relu-pool2 (pad 1), linear(10); Adam lr %g, batch %d; "
            "%lld parameters\n", opt.lr, opt.batch_size, (long long)dz_layer_count_params(model));
 
-    const ex_column columns[] = {{"train_loss", 4, EX_LOSS_PANEL},
-                                 {"train_accuracy", 4, EX_ACCURACY_PANEL},
-                                 {"test_accuracy", 4, EX_ACCURACY_PANEL},
-                                 {"seconds", 1, EX_TABLE_ONLY},
-                                 {"lr", 4, EX_TABLE_ONLY}};
-    ex_metrics metrics;
-    if (!ex_metrics_open(&metrics, "fashion_mnist_cnn", opt.output_dir, opt.epochs, 5, columns))
+    if (!ex_fit("fashion_mnist_cnn", &opt, model, adam, loader, &test, 500))
         return 1;
-    ex_progress progress;
-    ex_progress_start(&progress, opt.epochs, dz_dataloader_batches(loader), "images");
-    for (int epoch = 1; epoch <= opt.epochs; epoch++) {
-        double start = ex_now(), loss_sum = 0, acc_sum = 0, seen = 0;
-        int64_t step = 0;
-        dz_array *xb, *tb;
-        ex_progress_epoch(&progress);
-        while (dz_dataloader_next(loader, &xb, &tb)) {
-            dz_scope_begin();
-            dz_variable *x = images_on(xb, device), *t = labels_on(tb, device);
-            dz_variable *y = dz_layer_call(model, x);
-            dz_variable *loss = dz_softmax_cross_entropy(y, t);
-            dz_layer_cleargrads(model);
-            dz_variable_backward(loss, false, false);
-            dz_optimizer_update(adam);
-            int64_t n = t->data->size;
-            seen += (double)n;
-            loss_sum += dz_array_get(loss->data, 0) * (double)n;
-            acc_sum += dz_array_get(dz_accuracy(y, t)->data, 0) * (double)n;
-            dz_scope_end();
-            ex_progress_step(&progress, epoch, ++step, n, loss_sum / seen);
-        }
-        double test_acc = evaluate(model, test_x, test_t, device);
-        ex_metrics_row(&metrics, &progress, epoch,
-                       (const double[]){loss_sum / seen, acc_sum / seen, test_acc, ex_now() - start, opt.lr});
-    }
-    ex_metrics_close(&metrics);
 
-    char path[4096];
-    ex_path(path, sizeof path, opt.output_dir, "weights.npz");
     dz_layer *fresh = cnn_new(&rng);
-    if (dz_layer_save_weights(model, path, true) != DZ_OK || dz_layer_to_device(fresh, device) != DZ_OK ||
-        dz_layer_load_weights(fresh, path) != DZ_OK)
-        return ex_fail();
-    printf("saved the weights as %s; a fresh model loaded from it scores %.4f on the test set\n", path,
-           evaluate(fresh, test_x, test_t, device));
+    if (ex_save_and_reload(model, fresh, opt.output_dir, &test, 500, device) != 0)
+        return 1;
 
     dz_layer_free(fresh);
     dz_dataloader_free(loader);
     dz_optimizer_free(adam);
     dz_layer_free(model);
-    dz_array_release(train_x);
-    dz_array_release(train_t);
-    dz_array_release(test_x);
-    dz_array_release(test_t);
+    ex_split_release(&train);
+    ex_split_release(&test);
     return 0;
 }

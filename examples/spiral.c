@@ -12,22 +12,13 @@
 
 #define GRID 200 /* points per side of the decision boundary's grid */
 
-/* A CPU array (the loader's batch, or the dataset) as a constant on `device`;
- * takes the reference. */
-static dz_variable *on(dz_array *a, dz_device device)
-{
-    dz_array *moved = dz_array_to_device(a, device);
-    dz_array_release(a);
-    return dz_variable_constant(moved, NULL);
-}
-
 /* The class the model predicts for each row of x (N, 2), into cls (N). */
 static void predict(dz_layer *model, dz_array *x, dz_device device, double *cls)
 {
     dz_scope_begin();
     DZ_NO_GRAD
     {
-        dz_variable *label = dz_argmax(dz_layer_call(model, on(dz_array_retain(x), device)), 1, false);
+        dz_variable *label = dz_argmax(dz_layer_call(model, ex_batch_on(dz_array_retain(x), device)), 1, false);
         dz_array *host = dz_array_to_device(label->data, DZ_CPU);
         dz_array_to_doubles(host, cls);
         dz_array_release(host);
@@ -143,27 +134,9 @@ int main(int argc, char **argv)
     ex_progress progress;
     ex_progress_start(&progress, opt.epochs, dz_dataloader_batches(loader), "points");
     for (int epoch = 1; epoch <= opt.epochs; epoch++) {
-        double start = ex_now(), loss_sum = 0, acc_sum = 0, n = (double)x->shape[0];
-        int64_t step = 0, seen = 0;
-        dz_array *xb, *tb;
-        ex_progress_epoch(&progress);
-        while (dz_dataloader_next(loader, &xb, &tb)) {
-            dz_scope_begin();
-            dz_variable *xv = on(xb, device), *tv = on(tb, device);
-            dz_variable *y = dz_layer_call(model, xv);
-            dz_variable *loss = dz_softmax_cross_entropy(y, tv);
-            dz_layer_cleargrads(model);
-            dz_variable_backward(loss, false, false);
-            dz_optimizer_update(sgd);
-            int64_t count = tv->data->size;
-            seen += count;
-            loss_sum += dz_array_get(loss->data, 0) * (double)count;
-            acc_sum += dz_array_get(dz_accuracy(y, tv)->data, 0) * (double)count;
-            dz_scope_end();
-            ex_progress_step(&progress, epoch, ++step, count, loss_sum / (double)seen);
-        }
-        ex_metrics_row(&metrics, &progress, epoch,
-                       (const double[]){loss_sum / n, acc_sum / n, ex_now() - start, opt.lr});
+        double start = ex_now(), loss, accuracy;
+        ex_train_epoch(model, sgd, loader, device, &progress, epoch, &loss, &accuracy);
+        ex_metrics_row(&metrics, &progress, epoch, (const double[]){loss, accuracy, ex_now() - start, opt.lr});
     }
     ex_metrics_close(&metrics);
 

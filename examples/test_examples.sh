@@ -1,6 +1,7 @@
 #!/bin/bash
 # The examples' command lines and output files.
-#   test_examples.sh cli DIR                    --help and bad arguments of every example
+#   test_examples.sh cli DIR                    --help and bad arguments of every example and
+#                                               notebook program
 #   test_examples.sh spiral_run DIR             2 epochs of spiral: CSV files, plots, and the
 #                                               same run with gnuplot hidden
 #   test_examples.sh fashion_mnist_mlp_run DIR  2 epochs on 500 images (skipped, 77, without
@@ -28,14 +29,29 @@ declare -A options=(
     [tanh_graph]="order output-dir"
     [embedding_dezero]=""
     [embedding_pytorch]=""
+    [dlfs2_embedding]="output-dir"
+    [torch_embedding]="output-dir weights"
+    [embedding_lookup]="output-dir weights"
+    [dezero_layers]="output-dir"
 )
+# The notebook programs, which are in DIR/notebooks.
+notebooks=" dlfs2_embedding torch_embedding embedding_lookup dezero_layers "
+
+# program EXAMPLE: the path of its executable
+program() {
+    if [[ $notebooks == *" $1 "* ]]; then
+        echo "$bin/notebooks/$1"
+    else
+        echo "$bin/$1"
+    fi
+}
 
 # run EXPECTED_STATUS PATTERN EXAMPLE ARGS...: the status, and PATTERN (grep -E)
 # in what the example wrote to stderr (stdout for status 0).
 run() {
     local expected=$1 pattern=$2 example=$3
     shift 3
-    "$bin/$example" "$@" >"$tmp/out" 2>"$tmp/err"
+    "$(program "$example")" "$@" >"$tmp/out" 2>"$tmp/err"
     local status=$? where="$tmp/err"
     [ "$expected" = 0 ] && where="$tmp/out"
     if [ "$status" != "$expected" ]; then
@@ -96,6 +112,11 @@ check_cli() {
     run 0 "wrote .*/tanh.dot" tanh_graph --order 2 --output-dir "$tmp/tanh/a"
     [ -s "$tmp/tanh/a/tanh.dot" ] || fail "tanh_graph wrote no $tmp/tanh/a/tanh.dot"
     run 0 "^4 " newton --iterations 5
+    run 2 "unknown option '--weights'" dlfs2_embedding --weights w.npz
+    run 2 "option '--weights' needs a value: a FILE" torch_embedding --weights
+    run 1 "^embedding_lookup: .*$tmp/none.npz" embedding_lookup --weights "$tmp/none.npz"
+    run 0 "^# In\[1\]: " dezero_layers --output-dir "$tmp/notebook/a"
+    [ -s "$tmp/notebook/a/dezero_layers.npz" ] || fail "dezero_layers wrote no $tmp/notebook/a/dezero_layers.npz"
 }
 
 # check_csv FILE HEADER ROWS

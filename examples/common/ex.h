@@ -21,6 +21,10 @@
  *   when it is on PATH; without it one line says how to draw the curves.
  *   ex_plot does the same for any other script (the spiral's decision
  *   boundary).
+ * - Classifiers (ex_fit, ex_train_epoch, ex_test_accuracy): the training
+ *   loop and the test of the spiral and the Fashion-MNIST examples, the
+ *   Fashion-MNIST files cut to their first images, and saved weights loaded
+ *   back into a fresh model.
  */
 #ifndef EX_H
 #define EX_H
@@ -116,12 +120,11 @@ const char *ex_path(char *buf, size_t size, const char *dir, const char *name);
 /* mkdir -p: false, with errno, when a part cannot be made. */
 bool ex_make_dirs(const char *path);
 
-/* The first n rows of a CPU array (all of them when n is 0 or too large);
- * takes the reference and returns one. */
-dz_array *ex_first_rows(dz_array *a, int64_t n);
-
 /* Seconds on a monotonic clock. */
 double ex_now(void);
+
+/* NumPy's array_equal: the same shape and the same values. */
+bool ex_array_equal(const dz_array *a, const dz_array *b);
 
 /* ---- the progress line --------------------------------------------------- */
 
@@ -182,5 +185,59 @@ void ex_metrics_close(ex_metrics *m);
  * line saying how to draw it. False when the script cannot be written or
  * gnuplot fails. */
 bool ex_plot(const char *dir, const char *script, const char *image, int width, int height, const char *body);
+
+/* ---- classifiers ----------------------------------------------------------- */
+
+/* Examples and their labels: x (N, ...) and t (N,). */
+typedef struct ex_split {
+    dz_array *x, *t;
+} ex_split;
+
+/* A batch from a data loader (on the CPU) as a constant Variable on
+ * `device`; takes the batch's reference. */
+dz_variable *ex_batch_on(dz_array *batch, dz_device device);
+
+/* One pass over `loader`, each batch moved to `device`: softmax cross
+ * entropy of model(x) against t, backward, an optimizer step (the optimizer
+ * is set up on the model), the progress line after each step. Gives the mean
+ * loss and accuracy over the epoch's examples. */
+void ex_train_epoch(dz_layer *model, dz_optimizer *optimizer, dz_dataloader *loader, dz_device device,
+                    ex_progress *progress, int epoch, double *loss_mean, double *accuracy);
+
+/* The model's accuracy on (x, t), in batches of batch_size moved to
+ * `device`, without recording a graph. */
+double ex_test_accuracy(dz_layer *model, dz_array *x, dz_array *t, int64_t batch_size, dz_device device);
+
+/* Trains `model` for common->epochs over `loader` (ex_train_epoch) and
+ * tests it on `test` after each epoch, in batches of test_batch; the table on
+ * stdout, metrics.csv and loss.png in common->output_dir have the columns
+ * train_loss, train_accuracy, test_accuracy, seconds and lr. False, having
+ * said why, when metrics.csv cannot be made. */
+bool ex_fit(const char *program, const ex_common *common, dz_layer *model, dz_optimizer *optimizer,
+            dz_dataloader *loader, const ex_split *test, int64_t test_batch);
+
+/* The options of a program that reads Fashion-MNIST. */
+#define EX_TRAIN_IMAGES_OPTION(ptr)                                                                        \
+    EX_INT64_OPTION("train-images", ptr, 0, 60000, "train on the first N images only; 0: all")
+#define EX_TEST_IMAGES_OPTION(ptr)                                                                         \
+    EX_INT64_OPTION("test-images", ptr, 0, 10000, "test on the first N images only; 0: all")
+#define EX_FASHION_MNIST_DATA_OPTION(ptr)                                                                  \
+    EX_STRING_OPTION("data", ptr, "DIR", "the Fashion-MNIST IDX files (*-ubyte.gz)",                       \
+                     "$DZ_FASHION_MNIST_DIR, else " DZ_FASHION_MNIST_DIR)
+
+/* The Fashion-MNIST training and test files in `dir` (NULL:
+ * $DZ_FASHION_MNIST_DIR, else the library's default), cut to their first
+ * train_images and test_images (0: all). False, with the library's reason as
+ * the last error, when they cannot be read. */
+bool ex_fashion_mnist(const char *dir, int64_t train_images, int64_t test_images, ex_split *train, ex_split *test);
+
+/* Releases both arrays. */
+void ex_split_release(ex_split *s);
+
+/* Saves the model's weights as <dir>/weights.npz, loads them into `fresh`
+ * (moved to `device`) and prints the fresh model's accuracy on `test`.
+ * Returns 0, or 1 having said why (ex_fail). */
+int ex_save_and_reload(dz_layer *model, dz_layer *fresh, const char *dir, const ex_split *test, int64_t batch_size,
+                       dz_device device);
 
 #endif

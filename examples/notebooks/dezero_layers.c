@@ -148,8 +148,10 @@ static int save_and_load(const char *output_dir, dz_rng *rng)
 
 int main(int argc, char **argv)
 {
-    notebook_options opt = notebook_parse(argc, argv, "DeZero's Layer, Linear (lazy), EmbedID and GetItem, and "
-                                                      "save_weights / load_weights into DIR/dezero_layers.npz.", false);
+    notebook_options opt = notebook_parse("dezero_layers",
+                                          "DeZero's Layer, Linear (lazy), EmbedID and GetItem, and save_weights /\n"
+                                          "load_weights into DIR/dezero_layers.npz.",
+                                          false, argc, argv);
     dz_rng rng;
     dz_rng_seed(&rng, 0);
     dz_scope_begin(); /* owns every Variable made below */

@@ -43,8 +43,10 @@ static dz_variable *assign_rows(const int64_t *shape, dz_variable *idx, dz_varia
 
 int main(int argc, char **argv)
 {
-    notebook_parse(argc, argv, "DLfS2's Embedding layer: W[idx], and its backward with dW[idx] = dout "
-                               "(wrong) and np.add.at (right). This notebook writes no files.", false);
+    notebook_parse("dlfs2_embedding",
+                   "DLfS2's Embedding layer: W[idx], and its backward with dW[idx] = dout (wrong) and np.add.at\n"
+                   "(right). This notebook writes no files.",
+                   false, argc, argv);
     dz_scope_begin(); /* owns every Variable made below */
 
     notebook_cell("W = np.arange(21).reshape(7, 3); W");

@@ -19,17 +19,6 @@
 
 #include "notebook.h"
 
-/* np.array_equal: same shape, same values. */
-static bool array_equal(const dz_array *a, const dz_array *b)
-{
-    if (!dz_array_same_shape(a, b))
-        return false;
-    for (int64_t i = 0; i < a->size; i++)
-        if (dz_array_get(a, i) != dz_array_get(b, i))
-            return false;
-    return true;
-}
-
 static void one_hot_lookup(dz_array *seeded)
 {
     notebook_cell("W = nn.Embedding(10, 3).weight.detach().numpy()  # after torch.manual_seed(0)");
@@ -47,7 +36,7 @@ static void one_hot_lookup(dz_array *seeded)
     dz_variable *by_lookup = dz_get_item(W, DZ_INDICES(DZ_TAKE(idx->data))); // (6, D)
     notebook_show(by_lookup);
     notebook_cell("np.array_equal(one_hot @ W, W[idx])");
-    printf("%s\n", array_equal(by_matmul->data, by_lookup->data) ? "True" : "False");
+    printf("%s\n", ex_array_equal(by_matmul->data, by_lookup->data) ? "True" : "False");
 }
 
 /* np.linalg.norm(x, axis=axis): the 2-norm over one axis. */
@@ -96,9 +85,10 @@ static void max_norm(dz_array *seeded)
 
 int main(int argc, char **argv)
 {
-    notebook_options opt = notebook_parse(argc, argv, "An embedding lookup is one_hot(idx) @ W; nn.Embedding with "
-                                                      "max_norm renormalises looked-up rows in place. This notebook "
-                                                      "writes no files.", true);
+    notebook_options opt = notebook_parse("embedding_lookup",
+                                          "An embedding lookup is one_hot(idx) @ W; nn.Embedding with max_norm\n"
+                                          "renormalises looked-up rows in place. This notebook writes no files.",
+                                          true, argc, argv);
     dz_array *seeded = notebook_load_weights(opt.weights); // (10, 3) float32
     dz_scope_begin(); /* owns every Variable made below */
     one_hot_lookup(seeded);

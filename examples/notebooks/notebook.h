@@ -1,27 +1,30 @@
-/* What the notebook programs share: the command line (--help, --output-dir,
- * --weights), the "# In[n]: code" header before each cell's output, and
- * loading the fixed weights a PyTorch notebook starts from. Each program
- * prints what its notebook printed, cell by cell, in NumPy's print format. */
+/* What the notebook programs share: their options (--output-dir, and
+ * --weights for those that start from PyTorch's seeded weights), parsed as
+ * every example's are (common/ex.h), the "# In[n]: code" header before each
+ * cell's output, and loading the fixed weights a PyTorch notebook starts
+ * from. Each program prints what its notebook printed, cell by cell, in
+ * NumPy's print format. */
 #ifndef NOTEBOOK_H
 #define NOTEBOOK_H
 
 #include <stdbool.h>
 
-#include "dezero/dezero.h"
+#include "common/ex.h"
 
 /* The default --weights: nn.Embedding(10, 3)'s weight after torch.manual_seed(0),
  * written by tests/fixtures/make_notebook_fixtures.py, relative to the source root. */
 #define NOTEBOOK_DEFAULT_WEIGHTS "tests/fixtures/notebooks/embedding_weights.npz"
 
 typedef struct notebook_options {
-    const char *output_dir; /* where files are written; "." by default */
+    const char *output_dir; /* where files are written, made with its parents; "." by default */
     const char *weights;    /* the .npz holding "weight"; only when asked for */
 } notebook_options;
 
-/* Parses the command line: --help prints `about` and the options and exits 0,
- * a bad option or argument exits 2. --weights is accepted only when
- * `takes_weights`. */
-notebook_options notebook_parse(int argc, char **argv, const char *about, bool takes_weights);
+/* Parses the command line with ex_parse: --help prints `about` and the
+ * options and exits 0, a bad option or argument exits 2. --weights is an
+ * option only when `takes_weights`. Then makes the output directory (exits 1
+ * when it cannot). `name` is the program's, for --help and messages. */
+notebook_options notebook_parse(const char *name, const char *about, bool takes_weights, int argc, char **argv);
 
 /* Prints "# In[n]: code", n counting from 1. */
 void notebook_cell(const char *code);

@@ -52,9 +52,10 @@ static void forward_backward_step(dz_layer *embedding, dz_variable *input, const
 
 int main(int argc, char **argv)
 {
-    notebook_options opt = notebook_parse(argc, argv, "PyTorch's nn.Embedding notebook: lookup, backward and an Adam "
-                                                      "step, plain and with padding_idx=0. This notebook writes no "
-                                                      "files.", true);
+    notebook_options opt = notebook_parse("torch_embedding",
+                                          "PyTorch's nn.Embedding notebook: lookup, backward and an Adam step, plain\n"
+                                          "and with padding_idx=0. This notebook writes no files.",
+                                          true, argc, argv);
     dz_array *seeded = notebook_load_weights(opt.weights); // (10, 3) float32
     dz_scope_begin(); /* owns every Variable made below */
 
