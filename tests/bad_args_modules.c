@@ -1,4 +1,4 @@
-/* Bad-argument cases for the functions of layer, layers, npz and optim.h (see bad_args.h). */
+/* Bad-argument cases for the functions of layer, layers, sequential, npz and optim.h (see bad_args.h). */
 #include "bad_args.h"
 
 #include <dirent.h>
@@ -379,6 +379,134 @@ static void recurrent_new_cases(dz_layer *(*make)(int64_t, int64_t, dz_dtype, dz
 
 static void rnn_layer_new(void) { recurrent_new_cases(dz_rnn_layer_new); }
 static void lstm_layer_new(void) { recurrent_new_cases(dz_lstm_layer_new); }
+
+static void linear_layer_from_values(void)
+{
+    EXPECT_NULL(dz_linear_layer_from_values(NULL, NULL, false), DZ_ERR_NULL);
+    dz_array *W = dz_array_ones(DZ_F32, 2, DZ_SHAPE(3, 2)), *b64 = dz_array_zeros(DZ_F64, 1, DZ_SHAPE(2));
+    dz_array *ints = dz_array_ones(DZ_I64, 2, DZ_SHAPE(3, 2)), *flat = dz_array_ones(DZ_F32, 1, DZ_SHAPE(3));
+    dz_array *empty = dz_array_ones(DZ_F32, 2, DZ_SHAPE(3, 0));
+    EXPECT_NULL(dz_linear_layer_from_values(flat, NULL, false), DZ_ERR_SHAPE);
+    EXPECT_NULL(dz_linear_layer_from_values(empty, NULL, false), DZ_ERR_SHAPE);
+    EXPECT_NULL(dz_linear_layer_from_values(ints, NULL, false), DZ_ERR_DTYPE);
+    EXPECT_NULL(dz_linear_layer_from_values(W, flat, false), DZ_ERR_SHAPE); /* b (3,): W's in_size, not out */
+    EXPECT_NULL(dz_linear_layer_from_values(W, W, false), DZ_ERR_SHAPE);
+    EXPECT_NULL(dz_linear_layer_from_values(W, b64, false), DZ_ERR_DTYPE);
+    if (dz_cuda_available()) {
+        dz_array *b = dz_array_zeros(DZ_F32, 1, DZ_SHAPE(2)), *gpu = dz_array_to_device(b, DZ_CUDA);
+        EXPECT_NULL(dz_linear_layer_from_values(W, gpu, false), DZ_ERR_DEVICE);
+        dz_array_release(gpu);
+        dz_array_release(b);
+    }
+    dz_layer *l = dz_linear_layer_from_values(W, NULL, true);
+    BAD_ARGS_CHECK(l && l->nparams == 1 && !l->params[0]->requires_grad);
+    dz_layer_free(l);
+    dz_array_release(W);
+    dz_array_release(b64);
+    dz_array_release(ints);
+    dz_array_release(flat);
+    dz_array_release(empty);
+}
+
+/* ---- sequential.h ---- */
+
+static void sequential_new(void)
+{
+    dz_layer *seq = dz_sequential_new();
+    BAD_ARGS_CHECK(seq && seq->nchildren == 0 && strcmp(seq->ops->type, "Sequential") == 0);
+    dz_layer_free(seq);
+}
+
+static void sequential_add(void)
+{
+    dz_layer *seq = dz_sequential_new(), *m = dz_model_new(), *l = linear(2, 3), *relu = dz_relu_layer_new();
+    EXPECT_NULL(dz_sequential_add(NULL, l), DZ_ERR_NULL);
+    EXPECT_NULL(dz_sequential_add(seq, NULL), DZ_ERR_NULL);
+    EXPECT_NULL(dz_sequential_add(m, l), DZ_ERR_VALUE); /* not a Sequential */
+    EXPECT_NULL(dz_sequential_add(seq, seq), DZ_ERR_VALUE);
+    BAD_ARGS_CHECK(dz_sequential_add(seq, l) == l);
+    EXPECT_NULL(dz_sequential_add(seq, l), DZ_ERR_STATE); /* l has a parent */
+    dz_layer *inner = dz_sequential_add(seq, dz_sequential_new());
+    EXPECT_NULL(dz_sequential_add(inner, seq), DZ_ERR_VALUE); /* a cycle */
+    dz_layer_add_child(seq, "3", dz_model_new());
+    EXPECT_NULL(dz_sequential_add(seq, relu), DZ_ERR_VALUE); /* the next name, "3", is taken */
+    dz_layer_free(relu);
+    dz_layer_free(seq);
+    dz_layer_free(m);
+}
+
+static void sequential_of(void)
+{
+    EXPECT_NULL(dz_sequential_of(-1, NULL), DZ_ERR_VALUE);
+    EXPECT_NULL(dz_sequential_of(2, NULL), DZ_ERR_NULL);
+    EXPECT_NULL(dz_sequential_of(2, (dz_layer *[]){dz_relu_layer_new(), NULL}), DZ_ERR_NULL); /* frees the ReLU */
+    dz_layer *twice = dz_tanh_layer_new();
+    EXPECT_NULL(dz_sequential_of(3, (dz_layer *[]){twice, linear(2, 3), twice}), DZ_ERR_VALUE); /* freed once */
+    dz_layer *m = dz_model_new(), *child = dz_layer_add_child(m, "c", dz_relu_layer_new());
+    EXPECT_NULL(dz_sequential_of(2, (dz_layer *[]){dz_sigmoid_layer_new(), child}), DZ_ERR_STATE);
+    BAD_ARGS_CHECK(m->nchildren == 1 && m->children[0] == child); /* not the list's to free */
+    dz_layer_free(m);
+    dz_layer *empty = dz_sequential_of(0, NULL);
+    BAD_ARGS_CHECK(empty && empty->nchildren == 0);
+    dz_layer_free(empty);
+}
+
+/* ---- the summary (layer.h) ---- */
+
+static void layer_summary(void)
+{
+    dz_scope_begin();
+    dz_layer *l = linear(2, 3), *m = dz_model_new();
+    dz_variable *x = input(DZ_F32, 4, 3), *bad = input(DZ_F32, 4, 5);
+    FILE *out = tmpfile();
+    BAD_ARGS_CHECK(out != NULL);
+    EXPECT_STATUS(dz_layer_summary(NULL, 0, NULL, out), DZ_ERR_NULL);
+    EXPECT_STATUS(dz_layer_summary(l, 0, NULL, NULL), DZ_ERR_NULL);
+    EXPECT_STATUS(dz_layer_summary(l, -1, NULL, out), DZ_ERR_VALUE);
+    EXPECT_STATUS(dz_layer_summary(l, 1, NULL, out), DZ_ERR_NULL);
+    EXPECT_STATUS(dz_layer_summary(l, 1, &bad, out), DZ_ERR_SHAPE);
+    EXPECT_STATUS(dz_layer_summary(m, 1, &x, out), DZ_ERR_STATE); /* no forward of its own */
+    BAD_ARGS_CHECK(ftell(out) == 0);
+    EXPECT_QUIET_THAT((dz_layer_summary(m, 0, NULL, out) == DZ_OK));
+    EXPECT_QUIET_THAT((dz_layer_summary(l, 1, &x, out) == DZ_OK));
+    BAD_ARGS_CHECK(ftell(out) > 0);
+    fclose(out);
+    FILE *full = fopen("/dev/full", "w");
+    if (full) {
+        EXPECT_STATUS(dz_layer_summary(l, 0, NULL, full), DZ_ERR_IO);
+        fclose(full);
+    }
+    dz_layer_free(l);
+    dz_layer_free(m);
+    dz_scope_end();
+}
+
+static void layer_summary_for_input(void)
+{
+    dz_layer *l = linear(2, 3), *m = dz_model_new();
+    FILE *out = tmpfile();
+    BAD_ARGS_CHECK(out != NULL);
+    EXPECT_STATUS(dz_layer_summary_for_input(NULL, 2, DZ_SHAPE(4, 3), DZ_F32, DZ_CPU, out), DZ_ERR_NULL);
+    EXPECT_STATUS(dz_layer_summary_for_input(l, 2, DZ_SHAPE(4, 3), DZ_F32, DZ_CPU, NULL), DZ_ERR_NULL);
+    EXPECT_STATUS(dz_layer_summary_for_input(l, -1, DZ_SHAPE(4, 3), DZ_F32, DZ_CPU, out), DZ_ERR_SHAPE);
+    EXPECT_STATUS(dz_layer_summary_for_input(l, 9, DZ_SHAPE(4, 3), DZ_F32, DZ_CPU, out), DZ_ERR_SHAPE);
+    EXPECT_STATUS(dz_layer_summary_for_input(l, 2, NULL, DZ_F32, DZ_CPU, out), DZ_ERR_NULL);
+    EXPECT_STATUS(dz_layer_summary_for_input(l, 2, DZ_SHAPE(4, -3), DZ_F32, DZ_CPU, out), DZ_ERR_SHAPE);
+    EXPECT_STATUS(dz_layer_summary_for_input(l, 2, DZ_SHAPE(BIG, BIG), DZ_F32, DZ_CPU, out), DZ_ERR_OVERFLOW);
+    EXPECT_STATUS(dz_layer_summary_for_input(l, 2, DZ_SHAPE(4, 3), (dz_dtype)99, DZ_CPU, out), DZ_ERR_DTYPE);
+    EXPECT_STATUS(dz_layer_summary_for_input(l, 2, DZ_SHAPE(4, 3), DZ_F32, (dz_device)7, out), DZ_ERR_DEVICE);
+    if (!dz_cuda_available())
+        EXPECT_STATUS(dz_layer_summary_for_input(l, 2, DZ_SHAPE(4, 3), DZ_F32, DZ_CUDA, out), DZ_ERR_DEVICE);
+    EXPECT_STATUS(dz_layer_summary_for_input(l, 2, DZ_SHAPE(4, 5), DZ_F32, DZ_CPU, out), DZ_ERR_SHAPE);
+    EXPECT_STATUS(dz_layer_summary_for_input(l, 2, DZ_SHAPE(4, 3), DZ_I32, DZ_CPU, out), DZ_ERR_DTYPE);
+    EXPECT_STATUS(dz_layer_summary_for_input(m, 2, DZ_SHAPE(4, 3), DZ_F32, DZ_CPU, out), DZ_ERR_STATE);
+    BAD_ARGS_CHECK(ftell(out) == 0);
+    EXPECT_QUIET_THAT((dz_layer_summary_for_input(l, 2, DZ_SHAPE(4, 3), DZ_F64, DZ_CPU, out) == DZ_OK));
+    BAD_ARGS_CHECK(ftell(out) > 0);
+    fclose(out);
+    dz_layer_free(l);
+    dz_layer_free(m);
+}
 
 /* ---- npz.h ---- */
 
@@ -895,6 +1023,12 @@ const bad_args_case bad_args_modules[] = {
     {"dz_mlp_new", mlp_new},
     {"dz_rnn_layer_new", rnn_layer_new},
     {"dz_lstm_layer_new", lstm_layer_new},
+    {"dz_linear_layer_from_values", linear_layer_from_values},
+    {"dz_sequential_new", sequential_new},
+    {"dz_sequential_add", sequential_add},
+    {"dz_sequential_of", sequential_of},
+    {"dz_layer_summary", layer_summary},
+    {"dz_layer_summary_for_input", layer_summary_for_input},
     {"dz_npz_new", npz_new},
     {"dz_npz_free", npz_free},
     {"dz_npz_add", npz_add},

@@ -1,6 +1,8 @@
-/* Bad-argument cases for the functions of normalization.h (see bad_args.h). */
+/* Bad-argument cases for the functions of normalization.h and the function
+ * layers of layers.h (see bad_args.h). */
 #include <math.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "bad_args.h"
 
@@ -120,6 +122,39 @@ static void dropout_layer_new(void)
     dz_layer_free(l);
 }
 
+/* A function layer: no parameters, the type PyTorch names it. */
+static void expect_function_layer(dz_layer *l, const char *type)
+{
+    BAD_ARGS_CHECK(l && l->nparams == 0 && strcmp(l->ops->type, type) == 0);
+    dz_layer_free(l);
+}
+
+static void relu_layer_new(void) { expect_function_layer(dz_relu_layer_new(), "ReLU"); }
+static void sigmoid_layer_new(void) { expect_function_layer(dz_sigmoid_layer_new(), "Sigmoid"); }
+static void tanh_layer_new(void) { expect_function_layer(dz_tanh_layer_new(), "Tanh"); }
+static void flatten_layer_new(void) { expect_function_layer(dz_flatten_layer_new(), "Flatten"); }
+
+static void leaky_relu_layer_new(void)
+{
+    EXPECT_NULL(dz_leaky_relu_layer_new(NAN), DZ_ERR_VALUE);
+    EXPECT_NULL(dz_leaky_relu_layer_new(-INFINITY), DZ_ERR_VALUE);
+    expect_function_layer(dz_leaky_relu_layer_new(-0.5), "LeakyReLU");
+}
+
+static void softmax_layer_new(void)
+{
+    EXPECT_NULL(dz_softmax_layer_new(DZ_MAX_NDIM), DZ_ERR_VALUE);
+    EXPECT_NULL(dz_softmax_layer_new(-DZ_MAX_NDIM - 1), DZ_ERR_VALUE);
+    expect_function_layer(dz_softmax_layer_new(-DZ_MAX_NDIM), "Softmax");
+}
+
+static void log_softmax_layer_new(void)
+{
+    EXPECT_NULL(dz_log_softmax_layer_new(100), DZ_ERR_VALUE);
+    EXPECT_NULL(dz_log_softmax_layer_new(-9), DZ_ERR_VALUE);
+    expect_function_layer(dz_log_softmax_layer_new(DZ_MAX_NDIM - 1), "LogSoftmax");
+}
+
 const bad_args_case bad_args_norm[] = {
     {"dz_batch_norm", batch_norm},
     {"dz_layer_norm", layer_norm},
@@ -128,5 +163,12 @@ const bad_args_case bad_args_norm[] = {
     {"dz_layer_norm_layer_new", layer_norm_layer_new},
     {"dz_gelu_layer_new", gelu_layer_new},
     {"dz_dropout_layer_new", dropout_layer_new},
+    {"dz_relu_layer_new", relu_layer_new},
+    {"dz_leaky_relu_layer_new", leaky_relu_layer_new},
+    {"dz_sigmoid_layer_new", sigmoid_layer_new},
+    {"dz_tanh_layer_new", tanh_layer_new},
+    {"dz_softmax_layer_new", softmax_layer_new},
+    {"dz_log_softmax_layer_new", log_softmax_layer_new},
+    {"dz_flatten_layer_new", flatten_layer_new},
     BAD_ARGS_END,
 };

@@ -23,6 +23,7 @@
 #include "dezero/gradient_check.h"
 #include "dezero/layer.h"
 #include "dezero/layers.h"
+#include "dezero/sequential.h"
 #include "dezero/datasets.h"
 #include "dezero/npz.h"
 #include "dezero/optim.h"

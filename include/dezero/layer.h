@@ -18,6 +18,7 @@
 #define DEZERO_LAYER_H
 
 #include <stdbool.h>
+#include <stdio.h>
 
 #include "dezero/export.h"
 #include "dezero/variable.h"
@@ -51,6 +52,11 @@ struct dz_layer {
     char **child_names;
     dz_layer **children;
     dz_layer *parent; /* the layer this one was added to; NULL for a root */
+    /* The shape of the output of the last forward run through
+     * dz_layer_forward or dz_layer_call (what dz_layer_summary shows);
+     * output_ndim is -1 before the first. */
+    int output_ndim;
+    int64_t output_shape[DZ_MAX_NDIM];
 };
 
 /* Set up the base of a newly allocated layer (zeroed memory). */
@@ -82,6 +88,34 @@ DZ_API void dz_layer_reset_state(dz_layer *layer);
  * produced its output as Graphviz DOT to `path` (render with `dot -Tpng`). */
 DZ_API dz_status dz_layer_plot(dz_layer *layer, int ninputs, dz_variable *const *inputs, const char *path,
                                bool verbose);
+
+/* A model summary in the style of Keras' model.summary() and torchinfo: a
+ * table of the layer tree (one row per layer, indented by depth, "(name)
+ * Type"), each layer's output shape, the number of its own parameters ("-"
+ * for none, "?" while one is lazy and not yet made), their dtype and device;
+ * then the total, trainable (requires_grad) and non-trainable parameter
+ * counts (a parameter shared by several layers counted once) and their size
+ * in bytes. Written to `out`.
+ *
+ * With inputs (ninputs > 0), one forward runs on them first, in test mode
+ * (dz_set_train(false): Dropout is the identity, BatchNorm uses and keeps its
+ * running averages) with recording off, so it makes no graph and leaves no
+ * Variable behind. It makes the lazy parameters it meets (drawing them from
+ * their generators as a first forward would) and changes no other parameter
+ * data: it copies the parameters first (memory for a second copy while it
+ * runs) and puts back what the forward changed in place (an Embedding's
+ * max_norm renormalisation). Recurrent state is cleared (dz_layer_reset_state)
+ * before and after, and layers the forward does not reach show "-". With
+ * ninputs 0 (inputs may be NULL) nothing runs: the shapes are those of each
+ * layer's last forward. Returns DZ_OK, or the error of the arguments or the
+ * forward (then nothing is written), or DZ_ERR_IO when writing fails. */
+DZ_API dz_status dz_layer_summary(dz_layer *layer, int ninputs, dz_variable *const *inputs, FILE *out);
+/* dz_layer_summary on one input of zeros (N, ...) `shape`, `dtype`, made on
+ * `device`, the one the model's parameters are on (a lazy layer makes its
+ * weights there): torchinfo's summary(model, input_size). Integer zeros suit
+ * an Embedding. */
+DZ_API dz_status dz_layer_summary_for_input(dz_layer *layer, int ndim, const int64_t *shape, dz_dtype dtype,
+                                           dz_device device, FILE *out);
 
 /* Every parameter of the tree, depth first in registration order. */
 typedef struct dz_param_list {

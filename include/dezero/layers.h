@@ -1,6 +1,7 @@
-/* The stock layers: Linear, MLP, RNN, LSTM (src/layers). Each returns a
- * dz_layer the caller frees with dz_layer_free. `rng` (NULL = the default
- * generator) draws the initial weights and must outlive a lazy layer. */
+/* The stock layers: Linear, MLP, RNN, LSTM, and functions as layers
+ * (src/layers). Each returns a dz_layer the caller frees with dz_layer_free.
+ * `rng` (NULL = the default generator) draws the initial weights and must
+ * outlive a lazy layer. */
 #ifndef DEZERO_LAYERS_H
 #define DEZERO_LAYERS_H
 
@@ -14,13 +15,25 @@
 extern "C" {
 #endif
 
-/* y = x W + b, x (N, in_size), W (in_size, out_size) ~ N(0, 1) * sqrt(1/in_size),
+/* The argument order is DeZero's, (out_size, in_size): PyTorch's
+ * nn.Linear(in_features, out_features) is dz_linear_layer_new(out_features,
+ * in_features, ...). W is stored (in_size, out_size), the transpose of
+ * PyTorch's weight (out_features, in_features).
+ *
+ * y = x W + b, x (N, in_size), W (in_size, out_size) ~ N(0, 1) * sqrt(1/in_size),
  * b zeros. in_size 0 = lazy: W is created at the first forward from x's last
  * dim (as DeZero), or by load_weights from the file's shape. W and b have
  * `dtype`; x may be float32 or float64 and promotes with them as in NumPy
  * (float64 data through a float32 layer gives float64, the grads of W and b
  * stay float32). */
 DZ_API dz_layer *dz_linear_layer_new(int64_t out_size, int64_t in_size, bool nobias, dz_dtype dtype, dz_rng *rng);
+/* A Linear layer around given values, as Embedding's from_pretrained: W
+ * (in_size, out_size), both sizes at least 1 (PyTorch's weight transposed,
+ * weight.T), and b (out_size,) or NULL (no bias); float32 or float64, one
+ * dtype and one device for both. The parameters share the arrays (retained,
+ * not copied). freeze: W and b get no grad (requires_grad = false). NULL
+ * after a user error. */
+DZ_API dz_layer *dz_linear_layer_from_values(dz_array *W, dz_array *b, bool freeze);
 
 /* Linear layers of the given output sizes ("l0", "l1", ...), with
  * `activation` between them (not after the last); NULL = sigmoid, DeZero's
@@ -36,6 +49,20 @@ DZ_API dz_layer *dz_rnn_layer_new(int64_t hidden_size, int64_t in_size, dz_dtype
 /* DeZero's LSTM: gates f, i, o (sigmoid) and u (tanh) from x and h_prev;
  * c = f * c_prev + i * u; h = o * tanh(c). State kept until reset. */
 DZ_API dz_layer *dz_lstm_layer_new(int64_t hidden_size, int64_t in_size, dz_dtype dtype, dz_rng *rng);
+
+/* Functions as layers (no parameters), for a Sequential; each takes one
+ * input. Types "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax",
+ * "LogSoftmax", "Flatten" as PyTorch's modules. Softmax and LogSoftmax work
+ * along `axis` (negative counts from the end; PyTorch's dim), LeakyReLU
+ * multiplies negative inputs by `slope` (PyTorch's negative_slope, 0.01 by
+ * default), Flatten is dz_flatten: (N, ...) -> (N, rest), nn.Flatten(). */
+DZ_API dz_layer *dz_relu_layer_new(void);
+DZ_API dz_layer *dz_leaky_relu_layer_new(double slope);
+DZ_API dz_layer *dz_sigmoid_layer_new(void);
+DZ_API dz_layer *dz_tanh_layer_new(void);
+DZ_API dz_layer *dz_softmax_layer_new(int axis);
+DZ_API dz_layer *dz_log_softmax_layer_new(int axis);
+DZ_API dz_layer *dz_flatten_layer_new(void);
 
 /* dz_gelu as a layer (no parameters). */
 DZ_API dz_layer *dz_gelu_layer_new(bool tanh_approximation);

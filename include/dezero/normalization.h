@@ -45,8 +45,9 @@ DZ_API dz_variable *dz_layer_norm(dz_variable *x, int ndim, dz_variable *gamma, 
  * parameters "avg_mean", "avg_var", "gamma", "beta", all lazy: made at the
  * first forward as zeros, ones, ones, zeros of (C,), C = x's dim 1, in x's
  * dtype and on its device (or by load_weights from the file). All four are
- * saved and loaded; the running averages never get a grad, so optimizers
- * leave them alone. */
+ * saved and loaded; the running averages never get a grad (requires_grad
+ * is false: a summary counts them as non-trainable), so optimizers leave
+ * them alone. */
 DZ_API dz_layer *dz_batch_norm_layer_new(void);
 
 /* PyTorch's nn.LayerNorm over the last `ndim` dims of shape normalized_shape:

@@ -66,6 +66,7 @@ void dz_layer_init(dz_layer *layer, const dz_layer_ops *ops)
     }
     memset(layer, 0, sizeof *layer);
     layer->ops = ops;
+    layer->output_ndim = -1;
 }
 
 static const dz_layer_ops model_ops = {.type = "Model"};
@@ -245,23 +246,31 @@ bool dz_layer_check_forward(const char *op, dz_layer *layer, int ninputs, dz_var
     return !layer->ops->check || layer->ops->check(op, layer, ninputs, inputs);
 }
 
-/* Checks, then forward, all under the name of the public function `op`. */
-static dz_variable *forward_as(const char *op, dz_layer *layer, int ninputs, dz_variable *const *inputs)
+/* Checks, then forward, all under the name of the public function `op`;
+ * the output's shape is kept for dz_layer_summary. */
+dz_variable *dz_layer_forward_as(const char *op, dz_layer *layer, int ninputs, dz_variable *const *inputs)
 {
     if (!dz_layer_check_forward(op, layer, ninputs, inputs))
         return NULL;
     dz_variable *y = layer->ops->forward(layer, ninputs, inputs);
-    if (!y)
+    if (!y) {
         dz_fail_under(op, DZ_ERR_NOMEM);
+        return NULL;
+    }
+    layer->output_ndim = y->data->ndim;
+    memcpy(layer->output_shape, y->data->shape, sizeof layer->output_shape);
     return y;
 }
 
 dz_variable *dz_layer_forward(dz_layer *layer, int ninputs, dz_variable *const *inputs)
 {
-    return forward_as("dz_layer_forward", layer, ninputs, inputs);
+    return dz_layer_forward_as("dz_layer_forward", layer, ninputs, inputs);
 }
 
-dz_variable *dz_layer_call(dz_layer *layer, dz_variable *x) { return forward_as("dz_layer_call", layer, 1, &x); }
+dz_variable *dz_layer_call(dz_layer *layer, dz_variable *x)
+{
+    return dz_layer_forward_as("dz_layer_call", layer, 1, &x);
+}
 
 dz_status dz_layer_plot(dz_layer *layer, int ninputs, dz_variable *const *inputs, const char *path, bool verbose)
 {
@@ -269,7 +278,7 @@ dz_status dz_layer_plot(dz_layer *layer, int ninputs, dz_variable *const *inputs
     if (!path)
         return dz_raise(DZ_ERR_NULL, "%s: path is NULL", op);
     dz_scope_begin();
-    dz_variable *y = forward_as(op, layer, ninputs, inputs);
+    dz_variable *y = dz_layer_forward_as(op, layer, ninputs, inputs);
     dz_status status = y ? dz_graph_write_dot(y, path, verbose) : dz_last_error_code();
     if (y && status != DZ_OK)
         dz_fail_under(op, status);

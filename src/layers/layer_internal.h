@@ -1,8 +1,9 @@
 /* What the layer and optimizer sources share (internal): the input check of
- * a layer's forward under the name of the public function that runs it, the
- * registration of a weight and a bias, the Linear constructor under a composite's name, the check of a device
- * argument, and re-recording an inner call's error under the public
- * function's name. Not installed. */
+ * a layer's forward and the forward itself under the name of the public
+ * function that runs it, the registration of a weight and a bias, the Linear
+ * constructor under a composite's name, the check of a device argument, and
+ * re-recording an inner call's error under the public function's name. Not
+ * installed. */
 #ifndef DEZERO_LAYER_INTERNAL_H
 #define DEZERO_LAYER_INTERNAL_H
 
@@ -14,6 +15,10 @@
 /* The checks every forward shares (a layer with a forward, a sane input
  * count and array), then the layer's own ops->check; raises naming `op`. */
 bool dz_layer_check_forward(const char *op, dz_layer *layer, int ninputs, dz_variable *const *inputs);
+
+/* Checks the inputs, runs the forward and keeps the output's shape in the
+ * layer, raising under the name of the public function `op`. */
+dz_variable *dz_layer_forward_as(const char *op, dz_layer *layer, int ninputs, dz_variable *const *inputs);
 
 /* The arguments of a Linear are valid and its weights' byte count fits in
  * 64 bits; raises naming `op` (so a composite checks before it allocates). */

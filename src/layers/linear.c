@@ -1,6 +1,7 @@
-/* Linear layer: y = x W + b, with DeZero's lazy in_size. Its check refuses
- * inputs dz_linear would refuse, and lazy weights too large to allocate,
- * under the name of the public call (dz_layer_call, an RNN's...). */
+/* Linear layer: y = x W + b, with DeZero's lazy in_size, or around given
+ * arrays (dz_linear_layer_from_values). Its check refuses inputs dz_linear
+ * would refuse, and lazy weights too large to allocate, under the name of
+ * the public call (dz_layer_call, an RNN's...). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -137,4 +138,66 @@ dz_layer *dz_linear_layer_new_as(const char *op, int64_t out_size, int64_t in_si
 dz_layer *dz_linear_layer_new(int64_t out_size, int64_t in_size, bool nobias, dz_dtype dtype, dz_rng *rng)
 {
     return dz_linear_layer_new_as("dz_linear_layer_new", out_size, in_size, nobias, dtype, rng);
+}
+
+/* W (in_size, out_size) and b (out_size,) or NULL: float arrays of one dtype
+ * on one device, no size 0. */
+static bool check_values(const char *op, const dz_array *W, const dz_array *b)
+{
+    if (!dz_check_not_null(op, W, "W") || !dz_check_array(op, W) || (b && !dz_check_array(op, b)))
+        return false;
+    if (W->ndim != 2 || W->shape[0] < 1 || W->shape[1] < 1) {
+        dz_raise(DZ_ERR_SHAPE, "%s: W must be 2-D (in_size, out_size) with both sizes at least 1 (PyTorch's weight "
+                 "transposed), got %s", op, DZ_SHAPE_OF(W));
+        return false;
+    }
+    if (!dz_dtype_is_float(W->dtype)) {
+        dz_raise(DZ_ERR_DTYPE, "%s: W is %s; a Linear layer's weights are float32 or float64 (dz_array_astype)", op,
+                 dz_dtype_name(W->dtype));
+        return false;
+    }
+    if (!b)
+        return true;
+    if (b->ndim != 1 || b->shape[0] != W->shape[1]) {
+        bool transposed = b->ndim == 1 && b->shape[0] == W->shape[0];
+        dz_raise(DZ_ERR_SHAPE, "%s: b %s must be (out_size,) = (%lld,) for W %s (in_size, out_size)%s", op,
+                 DZ_SHAPE_OF(b), (long long)W->shape[1], DZ_SHAPE_OF(W),
+                 transposed ? "; W looks like PyTorch's weight (out_features, in_features): pass its transpose" : "");
+        return false;
+    }
+    if (b->dtype != W->dtype) {
+        dz_raise(DZ_ERR_DTYPE, "%s: b is %s but W is %s; give both one dtype (dz_array_astype)", op,
+                 dz_dtype_name(b->dtype), dz_dtype_name(W->dtype));
+        return false;
+    }
+    if (b->device != W->device) {
+        dz_raise(DZ_ERR_DEVICE, "%s: W is on the %s but b on the %s; move one of them (dz_array_to_device)", op,
+                 dz_device_name(W->device), dz_device_name(b->device));
+        return false;
+    }
+    return true;
+}
+
+/* A parameter sharing `a`, frozen or not. */
+static void add_value(dz_layer *layer, const char *name, dz_array *a, bool freeze)
+{
+    dz_variable *p = dz_parameter_new(dz_array_retain(a), name);
+    p->requires_grad = !freeze;
+    dz_layer_add_param(layer, name, p);
+}
+
+dz_layer *dz_linear_layer_from_values(dz_array *W, dz_array *b, bool freeze)
+{
+    if (!check_values("dz_linear_layer_from_values", W, b))
+        return NULL;
+    linear_layer *l = dz_xcalloc(1, sizeof *l);
+    dz_layer_init(&l->base, &linear_ops);
+    l->out_size = W->shape[1];
+    l->dtype = W->dtype;
+    dz_scope_begin();
+    add_value(&l->base, "W", W, freeze);
+    if (b)
+        add_value(&l->base, "b", b, freeze);
+    dz_scope_end();
+    return &l->base;
 }

@@ -103,8 +103,11 @@ dz_layer *dz_batch_norm_layer_new(void)
     dz_layer *l = dz_xcalloc(1, sizeof *l);
     dz_layer_init(l, &batch_norm_ops);
     dz_scope_begin();
-    for (int i = 0; i < 4; i++)
-        dz_layer_add_param(l, batch_norm_params[i], dz_parameter_new(NULL, batch_norm_params[i]));
+    for (int i = 0; i < 4; i++) {
+        dz_variable *p = dz_parameter_new(NULL, batch_norm_params[i]);
+        p->requires_grad = i >= 2; /* the running averages are not trained */
+        dz_layer_add_param(l, batch_norm_params[i], p);
+    }
     dz_scope_end();
     return l;
 }
