@@ -710,8 +710,8 @@ static void user_backward(dz_function *f, dz_variable *const *gys, dz_variable *
     case DATALESS_GRAD: gxs[0] = dz_variable_new(NULL, NULL); break;
     }
 }
-static const dz_function_ops user_ops = {"user_identity", user_backward, NULL, NULL};
-static const dz_function_ops no_backward_ops = {"no_backward", NULL, NULL, NULL};
+static const dz_function_ops user_ops = {"user_identity", user_backward, NULL, NULL, NULL};
+static const dz_function_ops no_backward_ops = {"no_backward", NULL, NULL, NULL, NULL};
 
 /* y = f(x) with a copy of x's data as its output. */
 static dz_variable *apply_user(const dz_function_ops *ops, dz_variable *x, grad_kind kind)
@@ -775,7 +775,7 @@ static void function_apply(void)
     dz_scope_begin();
     dz_variable *x = leaf(), *none = NULL, *out[2] = {x, x};
     dz_variable *inputs[2] = {x, NULL};
-    dz_function_ops unnamed = {NULL, user_backward, NULL, NULL};
+    dz_function_ops unnamed = {NULL, user_backward, NULL, NULL, NULL};
     EXPECT_NULL(dz_function_apply(NULL, 1, &x, 1, (dz_array *[]){small()}, NULL, 0, fresh_state()), DZ_ERR_NULL);
     EXPECT_NULL(dz_function_apply(&unnamed, 1, &x, 1, (dz_array *[]){small()}, NULL, 0, NULL), DZ_ERR_NULL);
     EXPECT_NULL(dz_function_apply(&user_ops, -1, &x, 1, (dz_array *[]){small()}, NULL, 0, fresh_state()),
@@ -853,6 +853,24 @@ static void graph_write_dot(void)
     EXPECT_STATUS(dz_graph_write_dot(x, "/nonexistent-directory/graph.dot", true), DZ_ERR_IO);
     EXPECT_STATUS(dz_graph_write_dot(x, "", true), DZ_ERR_IO);
     dz_variable_release(x);
+}
+
+/* ---- debug.h ---------------------------------------------------------------------------------- */
+
+/* Nothing to get wrong: a count of nothing alive is 0, never negative. */
+static void debug_live_objects(void)
+{
+    dz_live_objects n;
+    EXPECT_QUIET(n = dz_debug_live_objects());
+    BAD_ARGS_CHECK(n.variables >= 0 && n.functions >= 0 && n.arrays >= 0 && n.storages >= 0 &&
+                   n.storage_bytes >= 0);
+}
+
+/* On, then off again: the child exits without a warning. */
+static void debug_warn_leaks_at_exit(void)
+{
+    EXPECT_QUIET(dz_debug_warn_leaks_at_exit(true));
+    EXPECT_QUIET(dz_debug_warn_leaks_at_exit(false));
 }
 
 /* ---- gradient_check.h --------------------------------------------------------------------------- */
@@ -1066,7 +1084,7 @@ const bad_args_case bad_args_core[] = {
     {"dz_variable_backward", variable_backward},
     {"dz_variable_format", variable_format},
     {"dz_variable_print", variable_print},
-    /* function.h, scope.h, graph.h, gradient_check.h, sparse_grad.h */
+    /* function.h, scope.h, graph.h, debug.h, gradient_check.h, sparse_grad.h */
     {"dz_function_apply", function_apply},
     {"dz_function_apply1", function_apply1},
     {"dz_scope_begin", scope_begin},
@@ -1075,6 +1093,8 @@ const bad_args_case bad_args_core[] = {
     {"dz_autorelease", autorelease},
     {"dz_scope_depth", scope_depth},
     {"dz_graph_write_dot", graph_write_dot},
+    {"dz_debug_live_objects", debug_live_objects},
+    {"dz_debug_warn_leaks_at_exit", debug_warn_leaks_at_exit},
     {"dz_gradient_check", gradient_check},
     {"dz_sparse_grad_free", sparse_grad_free},
     {"dz_sparse_grad_append", sparse_grad_append},

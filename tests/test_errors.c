@@ -1,5 +1,10 @@
-/* Bad inputs take the error path with a clear message (handler turned off). */
+/* Bad inputs take the error path with a clear message (handler turned off);
+ * the first error of a chain of calls is the one reported. */
+#include <signal.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "test_common.h"
 
@@ -111,6 +116,122 @@ START_TEST(test_custom_handler)
 }
 END_TEST
 
+static void assert_error_starts(dz_status code, const char *start)
+{
+    ck_assert_int_eq(dz_last_error_code(), code);
+    ck_assert_msg(strncmp(dz_last_error(), start, strlen(start)) == 0, "message '%s' does not start with '%s'",
+                  dz_last_error(), start);
+}
+
+#define ADD_SHAPE_ERROR "dz_add: shapes (2, 3) and (4,) cannot broadcast"
+
+/* dz_mul(dz_add(a, bad), c): dz_add's shape error, not dz_mul's NULL input. */
+START_TEST(test_first_error_kept)
+{
+    dz_scope_begin();
+    dz_variable *a = dz_variable_new(dz_array_zeros(DZ_F32, 2, DZ_SHAPE(2, 3)), NULL);
+    dz_variable *bad = dz_variable_new(dz_array_zeros(DZ_F32, 1, DZ_SHAPE(4)), NULL);
+    dz_variable *c = dz_variable_new(dz_array_ones(DZ_F32, 2, DZ_SHAPE(2, 3)), NULL);
+    ck_assert_ptr_null(dz_mul(dz_add(a, bad), c));
+    assert_error_starts(DZ_ERR_SHAPE, ADD_SHAPE_ERROR);
+    /* down a longer chain, through backward, a layer and the array functions */
+    ck_assert_ptr_null(dz_exp(dz_sum(dz_mul(c, dz_add(a, bad)), 0, NULL, false)));
+    assert_error_starts(DZ_ERR_SHAPE, ADD_SHAPE_ERROR);
+    ck_assert_int_eq(dz_variable_backward(dz_add(a, bad), false, false), DZ_ERR_SHAPE);
+    ck_assert_ptr_null(dz_array_copy(dz_array_reshape(a->data, 1, DZ_SHAPE(7))));
+    assert_error_starts(DZ_ERR_SHAPE, "dz_array_reshape: cannot reshape");
+    dz_rng rng;
+    dz_rng_seed(&rng, 1);
+    ck_assert_ptr_null(dz_layer_call(dz_linear_layer_new(3, -2, false, DZ_F32, &rng), a));
+    assert_error_starts(DZ_ERR_VALUE, "dz_linear_layer_new: ");
+    /* successful calls, a backward included, leave the record as it is */
+    ck_assert_ptr_null(dz_add(a, bad));
+    dz_variable *y = dz_sum(dz_mul(a, c), 0, NULL, false);
+    ck_assert_ptr_nonnull(y);
+    ck_assert_int_eq(dz_variable_backward(y, false, false), DZ_OK);
+    assert_error_starts(DZ_ERR_SHAPE, ADD_SHAPE_ERROR);
+    ck_assert_ptr_null(dz_tanh(NULL));
+    assert_error_starts(DZ_ERR_SHAPE, ADD_SHAPE_ERROR);
+    /* a NULL that is not an operand is an error of its own */
+    ck_assert_ptr_null(dz_reshape(a, 2, NULL));
+    assert_error_starts(DZ_ERR_NULL, "dz_reshape: shape is NULL for ndim 2");
+    /* cleared, a NULL operand is reported as one */
+    dz_clear_error();
+    ck_assert_ptr_null(dz_mul(NULL, c));
+    assert_error_starts(DZ_ERR_NULL, "dz_mul: an input variable is NULL");
+    dz_scope_end();
+}
+END_TEST
+
+static dz_status handled_codes[4];
+
+static void recording_handler(dz_status code, const char *message)
+{
+    (void)message;
+    if (handler_calls < 4)
+        handled_codes[handler_calls] = code;
+    handler_calls++;
+}
+
+/* The handler sees each error once: the shape error, not the NULL after it;
+ * an environment error (no handler) when a NULL operand follows it. */
+START_TEST(test_first_error_handled_once)
+{
+    dz_error_handler old = dz_set_error_handler(recording_handler);
+    handler_calls = 0;
+    dz_scope_begin();
+    dz_variable *a = dz_variable_new(dz_array_zeros(DZ_F32, 2, DZ_SHAPE(2, 3)), NULL);
+    dz_variable *bad = dz_variable_new(dz_array_zeros(DZ_F32, 1, DZ_SHAPE(4)), NULL);
+    ck_assert_ptr_null(dz_mul(dz_exp(dz_add(a, bad)), a));
+    ck_assert_int_eq(handler_calls, 1);
+    ck_assert_int_eq(handled_codes[0], DZ_ERR_SHAPE);
+    dz_clear_error();
+    dz_array *loaded = NULL;
+    ck_assert_int_eq(dz_npy_load("/nonexistent-directory/x.npy", &loaded), DZ_ERR_IO);
+    ck_assert_int_eq(handler_calls, 1); /* an environment error: no handler */
+    ck_assert_ptr_null(dz_array_copy(loaded));
+    ck_assert_ptr_null(dz_array_copy(loaded));
+    ck_assert_int_eq(handler_calls, 2);
+    ck_assert_int_eq(handled_codes[1], DZ_ERR_IO);
+    assert_error_starts(DZ_ERR_IO, "dz_npy_load: ");
+    dz_scope_end();
+    dz_set_error_handler(old);
+}
+END_TEST
+
+/* The default handler aborts at the first error, printing it. */
+START_TEST(test_default_handler_aborts_at_first_error)
+{
+    int pipe_fds[2];
+    ck_assert_int_eq(pipe(pipe_fds), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        dup2(pipe_fds[1], STDERR_FILENO);
+        close(pipe_fds[0]);
+        dz_set_error_handler(NULL);
+        dz_clear_error();
+        dz_variable *a = dz_variable_new(dz_array_zeros(DZ_F32, 2, DZ_SHAPE(2, 3)), NULL);
+        dz_variable *bad = dz_variable_new(dz_array_zeros(DZ_F32, 1, DZ_SHAPE(4)), NULL);
+        dz_mul(dz_add(a, bad), a);
+        _exit(0);
+    }
+    close(pipe_fds[1]);
+    char text[4096];
+    ssize_t n, used = 0;
+    while ((n = read(pipe_fds[0], text + used, sizeof text - 1 - (size_t)used)) > 0)
+        used += n;
+    text[used] = '\0';
+    close(pipe_fds[0]);
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT, "the child did not abort: %s", text);
+    ck_assert_msg(strstr(text, "dezero: shape error: " ADD_SHAPE_ERROR), "%s", text);
+    ck_assert_msg(!strstr(text, "dz_mul"), "%s", text);
+}
+END_TEST
+
 static Suite *errors_suite(void)
 {
     Suite *s = suite_create("errors");
@@ -122,6 +243,9 @@ static Suite *errors_suite(void)
     tcase_add_test(tc, test_overflowing_shapes);
     tcase_add_test(tc, test_custom_handler);
     tcase_add_test(tc, test_review_cases);
+    tcase_add_test(tc, test_first_error_kept);
+    tcase_add_test(tc, test_first_error_handled_once);
+    tcase_add_test(tc, test_default_handler_aborts_at_first_error);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -133,7 +133,7 @@ static void two_backward(dz_function *f, dz_variable *const *gy, dz_variable **g
         g = g ? dz_add(g, dz_mul_scalar(gy[1], 3.0)) : dz_mul_scalar(gy[1], 3.0);
     gx[0] = g;
 }
-static const dz_function_ops two_ops = {"two_outputs", two_backward, NULL, NULL};
+static const dz_function_ops two_ops = {"two_outputs", two_backward, NULL, NULL, NULL};
 
 START_TEST(test_dying_output_clears_weak_slot)
 {

@@ -64,7 +64,7 @@ static void probe_backward(dz_function *f, dz_variable *const *gys, dz_variable 
             gxs[i] = dz_variable_new(dz_array_copy(gys[0]->data), NULL);
     }
 }
-static const dz_function_ops probe_ops = {"Probe", probe_backward, NULL, NULL};
+static const dz_function_ops probe_ops = {"Probe", probe_backward, NULL, NULL, NULL};
 
 START_TEST(test_backward_sees_which_inputs_need_grads)
 {

@@ -20,6 +20,7 @@
 #include "dezero/loss.h"
 #include "dezero/getitem.h"
 #include "dezero/graph.h"
+#include "dezero/debug.h"
 #include "dezero/gradient_check.h"
 #include "dezero/layer.h"
 #include "dezero/layers.h"

@@ -7,6 +7,22 @@
  *
  * Environment errors (files, npz, allocation, CUDA) never call the handler: they
  * only record the message and return a status.
+ *
+ * The record: each thread keeps one error, its code and message. A successful
+ * call leaves the record as it is (as errno); dz_clear_error() empties it, so
+ * clear it once you have handled an error. A new error replaces the record,
+ * except a NULL operand: a Variable, array or layer passed as NULL while an
+ * error is recorded is most likely the NULL result of the call that failed,
+ * so the earlier code and message stay and the call returns that code. With
+ * the handler off,
+ *
+ *     dz_variable *y = dz_mul(dz_add(a, b), c);   // b's shape does not fit a's
+ *
+ * gives y == NULL and dz_last_error() says why dz_add failed, not that dz_mul
+ * got a NULL input. The handler sees each error once: the default one aborts
+ * at the first; a NULL operand after an environment error (which the handler
+ * has not seen) runs it with that environment error's code and message. Other
+ * NULL arguments (a path, an output pointer, a name) are errors of their own.
  */
 #ifndef DEZERO_ERROR_H
 #define DEZERO_ERROR_H
@@ -46,7 +62,8 @@ DZ_API dz_error_handler dz_set_error_handler(dz_error_handler handler);
  * previous handler so it can be restored. */
 DZ_API dz_error_handler dz_set_error_handler_off(void);
 
-/* The message and code of the most recent error on this thread. */
+/* The message and code of the error recorded on this thread (see above):
+ * "" and DZ_OK when none is. */
 DZ_API const char *dz_last_error(void);
 DZ_API dz_status dz_last_error_code(void);
 DZ_API void dz_clear_error(void);

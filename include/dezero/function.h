@@ -24,6 +24,8 @@ extern "C" {
 #endif
 
 typedef struct dz_function_ops {
+    /* The name errors give ("dz_mul"): a message about this Function starts
+     * with it. */
     const char *name;
     /* gys[noutputs] (borrowed), gxs[ninputs] (set to new references). */
     void (*backward)(dz_function *f, dz_variable *const *gys, dz_variable **gxs);
@@ -33,6 +35,9 @@ typedef struct dz_function_ops {
      * graph; run instead of it when dz_variable_backward's create_graph is
      * false. NULL: `backward` always runs. */
     void (*backward_fast)(dz_function *f, dz_variable *const *gys, dz_variable **gxs);
+    /* Optional: the name graph pictures show, DeZero's class name ("Mul",
+     * "MatMul", "GetItem"; see graph.h). NULL: `name` is shown. */
+    const char *display_name;
 } dz_function_ops;
 
 struct dz_function {
@@ -53,9 +58,10 @@ struct dz_function {
  * written to out_vars when it is not NULL.
  *
  * ops and ops->name must be set, ninputs >= 0, noutputs >= 1, and no input
- * NULL. A NULL output means the forward failed: when no error is recorded yet
- * this raises DZ_ERR_NULL, otherwise the forward's error stays the one
- * reported. On any failure the outputs and the state are released, out_vars
+ * NULL (a NULL input while an error is recorded reports that error, see
+ * error.h). A NULL output means the forward failed: when no error is
+ * recorded yet this raises DZ_ERR_NULL, otherwise the forward's error stays
+ * the one reported. On any failure the outputs and the state are released, out_vars
  * gets NULLs and the call returns NULL. */
 DZ_API dz_variable *dz_function_apply(const dz_function_ops *ops, int ninputs, dz_variable *const *inputs,
                                       int noutputs, dz_array **outputs, dz_variable **out_vars,

@@ -2,9 +2,15 @@
  *
  * dz_graph_write_dot writes the graph that produced y as Graphviz DOT, as
  * DeZero's plot_dot_graph does: Variables are orange ellipses labelled with
- * their name (and, when verbose, shape and dtype: "x: (2, 3) float32"),
- * Functions light-blue boxes labelled with their op name, and edges go
- * input -> function -> output. Render with `dot -Tpng graph.dot -o graph.png`.
+ * their name, Functions light-blue boxes labelled with DeZero's class name
+ * ("Add", "Mul", "MatMul", "GetItem": the display_name of their
+ * dz_function_ops, else its name), and edges go input -> function -> output.
+ * As in DeZero, shape and dtype show only when verbose is true: "x: (2, 3)
+ * float32" for a named Variable, "(2, 3) float32" for an unnamed one; without
+ * verbose an unnamed Variable is an empty ellipse. An op given a scalar
+ * (dz_add_scalar, dz_mul_scalar...) shows DeZero's class for it ("Add", "Mul")
+ * with one input: DeZero draws the scalar as an extra unnamed Variable.
+ * Render with `dot -Tpng graph.dot -o graph.png`.
  */
 #ifndef DEZERO_GRAPH_H
 #define DEZERO_GRAPH_H

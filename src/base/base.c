@@ -4,6 +4,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 void dz_assert_fail(const char *expr, const char *file, int line)
 {
@@ -23,3 +24,10 @@ static void *check_alloc(void *p, size_t n)
 void *dz_xmalloc(size_t n) { return check_alloc(malloc(n), n); }
 void *dz_xcalloc(size_t count, size_t size) { return check_alloc(calloc(count, size), count * size); }
 void *dz_xrealloc(void *p, size_t n) { return check_alloc(realloc(p, n), n); }
+
+void *dz_xaligned_calloc(size_t alignment, size_t n)
+{
+    void *p = check_alloc(aligned_alloc(alignment, n), n);
+    memset(p, 0, n);
+    return p;
+}

@@ -42,5 +42,7 @@ _Noreturn void dz_assert_fail(const char *expr, const char *file, int line);
 void *dz_xmalloc(size_t n);
 void *dz_xcalloc(size_t count, size_t size);
 void *dz_xrealloc(void *p, size_t n);
+/* n zeroed bytes at a multiple of `alignment` (a power of two dividing n). */
+void *dz_xaligned_calloc(size_t alignment, size_t n);
 
 #endif

@@ -14,6 +14,7 @@
 #include "array_ops.h"
 #include "host_view.h"
 #include "internal.h"
+#include "live_count.h"
 #include "pool.h"
 
 struct dz_storage {
@@ -55,6 +56,8 @@ static dz_storage *storage_new(dz_device device, size_t nbytes, bool zero)
         st = dz_pool_alloc(&backend_storage_pool);
         *st = (dz_storage){data, nbytes, device, 1, -1};
     }
+    dz_live_add(DZ_LIVE_STORAGES, 1);
+    dz_live_add(DZ_LIVE_STORAGE_BYTES, (int64_t)nbytes);
     if (zero)
         backend->zero(st->buffer, nbytes);
 #ifdef __SANITIZE_ADDRESS__
@@ -68,6 +71,8 @@ static void storage_release(dz_storage *st)
 {
     if (--st->refcount > 0)
         return;
+    dz_live_add(DZ_LIVE_STORAGES, -1);
+    dz_live_add(DZ_LIVE_STORAGE_BYTES, -(int64_t)st->nbytes);
     if (st->size_class >= 0) {
         dz_pool_free(&storage_pools[st->size_class], st);
     } else {
@@ -118,7 +123,11 @@ static bool check_device(const char *op, dz_device device)
 
 bool dz_check_array(const char *op, const dz_array *a)
 {
-    return dz_check_not_null(op, a, "the array") && dz_check_dtype(op, a->dtype) && check_device(op, a->device);
+    if (!a) {
+        dz_raise_null_operand("%s: the array is NULL", op);
+        return false;
+    }
+    return dz_check_dtype(op, a->dtype) && check_device(op, a->device);
 }
 
 size_t dz_dtype_size(dz_dtype dtype)
@@ -197,9 +206,10 @@ bool dz_shape_equal(int ndim_a, const int64_t *a, int ndim_b, const int64_t *b)
 
 bool dz_array_same_shape(const dz_array *a, const dz_array *b)
 {
-    if (!dz_check_not_null("dz_array_same_shape", a, "an array") ||
-        !dz_check_not_null("dz_array_same_shape", b, "an array"))
+    if (!a || !b) {
+        dz_raise_null_operand("dz_array_same_shape: an array is NULL");
         return false;
+    }
     return dz_shape_equal(a->ndim, a->shape, b->ndim, b->shape);
 }
 
@@ -232,6 +242,7 @@ static dz_array *array_new(const char *op, dz_dtype dtype, dz_device device, int
         return NULL;
     }
     dz_array *a = dz_pool_alloc(&header_pool);
+    dz_live_add(DZ_LIVE_ARRAYS, 1);
     a->dtype = dtype;
     a->device = device;
     a->ndim = ndim;
@@ -524,6 +535,7 @@ dz_array *dz_array_reshape_for(const char *op, const dz_array *a, int ndim, cons
     if (!dz_check_array(op, a) || !dz_resolve_reshape(op, a, ndim, shape, resolved))
         return NULL;
     dz_array *y = dz_pool_alloc(&header_pool);
+    dz_live_add(DZ_LIVE_ARRAYS, 1);
     *y = *a;
     y->ndim = ndim;
     memset(y->shape, 0, sizeof y->shape);
@@ -569,6 +581,7 @@ void dz_array_release(dz_array *a)
         return;
     storage_release(a->storage);
     dz_pool_free(&header_pool, a);
+    dz_live_add(DZ_LIVE_ARRAYS, -1);
 }
 
 /* index is one of a's flat indices. */

@@ -141,12 +141,12 @@ static dz_status run_function(dz_function *f, heap *h, unsigned visit, bool reta
             status = dz_raise(DZ_ERR_UNSUPPORTED, "dz_variable_backward: function '%s' has no backward; give its "
                               "dz_function_ops one, or run the forward under DZ_NO_GRAD", f->ops->name);
         } else {
-            dz_clear_error();
+            unsigned errors = dz_error_count(); /* an error recorded before stays unless this one fails */
             if (!create_graph && f->ops->backward_fast) /* the one place the fast path is chosen */
                 f->ops->backward_fast(f, gys, gxs);
             else
                 f->ops->backward(f, gys, gxs);
-            status = dz_last_error_code();
+            status = dz_error_count() != errors ? dz_last_error_code() : DZ_OK;
             if (status == DZ_OK && f->ninputs > 0 && f->inputs[0]->data->device == DZ_CUDA)
                 status = dz_cuda_check(f->ops->name); /* a GPU failure while it ran is this op's */
         }
@@ -177,7 +177,7 @@ dz_status dz_variable_backward(dz_variable *v, bool retain_grad, bool create_gra
 {
     static DZ_THREAD_LOCAL unsigned visit_counter;
     if (!v)
-        return dz_raise(DZ_ERR_NULL, "dz_variable_backward: variable is NULL");
+        return dz_raise_null_operand("dz_variable_backward: variable is NULL");
     if (!v->data)
         return dz_raise(DZ_ERR_STATE, "dz_variable_backward: variable '%s' has no data", v->name ? v->name : "");
     if (v->grad && check_grad(v, v->grad, NULL) != DZ_OK)

@@ -1,6 +1,8 @@
 /* Graphviz DOT output of a computation graph: a walk from the output back
  * through creators with an explicit stack (no recursion), naming each
- * Variable and Function once (v0, v1, ... and f0, f1, ... in visiting order). */
+ * Variable and Function once (v0, v1, ... and f0, f1, ... in visiting order).
+ * Labels follow DeZero's get_dot_graph: a Function's class name, a
+ * Variable's name and, when verbose, its shape and dtype. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -112,7 +114,7 @@ static void write_function(dot_writer *w, dz_function *f)
     bool fresh;
     int id = id_of(&w->funcs, f, &fresh);
     fprintf(w->out, "f%d [label=\"", id);
-    write_escaped(w->out, f->ops->name);
+    write_escaped(w->out, f->ops->display_name ? f->ops->display_name : f->ops->name);
     fprintf(w->out, "\", color=lightblue, style=filled, shape=box]\n");
     for (int i = 0; i < f->ninputs; i++) {
         int x = visit_variable(w, f->inputs[i]);
@@ -127,8 +129,10 @@ static void write_function(dot_writer *w, dz_function *f)
 
 dz_status dz_graph_write_dot(dz_variable *y, const char *path, bool verbose)
 {
-    if (!y || !path)
-        return dz_raise(DZ_ERR_NULL, "dz_graph_write_dot: %s is NULL", y ? "path" : "the output variable");
+    if (!y)
+        return dz_raise_null_operand("dz_graph_write_dot: the output variable is NULL");
+    if (!path)
+        return dz_raise(DZ_ERR_NULL, "dz_graph_write_dot: path is NULL");
     FILE *out = fopen(path, "w");
     if (!out)
         return dz_fail(DZ_ERR_IO, "dz_graph_write_dot: cannot open '%s' for writing: %s", path, strerror(errno));

@@ -1,4 +1,7 @@
-/* The error path: last error per thread, the user-error handler, asserts. */
+/* The error path: last error per thread, the user-error handler, asserts.
+ * A NULL operand raised while an error is recorded keeps that error (the
+ * operand is most likely the NULL result of the call that failed), and the
+ * handler sees each recorded error once. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +20,8 @@ typedef struct {
 
 static DZ_THREAD_LOCAL text_buffers *texts;
 static DZ_THREAD_LOCAL dz_status last_code = DZ_OK;
+static DZ_THREAD_LOCAL bool handled;          /* the handler has seen the recorded error */
+static DZ_THREAD_LOCAL unsigned error_count; /* errors raised or failed on this thread */
 
 static void free_texts(void)
 {
@@ -63,6 +68,7 @@ dz_status dz_last_error_code(void) { return last_code; }
 void dz_clear_error(void)
 {
     last_code = DZ_OK;
+    handled = false;
     if (texts)
         texts->last_message[0] = '\0';
 }
@@ -79,8 +85,11 @@ const char *dz_status_name(dz_status code)
     return "unknown error";
 }
 
+unsigned dz_error_count(void) { return error_count; }
+
 static void record(dz_status code, const char *fmt, va_list ap)
 {
+    error_count++;
     last_code = code;
     vsnprintf(thread_texts()->last_message, sizeof texts->last_message, fmt, ap);
 }
@@ -91,8 +100,27 @@ dz_status dz_raise(dz_status code, const char *fmt, ...)
     va_start(ap, fmt);
     record(code, fmt, ap);
     va_end(ap);
+    handled = true;
     handler(code, texts->last_message);
     return code;
+}
+
+dz_status dz_raise_null_operand(const char *fmt, ...)
+{
+    if (last_code == DZ_OK) {
+        va_list ap;
+        va_start(ap, fmt);
+        record(DZ_ERR_NULL, fmt, ap);
+        va_end(ap);
+        handled = false;
+    } else {
+        error_count++;
+    }
+    if (!handled) { /* a new error, or an environment error the handler has not seen */
+        handled = true;
+        handler(last_code, texts->last_message);
+    }
+    return last_code;
 }
 
 dz_status dz_fail(dz_status code, const char *fmt, ...)
@@ -101,6 +129,7 @@ dz_status dz_fail(dz_status code, const char *fmt, ...)
     va_start(ap, fmt);
     record(code, fmt, ap);
     va_end(ap);
+    handled = false;
     return code;
 }
 

@@ -9,6 +9,7 @@
 #include "dezero/scope.h"
 #include "../backend/backend.h"
 #include "internal.h"
+#include "live_count.h"
 #include "pool.h"
 
 /* Functions with up to POOLED_SLOTS inputs + outputs come from a free list. */
@@ -21,6 +22,7 @@ dz_function *dz_function_alloc(int ninputs, int noutputs)
     int slots = ninputs + noutputs;
     dz_function *f = slots <= POOLED_SLOTS ? dz_pool_alloc(&function_pool)
                                            : dz_xmalloc(sizeof *f + (size_t)slots * sizeof(dz_variable *));
+    dz_live_add(DZ_LIVE_FUNCTIONS, 1);
     f->ninputs = ninputs;
     f->noutputs = noutputs;
     f->inputs = (dz_variable **)(f + 1);
@@ -30,6 +32,7 @@ dz_function *dz_function_alloc(int ninputs, int noutputs)
 
 void dz_function_free(dz_function *f)
 {
+    dz_live_add(DZ_LIVE_FUNCTIONS, -1);
     if (f->ninputs + f->noutputs <= POOLED_SLOTS)
         dz_pool_free(&function_pool, f);
     else
@@ -71,7 +74,7 @@ static bool check_apply(const char *op, const dz_function_ops *ops, int ninputs,
         return false;
     for (int i = 0; i < ninputs; i++) {
         if (!inputs[i]) {
-            dz_raise(DZ_ERR_NULL, "%s: input %d of '%s' is NULL", op, i, ops->name);
+            dz_raise_null_operand("%s: input %d of '%s' is NULL", op, i, ops->name);
             return false;
         }
     }

@@ -16,6 +16,14 @@
 dz_status dz_raise(dz_status code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* An environment error: records the message and returns the code; never aborts. */
 dz_status dz_fail(dz_status code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A NULL Variable or array operand (DZ_ERR_NULL), which may be the NULL
+ * result of a call that failed before: when an error is recorded it stays the
+ * one reported, and its code is returned; the handler runs unless it has seen
+ * that error already (an environment error it has not). */
+dz_status dz_raise_null_operand(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* How many errors this thread has raised or failed with: a change across a
+ * call tells that it failed, whatever was recorded before it. */
+unsigned dz_error_count(void);
 
 
 /* A Function with its input and output slots, fields uninitialised, and its

@@ -11,6 +11,7 @@
 #include "dezero/function.h"
 #include "dezero/scope.h"
 #include "internal.h"
+#include "live_count.h"
 #include "pool.h"
 #include "dezero/sparse_grad.h"
 
@@ -76,6 +77,7 @@ static void destroy_variable(dz_variable *v)
     dz_array_release(v->data);
     free(v->name);
     dz_pool_free(&variable_pool, v);
+    dz_live_add(DZ_LIVE_VARIABLES, -1);
 }
 
 static void drain(void)
@@ -121,6 +123,7 @@ dz_variable *dz_variable_retain(dz_variable *v)
 static dz_variable *variable_alloc(dz_array *data, const char *name, bool is_parameter)
 {
     dz_variable *v = dz_pool_alloc(&variable_pool);
+    dz_live_add(DZ_LIVE_VARIABLES, 1);
     *v = (dz_variable){.data = data, .name = name ? strdup(name) : NULL, .is_parameter = is_parameter,
                        .requires_grad = true, .refcount = 1};
     return dz_autorelease(v);
@@ -144,7 +147,9 @@ dz_variable *dz_variable_scalar(dz_dtype dtype, double value)
 
 static bool check_variable(const char *op, const dz_variable *v)
 {
-    return dz_check_not_null(op, v, "the variable");
+    if (!v)
+        dz_raise_null_operand("%s: the variable is NULL", op);
+    return v != NULL;
 }
 
 void dz_variable_set_name(dz_variable *v, const char *name)

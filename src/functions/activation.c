@@ -48,7 +48,7 @@ static void sigmoid_backward_fast(dz_function *f, dz_variable *const *gy, dz_var
         g = dz_failed_output(g);
     gx[0] = dz_raw_result(g);
 }
-static const dz_function_ops sigmoid_ops = {"dz_sigmoid", sigmoid_backward, NULL, sigmoid_backward_fast};
+static const dz_function_ops sigmoid_ops = {"dz_sigmoid", sigmoid_backward, NULL, sigmoid_backward_fast, "Sigmoid"};
 
 dz_variable *dz_sigmoid(dz_variable *x)
 {
@@ -71,8 +71,8 @@ static void leaky_backward_fast(dz_function *f, dz_variable *const *gy, dz_varia
 {
     gx[0] = masked_grad_fast(gy[0]->data, dz_array_unary(DZ_UNARY_LEAKY_MASK, IN(f, 0)->data, f->scalar));
 }
-static const dz_function_ops relu_ops = {"dz_relu", leaky_backward, NULL, leaky_backward_fast};
-static const dz_function_ops leaky_relu_ops = {"dz_leaky_relu", leaky_backward, NULL, leaky_backward_fast};
+static const dz_function_ops relu_ops = {"dz_relu", leaky_backward, NULL, leaky_backward_fast, "ReLU"};
+static const dz_function_ops leaky_relu_ops = {"dz_leaky_relu", leaky_backward, NULL, leaky_backward_fast, "LeakyReLU"};
 
 dz_variable *dz_relu(dz_variable *x)
 {
@@ -110,7 +110,7 @@ static void softmax_backward_fast(dz_function *f, dz_variable *const *gy, dz_var
         g = dz_failed_output(g);
     gx[0] = dz_raw_result(g);
 }
-static const dz_function_ops softmax_ops = {"dz_softmax", softmax_backward, NULL, softmax_backward_fast};
+static const dz_function_ops softmax_ops = {"dz_softmax", softmax_backward, NULL, softmax_backward_fast, "Softmax"};
 
 /* log_softmax: y = x - logsumexp(x) along axis; gx = gy - exp(y) * sum(gy, axis) */
 static void log_softmax_backward(dz_function *f, dz_variable *const *gy, dz_variable **gx)
@@ -128,7 +128,7 @@ static void log_softmax_backward_fast(dz_function *f, dz_variable *const *gy, dz
     gx[0] = dz_raw_result(g);
 }
 static const dz_function_ops log_softmax_ops = {"dz_log_softmax", log_softmax_backward, NULL,
-                                                log_softmax_backward_fast};
+                                                log_softmax_backward_fast, "LogSoftmax"};
 
 static dz_variable *apply_softmax(const dz_function_ops *ops, dz_variable *x, int axis, bool log)
 {
@@ -175,8 +175,8 @@ static void extremum_backward_fast(dz_function *f, dz_variable *const *gy, dz_va
     gx[0] = masked_grad_fast(g, g ? extremum_mask(f) : NULL);
     dz_array_release(g);
 }
-static const dz_function_ops max_ops = {"dz_max", extremum_backward, NULL, extremum_backward_fast};
-static const dz_function_ops min_ops = {"dz_min", extremum_backward, NULL, extremum_backward_fast};
+static const dz_function_ops max_ops = {"dz_max", extremum_backward, NULL, extremum_backward_fast, "Max"};
+static const dz_function_ops min_ops = {"dz_min", extremum_backward, NULL, extremum_backward_fast, "Min"};
 
 /* No reduced axis (kept 1) has length 0: an extremum of nothing is undefined. */
 static bool check_nonempty(const char *op, const dz_array *x, const int64_t *kept)
@@ -246,7 +246,7 @@ static void clip_backward_fast(dz_function *f, dz_variable *const *gy, dz_variab
 {
     gx[0] = masked_grad_fast(gy[0]->data, clip_mask(f));
 }
-static const dz_function_ops clip_ops = {"dz_clip", clip_backward, NULL, clip_backward_fast};
+static const dz_function_ops clip_ops = {"dz_clip", clip_backward, NULL, clip_backward_fast, "Clip"};
 
 dz_variable *dz_clip(dz_variable *x, double lo, double hi)
 {
@@ -277,7 +277,8 @@ static void dropout_backward_fast(dz_function *f, dz_variable *const *gy, dz_var
 {
     gx[0] = masked_grad_fast(gy[0]->data, dz_array_retain(f->state));
 }
-static const dz_function_ops dropout_ops = {"dz_dropout", dropout_backward, release_mask, dropout_backward_fast};
+static const dz_function_ops dropout_ops = {"dz_dropout", dropout_backward, release_mask, dropout_backward_fast,
+                                            "Dropout"};
 
 /* (uniform > ratio) / (1 - ratio) in x's dtype, on x's device. */
 static dz_array *dropout_mask(const dz_array *x, double ratio, dz_rng *rng)

@@ -64,7 +64,7 @@ static void add_backward(dz_function *f, dz_variable *const *gy, dz_variable **g
     if (dz_needs_grad(IN(f, 1)))
         gx[1] = dz_sum_to(gy[0], SHAPE_OF(IN(f, 1)));
 }
-static const dz_function_ops add_ops = {"dz_add", add_backward, NULL, NULL};
+static const dz_function_ops add_ops = {"dz_add", add_backward, NULL, NULL, "Add"};
 dz_variable *dz_add(dz_variable *a, dz_variable *b) { return apply_binary(&add_ops, DZ_BINARY_ADD, a, b); }
 
 /* sub: y = a - b; ga = sum_to(gy), gb = sum_to(-gy) */
@@ -75,7 +75,7 @@ static void sub_backward(dz_function *f, dz_variable *const *gy, dz_variable **g
     if (dz_needs_grad(IN(f, 1)))
         gx[1] = dz_sum_to(dz_neg(gy[0]), SHAPE_OF(IN(f, 1)));
 }
-static const dz_function_ops sub_ops = {"dz_sub", sub_backward, NULL, NULL};
+static const dz_function_ops sub_ops = {"dz_sub", sub_backward, NULL, NULL, "Sub"};
 dz_variable *dz_sub(dz_variable *a, dz_variable *b) { return apply_binary(&sub_ops, DZ_BINARY_SUB, a, b); }
 
 /* mul: y = a * b; ga = sum_to(gy * b), gb = sum_to(gy * a) */
@@ -86,7 +86,7 @@ static void mul_backward(dz_function *f, dz_variable *const *gy, dz_variable **g
     if (dz_needs_grad(IN(f, 1)))
         gx[1] = dz_sum_to(dz_mul(gy[0], IN(f, 0)), SHAPE_OF(IN(f, 1)));
 }
-static const dz_function_ops mul_ops = {"dz_mul", mul_backward, NULL, NULL};
+static const dz_function_ops mul_ops = {"dz_mul", mul_backward, NULL, NULL, "Mul"};
 dz_variable *dz_mul(dz_variable *a, dz_variable *b) { return apply_binary(&mul_ops, DZ_BINARY_MUL, a, b); }
 
 /* div: y = a / b; ga = sum_to(gy / b), gb = sum_to(-gy * a / b^2) */
@@ -98,7 +98,7 @@ static void div_backward(dz_function *f, dz_variable *const *gy, dz_variable **g
     if (dz_needs_grad(b))
         gx[1] = dz_sum_to(dz_mul(gy[0], dz_div(dz_neg(a), dz_square(b))), SHAPE_OF(b));
 }
-static const dz_function_ops div_ops = {"dz_div", div_backward, NULL, NULL};
+static const dz_function_ops div_ops = {"dz_div", div_backward, NULL, NULL, "Div"};
 dz_variable *dz_div(dz_variable *a, dz_variable *b) { return apply_binary(&div_ops, DZ_BINARY_DIV, a, b); }
 
 /* neg: y = -x; gx = -gy */
@@ -107,7 +107,7 @@ static void neg_backward(dz_function *f, dz_variable *const *gy, dz_variable **g
     (void)f;
     gx[0] = dz_neg(gy[0]);
 }
-static const dz_function_ops neg_ops = {"dz_neg", neg_backward, NULL, NULL};
+static const dz_function_ops neg_ops = {"dz_neg", neg_backward, NULL, NULL, "Neg"};
 dz_variable *dz_neg(dz_variable *x)
 {
     return dz_check_variable("dz_neg", x) ? apply_unary(&neg_ops, DZ_UNARY_NEG, x, 0) : NULL;
@@ -123,7 +123,7 @@ static void pow_backward(dz_function *f, dz_variable *const *gy, dz_variable **g
     else
         gx[0] = dz_mul(dz_mul_scalar(dz_pow(IN(f, 0), c - 1), c), gy[0]);
 }
-static const dz_function_ops pow_ops = {"dz_pow", pow_backward, NULL, NULL};
+static const dz_function_ops pow_ops = {"dz_pow", pow_backward, NULL, NULL, "Pow"};
 dz_variable *dz_pow(dz_variable *x, double c)
 {
     return apply_scalar("dz_pow", &pow_ops, DZ_UNARY_POW, x, c, c, DZ_SCALAR_POWER);
@@ -135,7 +135,7 @@ static void add_scalar_backward(dz_function *f, dz_variable *const *gy, dz_varia
     (void)f;
     gx[0] = dz_identity_result(gy[0]);
 }
-static const dz_function_ops add_scalar_ops = {"dz_add_scalar", add_scalar_backward, NULL, NULL};
+static const dz_function_ops add_scalar_ops = {"dz_add_scalar", add_scalar_backward, NULL, NULL, "Add"};
 dz_variable *dz_add_scalar(dz_variable *x, double c)
 {
     return apply_scalar("dz_add_scalar", &add_scalar_ops, DZ_UNARY_ADD_SCALAR, x, c, c, DZ_SCALAR_ARITH);
@@ -151,7 +151,7 @@ static void mul_scalar_backward(dz_function *f, dz_variable *const *gy, dz_varia
 {
     gx[0] = dz_mul_scalar(gy[0], f->scalar);
 }
-static const dz_function_ops mul_scalar_ops = {"dz_mul_scalar", mul_scalar_backward, NULL, NULL};
+static const dz_function_ops mul_scalar_ops = {"dz_mul_scalar", mul_scalar_backward, NULL, NULL, "Mul"};
 dz_variable *dz_mul_scalar(dz_variable *x, double c)
 {
     return apply_scalar("dz_mul_scalar", &mul_scalar_ops, DZ_UNARY_MUL_SCALAR, x, c, c, DZ_SCALAR_ARITH);
@@ -163,14 +163,14 @@ static void div_scalar_backward(dz_function *f, dz_variable *const *gy, dz_varia
 {
     gx[0] = dz_div_scalar(gy[0], f->scalar);
 }
-static const dz_function_ops div_scalar_ops = {"dz_div_scalar", div_scalar_backward, NULL, NULL};
+static const dz_function_ops div_scalar_ops = {"dz_div_scalar", div_scalar_backward, NULL, NULL, "Div"};
 dz_variable *dz_div_scalar(dz_variable *x, double c)
 {
     return apply_scalar("dz_div_scalar", &div_scalar_ops, DZ_UNARY_DIV_SCALAR, x, c, c, DZ_SCALAR_DIVIDE);
 }
 
 /* rsub_scalar: y = c - x; gx = -gy */
-static const dz_function_ops rsub_scalar_ops = {"dz_rsub_scalar", neg_backward, NULL, NULL};
+static const dz_function_ops rsub_scalar_ops = {"dz_rsub_scalar", neg_backward, NULL, NULL, "Sub"};
 dz_variable *dz_rsub_scalar(double c, dz_variable *x)
 {
     return apply_scalar("dz_rsub_scalar", &rsub_scalar_ops, DZ_UNARY_RSUB_SCALAR, x, c, c, DZ_SCALAR_ARITH);
@@ -181,7 +181,7 @@ static void rdiv_scalar_backward(dz_function *f, dz_variable *const *gy, dz_vari
 {
     gx[0] = dz_mul(gy[0], dz_rdiv_scalar(-f->scalar, dz_square(IN(f, 0))));
 }
-static const dz_function_ops rdiv_scalar_ops = {"dz_rdiv_scalar", rdiv_scalar_backward, NULL, NULL};
+static const dz_function_ops rdiv_scalar_ops = {"dz_rdiv_scalar", rdiv_scalar_backward, NULL, NULL, "Div"};
 dz_variable *dz_rdiv_scalar(double c, dz_variable *x)
 {
     return apply_scalar("dz_rdiv_scalar", &rdiv_scalar_ops, DZ_UNARY_RDIV_SCALAR, x, c, c, DZ_SCALAR_DIVIDE);

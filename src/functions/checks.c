@@ -12,7 +12,7 @@
 bool dz_check_variable(const char *op, const dz_variable *x)
 {
     if (!x) {
-        dz_raise(DZ_ERR_NULL, "%s: an input variable is NULL", op);
+        dz_raise_null_operand("%s: an input variable is NULL", op);
         return false;
     }
     if (!x->data) {

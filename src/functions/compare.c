@@ -89,13 +89,13 @@ static void where_backward(dz_function *f, dz_variable *const *gy, dz_variable *
     if (dz_needs_grad(IN(f, 2)))
         gx[2] = dz_sum_to(dz_where(IN(f, 0), zero, gy[0]), SHAPE_OF(IN(f, 2)));
 }
-static const dz_function_ops where_ops = {"dz_where", where_backward, NULL, NULL};
+static const dz_function_ops where_ops = {"dz_where", where_backward, NULL, NULL, "Where"};
 
 /* cond is a DZ_BOOL variable on x's device. */
 static bool check_condition(const dz_variable *cond, const dz_variable *x)
 {
     if (!cond) {
-        dz_raise(DZ_ERR_NULL, "dz_where: the condition is NULL");
+        dz_raise_null_operand("dz_where: the condition is NULL");
         return false;
     }
     if (!cond->data) {

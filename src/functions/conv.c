@@ -228,7 +228,7 @@ static void im2col_backward(dz_function *f, dz_variable *const *gy, dz_variable 
     const conv_state *s = f->state;
     gx[0] = dz_col2im_checked(gy[0], s->img, &s->g, s->to_matrix);
 }
-static const dz_function_ops im2col_ops = {"dz_im2col", im2col_backward, state_free, NULL};
+static const dz_function_ops im2col_ops = {"dz_im2col", im2col_backward, state_free, NULL, "Im2col"};
 
 dz_variable *dz_im2col_checked(dz_variable *x, const dz_conv_geom *g, bool to_matrix)
 {
@@ -243,7 +243,7 @@ static void col2im_backward(dz_function *f, dz_variable *const *gy, dz_variable 
     const conv_state *s = f->state;
     gx[0] = dz_im2col_checked(gy[0], &s->g, s->to_matrix);
 }
-static const dz_function_ops col2im_ops = {"dz_col2im", col2im_backward, state_free, NULL};
+static const dz_function_ops col2im_ops = {"dz_col2im", col2im_backward, state_free, NULL, "Col2im"};
 
 dz_variable *dz_col2im_checked(dz_variable *col, const int64_t img_shape[4], const dz_conv_geom *g, bool to_matrix)
 {
@@ -400,7 +400,7 @@ static void grad_w_backward(dz_function *f, dz_variable *const *gy, dz_variable 
     if (dz_needs_grad(g))
         gx[1] = conv2d_checked(img, gy[0], NULL, &s->g);
 }
-static const dz_function_ops grad_w_ops = {"dz_conv2d_grad_w", grad_w_backward, state_free, NULL};
+static const dz_function_ops grad_w_ops = {"dz_conv2d_grad_w", grad_w_backward, state_free, NULL, "Conv2DGradW"};
 
 static dz_variable *grad_w_checked(dz_variable *img, dz_variable *g, const dz_conv_geom *geom)
 {
@@ -444,7 +444,7 @@ static void conv2d_backward_fast(dz_function *f, dz_variable *const *gys, dz_var
     if (f->ninputs == 3 && dz_needs_grad(IN(f, 2)))
         gx[2] = dz_raw_result(grad_b_raw(gy));
 }
-static const dz_function_ops conv2d_ops = {"dz_conv2d", conv2d_backward, state_free, conv2d_backward_fast};
+static const dz_function_ops conv2d_ops = {"dz_conv2d", conv2d_backward, state_free, conv2d_backward_fast, "Conv2d"};
 
 static dz_variable *conv2d_checked(dz_variable *x, dz_variable *w, dz_variable *b, const dz_conv_geom *g)
 {
@@ -485,7 +485,8 @@ static void deconv2d_backward_fast(dz_function *f, dz_variable *const *gys, dz_v
     if (f->ninputs == 3 && dz_needs_grad(IN(f, 2)))
         gx[2] = dz_raw_result(grad_b_raw(gy));
 }
-static const dz_function_ops deconv2d_ops = {"dz_deconv2d", deconv2d_backward, state_free, deconv2d_backward_fast};
+static const dz_function_ops deconv2d_ops = {"dz_deconv2d", deconv2d_backward, state_free, deconv2d_backward_fast,
+                                             "Deconv2d"};
 
 static dz_variable *deconv2d_checked(dz_variable *x, dz_variable *w, dz_variable *b, const dz_conv_geom *g,
                                      int64_t oh, int64_t ow)

@@ -255,7 +255,7 @@ static void gather_backward_fast(dz_function *f, dz_variable *const *gy, dz_vari
     else if (w_needs_grad(f))
         gx[1] = raw_scatter(gy[0]->data, IN(f, 0)->data, s);
 }
-static const dz_function_ops gather_ops = {"dz_embedding", gather_backward, NULL, gather_backward_fast};
+static const dz_function_ops gather_ops = {"dz_embedding", gather_backward, NULL, gather_backward_fast, "Embedding"};
 
 /* scatter: gW (V, D) = scatter_add(gy (*idx, D)); ggy (*idx, D) = ggW[idx], padding rows zeroed */
 static void scatter_backward(dz_function *f, dz_variable *const *ggw, dz_variable **gx)
@@ -266,7 +266,7 @@ static void scatter_backward(dz_function *f, dz_variable *const *ggw, dz_variabl
     s.sparse = false;
     gx[0] = apply_gather(IN(f, 1), ggw[0], s);
 }
-static const dz_function_ops scatter_ops = {"dz_embedding_backward", scatter_backward, NULL, NULL};
+static const dz_function_ops scatter_ops = {"dz_embedding_backward", scatter_backward, NULL, NULL, "EmbeddingGrad"};
 
 static embedding_state *state_copy(embedding_state s)
 {

@@ -301,7 +301,7 @@ static void bag_backward(dz_function *f, dz_variable *const *gy, dz_variable **g
     else
         gx[0] = sum_grad(gy[0]->data, W->data, weights, s);
 }
-static const dz_function_ops bag_ops = {"dz_embedding_bag", bag_backward, bag_state_free, NULL};
+static const dz_function_ops bag_ops = {"dz_embedding_bag", bag_backward, bag_state_free, NULL, "EmbeddingBag"};
 
 /* ---- dz_embedding_bag ------------------------------------------------------------ */
 

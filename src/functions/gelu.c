@@ -27,7 +27,7 @@ static void erf_backward(dz_function *f, dz_variable *const *gy, dz_variable **g
     dz_variable *e = dz_exp(dz_neg(dz_square(IN(f, 0))));
     gx[0] = dz_mul(gy[0], dz_mul_scalar(e, TWO_OVER_SQRT_PI));
 }
-static const dz_function_ops erf_ops = {"erf", erf_backward, NULL, NULL};
+static const dz_function_ops erf_ops = {"erf", erf_backward, NULL, NULL, "Erf"};
 
 static dz_variable *erf_of(dz_variable *x)
 {
@@ -83,7 +83,7 @@ static void gelu_backward(dz_function *f, dz_variable *const *gy, dz_variable **
     dz_variable *x = IN(f, 0);
     gx[0] = dz_mul(gy[0], f->scalar != 0 ? gelu_tanh_slope(x) : gelu_exact_slope(x));
 }
-static const dz_function_ops gelu_ops = {"dz_gelu", gelu_backward, NULL, NULL};
+static const dz_function_ops gelu_ops = {"dz_gelu", gelu_backward, NULL, NULL, "GELU"};
 
 dz_variable *dz_gelu(dz_variable *x, bool tanh_approximation)
 {

@@ -552,7 +552,7 @@ static void get_item_backward(dz_function *f, dz_variable *const *gy, dz_variabl
 {
     gx[0] = get_item_grad_planned(gy[0], f->state);
 }
-static const dz_function_ops get_item_ops = {"dz_get_item", get_item_backward, plan_release, NULL};
+static const dz_function_ops get_item_ops = {"dz_get_item", get_item_backward, plan_release, NULL, "GetItem"};
 
 static dz_variable *get_item_planned(dz_variable *x, index_plan *p)
 {
@@ -571,7 +571,8 @@ static void get_item_grad_backward(dz_function *f, dz_variable *const *gy, dz_va
 {
     gx[0] = get_item_planned(gy[0], f->state);
 }
-static const dz_function_ops get_item_grad_ops = {"dz_get_item_grad", get_item_grad_backward, plan_release, NULL};
+static const dz_function_ops get_item_grad_ops = {"dz_get_item_grad", get_item_grad_backward, plan_release, NULL,
+                                                  "GetItemGrad"};
 
 static dz_variable *get_item_grad_planned(dz_variable *gy, index_plan *p)
 {

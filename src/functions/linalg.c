@@ -58,7 +58,7 @@ static void matmul_backward(dz_function *f, dz_variable *const *gy, dz_variable 
     if (dz_needs_grad(b))
         gx[1] = dz_sum_to(dz_matmul(swap_last2(a), gy[0]), SHAPE_OF(b));
 }
-static const dz_function_ops matmul_ops = {"dz_matmul", matmul_backward, NULL, matmul_backward_fast};
+static const dz_function_ops matmul_ops = {"dz_matmul", matmul_backward, NULL, matmul_backward_fast, "MatMul"};
 
 /* The output shape of a @ b; false after raising. */
 static bool matmul_shape(const dz_array *a, const dz_array *b, int *ndim, int64_t *shape)
@@ -145,7 +145,7 @@ static void linear_backward(dz_function *f, dz_variable *const *gy, dz_variable 
     if (f->ninputs == 3 && dz_needs_grad(IN(f, 2)))
         gx[2] = dz_sum_to(gy[0], SHAPE_OF(IN(f, 2)));
 }
-static const dz_function_ops linear_ops = {"dz_linear", linear_backward, NULL, linear_backward_fast};
+static const dz_function_ops linear_ops = {"dz_linear", linear_backward, NULL, linear_backward_fast, "Linear"};
 
 static bool linear_check(dz_variable *x, dz_variable *w, dz_variable *b)
 {

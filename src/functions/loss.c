@@ -50,7 +50,7 @@ static void mse_backward(dz_function *f, dz_variable *const *gy, dz_variable **g
     if (dz_needs_grad(x1))
         gx[1] = dz_sum_to(dz_neg(g), SHAPE_OF(x1));
 }
-static const dz_function_ops mse_ops = {"dz_mean_squared_error", mse_backward, NULL, NULL};
+static const dz_function_ops mse_ops = {"dz_mean_squared_error", mse_backward, NULL, NULL, "MeanSquaredError"};
 
 /* The loss is torch.nn.functional.mse_loss's bits on the CPU: (x0 - x1)^2,
  * summed in PyTorch's order, divided by n. */
@@ -152,7 +152,7 @@ static void sce_backward_fast(dz_function *f, dz_variable *const *gy, dz_variabl
     gx[0] = dz_raw_result(g);
 }
 static const dz_function_ops sce_ops = {"dz_softmax_cross_entropy", sce_backward, sce_state_free,
-                                        sce_backward_fast};
+                                        sce_backward_fast, "SoftmaxCrossEntropy"};
 
 static bool sce_check(const char *op, dz_variable *x, dz_variable *t)
 {
@@ -230,7 +230,8 @@ static void sigmoid_ce_backward(dz_function *f, dz_variable *const *gy, dz_varia
     if (dz_needs_grad(t))
         gx[1] = dz_mul(dz_neg(x), g);
 }
-static const dz_function_ops sigmoid_ce_ops = {"dz_sigmoid_cross_entropy", sigmoid_ce_backward, NULL, NULL};
+static const dz_function_ops sigmoid_ce_ops = {"dz_sigmoid_cross_entropy", sigmoid_ce_backward, NULL, NULL,
+                                               "SigmoidCrossEntropy"};
 
 dz_variable *dz_sigmoid_cross_entropy(dz_variable *x, dz_variable *t)
 {

@@ -24,7 +24,7 @@ static void exp_backward(dz_function *f, dz_variable *const *gy, dz_variable **g
 {
     gx[0] = dz_mul(gy[0], OUT(f));
 }
-static const dz_function_ops exp_ops = {"dz_exp", exp_backward, NULL, NULL};
+static const dz_function_ops exp_ops = {"dz_exp", exp_backward, NULL, NULL, "Exp"};
 dz_variable *dz_exp(dz_variable *x) { return apply_math(&exp_ops, DZ_UNARY_EXP, x); }
 
 /* log: y = ln x; gx = gy / x */
@@ -32,7 +32,7 @@ static void log_backward(dz_function *f, dz_variable *const *gy, dz_variable **g
 {
     gx[0] = dz_div(gy[0], IN(f, 0));
 }
-static const dz_function_ops log_ops = {"dz_log", log_backward, NULL, NULL};
+static const dz_function_ops log_ops = {"dz_log", log_backward, NULL, NULL, "Log"};
 dz_variable *dz_log(dz_variable *x) { return apply_math(&log_ops, DZ_UNARY_LOG, x); }
 
 /* The fast backwards: gx = op(gy, v) in one pass, the same bits as the
@@ -54,7 +54,7 @@ static void sin_backward_fast(dz_function *f, dz_variable *const *gy, dz_variabl
 {
     fused_grad(DZ_BINARY_SIN_GRAD, f, IN(f, 0), gy, gx);
 }
-static const dz_function_ops sin_ops = {"dz_sin", sin_backward, NULL, sin_backward_fast};
+static const dz_function_ops sin_ops = {"dz_sin", sin_backward, NULL, sin_backward_fast, "Sin"};
 dz_variable *dz_sin(dz_variable *x) { return apply_math(&sin_ops, DZ_UNARY_SIN, x); }
 
 /* cos: y = cos x; gx = gy * -sin x */
@@ -66,7 +66,7 @@ static void cos_backward_fast(dz_function *f, dz_variable *const *gy, dz_variabl
 {
     fused_grad(DZ_BINARY_COS_GRAD, f, IN(f, 0), gy, gx);
 }
-static const dz_function_ops cos_ops = {"dz_cos", cos_backward, NULL, cos_backward_fast};
+static const dz_function_ops cos_ops = {"dz_cos", cos_backward, NULL, cos_backward_fast, "Cos"};
 dz_variable *dz_cos(dz_variable *x) { return apply_math(&cos_ops, DZ_UNARY_COS, x); }
 
 /* one_minus_square: y = 1 - x^2 rounded once (fma), the bracket of tanh's
@@ -75,7 +75,8 @@ static void one_minus_square_backward(dz_function *f, dz_variable *const *gy, dz
 {
     gx[0] = dz_mul(gy[0], dz_mul_scalar(IN(f, 0), -2.0));
 }
-static const dz_function_ops one_minus_square_ops = {"one_minus_square", one_minus_square_backward, NULL, NULL};
+static const dz_function_ops one_minus_square_ops = {"one_minus_square", one_minus_square_backward, NULL, NULL,
+                                                     "OneMinusSquare"};
 
 /* tanh: y = tanh x; gx = gy * (1 - y^2) */
 static void tanh_backward(dz_function *f, dz_variable *const *gy, dz_variable **gx)
@@ -86,7 +87,7 @@ static void tanh_backward_fast(dz_function *f, dz_variable *const *gy, dz_variab
 {
     fused_grad(DZ_BINARY_TANH_GRAD, f, OUT(f), gy, gx);
 }
-static const dz_function_ops tanh_ops = {"dz_tanh", tanh_backward, NULL, tanh_backward_fast};
+static const dz_function_ops tanh_ops = {"dz_tanh", tanh_backward, NULL, tanh_backward_fast, "Tanh"};
 dz_variable *dz_tanh(dz_variable *x) { return apply_math(&tanh_ops, DZ_UNARY_TANH, x); }
 
 /* square: y = x^2; gx = gy * 2x */
@@ -98,7 +99,7 @@ static void square_backward_fast(dz_function *f, dz_variable *const *gy, dz_vari
 {
     fused_grad(DZ_BINARY_SQUARE_GRAD, f, IN(f, 0), gy, gx);
 }
-static const dz_function_ops square_ops = {"dz_square", square_backward, NULL, square_backward_fast};
+static const dz_function_ops square_ops = {"dz_square", square_backward, NULL, square_backward_fast, "Square"};
 dz_variable *dz_square(dz_variable *x)
 {
     if (!dz_check_variable("dz_square", x))
@@ -112,7 +113,7 @@ static void sqrt_backward(dz_function *f, dz_variable *const *gy, dz_variable **
 {
     gx[0] = dz_div(gy[0], dz_mul_scalar(OUT(f), 2.0));
 }
-static const dz_function_ops sqrt_ops = {"dz_sqrt", sqrt_backward, NULL, NULL};
+static const dz_function_ops sqrt_ops = {"dz_sqrt", sqrt_backward, NULL, NULL, "Sqrt"};
 dz_variable *dz_sqrt(dz_variable *x) { return apply_math(&sqrt_ops, DZ_UNARY_SQRT, x); }
 
 /* abs: y = |x|; gx = gy * sign(x), 0 at x = 0 as in PyTorch (sign a constant) */
@@ -120,7 +121,7 @@ static void abs_backward(dz_function *f, dz_variable *const *gy, dz_variable **g
 {
     gx[0] = dz_mul(gy[0], dz_constant(dz_array_unary(DZ_UNARY_SIGN, IN(f, 0)->data, 0)));
 }
-static const dz_function_ops abs_ops = {"dz_abs", abs_backward, NULL, NULL};
+static const dz_function_ops abs_ops = {"dz_abs", abs_backward, NULL, NULL, "Abs"};
 dz_variable *dz_abs(dz_variable *x)
 {
     if (!dz_check_variable("dz_abs", x))
@@ -134,7 +135,7 @@ static void log1p_backward(dz_function *f, dz_variable *const *gy, dz_variable *
 {
     gx[0] = dz_div(gy[0], dz_add_scalar(IN(f, 0), 1.0));
 }
-static const dz_function_ops log1p_ops = {"dz_log1p", log1p_backward, NULL, NULL};
+static const dz_function_ops log1p_ops = {"dz_log1p", log1p_backward, NULL, NULL, "Log1p"};
 dz_variable *dz_log1p(dz_variable *x) { return apply_math(&log1p_ops, DZ_UNARY_LOG1P, x); }
 
 /* expm1: y = e^x - 1; gx = gy * (y + 1) */
@@ -142,5 +143,5 @@ static void expm1_backward(dz_function *f, dz_variable *const *gy, dz_variable *
 {
     gx[0] = dz_mul(gy[0], dz_add_scalar(OUT(f), 1.0));
 }
-static const dz_function_ops expm1_ops = {"dz_expm1", expm1_backward, NULL, NULL};
+static const dz_function_ops expm1_ops = {"dz_expm1", expm1_backward, NULL, NULL, "Expm1"};
 dz_variable *dz_expm1(dz_variable *x) { return apply_math(&expm1_ops, DZ_UNARY_EXPM1, x); }

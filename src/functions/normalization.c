@@ -159,9 +159,9 @@ static void norm_backward_fast(dz_function *f, dz_variable *const *gy, dz_variab
 }
 
 static const dz_function_ops batch_norm_ops = {"dz_batch_norm", norm_backward, destroy_norm_state,
-                                               norm_backward_fast};
+                                               norm_backward_fast, "BatchNorm"};
 static const dz_function_ops layer_norm_ops = {"dz_layer_norm", norm_backward, destroy_norm_state,
-                                               norm_backward_fast};
+                                               norm_backward_fast, "LayerNorm"};
 
 /* Records the Function on x and the gammas and betas given (the state moves in). */
 static dz_variable *apply_norm(const dz_function_ops *ops, norm_state *s, dz_variable *x, dz_variable *gamma,

@@ -185,7 +185,8 @@ static void pool_grad_backward(dz_function *f, dz_variable *const *gy, dz_variab
 {
     gx[0] = pool_with_indexes(gy[0], f->state);
 }
-static const dz_function_ops pool_grad_ops = {"dz_max_pooling_grad", pool_grad_backward, plan_release, NULL};
+static const dz_function_ops pool_grad_ops = {"dz_max_pooling_grad", pool_grad_backward, plan_release, NULL,
+                                              "Pooling2DGrad"};
 
 /* gx = col2im(mask * gy) */
 static dz_array *pool_grad_raw(const dz_array *g, pool_plan *p)
@@ -222,7 +223,7 @@ static void pool_with_indexes_backward(dz_function *f, dz_variable *const *gy, d
     gx[0] = pool_grad(gy[0], f->state);
 }
 static const dz_function_ops pool_with_indexes_ops = {"dz_max_pooling_with_indexes", pool_with_indexes_backward,
-                                                      plan_release, NULL};
+                                                      plan_release, NULL, "Pooling2DWithIndexes"};
 
 /* y = the window sums of col * mask */
 static dz_array *pool_with_indexes_raw(const dz_array *x, pool_plan *p)
@@ -258,7 +259,7 @@ static void max_pool_backward(dz_function *f, dz_variable *const *gy, dz_variabl
 {
     gx[0] = pool_grad(gy[0], f->state);
 }
-static const dz_function_ops max_pool_ops = {"dz_max_pooling", max_pool_backward, plan_release, NULL};
+static const dz_function_ops max_pool_ops = {"dz_max_pooling", max_pool_backward, plan_release, NULL, "Pooling"};
 
 /* The checks both poolings share; fills g. */
 static bool check_pooling(const char *op, dz_variable *x, dz_size2 kernel, dz_size2 stride, dz_size2 pad,
@@ -315,7 +316,7 @@ static void average_pool_backward_fast(dz_function *f, dz_variable *const *gy, d
     gx[0] = dz_raw_result(average_pool_grad_raw(gy[0]->data, f->state));
 }
 static const dz_function_ops average_pool_ops = {"dz_average_pooling", average_pool_backward, plan_release,
-                                                 average_pool_backward_fast};
+                                                 average_pool_backward_fast, "AveragePooling"};
 
 /* y = the window sums times 1 / (KH*KW). */
 static dz_array *average_pool_raw(const dz_array *x, const pool_plan *p)

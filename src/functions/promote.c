@@ -73,7 +73,7 @@ static void astype_backward(dz_function *f, dz_variable *const *gy, dz_variable 
 {
     gx[0] = dz_astype(gy[0], IN(f, 0)->data->dtype);
 }
-static const dz_function_ops astype_ops = {"dz_astype", astype_backward, NULL, NULL};
+static const dz_function_ops astype_ops = {"dz_astype", astype_backward, NULL, NULL, "AsType"};
 
 dz_variable *dz_astype(dz_variable *x, dz_dtype dtype)
 {

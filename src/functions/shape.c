@@ -45,7 +45,7 @@ static void sum_to_backward(dz_function *f, dz_variable *const *gy, dz_variable 
     const shape_state *s = f->state;
     gx[0] = dz_broadcast_to(gy[0], s->ndim, s->shape);
 }
-static const dz_function_ops sum_to_ops = {"dz_sum_to", sum_to_backward, NULL, NULL};
+static const dz_function_ops sum_to_ops = {"dz_sum_to", sum_to_backward, NULL, NULL, "SumTo"};
 
 dz_variable *dz_sum_to(dz_variable *x, int ndim, const int64_t *shape)
 {
@@ -69,7 +69,7 @@ static void broadcast_to_backward(dz_function *f, dz_variable *const *gy, dz_var
     const shape_state *s = f->state;
     gx[0] = dz_sum_to(gy[0], s->ndim, s->shape);
 }
-static const dz_function_ops broadcast_to_ops = {"dz_broadcast_to", broadcast_to_backward, NULL, NULL};
+static const dz_function_ops broadcast_to_ops = {"dz_broadcast_to", broadcast_to_backward, NULL, NULL, "BroadcastTo"};
 
 dz_variable *dz_broadcast_to(dz_variable *x, int ndim, const int64_t *shape)
 {
@@ -94,7 +94,7 @@ static void reshape_backward(dz_function *f, dz_variable *const *gy, dz_variable
     const shape_state *s = f->state;
     gx[0] = dz_reshape(gy[0], s->ndim, s->shape);
 }
-static const dz_function_ops reshape_ops = {"dz_reshape", reshape_backward, NULL, NULL};
+static const dz_function_ops reshape_ops = {"dz_reshape", reshape_backward, NULL, NULL, "Reshape"};
 
 /* x reshaped to a shape already checked to fit it. */
 static dz_variable *reshape_checked(dz_variable *x, int ndim, const int64_t *shape)
@@ -126,7 +126,7 @@ static void transpose_backward(dz_function *f, dz_variable *const *gy, dz_variab
         inverse[s->axes[i]] = i;
     gx[0] = dz_transpose(gy[0], n, inverse);
 }
-static const dz_function_ops transpose_ops = {"dz_transpose", transpose_backward, NULL, NULL};
+static const dz_function_ops transpose_ops = {"dz_transpose", transpose_backward, NULL, NULL, "Transpose"};
 
 /* axes (NULL: reversed) as a permutation of x's axes, into out. */
 static bool permutation(const dz_array *x, int naxes, const int *axes, int *out)
@@ -189,7 +189,7 @@ static void sum_backward(dz_function *f, dz_variable *const *gy, dz_variable **g
     const sum_state *s = f->state;
     gx[0] = dz_broadcast_to(dz_reshape(gy[0], s->ndim, s->kept_shape), s->ndim, s->in_shape);
 }
-static const dz_function_ops sum_ops = {"dz_sum", sum_backward, NULL, NULL};
+static const dz_function_ops sum_ops = {"dz_sum", sum_backward, NULL, NULL, "Sum"};
 
 /* The sum of a checked x over `axes`, errors named after `op`. */
 static dz_variable *sum_named(const char *op, dz_variable *x, int naxes, const int *axes, bool keepdims)
@@ -345,7 +345,7 @@ static void concat_backward(dz_function *f, dz_variable *const *gy, dz_variable 
     const pieces_state *s = f->state;
     dz_split(gy[0], s->n, s->sizes, s->axis, gx);
 }
-static const dz_function_ops concat_ops = {"dz_concat", concat_backward, NULL, NULL};
+static const dz_function_ops concat_ops = {"dz_concat", concat_backward, NULL, NULL, "Concat"};
 
 dz_variable *dz_concat(int n, dz_variable *const *xs, int axis)
 {
@@ -430,7 +430,7 @@ static void split_backward(dz_function *f, dz_variable *const *gy, dz_variable *
         gx[0] = dz_concat(s->n, parts, s->axis);
     free(parts);
 }
-static const dz_function_ops split_ops = {"dz_split", split_backward, NULL, NULL};
+static const dz_function_ops split_ops = {"dz_split", split_backward, NULL, NULL, "Split"};
 
 /* Piece lengths: `sizes`, or n equal ones; false after raising. */
 static bool piece_sizes(const dz_array *x, int axis, int n, const int64_t *sizes, int64_t *out)

@@ -42,7 +42,7 @@ static void std_root_backward(dz_function *f, dz_variable *const *gy, dz_variabl
     dz_variable *y_safe = dz_add(y, mask_of(DZ_BINARY_EQUAL, y->data, 0.0)); // 1 where y is 0
     gx[0] = dz_mul(dz_div(gy[0], dz_mul_scalar(y_safe, 2.0)), mask_of(DZ_BINARY_NOT_EQUAL, y->data, 0.0));
 }
-static const dz_function_ops std_root_ops = {"dz_std", std_root_backward, NULL, NULL};
+static const dz_function_ops std_root_ops = {"dz_std", std_root_backward, NULL, NULL, "Std"};
 
 /* The number of elements each output of a reduction over `kept` sums. */
 static int64_t reduced_count(const dz_array *x, const int64_t *kept)
@@ -144,7 +144,7 @@ static void norm_backward(dz_function *f, dz_variable *const *gy, dz_variable **
     dz_variable *y = dz_reshape(OUT(f), s->ndim, s->kept);
     gx[0] = isinf(s->p) ? max_norm_grad(IN(f, 0), g, y, s) : p_norm_grad(IN(f, 0), g, y, s->p);
 }
-static const dz_function_ops norm_ops = {"dz_norm", norm_backward, NULL, NULL};
+static const dz_function_ops norm_ops = {"dz_norm", norm_backward, NULL, NULL, "Norm"};
 
 /* Every reduced axis (kept 1) is non-empty: the infinity norm of nothing is undefined. */
 static bool check_max_norm_axes(const dz_array *x, const int64_t *kept)

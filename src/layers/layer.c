@@ -230,7 +230,7 @@ dz_layer *dz_layer_child(const dz_layer *layer, const char *name)
 bool dz_layer_check_forward(const char *op, dz_layer *layer, int ninputs, dz_variable *const *inputs)
 {
     if (!layer) {
-        dz_raise(DZ_ERR_NULL, "%s: the layer is NULL", op);
+        dz_raise_null_operand("%s: the layer is NULL", op);
         return false;
     }
     if (!layer->ops || !layer->ops->forward) {
