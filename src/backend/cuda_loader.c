@@ -5,8 +5,9 @@
  *
  * The module is looked for, in order, at $DZ_CUDA_MODULE (a path), next to
  * the libdezero.so this code was loaded from, and in the library's install
- * directory. The first one that loads is used; if it finds no GPU, that is
- * the answer. */
+ * directory. The first one that loads is used; if it finds no GPU, or was
+ * built from other interface headers than this library (its stamp differs,
+ * see cuda/cuda_module.h), that is the answer. */
 #include <dlfcn.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include "../base/caching_allocator.h"
 #include "backend.h"
 #include "cuda/cuda_module.h"
+#include "cuda_interface.h"
 #include "dezero/device.h"
 #include "../core/internal.h"
 #include "dezero/error.h"
@@ -38,8 +40,26 @@ static void add_reason(const char *fmt, const char *a, const char *b)
  * teardown. */
 static void free_device_cache(void) { dz_cache_empty(module.backend->memory); }
 
+/* False, with the reason, when the module's stamp is not this library's: its
+ * tables would not match ours, and calling into it could crash anywhere. */
+static bool stamp_matches(void *handle, const char *path)
+{
+    const char *stamp = dlsym(handle, DZ_CUDA_MODULE_STAMP);
+    if (stamp && strcmp(stamp, DZ_CUDA_INTERFACE) == 0)
+        return true;
+    char theirs[48] = "it has no interface stamp";
+    if (stamp)
+        snprintf(theirs, sizeof theirs, "its interface stamp is %.16s", stamp);
+    snprintf(reason, sizeof reason, "no CUDA device: the CUDA module %s was built for a different "
+             "configuration: from other sources of dezero-c (%s, this library's is %s); rebuild the "
+             "module with the library (ninja libdezero-cuda.so in the library's build directory)",
+             path, theirs, DZ_CUDA_INTERFACE);
+    return false;
+}
+
 /* True when the module at path opened a device (or failed for a reason that
- * ends the search: a module that loads but finds no GPU). */
+ * ends the search: a module that loads but finds no GPU or does not match
+ * this library). */
 static bool try_module(const char *path)
 {
     void *handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
@@ -53,8 +73,12 @@ static bool try_module(const char *path)
         dlclose(handle);
         return false;
     }
-    static const dz_cuda_host host = {DZ_CUDA_MODULE_ABI, sizeof(dz_backend), sizeof(dz_array), NULL,
-                                      dz_cache_alloc, dz_cache_free};
+    if (!stamp_matches(handle, path)) {
+        dlclose(handle);
+        return true;
+    }
+    static const dz_cuda_host host = {DZ_CUDA_MODULE_ABI, DZ_CUDA_INTERFACE, NULL, dz_cache_alloc,
+                                      dz_cache_free};
     dz_cuda_host h = host;
     h.cpu = dz_backend_cpu();
     char why[512] = "";

@@ -6,6 +6,7 @@
 #include <mutex>
 
 #include "cuda_common.h"
+#include "cuda_interface.h"
 
 namespace dzc {
 
@@ -152,14 +153,17 @@ static void set_fused(bool on) { backend.fused = on ? &fused : nullptr; }
 
 } // namespace dzc
 
+/* The stamp the loader checks before it calls dz_cuda_module_open (the name is DZ_CUDA_MODULE_STAMP). */
+extern "C" __attribute__((visibility("default"))) const char dz_cuda_module_interface[] = DZ_CUDA_INTERFACE;
+
 extern "C" __attribute__((visibility("default"))) bool dz_cuda_module_open(const dz_cuda_host *host,
                                                                           dz_cuda_module *module, char *why,
                                                                           size_t why_size)
 {
-    if (host->abi != DZ_CUDA_MODULE_ABI || host->backend_size != sizeof(dz_backend) ||
-        host->array_size != sizeof(dz_array)) {
-        snprintf(why, why_size, "no CUDA device: the CUDA module was built for another version of dezero-c; "
-                 "rebuild it with the library");
+    if (host->abi != DZ_CUDA_MODULE_ABI || strcmp(host->stamp, DZ_CUDA_INTERFACE) != 0) {
+        snprintf(why, why_size, "no CUDA device: the CUDA module was built for a different configuration: "
+                 "from other sources of dezero-c (its interface stamp is %s); rebuild it with the library",
+                 DZ_CUDA_INTERFACE);
         return false;
     }
     dzc::host = *host;

@@ -15,15 +15,23 @@
 
 #include "../backend.h"
 
-/* Bumped whenever this header, backend.h or dz_array changes layout. */
-#define DZ_CUDA_MODULE_ABI 2
+/* Whether a module fits the library is the stamp's question: DZ_CUDA_INTERFACE
+ * (cuda_interface.h, written by the build) is a hash of this header and the
+ * project headers it includes, so it changes with any table, struct or enum
+ * that passes between the two. The module exports it as a string under the
+ * name DZ_CUDA_MODULE_STAMP; the loader compares it with its own before it
+ * calls anything in the module, and refuses a module without one (a module
+ * of a version before the stamp). */
+#define DZ_CUDA_MODULE_STAMP "dz_cuda_module_interface"
 #define DZ_CUDA_MODULE_ENTRY "dz_cuda_module_open"
+/* dz_cuda_host's first member in every version; 3 since the stamp, so that a
+ * module refuses a library from before it (such a library passes 2). */
+#define DZ_CUDA_MODULE_ABI 3
 
 /* What the library lends the module. */
 typedef struct dz_cuda_host {
     int abi;                /* DZ_CUDA_MODULE_ABI */
-    size_t backend_size;    /* sizeof(dz_backend), sizeof(dz_array): a stale module refuses to open */
-    size_t array_size;
+    const char *stamp;      /* DZ_CUDA_INTERFACE */
     const dz_backend *cpu;  /* the CPU backend */
     void *(*cache_alloc)(dz_caching_allocator *cache, size_t nbytes);
     void (*cache_free)(dz_caching_allocator *cache, void *ptr, size_t nbytes);
