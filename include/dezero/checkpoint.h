@@ -21,7 +21,7 @@
  * The file (np.load reads it; every key below is an array):
  *     format_version               0-d int64, 1
  *     epoch, step                  0-d int64, as given
- *     model/<path>                 each parameter ("model/l1/W")
+ *     model/PATH                   each parameter ("model/l1/W")
  *     optimizer/type               uint8, the name's bytes ("Adam")
  *     optimizer/...                dz_optimizer_state_to_npz's keys
  *                                  ("optimizer/state/l1/W/exp_avg", "optimizer/param_groups/lr")
@@ -30,7 +30,7 @@
  *     scheduler/base_lr, last_lr   0-d float64
  *     scheduler/last_epoch, step_count   0-d int64
  *     scheduler/milestones         (n - 1,) int64, SequentialLR only
- *     scheduler/<i>/...            a SequentialLR's part i, the same keys
+ *     scheduler/I/...              a SequentialLR's part I, the same keys
  *     rng/state                    (4,) int64: the four uint64 words of
  *                                  xoshiro256**, bit for bit (NumPy: .view(np.uint64))
  *     rng/spare_normal             0-d float64;  rng/has_spare  0-d int64
