@@ -2,10 +2,10 @@
  * chapter 4 trains it, in dezero-c, against bench_cbow.py: the book's NumPy
  * code (Embedding, EmbeddingDot, UnigramSampler, SigmoidWithLoss, Adam).
  *
- * Corpus as in examples/word2vec_cbow.c: the first 200,000 bytes of Debian's
- * fortunes "cookie" file, punctuation other than '.' and apostrophes blanked
- * out, DLfS2's preprocessing, the 2,999 most frequent words kept and the
- * others mapped to "<unk>"; window 2, hidden size 100, batch 100. As in the
+ * Corpus: the first 200,000 bytes of Debian's fortunes "cookie" file,
+ * punctuation other than '.' and apostrophes blanked out, DLfS2's
+ * preprocessing, the 2,999 most frequent words kept and the others mapped
+ * to "<unk>"; window 2, hidden size 100, batch 100. As in the
  * book: 5 negatives per target drawn from the unigram distribution to the
  * power 0.75 (distinct, never the target), W_in and W_out = 0.01 randn, the
  * loss summed over the 6 binary problems, dense grads, Adam (lr 0.001).
@@ -49,7 +49,7 @@ static int by_frequency(const void *a, const void *b)
 }
 
 /* Word ids renumbered by frequency, cut to MAX_VOCABULARY - 1 words plus
- * "<unk>" (as examples/word2vec_cbow.c does); sets *vocabulary_size. */
+ * "<unk>"; sets *vocabulary_size. */
 static dz_array *frequency_ids(const dz_array *full, int64_t full_count, int64_t *vocabulary_size)
 {
     const int32_t *ids = full->data;

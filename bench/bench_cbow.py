@@ -25,7 +25,7 @@ WINDOW, HIDDEN, BATCH, NEGATIVES = 2, 100, 100, 5
 WARMUP_BATCHES, TIMED_BATCHES = 5, 100
 
 
-# ---- the corpus, prepared as bench_cbow.c (and examples/word2vec_cbow.c) do ----
+# ---- the corpus, prepared as bench_cbow.c does ----
 
 def load_corpus():
     """Word ids by frequency (ties: first appearance), the 2,999 most frequent

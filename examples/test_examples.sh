@@ -24,7 +24,8 @@ declare -A options=(
     [spiral]="epochs batch-size lr hidden seed threads device output-dir"
     [fashion_mnist_mlp]="epochs batch-size lr hidden train-images test-images data seed threads device output-dir"
     [fashion_mnist_cnn]="epochs batch-size lr train-images test-images data seed threads device output-dir"
-    [word2vec_cbow]="data max-bytes epochs batch-size lr seed threads output-dir"
+    [word2vec_cbow]="data max-bytes epochs batch-size lr window negatives seed threads output-dir"
+    [char_lm]="data max-bytes epochs batch-size bptt embed hidden lr clip sample-every sample-length temperature prompt seed threads output-dir"
     [newton]="x0 iterations"
     [tanh_graph]="order output-dir"
     [embedding_dezero]=""
@@ -83,7 +84,7 @@ check_cli() {
         run 2 "unexpected argument 'extra'" "$example" extra
         run 2 "option '--help=1' takes no value" "$example" --help=1
     done
-    for example in spiral fashion_mnist_mlp fashion_mnist_cnn word2vec_cbow; do
+    for example in spiral fashion_mnist_mlp fashion_mnist_cnn word2vec_cbow char_lm; do
         run 2 "invalid value '-1' for --epochs: expected an integer from 1 to" "$example" --epochs -1
         run 2 "invalid value '2.5' for --epochs" "$example" --epochs 2.5
         run 2 "invalid value 'abc' for --lr: expected a number > 0" "$example" --lr abc
@@ -98,6 +99,11 @@ check_cli() {
     done
     run 2 "invalid value '70000' for --train-images: expected an integer from 0 to 60000" fashion_mnist_mlp \
         --train-images 70000
+    run 2 "invalid value '-1' for --max-bytes: expected an integer from 0 to" word2vec_cbow --max-bytes -1
+    run 2 "invalid value '0' for --negatives" word2vec_cbow --negatives 0
+    run 2 "invalid value '0' for --bptt" char_lm --bptt 0
+    run 2 "invalid value '0' for --temperature: expected a number > 0" char_lm --temperature 0
+    run 2 "option '--data' needs a value: a FILE\|DIR" char_lm --data
     run 2 "invalid value 'x' for --x0" newton --x0 x
     run 2 "invalid value '9' for --order" tanh_graph --order 9
     # Without a device the library's reason, and status 1; with one (or the
