@@ -6,7 +6,9 @@
  * are saved as weights.npz in the output directory (runs/fashion_mnist_cnn
  * by default; NumPy can read them), loaded into a fresh model, and the test
  * accuracy checked again. The output directory also gets metrics.csv and
- * loss.png (see common/ex.h). Run with --help for the options. */
+ * loss.png (see common/ex.h), and after each epoch checkpoint.npz, from which
+ * --resume continues an interrupted run; --schedule and --warmup set a
+ * learning-rate schedule. Run with --help for the options. */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -45,17 +47,20 @@ static dz_layer *cnn_new(dz_rng *rng)
 static const char summary[] =
     "A CNN (conv3x3(32)-relu-pool2, conv3x3(64)-relu-pool2, linear(10)) with Adam on Fashion-MNIST: trains, tests\n"
     "after each epoch, saves the weights as weights.npz and tests a model loaded from them; writes metrics.csv and\n"
-    "loss.png into the output directory.";
+    "loss.png into the output directory, and checkpoint.npz as it trains (--resume continues from it).";
 
 int main(int argc, char **argv)
 {
     ex_common opt = {.epochs = 5, .batch_size = 32, .lr = 1e-3, .seed = 0, .output_dir = "runs/fashion_mnist_cnn"};
     int64_t train_images = 0, test_images = 0;
     const char *data = NULL;
+    ex_schedule schedule = {.kind = EX_SCHEDULE_NONE, .step_size = 2, .gamma = 0.5};
+    bool resume = false;
     const ex_option options[] = {
         EX_EPOCHS_OPTION(&opt),
         EX_BATCH_SIZE_OPTION(&opt),
         EX_LR_OPTION(&opt),
+        EX_SCHEDULE_OPTIONS(&schedule),
         EX_TRAIN_IMAGES_OPTION(&train_images),
         EX_TEST_IMAGES_OPTION(&test_images),
         EX_FASHION_MNIST_DATA_OPTION(&data),
@@ -63,8 +68,10 @@ int main(int argc, char **argv)
         EX_THREADS_OPTION(&opt),
         EX_DEVICE_OPTION(&opt),
         EX_OUTPUT_DIR_OPTION(&opt),
+        EX_RESUME_OPTION(&resume),
     };
     ex_parse(&(ex_program){"fashion_mnist_cnn", summary, sizeof options / sizeof *options, options}, argc, argv);
+    ex_schedule_check(&schedule, opt.epochs);
     if (!ex_setup(&opt))
         return 1;
     dz_device device = ex_device(opt.device);
@@ -88,7 +95,9 @@ int main(int argc, char **argv)
     printf("CNN conv3x3(32)-relu-pool2, conv3x3(64)-relu-pool2 (pad 1), linear(10); Adam lr %g, batch %d; "
            "%lld parameters\n", opt.lr, opt.batch_size, (long long)dz_layer_count_params(model));
 
-    if (!ex_fit("fashion_mnist_cnn", &opt, model, adam, loader, &test, 500))
+    ex_training training = {.program = "fashion_mnist_cnn", .common = &opt, .schedule = &schedule, .resume = resume,
+                            .checkpoint = {.model = model, .optimizer = adam, .rng = &rng, .loader = loader}};
+    if (!ex_fit(&training, &test, 500))
         return 1;
 
     dz_layer *fresh = cnn_new(&rng);

@@ -4,9 +4,11 @@
  * The weights are saved as weights.npz in the output directory
  * (runs/fashion_mnist_mlp by default; NumPy can read them), loaded into a
  * fresh model, and the test accuracy checked again. The output directory
- * also gets metrics.csv and loss.png (see common/ex.h). The training loop
- * (ex_fit, ex_train_epoch) is in common/ex_classifier.c, shared with the
- * CNN and the spiral.
+ * also gets metrics.csv and loss.png (see common/ex.h), and after each epoch
+ * checkpoint.npz, from which --resume continues an interrupted run; --schedule
+ * and --warmup set a learning-rate schedule (the lr column of metrics.csv).
+ * The training loop (ex_fit, ex_train_epoch, with the checkpoints of
+ * ex_training) is in common/, shared with the CNN and the spiral.
  * With --device gpu the model, the optimizer state and each batch live on
  * the GPU (or on the emulated device of a -Dgpu_emulation=true build).
  * Run with --help for the options. */
@@ -16,7 +18,8 @@
 
 static const char summary[] =
     "An MLP 784-H-10 (ReLU) with Adam on Fashion-MNIST: trains, tests after each epoch, saves the weights\n"
-    "as weights.npz and tests a model loaded from them; writes metrics.csv and loss.png into the output directory.";
+    "as weights.npz and tests a model loaded from them; writes metrics.csv and loss.png into the output directory,\n"
+    "and checkpoint.npz as it trains (--resume continues from it).";
 
 int main(int argc, char **argv)
 {
@@ -24,10 +27,13 @@ int main(int argc, char **argv)
     int hidden = 256;
     int64_t train_images = 0, test_images = 0;
     const char *data = NULL;
+    ex_schedule schedule = {.kind = EX_SCHEDULE_NONE, .step_size = 3, .gamma = 0.5};
+    bool resume = false;
     const ex_option options[] = {
         EX_EPOCHS_OPTION(&opt),
         EX_BATCH_SIZE_OPTION(&opt),
         EX_LR_OPTION(&opt),
+        EX_SCHEDULE_OPTIONS(&schedule),
         EX_INT_OPTION("hidden", &hidden, 1, 100000, "units of the hidden layer"),
         EX_TRAIN_IMAGES_OPTION(&train_images),
         EX_TEST_IMAGES_OPTION(&test_images),
@@ -36,8 +42,10 @@ int main(int argc, char **argv)
         EX_THREADS_OPTION(&opt),
         EX_DEVICE_OPTION(&opt),
         EX_OUTPUT_DIR_OPTION(&opt),
+        EX_RESUME_OPTION(&resume),
     };
     ex_parse(&(ex_program){"fashion_mnist_mlp", summary, sizeof options / sizeof *options, options}, argc, argv);
+    ex_schedule_check(&schedule, opt.epochs);
     if (!ex_setup(&opt))
         return 1;
     dz_device device = ex_device(opt.device);
@@ -60,7 +68,9 @@ int main(int argc, char **argv)
     dz_dataloader *loader = dz_dataloader_new(train.x, train.t, opt.batch_size, true, &rng);
     printf("MLP 784-%d-10 (ReLU), Adam lr %g, batch %d\n", hidden, opt.lr, opt.batch_size);
 
-    if (!ex_fit("fashion_mnist_mlp", &opt, model, adam, loader, &test, 1000))
+    ex_training training = {.program = "fashion_mnist_mlp", .common = &opt, .schedule = &schedule, .resume = resume,
+                            .checkpoint = {.model = model, .optimizer = adam, .rng = &rng, .loader = loader}};
+    if (!ex_fit(&training, &test, 1000))
         return 1;
 
     dz_layer *fresh = dz_mlp_new(2, (const int64_t[]){hidden, 10}, dz_relu, DZ_F32, &rng);

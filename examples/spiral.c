@@ -4,7 +4,10 @@
  * Writes into the output directory (runs/spiral by default) metrics.csv with
  * loss.gp / loss.png, and the decision boundary: the class the model predicts
  * on a grid (boundary_grid.csv) under the training points (points.csv), drawn
- * by boundary.gp as boundary.png. Run with --help for the options. */
+ * by boundary.gp as boundary.png. The output directory also gets checkpoint.npz
+ * (at most once a second, and after the last epoch), from which --resume
+ * continues a run (see common/ex.h); --schedule and --warmup set a
+ * learning-rate schedule. Run with --help for the options. */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -92,21 +95,27 @@ int main(int argc, char **argv)
 {
     ex_common opt = {.epochs = 300, .batch_size = 30, .lr = 1.0, .seed = 0, .output_dir = "runs/spiral"};
     int hidden = 10;
+    ex_schedule schedule = {.kind = EX_SCHEDULE_NONE, .step_size = 100, .gamma = 0.5};
+    bool resume = false;
     const ex_option options[] = {
         EX_EPOCHS_OPTION(&opt),
         EX_BATCH_SIZE_OPTION(&opt),
         EX_LR_OPTION(&opt),
+        EX_SCHEDULE_OPTIONS(&schedule),
         EX_INT_OPTION("hidden", &hidden, 1, 100000, "units of the hidden layer"),
         EX_SEED_OPTION(&opt),
         EX_THREADS_OPTION(&opt),
         EX_DEVICE_OPTION(&opt),
         EX_OUTPUT_DIR_OPTION(&opt),
+        EX_RESUME_OPTION(&resume),
     };
     ex_parse(&(ex_program){"spiral", "DeZero steps 48-50: an MLP (sigmoid) with SGD learns the 300 points of the "
                                      "three-armed spiral;\nwrites metrics.csv, loss.png and the decision boundary "
-                                     "(boundary.png) into the output directory.",
+                                     "(boundary.png) into the output directory,\nand checkpoint.npz as it trains "
+                                     "(--resume continues from it).",
                            sizeof options / sizeof *options, options},
              argc, argv);
+    ex_schedule_check(&schedule, opt.epochs);
     if (!ex_setup(&opt))
         return 1;
     dz_device device = ex_device(opt.device);
@@ -127,18 +136,18 @@ int main(int argc, char **argv)
     const ex_column columns[] = {
         {"loss", 4, EX_LOSS_PANEL}, {"accuracy", 4, EX_ACCURACY_PANEL}, {"seconds", 4, EX_TABLE_ONLY},
         {"lr", 4, EX_TABLE_ONLY}};
-    ex_metrics metrics;
-    if (!ex_metrics_open(&metrics, "spiral", opt.output_dir, opt.epochs, 4, columns))
+    ex_training training = {.program = "spiral", .common = &opt, .schedule = &schedule, .resume = resume,
+                            .checkpoint = {.model = model, .optimizer = sgd, .rng = &rng, .loader = loader}};
+    if (!ex_training_start(&training, 4, columns, "points"))
         return 1;
-    metrics.print_every = 30;
-    ex_progress progress;
-    ex_progress_start(&progress, opt.epochs, dz_dataloader_batches(loader), "points");
-    for (int epoch = 1; epoch <= opt.epochs; epoch++) {
-        double start = ex_now(), loss, accuracy;
-        ex_train_epoch(model, sgd, loader, device, &progress, epoch, &loss, &accuracy);
-        ex_metrics_row(&metrics, &progress, epoch, (const double[]){loss, accuracy, ex_now() - start, opt.lr});
+    training.metrics.print_every = 30;
+    for (int epoch = (int)training.checkpoint.epoch + 1; epoch <= opt.epochs; epoch++) {
+        double start = ex_now(), lr = dz_optimizer_lr(sgd), loss, accuracy;
+        ex_train_epoch(model, sgd, loader, device, &training.progress, epoch, &loss, &accuracy);
+        if (!ex_training_epoch_end(&training, epoch, (const double[]){loss, accuracy, ex_now() - start, lr}))
+            return 1;
     }
-    ex_metrics_close(&metrics);
+    ex_training_finish(&training);
 
     double *cls = malloc(sizeof(double) * (size_t)x->shape[0]), correct = 0;
     predict(model, x, device, cls);

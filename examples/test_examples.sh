@@ -6,6 +6,11 @@
 #                                               same run with gnuplot hidden
 #   test_examples.sh fashion_mnist_mlp_run DIR  2 epochs on 500 images (skipped, 77, without
 #                                               Fashion-MNIST)
+#   test_examples.sh spiral_resume DIR          checkpoints: 4 epochs of spiral against 2 epochs
+#                                               and --resume to 4 (the same files and losses), and
+#                                               --resume refused where it does not fit
+#   test_examples.sh fashion_mnist_resume DIR   the same for the MLP on 500 images and the CNN
+#                                               on 64 (skipped, 77, without Fashion-MNIST)
 # DIR is the build directory of the examples.
 set -u
 what=$1
@@ -21,9 +26,11 @@ fail() {
 
 # The options each example must list in --help (besides --help itself).
 declare -A options=(
-    [spiral]="epochs batch-size lr hidden seed threads device output-dir"
-    [fashion_mnist_mlp]="epochs batch-size lr hidden train-images test-images data seed threads device output-dir"
-    [fashion_mnist_cnn]="epochs batch-size lr train-images test-images data seed threads device output-dir"
+    [spiral]="epochs batch-size lr schedule warmup step-size gamma hidden seed threads device output-dir resume"
+    [fashion_mnist_mlp]="epochs batch-size lr schedule warmup step-size gamma hidden train-images test-images data
+                         seed threads device output-dir resume"
+    [fashion_mnist_cnn]="epochs batch-size lr schedule warmup step-size gamma train-images test-images data seed
+                         threads device output-dir resume"
     [word2vec_cbow]="data max-bytes epochs batch-size lr window negatives seed threads output-dir"
     [char_lm]="data max-bytes epochs batch-size bptt embed hidden lr clip sample-every sample-length temperature prompt seed threads output-dir"
     [newton]="x0 iterations"
@@ -180,10 +187,109 @@ check_fashion_mnist_mlp() {
     check_plot "$out" loss
 }
 
+# same_metrics A B FIELDS: the columns FIELDS (cut -f) of A/metrics.csv and
+# B/metrics.csv are the same, row for row.
+same_metrics() {
+    if ! cmp -s <(cut -d, -f"$3" "$1/metrics.csv") <(cut -d, -f"$3" "$2/metrics.csv"); then
+        fail "metrics.csv columns $3 differ: $(cut -d, -f"$3" "$1/metrics.csv" | tr '\n' ' ') vs" \
+            "$(cut -d, -f"$3" "$2/metrics.csv" | tr '\n' ' ')"
+    fi
+}
+
+# same_checkpoint A B: A/checkpoint.npz and B/checkpoint.npz are the same
+# bytes (weights, optimizer, schedule, generator, loader, epoch and step).
+same_checkpoint() {
+    [ -s "$1/checkpoint.npz" ] || { fail "no $1/checkpoint.npz"; return; }
+    cmp -s "$1/checkpoint.npz" "$2/checkpoint.npz" || fail "$1/checkpoint.npz and $2/checkpoint.npz differ"
+}
+
+# resume_matches EXAMPLE FIELDS ARGS...: EXAMPLE ARGS --epochs 4 in one
+# directory, and --epochs 2 then --resume --epochs 4 in another, compute the
+# same: the same checkpoint (and weights.npz where there is one), and the same
+# metrics (FIELDS: all but seconds). A row of an epoch after the checkpoint's
+# (a run stopped between its row and its checkpoint) is dropped on resuming.
+resume_matches() {
+    local example=$1 fields=$2 a=$tmp/$1/whole b=$tmp/$1/resumed
+    shift 2
+    run 0 "" "$example" "$@" --epochs 4 --output-dir "$a"
+    run 0 "" "$example" "$@" --epochs 2 --output-dir "$b"
+    check_csv "$b/metrics.csv" "$(head -n 1 "$a/metrics.csv")" 2
+    echo "3,9,9,9,9,9" >>"$b/metrics.csv"
+    run 0 "^resumed from $b/checkpoint.npz after epoch 2 of 4" "$example" "$@" --epochs 4 --output-dir "$b" --resume
+    grep -q "dropped 1 row(s) of epochs after 2" "$tmp/out" || fail "$example --resume: no row dropped"
+    check_csv "$b/metrics.csv" "$(head -n 1 "$a/metrics.csv")" 4
+    same_metrics "$a" "$b" "$fields"
+    same_checkpoint "$a" "$b"
+    if [ -f "$a/weights.npz" ]; then
+        cmp -s "$a/weights.npz" "$b/weights.npz" || fail "$example: weights.npz differs after --resume"
+    fi
+}
+
+# refused STATUS PATTERN EXAMPLE ARGS...: as run, and the checkpoint is as it was.
+refused() {
+    local dir=$tmp/spiral/whole
+    cp "$dir/checkpoint.npz" "$tmp/before.npz"
+    run "$@"
+    cmp -s "$dir/checkpoint.npz" "$tmp/before.npz" || fail "a refused --resume changed $dir/checkpoint.npz"
+}
+
+check_spiral_resume() {
+    resume_matches spiral 1,2,3,5
+    # nothing left to train: the outputs again, from the checkpoint
+    run 0 "^resumed from .* after epoch 4 of 4" spiral --epochs 4 --output-dir "$tmp/spiral/resumed" --resume
+    check_csv "$tmp/spiral/resumed/metrics.csv" "epoch,loss,accuracy,seconds,lr" 4
+    # a schedule (warm-up, then a step decay): its state goes on too
+    resume_matches spiral 1,2,3,5 --schedule step --warmup 1 --step-size 1 --gamma 0.5 --lr 0.5
+    grep -q "^1,.*,0.25$" "$tmp/spiral/resumed/metrics.csv" || fail "no warm-up (lr 0.25) in epoch 1"
+    grep -q "^4,.*,0.125$" "$tmp/spiral/resumed/metrics.csv" || fail "no step decay (lr 0.125) in epoch 4"
+    local dir=$tmp/spiral/whole
+    run 1 "^spiral: --resume: no checkpoint to continue from: $tmp/empty/checkpoint.npz" spiral --resume \
+        --output-dir "$tmp/empty"
+    refused 1 "^spiral: cannot resume: .*'model/l0/b' has shape \(10,\) but the model's parameter is \(16,\)" \
+        spiral --resume --epochs 4 --output-dir "$dir" --hidden 16 --schedule step --warmup 1 --step-size 1 --lr 0.5
+    grep -q "^Hint: resume with the options of the run that saved it" "$tmp/err" || fail "no hint: $(cat "$tmp/err")"
+    refused 1 "its run had --lr 0.5, this one has --lr 1" spiral --resume --epochs 4 --output-dir "$dir" \
+        --schedule step --warmup 1 --step-size 1
+    refused 1 "its run had a SequentialLR as the learning-rate schedule, this one has none" spiral --resume \
+        --epochs 4 --output-dir "$dir" --lr 0.5
+    refused 1 "cannot resume: .*StepLR in the checkpoint has other hyperparameters" spiral --resume --epochs 4 \
+        --output-dir "$dir" --schedule step --warmup 1 --step-size 2 --lr 0.5
+    refused 1 "it is at epoch 4, after --epochs 3; give --epochs 4 or more" spiral --resume --epochs 3 \
+        --output-dir "$dir" --schedule step --warmup 1 --step-size 1 --lr 0.5
+    refused 1 "cannot resume: .*batches of 30, the loader given makes batches of 20" spiral --resume --epochs 4 \
+        --output-dir "$dir" --schedule step --warmup 1 --step-size 1 --lr 0.5 --batch-size 20
+    # the new options on the command line
+    run 2 "option '--resume=1' takes no value" spiral --resume=1
+    run 2 "invalid value 'linear' for --schedule: expected one of none\|cosine\|step" spiral --schedule linear
+    run 2 "invalid value '2' for --gamma: expected a number from 0 to 1" spiral --gamma 2
+    run 2 "--schedule cosine needs epochs after the warm-up: --warmup 3, --epochs 3" spiral --schedule cosine \
+        --warmup 3 --epochs 3 --output-dir "$tmp/conflict"
+    [ -e "$tmp/conflict" ] && fail "spiral made its output directory before refusing its options"
+    run 0 "resume .*\(default: off\)" spiral --help
+}
+
+check_fashion_mnist_resume() {
+    local data=${DZ_FASHION_MNIST_DIR:-/usr/share/datasets/fashion-mnist}
+    if [ ! -f "$data/train-images-idx3-ubyte.gz" ]; then
+        echo "SKIP: no Fashion-MNIST in $data"
+        exit 77
+    fi
+    local small=(--train-images 500 --test-images 200 --batch-size 50 --hidden 32)
+    resume_matches fashion_mnist_mlp 1-4,6 "${small[@]}" --schedule step --warmup 1 --step-size 1
+    # the lazy weights take the file's shapes: the bias of the hidden layer tells the sizes apart
+    local wider="'model/l0/b' has shape \\(32,\\) but the model's parameter is \\(64,\\)"
+    run 1 "^fashion_mnist_mlp: cannot resume: .*$wider" \
+        fashion_mnist_mlp --resume --epochs 4 --output-dir "$tmp/fashion_mnist_mlp/whole" "${small[@]}" \
+        --schedule step --warmup 1 --step-size 1 --hidden 64
+    resume_matches fashion_mnist_cnn 1-4,6 --train-images 64 --test-images 32 --batch-size 16
+}
+
 case $what in
 cli) check_cli ;;
 spiral_run) check_spiral ;;
 fashion_mnist_mlp_run) check_fashion_mnist_mlp ;;
+spiral_resume) check_spiral_resume ;;
+fashion_mnist_resume) check_fashion_mnist_resume ;;
 *)
     echo "unknown test $what"
     exit 1

@@ -3,7 +3,8 @@
  * same weights, optimizer state, learning rate, generator and losses as the
  * run that never stopped, bit for bit; NumPy reads the file; and every bad
  * load (wrong model, optimizer or scheduler, another loader, a truncated or
- * foreign file) fails with a message and changes nothing. */
+ * foreign file) fails with a message and changes nothing. A lazy model
+ * whose parameters are not created yet takes them from the file. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -254,6 +255,148 @@ START_TEST(test_numpy_reads_checkpoint)
 }
 END_TEST
 
+/* ---- a lazy model: its parameters are created by the load ---- */
+
+#define LAZY_STEPS 20
+
+/* An MLP 2 -> 16 -> 3 with lazy input sizes (created at the first forward),
+ * Adam, a shuffling loader, one generator. */
+typedef struct {
+    dz_rng rng;
+    dz_array *x, *t;
+    dz_layer *model;
+    dz_optimizer *opt;
+    dz_dataloader *loader;
+    int64_t step;
+} lazy_run;
+
+static void lazy_build(lazy_run *r, uint64_t seed)
+{
+    memset(r, 0, sizeof *r);
+    ck_assert_int_eq(dz_dataset_spiral(1, &r->x, &r->t), DZ_OK);
+    dz_rng_seed(&r->rng, seed);
+    r->model = dz_mlp_new(2, (const int64_t[]){16, 3}, dz_relu, DZ_F32, &r->rng);
+    dz_adam_config c = dz_adam_defaults();
+    c.lr = 0.05;
+    r->opt = dz_adam_new(&c);
+    ck_assert_int_eq(dz_optimizer_setup(r->opt, r->model), DZ_OK);
+    r->loader = dz_dataloader_new(r->x, r->t, BATCH, true, &r->rng);
+    ck_assert_ptr_nonnull(r->loader);
+}
+
+static void lazy_free(lazy_run *r)
+{
+    dz_dataloader_free(r->loader);
+    dz_optimizer_free(r->opt);
+    dz_layer_free(r->model);
+    dz_array_release(r->x);
+    dz_array_release(r->t);
+}
+
+static void lazy_train(lazy_run *r, int64_t stop_step)
+{
+    for (; r->step < stop_step; r->step++) {
+        dz_array *xb, *tb;
+        if (!dz_dataloader_next(r->loader, &xb, &tb)) /* the epoch ended: the next one starts */
+            ck_assert(dz_dataloader_next(r->loader, &xb, &tb));
+        dz_scope_begin();
+        dz_variable *y = dz_layer_call(r->model, dz_variable_new(xb, NULL));
+        dz_variable *loss = dz_softmax_cross_entropy(y, dz_variable_new(tb, NULL));
+        dz_layer_cleargrads(r->model);
+        ck_assert_int_eq(dz_variable_backward(loss, false, false), DZ_OK);
+        ck_assert_int_eq(dz_optimizer_update(r->opt), DZ_OK);
+        dz_scope_end();
+    }
+}
+
+static dz_checkpoint lazy_checkpoint_of(lazy_run *r)
+{
+    return (dz_checkpoint){.model = r->model, .optimizer = r->opt, .rng = &r->rng, .loader = r->loader,
+                           .step = r->step};
+}
+
+/* The weights are not created yet (the biases are, from the output sizes). */
+static void assert_uncreated(const dz_layer *model)
+{
+    dz_param_list *list = dz_layer_params(model);
+    ck_assert_int_eq(list->count, 4);
+    for (int i = 0; i < list->count; i++)
+        ck_assert_msg(!list->params[i]->data == (strstr(list->paths[i], "/W") != NULL), "%s: %s", list->paths[i],
+                      list->params[i]->data ? "created" : "not created");
+    dz_param_list_free(list);
+}
+
+/* A fresh lazy model and an optimizer set up on it load a checkpoint with no
+ * forward pass first, and go on as the run that never stopped. */
+START_TEST(test_resume_lazy_model)
+{
+    lazy_run full, part;
+    lazy_build(&full, 7);
+    lazy_train(&full, LAZY_STEPS);
+
+    lazy_build(&part, 7);
+    lazy_train(&part, 7);
+    dz_checkpoint c = lazy_checkpoint_of(&part);
+    const char *path = path_in_dir("lazy.ckpt.npz");
+    ck_assert_int_eq(dz_checkpoint_save(path, &c), DZ_OK);
+    lazy_free(&part);
+
+    lazy_build(&part, 12345);
+    assert_uncreated(part.model);
+    dz_checkpoint r = lazy_checkpoint_of(&part);
+    ck_assert_int_eq(dz_checkpoint_load(path, &r), DZ_OK);
+    part.step = r.step;
+    ck_assert_int_eq(part.step, 7);
+    ck_assert_int_eq(dz_optimizer_step_count(part.opt, 0), 7);
+    lazy_train(&part, LAZY_STEPS);
+
+    dz_param_list *pa = dz_layer_params(full.model), *pb = dz_layer_params(part.model);
+    for (int i = 0; i < pa->count; i++) {
+        assert_same_array(pa->paths[i], pa->params[i]->data, pb->params[i]->data);
+        assert_same_array("exp_avg", dz_optimizer_state(full.opt, i, "exp_avg"),
+                          dz_optimizer_state(part.opt, i, "exp_avg"));
+        assert_same_array("exp_avg_sq", dz_optimizer_state(full.opt, i, "exp_avg_sq"),
+                          dz_optimizer_state(part.opt, i, "exp_avg_sq"));
+    }
+    dz_param_list_free(pa);
+    dz_param_list_free(pb);
+    ck_assert_msg(memcmp(&full.rng, &part.rng, sizeof full.rng) == 0, "generators differ");
+    lazy_free(&full);
+    lazy_free(&part);
+}
+END_TEST
+
+/* A load that fails after the model part was read (the optimizer state does
+ * not fit) leaves the lazy parameters uncreated and the optimizer empty. */
+START_TEST(test_failed_load_keeps_lazy_model)
+{
+    lazy_run r;
+    lazy_build(&r, 7);
+    lazy_train(&r, 5);
+    dz_checkpoint c = lazy_checkpoint_of(&r);
+    const char *path = path_in_dir("lazy.ckpt.npz");
+    ck_assert_int_eq(dz_checkpoint_save(path, &c), DZ_OK);
+    lazy_free(&r);
+
+    lazy_build(&r, 7);
+    dz_optimizer_free(r.opt);
+    dz_adam_config amsgrad = dz_adam_defaults();
+    amsgrad.amsgrad = true;
+    r.opt = dz_adam_new(&amsgrad);
+    ck_assert_int_eq(dz_optimizer_setup(r.opt, r.model), DZ_OK);
+    dz_checkpoint bad = lazy_checkpoint_of(&r);
+    tc_errors_off();
+    ck_assert_int_eq(dz_checkpoint_load(path, &bad), DZ_ERR_FORMAT);
+    tc_errors_on();
+    ck_assert_msg(strstr(dz_last_error(), "max_exp_avg_sq") && strstr(dz_last_error(), "missing"), "message '%s'",
+                  dz_last_error());
+    assert_uncreated(r.model);
+    ck_assert_ptr_null(dz_optimizer_state(r.opt, 0, "exp_avg"));
+    ck_assert_int_eq(dz_optimizer_step_count(r.opt, 0), 0);
+    lazy_free(&r);
+}
+END_TEST
+
 /* ---- failed loads change nothing ---- */
 
 /* Everything a checkpoint of `r` holds, as a checkpoint file's arrays. */
@@ -437,6 +580,7 @@ static Suite *checkpoint_suite(void)
     tcase_add_test(resume, test_resume_mid_epoch);
     tcase_add_test(resume, test_resume_in_warmup);
     tcase_add_test(resume, test_numpy_reads_checkpoint);
+    tcase_add_test(resume, test_resume_lazy_model);
     suite_add_tcase(s, resume);
     TCase *bad = tcase_create("bad");
     tcase_add_checked_fixture(bad, setup, teardown);
@@ -445,6 +589,7 @@ static Suite *checkpoint_suite(void)
     tcase_add_test(bad, test_wrong_scheduler_and_loader);
     tcase_add_test(bad, test_truncated_and_foreign_files);
     tcase_add_test(bad, test_failed_save_keeps_old_file);
+    tcase_add_test(bad, test_failed_load_keeps_lazy_model);
     suite_add_tcase(s, bad);
     return s;
 }

@@ -21,6 +21,13 @@
  *   when it is on PATH; without it one line says how to draw the curves.
  *   ex_plot does the same for any other script (the spiral's decision
  *   boundary).
+ * - Checkpoints and schedules (ex_training): after each epoch (at most once
+ *   a second, and after the last one) the training examples write
+ *   checkpoint.npz into the output directory (dz_checkpoint: the weights,
+ *   the optimizer, the schedule, the generator and the loader), and --resume
+ *   continues from it at the next epoch, computing what the run that never
+ *   stopped computes, bit for bit, and continuing metrics.csv. --schedule and
+ *   --warmup set a learning-rate schedule stepped once per epoch.
  * - Classifiers (ex_fit, ex_train_epoch, ex_test_accuracy): the training
  *   loop and the test of the spiral and the Fashion-MNIST examples, the
  *   Fashion-MNIST files cut to their first images, and saved weights loaded
@@ -43,6 +50,7 @@ typedef enum ex_type {
     EX_DOUBLE, /* double *    */
     EX_STRING, /* const char ** (points into argv) */
     EX_CHOICE, /* int *: the index of the value in `choices` */
+    EX_FLAG,   /* bool *: set by the option, which takes no value */
 } ex_type;
 
 typedef struct ex_option {
@@ -63,6 +71,7 @@ typedef struct ex_option {
 #define EX_STRING_OPTION(name, ptr, metavar, help, default_is)                                          \
     {name, EX_STRING, ptr, 0, 0, false, metavar, help, default_is}
 #define EX_CHOICE_OPTION(name, ptr, choices, help) {name, EX_CHOICE, ptr, 0, 0, false, choices, help, NULL}
+#define EX_FLAG_OPTION(name, ptr, help) {name, EX_FLAG, ptr, 0, 0, false, NULL, help, NULL}
 
 /* The options most examples share. */
 typedef struct ex_common {
@@ -100,6 +109,10 @@ typedef struct ex_program {
  * argument was accepted; --help exits 0, any error exits 2. */
 void ex_parse(const ex_program *program, int argc, char **argv);
 
+/* For options that conflict with each other, found after ex_parse: prints
+ * "<program>: <message>" and the hint to --help, and exits 2. */
+_Noreturn void ex_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* The common options put to use: the thread count, the device (an array is
  * moved there to see that it can be used), and the output directory made
  * with its parents (NULL for a program without one). Returns false, having
@@ -113,6 +126,9 @@ dz_device ex_device(int choice);
 /* Prints "<program>: <the library's last error>" on stderr and returns 1
  * (the exit status of a failed run). */
 int ex_fail(void);
+
+/* Prints "<program>: " and the message, and a newline, on stderr. */
+void ex_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* dir/name into buf (a name too long for buf is an error that exits 1). */
 const char *ex_path(char *buf, size_t size, const char *dir, const char *name);
@@ -174,6 +190,13 @@ bool ex_metrics_open(ex_metrics *m, const char *program, const char *dir, int ep
                      const ex_column *columns);
 /* One epoch: a CSV row (flushed), and a table row on stdout when due. */
 void ex_metrics_row(ex_metrics *m, ex_progress *p, int epoch, const double *values);
+/* For --resume: as ex_metrics_open, but keeps the rows of <dir>/metrics.csv
+ * up to epoch `done` (the checkpoint's) and appends after them; rows of later
+ * epochs (written after the checkpoint, before the run stopped) are dropped.
+ * A missing file is started afresh. False, having said why, when the file has
+ * another header or cannot be written. */
+bool ex_metrics_resume(ex_metrics *m, const char *program, const char *dir, int epochs, int ncolumns,
+                       const ex_column *columns, int done);
 /* Closes the CSV and draws loss.png from it with loss.gp (see ex_plot). */
 void ex_metrics_close(ex_metrics *m);
 
@@ -185,6 +208,78 @@ void ex_metrics_close(ex_metrics *m);
  * line saying how to draw it. False when the script cannot be written or
  * gnuplot fails. */
 bool ex_plot(const char *dir, const char *script, const char *image, int width, int height, const char *body);
+
+/* ---- checkpoints and learning-rate schedules ---------------------------- */
+
+#define EX_RESUME_OPTION(ptr)                                                                             \
+    EX_FLAG_OPTION("resume", ptr, "continue the run whose checkpoint.npz is in the output directory")
+
+enum { EX_SCHEDULE_NONE, EX_SCHEDULE_COSINE, EX_SCHEDULE_STEP };
+
+/* A learning-rate schedule in epochs: `warmup` epochs of linear warm-up
+ * (the rate in epoch e, counted from 0, is lr * (e + 1) / (warmup + 1)), then
+ * constant (none), half a cosine down to 0 over the remaining epochs (cosine),
+ * or lr * gamma every step_size epochs (step). */
+typedef struct ex_schedule {
+    int kind; /* EX_SCHEDULE_* */
+    int warmup, step_size;
+    double gamma;
+} ex_schedule;
+
+#define EX_SCHEDULE_OPTIONS(s)                                                                            \
+    EX_CHOICE_OPTION("schedule", &(s)->kind, "none|cosine|step",                                          \
+                     "learning rate after the warm-up: constant, cosine down to 0, or step decay"),      \
+        EX_INT_OPTION("warmup", &(s)->warmup, 0, 1000000, "epochs of linear warm-up of the learning rate"), \
+        EX_INT_OPTION("step-size", &(s)->step_size, 1, 1000000, "--schedule step: epochs between decays"), \
+        EX_DOUBLE_OPTION("gamma", &(s)->gamma, 0, 1, "--schedule step: the factor of each decay")
+
+/* Right after ex_parse: options that do not fit together (a cosine with no
+ * epoch after the warm-up) exit 2. */
+void ex_schedule_check(const ex_schedule *s, int epochs);
+
+/* A training loop with checkpoints (ex_fit's, and the spiral's). The caller
+ * fills in the members up to `checkpoint` (its model, optimizer, rng and
+ * loader: everything the run draws from), then
+ *
+ *     ex_training_start(&tr, ...);      the schedule, --resume, metrics.csv
+ *     for (int epoch = (int)tr.checkpoint.epoch + 1; epoch <= epochs; epoch++) {
+ *         double lr = dz_optimizer_lr(optimizer);      this epoch's rate
+ *         ... one epoch over the loader, with tr.progress ...
+ *         ex_training_epoch_end(&tr, epoch, values);   ending with lr
+ *     }
+ *     ex_training_finish(&tr);          metrics.csv closed, loss.png drawn
+ */
+typedef struct ex_training {
+    const char *program;
+    const ex_common *common; /* epochs, lr, output_dir */
+    const ex_schedule *schedule;
+    bool resume;
+    dz_checkpoint checkpoint; /* ex_training_start adds the scheduler and the epochs done */
+    ex_metrics metrics;
+    ex_progress progress;
+    double last_checkpoint; /* ex_now() when checkpoint.npz was last written */
+} ex_training;
+
+/* Builds the schedule on the optimizer; with --resume loads <output dir>/
+ * checkpoint.npz after checking that it fits the command line (the model,
+ * optimizer, schedule, data and batch size: dz_checkpoint_load's checks; the
+ * learning rate; an epoch no later than --epochs), and keeps the rows of
+ * metrics.csv up to its epoch; else starts metrics.csv afresh. Starts the
+ * progress line (`unit`: "images"). False, having said why (and which
+ * options must match, when the checkpoint does not fit). */
+bool ex_training_start(ex_training *tr, int ncolumns, const ex_column *columns, const char *unit);
+
+/* After epoch `epoch` (a whole pass over the loader): steps the schedule,
+ * writes the metrics row `values`, and writes checkpoint.npz (atomically: a
+ * failed save leaves the previous one). A run whose epochs take less than a
+ * second writes one a second, and the last epoch's: a file synced to disk
+ * after each of hundreds of quick epochs would take longer than the
+ * training, and a run that stops loses at most a second of it. False,
+ * having said why. */
+bool ex_training_epoch_end(ex_training *tr, int epoch, const double *values);
+
+/* Closes metrics.csv (drawing loss.png) and frees the scheduler. */
+void ex_training_finish(ex_training *tr);
 
 /* ---- classifiers ----------------------------------------------------------- */
 
@@ -208,13 +303,14 @@ void ex_train_epoch(dz_layer *model, dz_optimizer *optimizer, dz_dataloader *loa
  * `device`, without recording a graph. */
 double ex_test_accuracy(dz_layer *model, dz_array *x, dz_array *t, int64_t batch_size, dz_device device);
 
-/* Trains `model` for common->epochs over `loader` (ex_train_epoch) and
- * tests it on `test` after each epoch, in batches of test_batch; the table on
+/* Trains tr's model up to common->epochs over its loader (ex_train_epoch,
+ * in an ex_training loop: the schedule, --resume, checkpoint.npz) and tests
+ * it on `test` after each epoch, in batches of test_batch; the table on
  * stdout, metrics.csv and loss.png in common->output_dir have the columns
- * train_loss, train_accuracy, test_accuracy, seconds and lr. False, having
- * said why, when metrics.csv cannot be made. */
-bool ex_fit(const char *program, const ex_common *common, dz_layer *model, dz_optimizer *optimizer,
-            dz_dataloader *loader, const ex_split *test, int64_t test_batch);
+ * train_loss, train_accuracy, test_accuracy, seconds and lr (the epoch's).
+ * False, having said why, when the run cannot start (metrics.csv cannot be
+ * made, the checkpoint does not fit) or a checkpoint cannot be written. */
+bool ex_fit(ex_training *tr, const ex_split *test, int64_t test_batch);
 
 /* The options of a program that reads Fashion-MNIST. */
 #define EX_TRAIN_IMAGES_OPTION(ptr)                                                                        \

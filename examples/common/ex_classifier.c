@@ -1,8 +1,9 @@
 /* Training and testing a classifier, as the spiral and the Fashion-MNIST
  * examples do: batches moved to the model's device, one epoch of softmax
  * cross-entropy steps with the progress line, the test accuracy in batches,
- * epochs of both with their metrics, the Fashion-MNIST files cut to their
- * first images, and a model's weights saved and loaded back into a fresh one. */
+ * epochs of both with their metrics and checkpoints, the Fashion-MNIST files
+ * cut to their first images, and a model's weights saved and loaded back into
+ * a fresh one. */
 #include "ex.h"
 
 dz_variable *ex_batch_on(dz_array *batch, dz_device device)
@@ -57,28 +58,25 @@ double ex_test_accuracy(dz_layer *model, dz_array *x, dz_array *t, int64_t batch
     return correct / (double)t->size;
 }
 
-bool ex_fit(const char *program, const ex_common *common, dz_layer *model, dz_optimizer *optimizer,
-            dz_dataloader *loader, const ex_split *test, int64_t test_batch)
+bool ex_fit(ex_training *tr, const ex_split *test, int64_t test_batch)
 {
     const ex_column columns[] = {{"train_loss", 4, EX_LOSS_PANEL},
                                  {"train_accuracy", 4, EX_ACCURACY_PANEL},
                                  {"test_accuracy", 4, EX_ACCURACY_PANEL},
                                  {"seconds", 1, EX_TABLE_ONLY},
                                  {"lr", 4, EX_TABLE_ONLY}};
-    ex_metrics metrics;
-    if (!ex_metrics_open(&metrics, program, common->output_dir, common->epochs, 5, columns))
+    if (!ex_training_start(tr, 5, columns, "images"))
         return false;
-    ex_progress progress;
-    ex_progress_start(&progress, common->epochs, dz_dataloader_batches(loader), "images");
-    dz_device device = ex_device(common->device);
-    for (int epoch = 1; epoch <= common->epochs; epoch++) {
-        double start = ex_now(), loss, accuracy;
-        ex_train_epoch(model, optimizer, loader, device, &progress, epoch, &loss, &accuracy);
-        double test_accuracy = ex_test_accuracy(model, test->x, test->t, test_batch, device);
-        ex_metrics_row(&metrics, &progress, epoch,
-                       (const double[]){loss, accuracy, test_accuracy, ex_now() - start, common->lr});
+    const dz_checkpoint *c = &tr->checkpoint;
+    dz_device device = ex_device(tr->common->device);
+    for (int epoch = (int)c->epoch + 1; epoch <= tr->common->epochs; epoch++) {
+        double start = ex_now(), lr = dz_optimizer_lr(c->optimizer), loss, accuracy;
+        ex_train_epoch(c->model, c->optimizer, c->loader, device, &tr->progress, epoch, &loss, &accuracy);
+        double test_accuracy = ex_test_accuracy(c->model, test->x, test->t, test_batch, device);
+        if (!ex_training_epoch_end(tr, epoch, (const double[]){loss, accuracy, test_accuracy, ex_now() - start, lr}))
+            return false;
     }
-    ex_metrics_close(&metrics);
+    ex_training_finish(tr);
     return true;
 }
 

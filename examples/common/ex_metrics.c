@@ -1,5 +1,5 @@
 /* Per-epoch metrics: a table on stdout and metrics.csv in the output
- * directory; gnuplot scripts written next to their CSV files and run when
+ * directory (continued by a resumed run); gnuplot scripts written next to their CSV files and run when
  * gnuplot is on PATH (loss.png from metrics.csv, and any other plot). */
 #include <errno.h>
 #include <spawn.h>
@@ -20,27 +20,121 @@ static int column_width(const ex_column *c)
     return len > 8 ? len : 8;
 }
 
-bool ex_metrics_open(ex_metrics *m, const char *program, const char *dir, int epochs, int ncolumns,
-                     const ex_column *columns)
+/* The table's heading on stdout. */
+static void print_heading(const ex_metrics *m)
+{
+    printf("epoch");
+    for (int i = 0; i < m->ncolumns; i++)
+        printf("  %*s", column_width(&m->columns[i]), m->columns[i].name);
+    printf("\n");
+    fflush(stdout);
+}
+
+/* The CSV header "epoch,<columns>" into buf. */
+static void csv_header(const ex_metrics *m, char *buf, size_t size)
+{
+    size_t len = (size_t)snprintf(buf, size, "epoch");
+    for (int i = 0; i < m->ncolumns && len < size; i++)
+        len += (size_t)snprintf(buf + len, size - len, ",%s", m->columns[i].name);
+}
+
+static void init(ex_metrics *m, const char *program, const char *dir, int epochs, int ncolumns,
+                 const ex_column *columns)
 {
     *m = (ex_metrics){.program = program, .dir = dir, .ncolumns = ncolumns, .columns = columns,
                       .print_every = 1, .epochs = epochs};
     ex_path(m->csv_path, sizeof m->csv_path, dir, "metrics.csv");
+}
+
+static bool cannot_write(const ex_metrics *m)
+{
+    fprintf(stderr, "%s: cannot write %s: %s\n", m->program, m->csv_path, strerror(errno));
+    return false;
+}
+
+bool ex_metrics_open(ex_metrics *m, const char *program, const char *dir, int epochs, int ncolumns,
+                     const ex_column *columns)
+{
+    init(m, program, dir, epochs, ncolumns, columns);
     m->csv = fopen(m->csv_path, "w");
-    if (!m->csv) {
-        fprintf(stderr, "%s: cannot write %s: %s\n", program, m->csv_path, strerror(errno));
+    if (!m->csv)
+        return cannot_write(m);
+    char header[1024];
+    csv_header(m, header, sizeof header);
+    fprintf(m->csv, "%s\n", header);
+    fflush(m->csv);
+    print_heading(m);
+    return true;
+}
+
+/* The whole file as a string (NULL when it cannot be read). */
+static char *read_text(FILE *f)
+{
+    size_t len = 0, size = 4096;
+    char *text = malloc(size);
+    for (size_t n; text && (n = fread(text + len, 1, size - len - 1, f)) > 0;) {
+        len += n;
+        char *bigger = len + 1 == size ? realloc(text, size *= 2) : text;
+        if (!bigger)
+            free(text);
+        text = bigger;
+    }
+    if (text)
+        text[len] = '\0';
+    return text;
+}
+
+/* Keeps, in place, the header and the rows of epochs up to `done`; returns
+ * the number of rows dropped. */
+static int keep_rows(char *text, int done)
+{
+    char *out = strchr(text, '\n');
+    if (!out)
+        return 0;
+    out++;
+    int dropped = 0;
+    for (char *line = out; *line;) {
+        size_t len = strcspn(line, "\n");
+        len += line[len] == '\n';
+        if (strtol(line, NULL, 10) <= done) {
+            memmove(out, line, len);
+            out += len;
+        } else {
+            dropped++;
+        }
+        line += len;
+    }
+    *out = '\0';
+    return dropped;
+}
+
+bool ex_metrics_resume(ex_metrics *m, const char *program, const char *dir, int epochs, int ncolumns,
+                       const ex_column *columns, int done)
+{
+    init(m, program, dir, epochs, ncolumns, columns);
+    FILE *old = fopen(m->csv_path, "r");
+    if (!old)
+        return ex_metrics_open(m, program, dir, epochs, ncolumns, columns);
+    char *text = read_text(old), header[1024];
+    fclose(old);
+    csv_header(m, header, sizeof header);
+    size_t hlen = strlen(header);
+    if (!text || strncmp(text, header, hlen) != 0 || text[hlen] != '\n') {
+        fprintf(stderr, "%s: cannot append to %s: its header is not %s\n", program, m->csv_path, header);
+        free(text);
         return false;
     }
-    fputs("epoch", m->csv);
-    printf("epoch");
-    for (int i = 0; i < ncolumns; i++) {
-        fprintf(m->csv, ",%s", columns[i].name);
-        printf("  %*s", column_width(&columns[i]), columns[i].name);
-    }
-    fputc('\n', m->csv);
-    fflush(m->csv);
-    printf("\n");
-    fflush(stdout);
+    int dropped = keep_rows(text, done);
+    m->csv = fopen(m->csv_path, dropped ? "w" : "a");
+    if (m->csv && dropped)
+        fputs(text, m->csv);
+    free(text);
+    if (!m->csv || fflush(m->csv) != 0)
+        return cannot_write(m);
+    if (dropped)
+        printf("%s: dropped %d row(s) of epochs after %d (the checkpoint's) from %s\n", program, dropped, done,
+               m->csv_path);
+    print_heading(m);
     return true;
 }
 

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -39,6 +40,8 @@ static const char *metavar(const ex_option *o)
         return o->choices ? o->choices : "STRING";
     case EX_CHOICE:
         return o->choices;
+    case EX_FLAG:
+        return "";
     }
     return "";
 }
@@ -62,6 +65,9 @@ static void describe_accepted(const ex_option *o, char *buf, size_t size)
         break;
     case EX_CHOICE:
         snprintf(buf, size, "one of %s", o->choices);
+        break;
+    case EX_FLAG:
+        snprintf(buf, size, "no value");
         break;
     }
 }
@@ -106,20 +112,35 @@ static void describe_default(const ex_option *o, char *buf, size_t size)
         if (!choice_name(o->choices, *(const int *)o->value, buf, size))
             snprintf(buf, size, "?");
         break;
+    case EX_FLAG:
+        snprintf(buf, size, "%s", *(const bool *)o->value ? "on" : "off");
+        break;
     }
+}
+
+/* "--name METAVAR" into buf. */
+static void option_left(const ex_option *o, char *buf, size_t size)
+{
+    snprintf(buf, size, o->type == EX_FLAG ? "--%s" : "--%s %s", o->name, metavar(o));
 }
 
 static void print_help(const ex_program *program)
 {
     printf("Usage: %s [OPTION]...\n%s\n\nOptions:\n", program->name, program->summary);
+    int width = 24; /* the column of the help texts, wider for a long option */
+    for (int i = 0; i < program->noptions; i++) {
+        char left[128];
+        option_left(&program->options[i], left, sizeof left);
+        width = (int)strlen(left) > width ? (int)strlen(left) : width;
+    }
     for (int i = 0; i < program->noptions; i++) {
         const ex_option *o = &program->options[i];
         char left[128], def[512];
-        snprintf(left, sizeof left, "--%s %s", o->name, metavar(o));
+        option_left(o, left, sizeof left);
         describe_default(o, def, sizeof def);
-        printf("  %-24s %s (default: %s)\n", left, o->help, def);
+        printf("  %-*s %s (default: %s)\n", width, left, o->help, def);
     }
-    printf("  %-24s %s\n", "-h, --help", "print this help and exit");
+    printf("  %-*s %s\n", width, "-h, --help", "print this help and exit");
 }
 
 /* ---- parsing ---------------------------------------------------------------- */
@@ -185,6 +206,9 @@ static bool store(const ex_option *o, const char *text)
             }
         return false;
     }
+    case EX_FLAG:
+        *(bool *)o->value = true;
+        return true;
     }
     return false;
 }
@@ -199,7 +223,9 @@ void ex_parse(const ex_program *program, int argc, char **argv)
     }
     struct option longopts[EX_MAX_OPTIONS + 2] = {{0}};
     for (int i = 0; i < program->noptions; i++)
-        longopts[i] = (struct option){program->options[i].name, required_argument, NULL, EX_FIRST_KEY + i};
+        longopts[i] = (struct option){program->options[i].name,
+                                      program->options[i].type == EX_FLAG ? no_argument : required_argument, NULL,
+                                      EX_FIRST_KEY + i};
     longopts[program->noptions] = (struct option){"help", no_argument, NULL, EX_HELP_KEY};
     opterr = 0; /* our messages, not getopt's */
     int key;
@@ -213,7 +239,7 @@ void ex_parse(const ex_program *program, int argc, char **argv)
             char accepted[160];
             describe_accepted(o, accepted, sizeof accepted);
             usage_error(program, "option '--%s' needs a value: %s", o->name, accepted);
-        } else if (key == '?' && optopt == EX_HELP_KEY && strncmp(arg, "--", 2) == 0) {
+        } else if (key == '?' && (optopt == EX_HELP_KEY || optopt >= EX_FIRST_KEY) && strncmp(arg, "--", 2) == 0) {
             usage_error(program, "option '%s' takes no value%s", arg, "");
         } else if (key == '?' && optopt) {
             char flag[3] = {'-', (char)optopt, '\0'};
@@ -230,6 +256,23 @@ void ex_parse(const ex_program *program, int argc, char **argv)
     }
     if (optind < argc)
         usage_error(program, "unexpected argument '%s'%s", argv[optind], ": this program takes named options only");
+}
+
+/* "<program>: " and the message on stderr. */
+static void print_message(const char *fmt, va_list args)
+{
+    fprintf(stderr, "%s: ", program_name);
+    vfprintf(stderr, fmt, args);
+}
+
+void ex_usage_error(const char *fmt, ...)
+{
+    va_list args;
+    va_start(args, fmt);
+    print_message(fmt, args);
+    va_end(args);
+    fprintf(stderr, "\nTry '%s --help' for the options and their defaults.\n", program_name);
+    exit(2);
 }
 
 /* ---- the common options ------------------------------------------------------ */
@@ -296,6 +339,15 @@ int ex_fail(void)
 {
     fprintf(stderr, "%s: %s\n", program_name, dz_last_error());
     return 1;
+}
+
+void ex_error(const char *fmt, ...)
+{
+    va_list args;
+    va_start(args, fmt);
+    print_message(fmt, args);
+    va_end(args);
+    fputc('\n', stderr);
 }
 
 const char *ex_path(char *buf, size_t size, const char *dir, const char *name)

@@ -50,6 +50,12 @@
  * fails with a message naming the key, and leaves the model, optimizer,
  * scheduler, rng, loader and the struct as they were.
  *
+ * A lazy layer's parameters that are not created yet (a Linear with in_size
+ * 0, as in dz_mlp_new, before its first forward) take the file's shapes, as
+ * with dz_layer_load_weights, and the optimizer state for them is loaded in
+ * the same step: a fresh model and an optimizer set up on it resume without a
+ * forward pass first. A failed load leaves them uncreated.
+ *
  * What is not saved: the objects' configuration (build them as for the first
  * run), the optimizer's hooks, the data, and the default generator unless it
  * is the one passed as rng (pass dz_rng_default() when dropout or the loader

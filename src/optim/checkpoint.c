@@ -271,13 +271,33 @@ static bool need_text(const pending *p, const char *prefix, const char *what, co
     return false;
 }
 
+/* The data each parameter of `opt` has once the model part is committed:
+ * the array read for it when it is the model's (a lazy parameter not created
+ * yet gets one too), else its data now. */
+static const dz_array **optimizer_targets(const pending *p, const dz_optimizer *opt)
+{
+    const dz_array **targets = dz_xcalloc((size_t)opt->nparams + 1, sizeof *targets);
+    const dz_param_list *list = p->model.list;
+    for (int i = 0; i < opt->nparams; i++) {
+        targets[i] = opt->params[i]->data;
+        for (int k = 0; k < list->count; k++)
+            if (list->params[k] == opt->params[i])
+                targets[i] = p->model.loaded[k];
+    }
+    return targets;
+}
+
 static bool read_optimizer(pending *p, const dz_optimizer *opt)
 {
     if (!need_text(p, "optimizer/", "optimizer", opt->ops->name))
         return false;
     char who[DZ_OPTIM_WHO_MAX];
     snprintf(who, sizeof who, "%s: optimizer (%s)", p->op, opt->ops->name);
-    return dz_optimizer_prepare_state(p->op, who, opt, p->path, p->z, "optimizer/", &p->optimizer) == DZ_OK;
+    const dz_array **targets = optimizer_targets(p, opt);
+    dz_status status = dz_optimizer_prepare_state(p->op, who, opt, targets, p->path, p->z, "optimizer/",
+                                                  &p->optimizer);
+    free(targets);
+    return status == DZ_OK;
 }
 
 static bool read_scheduler(pending *p, const char *prefix, dz_scheduler *s)

@@ -97,13 +97,17 @@ bool dz_optim_check_beta(const char *op, int index, double beta);
  * and copies the state for each parameter; on failure (messages start with
  * `who`, or `op` for a state error; `source` names the file) it holds
  * nothing. finish swaps the state in (commit) or drops it. The arrays borrowed
- * from `z` must live until finish. */
+ * from `z` must live until finish. `targets` (NULL: the parameters' data now)
+ * holds, per parameter of the optimizer, the data it will have when the state
+ * is committed: a checkpoint loads a lazy parameter's weights in the same
+ * step, so its state is checked against the file's shape, dtype and device. */
 typedef struct dz_optimizer_state_load {
     dz_param_state *fresh;
     const dz_array *lr; /* the file's learning rate, NULL when absent */
 } dz_optimizer_state_load;
-dz_status dz_optimizer_prepare_state(const char *op, const char *who, const dz_optimizer *opt, const char *source,
-                                     const dz_npz *z, const char *prefix, dz_optimizer_state_load *out);
+dz_status dz_optimizer_prepare_state(const char *op, const char *who, const dz_optimizer *opt,
+                                     const dz_array *const *targets, const char *source, const dz_npz *z,
+                                     const char *prefix, dz_optimizer_state_load *out);
 void dz_optimizer_finish_state(dz_optimizer *opt, dz_optimizer_state_load *load, bool commit);
 
 /* ---- sparse.c ---- */

@@ -128,27 +128,32 @@ static dz_status check_step(const char *who, const char *key, const dz_array *a)
     return DZ_OK;
 }
 
-static dz_status check_array(const char *who, const char *key, const dz_variable *param,
-                             const dz_array *a)
+/* The data parameter i has once the state is committed: `targets[i]`, or its
+ * data now when there are no targets (NULL for a lazy parameter not created). */
+static const dz_array *target_of(const dz_optimizer *opt, const dz_array *const *targets, int i)
 {
-    const dz_array *p = param->data;
+    return targets ? targets[i] : opt->params[i]->data;
+}
+
+static dz_status check_array(const char *who, const char *key, const dz_array *p, const dz_array *a)
+{
     if (!p)
         return dz_fail(DZ_ERR_STATE, "%s state: key '%s' is for a parameter that has no data yet (run a forward "
-                       "pass first)", who, key);
+                       "pass or load its weights first)", who, key);
     if (!dz_array_same_shape(a, p) || a->dtype != p->dtype)
         return dz_fail(DZ_ERR_FORMAT, "%s state: key '%s' is %s %s but the parameter is %s %s", who,
                        key, dz_dtype_name(a->dtype), DZ_SHAPE_OF(a), dz_dtype_name(p->dtype), DZ_SHAPE_OF(p));
     return DZ_OK;
 }
 
-static dz_status read_key(const char *who, const dz_optimizer *opt, const char *key, const dz_array *a,
-                          file_state *states)
+static dz_status read_key(const char *who, const dz_optimizer *opt, const dz_array *const *targets, const char *key,
+                          const dz_array *a, file_state *states)
 {
     int param = -1, slot = STEP_SLOT;
     dz_status status = parse_key(who, opt, key, &param, &slot);
     if (status != DZ_OK)
         return status;
-    status = slot == STEP_SLOT ? check_step(who, key, a) : check_array(who, key, opt->params[param], a);
+    status = slot == STEP_SLOT ? check_step(who, key, a) : check_array(who, key, target_of(opt, targets, param), a);
     if (status != DZ_OK)
         return status;
     states[param].present = true;
@@ -188,8 +193,9 @@ static dz_status check_lr(const char *who, const char *key, const dz_array *a)
 
 /* Reads and checks every optimizer key of the file under `prefix`, which
  * must have some (a weights file has none). */
-static dz_status read_file(const char *who, const dz_optimizer *opt, const char *source, const dz_npz *z,
-                           const char *prefix, file_state *states, const dz_array **lr)
+static dz_status read_file(const char *who, const dz_optimizer *opt, const dz_array *const *targets,
+                           const char *source, const dz_npz *z, const char *prefix, file_state *states,
+                           const dz_array **lr)
 {
     dz_status status = DZ_OK;
     bool found = false;
@@ -203,7 +209,7 @@ static dz_status read_file(const char *who, const dz_optimizer *opt, const char 
             *lr = a;
             status = check_lr(who, key, a);
         } else if (strncmp(key, STATE_PREFIX, strlen(STATE_PREFIX)) == 0) {
-            status = read_key(who, opt, key, a, states);
+            status = read_key(who, opt, targets, key, a, states);
         } else {
             continue;
         }
@@ -219,8 +225,8 @@ static dz_status read_file(const char *who, const dz_optimizer *opt, const char 
 }
 
 /* Private copies of the file's arrays on each parameter's device. */
-static dz_status copy_state(const char *who, const dz_optimizer *opt, const file_state *files,
-                            dz_param_state *fresh)
+static dz_status copy_state(const char *who, const dz_optimizer *opt, const dz_array *const *targets,
+                            const file_state *files, dz_param_state *fresh)
 {
     for (int i = 0; i < opt->nparams; i++) {
         if (!files[i].present)
@@ -230,7 +236,7 @@ static dz_status copy_state(const char *who, const dz_optimizer *opt, const file
             if (!files[i].arrays[s])
                 continue;
             dz_array *host = dz_array_copy(files[i].arrays[s]);
-            fresh[i].arrays[s] = host ? dz_array_to_device(host, opt->params[i]->data->device) : NULL;
+            fresh[i].arrays[s] = host ? dz_array_to_device(host, target_of(opt, targets, i)->device) : NULL;
             dz_array_release(host);
             if (!fresh[i].arrays[s])
                 return dz_fail(DZ_ERR_NOMEM, "%s state: out of memory copying the state of '%s'", who,
@@ -247,8 +253,9 @@ static void drop_fresh(const dz_optimizer *opt, dz_param_state *fresh)
     free(fresh);
 }
 
-dz_status dz_optimizer_prepare_state(const char *op, const char *who, const dz_optimizer *opt, const char *source,
-                                     const dz_npz *z, const char *prefix, dz_optimizer_state_load *out)
+dz_status dz_optimizer_prepare_state(const char *op, const char *who, const dz_optimizer *opt,
+                                     const dz_array *const *targets, const char *source, const dz_npz *z,
+                                     const char *prefix, dz_optimizer_state_load *out)
 {
     *out = (dz_optimizer_state_load){NULL, NULL};
     if (opt->nparams == 0)
@@ -256,9 +263,9 @@ dz_status dz_optimizer_prepare_state(const char *op, const char *who, const dz_o
                         "its state", op, opt->ops->name);
     file_state *files = dz_xcalloc((size_t)opt->nparams + 1, sizeof *files);
     out->fresh = dz_xcalloc((size_t)opt->nparams + 1, sizeof *out->fresh);
-    dz_status status = read_file(who, opt, source, z, prefix, files, &out->lr);
+    dz_status status = read_file(who, opt, targets, source, z, prefix, files, &out->lr);
     if (status == DZ_OK)
-        status = copy_state(who, opt, files, out->fresh);
+        status = copy_state(who, opt, targets, files, out->fresh);
     free(files);
     if (status != DZ_OK) {
         drop_fresh(opt, out->fresh);
@@ -292,7 +299,7 @@ static dz_status load_from(const char *op, dz_optimizer *opt, const char *source
     char who[DZ_OPTIM_WHO_MAX];
     snprintf(who, sizeof who, "%s: %s", op, opt->ops->name);
     dz_optimizer_state_load load;
-    dz_status status = dz_optimizer_prepare_state(op, who, opt, source, z, "", &load);
+    dz_status status = dz_optimizer_prepare_state(op, who, opt, NULL, source, z, "", &load);
     if (status == DZ_OK)
         dz_optimizer_finish_state(opt, &load, true);
     return status;
