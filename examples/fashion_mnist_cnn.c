@@ -52,63 +52,33 @@ static const char summary[] =
 int main(int argc, char **argv)
 {
     ex_common opt = {.epochs = 5, .batch_size = 32, .lr = 1e-3, .seed = 0, .output_dir = "runs/fashion_mnist_cnn"};
-    int64_t train_images = 0, test_images = 0;
-    const char *data = NULL;
     ex_schedule schedule = {.kind = EX_SCHEDULE_NONE, .step_size = 2, .gamma = 0.5};
-    bool resume = false;
+    ex_fashion_mnist_run run = {.program = "fashion_mnist_cnn", .common = &opt, .schedule = &schedule,
+                                .test_batch = 500};
     const ex_option options[] = {
         EX_EPOCHS_OPTION(&opt),
         EX_BATCH_SIZE_OPTION(&opt),
         EX_LR_OPTION(&opt),
         EX_SCHEDULE_OPTIONS(&schedule),
-        EX_TRAIN_IMAGES_OPTION(&train_images),
-        EX_TEST_IMAGES_OPTION(&test_images),
-        EX_FASHION_MNIST_DATA_OPTION(&data),
+        EX_FASHION_MNIST_OPTIONS(&run),
         EX_SEED_OPTION(&opt),
         EX_THREADS_OPTION(&opt),
         EX_DEVICE_OPTION(&opt),
         EX_OUTPUT_DIR_OPTION(&opt),
-        EX_RESUME_OPTION(&resume),
+        EX_RESUME_OPTION(&run.resume),
     };
     ex_parse(&(ex_program){"fashion_mnist_cnn", summary, sizeof options / sizeof *options, options}, argc, argv);
     ex_schedule_check(&schedule, opt.epochs);
-    if (!ex_setup(&opt))
+    if (!ex_fashion_mnist_start(&run))
         return 1;
-    dz_device device = ex_device(opt.device);
-    ex_split train, test;
-    if (!ex_fashion_mnist(data, train_images, test_images, &train, &test))
-        return ex_fail();
-    printf("Fashion-MNIST: %lld training and %lld test images of 28x28 pixels\n", (long long)train.x->shape[0],
-           (long long)test.x->shape[0]);
-
-    dz_rng rng;
-    dz_rng_seed(&rng, (uint64_t)opt.seed);
-    dz_layer *model = cnn_new(&rng);
-    dz_adam_config config = dz_adam_defaults(); /* betas (0.9, 0.999) */
-    config.lr = opt.lr;
-    dz_optimizer *adam = dz_adam_new(&config);
-    if (dz_layer_to_device(model, device) != DZ_OK || dz_optimizer_setup(adam, model) != DZ_OK)
-        return ex_fail();
-    if (device == DZ_CUDA)
-        printf("device: %s\n", dz_cuda_device_name());
-    dz_dataloader *loader = dz_dataloader_new(train.x, train.t, opt.batch_size, true, &rng);
+    printf("Fashion-MNIST: %lld training and %lld test images of 28x28 pixels\n", (long long)run.train.x->shape[0],
+           (long long)run.test.x->shape[0]);
+    if (!ex_fashion_mnist_adam(&run, cnn_new(&run.rng)))
+        return 1;
     printf("CNN conv3x3(32)-relu-pool2, conv3x3(64)-relu-pool2 (pad 1), linear(10); Adam lr %g, batch %d; "
-           "%lld parameters\n", opt.lr, opt.batch_size, (long long)dz_layer_count_params(model));
-
-    ex_training training = {.program = "fashion_mnist_cnn", .common = &opt, .schedule = &schedule, .resume = resume,
-                            .checkpoint = {.model = model, .optimizer = adam, .rng = &rng, .loader = loader}};
-    if (!ex_fit(&training, &test, 500))
+           "%lld parameters\n", opt.lr, opt.batch_size, (long long)dz_layer_count_params(run.model));
+    if (!ex_fashion_mnist_fit(&run) || !ex_fashion_mnist_reload(&run, cnn_new(&run.rng)))
         return 1;
-
-    dz_layer *fresh = cnn_new(&rng);
-    if (ex_save_and_reload(model, fresh, opt.output_dir, &test, 500, device) != 0)
-        return 1;
-
-    dz_layer_free(fresh);
-    dz_dataloader_free(loader);
-    dz_optimizer_free(adam);
-    dz_layer_free(model);
-    ex_split_release(&train);
-    ex_split_release(&test);
+    ex_fashion_mnist_free(&run);
     return 0;
 }

@@ -170,12 +170,17 @@ check_spiral() {
     grep -q "gnuplot $out/boundary.gp\$" "$tmp/out" || fail "no hint to run gnuplot $out/boundary.gp"
 }
 
-check_fashion_mnist_mlp() {
+# need_fashion_mnist: skip the test (77) where the Fashion-MNIST files are missing.
+need_fashion_mnist() {
     local data=${DZ_FASHION_MNIST_DIR:-/usr/share/datasets/fashion-mnist}
     if [ ! -f "$data/train-images-idx3-ubyte.gz" ]; then
         echo "SKIP: no Fashion-MNIST in $data"
         exit 77
     fi
+}
+
+check_fashion_mnist_mlp() {
+    need_fashion_mnist
     local out=$tmp/mlp
     run 0 "saved the weights as $out/weights.npz" fashion_mnist_mlp --epochs 2 --train-images 500 \
         --test-images 200 --batch-size 50 --hidden 32 --output-dir "$out"
@@ -269,11 +274,7 @@ check_spiral_resume() {
 }
 
 check_fashion_mnist_resume() {
-    local data=${DZ_FASHION_MNIST_DIR:-/usr/share/datasets/fashion-mnist}
-    if [ ! -f "$data/train-images-idx3-ubyte.gz" ]; then
-        echo "SKIP: no Fashion-MNIST in $data"
-        exit 77
-    fi
+    need_fashion_mnist
     local small=(--train-images 500 --test-images 200 --batch-size 50 --hidden 32)
     resume_matches fashion_mnist_mlp 1-4,6 "${small[@]}" --schedule step --warmup 1 --step-size 1
     # the lazy weights take the file's shapes: the bias of the hidden layer tells the sizes apart

@@ -125,6 +125,14 @@ static void run_train(run *r, int64_t stop_step)
     }
 }
 
+/* Saves c as `name` in the test's directory; returns the path. */
+static const char *save_in_dir(dz_checkpoint c, const char *name)
+{
+    const char *path = path_in_dir(name);
+    ck_assert_int_eq(dz_checkpoint_save(path, &c), DZ_OK);
+    return path;
+}
+
 static dz_checkpoint checkpoint_of(run *r)
 {
     return (dz_checkpoint){.model = r->model, .optimizer = r->opt, .scheduler = r->sched, .rng = &r->rng,
@@ -138,22 +146,29 @@ static void assert_same_array(const char *what, const dz_array *a, const dz_arra
     ck_assert_msg(memcmp(a->data, b->data, (size_t)a->size * dz_dtype_size(a->dtype)) == 0, "%s differs", what);
 }
 
+/* The same weights, and the same Adam steps and moments, in two models of
+ * the same parameters and their optimizers. */
+static void assert_same_weights(dz_layer *model_a, dz_optimizer *opt_a, dz_layer *model_b, dz_optimizer *opt_b)
+{
+    dz_param_list *pa = dz_layer_params(model_a), *pb = dz_layer_params(model_b);
+    ck_assert_int_eq(pa->count, pb->count);
+    for (int i = 0; i < pa->count; i++) {
+        assert_same_array(pa->paths[i], pa->params[i]->data, pb->params[i]->data);
+        ck_assert_int_eq(dz_optimizer_step_count(opt_a, i), dz_optimizer_step_count(opt_b, i));
+        assert_same_array("exp_avg", dz_optimizer_state(opt_a, i, "exp_avg"),
+                          dz_optimizer_state(opt_b, i, "exp_avg"));
+        assert_same_array("exp_avg_sq", dz_optimizer_state(opt_a, i, "exp_avg_sq"),
+                          dz_optimizer_state(opt_b, i, "exp_avg_sq"));
+    }
+    dz_param_list_free(pa);
+    dz_param_list_free(pb);
+}
+
 static void assert_same_run(run *a, run *b)
 {
     ck_assert_int_eq(a->step, b->step);
     ck_assert_msg(memcmp(a->losses, b->losses, sizeof a->losses) == 0, "losses differ");
-    dz_param_list *pa = dz_layer_params(a->model), *pb = dz_layer_params(b->model);
-    ck_assert_int_eq(pa->count, pb->count);
-    for (int i = 0; i < pa->count; i++) {
-        assert_same_array(pa->paths[i], pa->params[i]->data, pb->params[i]->data);
-        ck_assert_int_eq(dz_optimizer_step_count(a->opt, i), dz_optimizer_step_count(b->opt, i));
-        assert_same_array("exp_avg", dz_optimizer_state(a->opt, i, "exp_avg"),
-                          dz_optimizer_state(b->opt, i, "exp_avg"));
-        assert_same_array("exp_avg_sq", dz_optimizer_state(a->opt, i, "exp_avg_sq"),
-                          dz_optimizer_state(b->opt, i, "exp_avg_sq"));
-    }
-    dz_param_list_free(pa);
-    dz_param_list_free(pb);
+    assert_same_weights(a->model, a->opt, b->model, b->opt);
     double lra = dz_optimizer_lr(a->opt), lrb = dz_optimizer_lr(b->opt);
     ck_assert_msg(memcmp(&lra, &lrb, sizeof lra) == 0, "lr %a vs %a", lra, lrb);
     ck_assert_int_eq(dz_scheduler_last_epoch(a->sched), dz_scheduler_last_epoch(b->sched));
@@ -175,8 +190,7 @@ static void check_resume(int64_t stop)
     float losses[TOTAL_STEPS];
     memcpy(losses, part->losses, sizeof losses);
     dz_checkpoint c = checkpoint_of(part);
-    const char *path = path_in_dir("run.ckpt.npz");
-    ck_assert_int_eq(dz_checkpoint_save(path, &c), DZ_OK);
+    const char *path = save_in_dir(c, "run.ckpt.npz");
     run_free(part);
 
     run_build(part, 12345, 16, false, BATCH); /* other weights, other generator state */
@@ -224,9 +238,7 @@ START_TEST(test_numpy_reads_checkpoint)
     run *r = calloc(1, sizeof *r);
     run_build(r, 7, 16, false, BATCH);
     run_train(r, 13);
-    dz_checkpoint c = checkpoint_of(r);
-    const char *path = path_in_dir("np.ckpt.npz");
-    ck_assert_int_eq(dz_checkpoint_save(path, &c), DZ_OK);
+    const char *path = save_in_dir(checkpoint_of(r), "np.ckpt.npz");
     char cmd[4096];
     snprintf(cmd, sizeof cmd,
              "/usr/bin/python3 -c \"import numpy as np; z = np.load('%s'); k = sorted(z.files); "
@@ -336,9 +348,7 @@ START_TEST(test_resume_lazy_model)
 
     lazy_build(&part, 7);
     lazy_train(&part, 7);
-    dz_checkpoint c = lazy_checkpoint_of(&part);
-    const char *path = path_in_dir("lazy.ckpt.npz");
-    ck_assert_int_eq(dz_checkpoint_save(path, &c), DZ_OK);
+    const char *path = save_in_dir(lazy_checkpoint_of(&part), "lazy.ckpt.npz");
     lazy_free(&part);
 
     lazy_build(&part, 12345);
@@ -350,16 +360,7 @@ START_TEST(test_resume_lazy_model)
     ck_assert_int_eq(dz_optimizer_step_count(part.opt, 0), 7);
     lazy_train(&part, LAZY_STEPS);
 
-    dz_param_list *pa = dz_layer_params(full.model), *pb = dz_layer_params(part.model);
-    for (int i = 0; i < pa->count; i++) {
-        assert_same_array(pa->paths[i], pa->params[i]->data, pb->params[i]->data);
-        assert_same_array("exp_avg", dz_optimizer_state(full.opt, i, "exp_avg"),
-                          dz_optimizer_state(part.opt, i, "exp_avg"));
-        assert_same_array("exp_avg_sq", dz_optimizer_state(full.opt, i, "exp_avg_sq"),
-                          dz_optimizer_state(part.opt, i, "exp_avg_sq"));
-    }
-    dz_param_list_free(pa);
-    dz_param_list_free(pb);
+    assert_same_weights(full.model, full.opt, part.model, part.opt);
     ck_assert_msg(memcmp(&full.rng, &part.rng, sizeof full.rng) == 0, "generators differ");
     lazy_free(&full);
     lazy_free(&part);
@@ -373,9 +374,7 @@ START_TEST(test_failed_load_keeps_lazy_model)
     lazy_run r;
     lazy_build(&r, 7);
     lazy_train(&r, 5);
-    dz_checkpoint c = lazy_checkpoint_of(&r);
-    const char *path = path_in_dir("lazy.ckpt.npz");
-    ck_assert_int_eq(dz_checkpoint_save(path, &c), DZ_OK);
+    const char *path = save_in_dir(lazy_checkpoint_of(&r), "lazy.ckpt.npz");
     lazy_free(&r);
 
     lazy_build(&r, 7);
@@ -402,9 +401,7 @@ END_TEST
 /* Everything a checkpoint of `r` holds, as a checkpoint file's arrays. */
 static dz_npz *snapshot(run *r, const char *name)
 {
-    dz_checkpoint c = checkpoint_of(r);
-    const char *path = path_in_dir(name);
-    ck_assert_int_eq(dz_checkpoint_save(path, &c), DZ_OK);
+    const char *path = save_in_dir(checkpoint_of(r), name);
     dz_npz *z = NULL;
     ck_assert_int_eq(dz_npz_load(path, &z), DZ_OK);
     return z;
@@ -445,9 +442,7 @@ static const char *saved_checkpoint(void)
     run *r = calloc(1, sizeof *r);
     run_build(r, 7, 16, false, BATCH);
     run_train(r, 12);
-    dz_checkpoint c = checkpoint_of(r);
-    const char *path = path_in_dir("good.ckpt.npz");
-    ck_assert_int_eq(dz_checkpoint_save(path, &c), DZ_OK);
+    const char *path = save_in_dir(checkpoint_of(r), "good.ckpt.npz");
     run_free(r);
     free(r);
     return path;
@@ -541,9 +536,7 @@ START_TEST(test_truncated_and_foreign_files)
     assert_refused(r, path_in_dir("missing.npz"), DZ_ERR_IO, "missing.npz");
 
     /* saved without an optimizer, loaded with one */
-    dz_checkpoint bare = {.model = r->model};
-    const char *model_only = path_in_dir("model_only.npz");
-    ck_assert_int_eq(dz_checkpoint_save(model_only, &bare), DZ_OK);
+    const char *model_only = save_in_dir((dz_checkpoint){.model = r->model}, "model_only.npz");
     assert_refused(r, model_only, DZ_ERR_FORMAT, "saved without optimizer state");
     free_run(r);
 }

@@ -16,17 +16,7 @@
 
 #include "backend/cuda/cuda_module.h"
 #include "dezero/dezero.h"
-
-static int failures;
-
-#define CHECK(cond, ...)                                                                                          \
-    do {                                                                                                           \
-        if (!(cond)) {                                                                                             \
-            fprintf(stderr, __VA_ARGS__);                                                                          \
-            fputc('\n', stderr);                                                                                   \
-            failures++;                                                                                            \
-        }                                                                                                          \
-    } while (0)
+#include "plain_check.h"
 
 /* Why a request for the device fails, or NULL when it succeeds. */
 static const char *device_refusal(void)

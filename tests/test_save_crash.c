@@ -13,20 +13,10 @@
 #include <unistd.h>
 
 #include "dezero/dezero.h"
+#include "plain_check.h"
 
 #define ROUNDS 40
 #define MAX_LIFE_US 40000 /* a child lives up to this long before the kill */
-
-static int failures;
-
-#define CHECK(cond, ...)                                                                                          \
-    do {                                                                                                           \
-        if (!(cond)) {                                                                                             \
-            fprintf(stderr, __VA_ARGS__);                                                                          \
-            fputc('\n', stderr);                                                                                   \
-            failures++;                                                                                            \
-        }                                                                                                          \
-    } while (0)
 
 /* A model big enough that a save takes a while: W (256, 512), b (512,). */
 static dz_layer *make_model(void)

@@ -66,18 +66,23 @@ START_TEST(test_matches_pytorch)
 }
 END_TEST
 
+/* One step of s: the schedule's lr and the optimizer's are then `lr`. */
+static void assert_step(dz_scheduler *s, dz_optimizer *opt, double lr)
+{
+    ck_assert_int_eq(dz_scheduler_step(s), DZ_OK);
+    ck_assert_double_eq(dz_scheduler_lr(s), lr);
+    ck_assert_double_eq(dz_optimizer_lr(opt), lr);
+}
+
 /* The recursive forms build on the optimizer's current lr, as PyTorch's:
  * halving it between two ExponentialLR steps halves every later value. */
 START_TEST(test_set_lr_carries_into_the_schedule)
 {
     dz_optimizer *opt = make_sgd(0.1);
     dz_scheduler *s = dz_exponential_lr_new(opt, 0.5);
-    ck_assert_int_eq(dz_scheduler_step(s), DZ_OK);
-    ck_assert_double_eq(dz_optimizer_lr(opt), 0.05);
+    assert_step(s, opt, 0.05);
     dz_optimizer_set_lr(opt, 0.02);
-    ck_assert_int_eq(dz_scheduler_step(s), DZ_OK);
-    ck_assert_double_eq(dz_scheduler_lr(s), 0.01);
-    ck_assert_double_eq(dz_optimizer_lr(opt), 0.01);
+    assert_step(s, opt, 0.01);
     dz_scheduler_free(s);
     dz_optimizer_free(opt);
 }
@@ -98,8 +103,7 @@ START_TEST(test_names_and_counters)
     ck_assert_double_eq(dz_scheduler_lr(seq), 0.05);
     ck_assert_int_eq(dz_scheduler_step(seq), DZ_OK);
     ck_assert_double_eq_tol(dz_scheduler_lr(seq), 0.075, 1e-16);
-    ck_assert_int_eq(dz_scheduler_step(seq), DZ_OK); /* milestone: the cosine restarts at the base lr */
-    ck_assert_double_eq(dz_scheduler_lr(seq), 0.1);
+    assert_step(seq, opt, 0.1); /* milestone: the cosine restarts at the base lr */
     ck_assert_int_eq(dz_scheduler_last_epoch(seq), 2);
     ck_assert_int_eq(dz_scheduler_last_epoch(cosine), 0);
     dz_scheduler_free(seq);

@@ -28,9 +28,10 @@
  *   continues from it at the next epoch, computing what the run that never
  *   stopped computes, bit for bit, and continuing metrics.csv. --schedule and
  *   --warmup set a learning-rate schedule stepped once per epoch.
- * - Classifiers (ex_fit, ex_train_epoch, ex_test_accuracy): the training
- *   loop and the test of the spiral and the Fashion-MNIST examples, the
- *   Fashion-MNIST files cut to their first images, and saved weights loaded
+ * - Classifiers (ex_train_epoch, ex_test_accuracy, ex_fashion_mnist_run):
+ *   the training loop and the test of the spiral and the Fashion-MNIST
+ *   examples, and the run the two Fashion-MNIST examples share: the files
+ *   cut to their first images, Adam, the epochs, and saved weights loaded
  *   back into a fresh model.
  */
 #ifndef EX_H
@@ -237,9 +238,9 @@ typedef struct ex_schedule {
  * epoch after the warm-up) exit 2. */
 void ex_schedule_check(const ex_schedule *s, int epochs);
 
-/* A training loop with checkpoints (ex_fit's, and the spiral's). The caller
- * fills in the members up to `checkpoint` (its model, optimizer, rng and
- * loader: everything the run draws from), then
+/* A training loop with checkpoints (ex_fashion_mnist_fit's, and the
+ * spiral's). The caller fills in the members up to `checkpoint` (its model,
+ * optimizer, rng and loader: everything the run draws from), then
  *
  *     ex_training_start(&tr, ...);      the schedule, --resume, metrics.csv
  *     for (int epoch = (int)tr.checkpoint.epoch + 1; epoch <= epochs; epoch++) {
@@ -303,37 +304,64 @@ void ex_train_epoch(dz_layer *model, dz_optimizer *optimizer, dz_dataloader *loa
  * `device`, without recording a graph. */
 double ex_test_accuracy(dz_layer *model, dz_array *x, dz_array *t, int64_t batch_size, dz_device device);
 
-/* Trains tr's model up to common->epochs over its loader (ex_train_epoch,
- * in an ex_training loop: the schedule, --resume, checkpoint.npz) and tests
- * it on `test` after each epoch, in batches of test_batch; the table on
- * stdout, metrics.csv and loss.png in common->output_dir have the columns
- * train_loss, train_accuracy, test_accuracy, seconds and lr (the epoch's).
- * False, having said why, when the run cannot start (metrics.csv cannot be
- * made, the checkpoint does not fit) or a checkpoint cannot be written. */
-bool ex_fit(ex_training *tr, const ex_split *test, int64_t test_batch);
+/* A classifier trained with Adam on Fashion-MNIST, as the two Fashion-MNIST
+ * examples run it. The caller fills in the members up to test_batch (the
+ * command line's, with EX_FASHION_MNIST_OPTIONS and EX_RESUME_OPTION), then
+ *
+ *     ex_fashion_mnist_start(&run);               ex_setup, the images, run.rng seeded
+ *     ex_fashion_mnist_adam(&run, model);         the model (weights from run.rng) with Adam
+ *     ex_fashion_mnist_fit(&run);                 the epochs (ex_training: --resume, checkpoints)
+ *     ex_fashion_mnist_reload(&run, fresh);       weights.npz saved, and loaded into `fresh`
+ *     ex_fashion_mnist_free(&run);
+ *
+ * printing its own lines about the data and the model between them. Each
+ * step returns false, having said why, when the run cannot go on (exit 1). */
+typedef struct ex_fashion_mnist_run {
+    const char *program;
+    const ex_common *common; /* epochs, batch_size, lr, seed, device, output_dir */
+    const ex_schedule *schedule;
+    bool resume;
+    const char *data;                  /* the files' directory; NULL: $DZ_FASHION_MNIST_DIR, else the default */
+    int64_t train_images, test_images; /* the first images only; 0: all */
+    int64_t test_batch;                /* images per test batch */
+    dz_device device;
+    ex_split train, test;
+    dz_rng rng; /* the weights, the shuffles */
+    dz_layer *model;
+    dz_optimizer *adam;
+    dz_dataloader *loader;
+} ex_fashion_mnist_run;
 
-/* The options of a program that reads Fashion-MNIST. */
-#define EX_TRAIN_IMAGES_OPTION(ptr)                                                                        \
-    EX_INT64_OPTION("train-images", ptr, 0, 60000, "train on the first N images only; 0: all")
-#define EX_TEST_IMAGES_OPTION(ptr)                                                                         \
-    EX_INT64_OPTION("test-images", ptr, 0, 10000, "test on the first N images only; 0: all")
-#define EX_FASHION_MNIST_DATA_OPTION(ptr)                                                                  \
-    EX_STRING_OPTION("data", ptr, "DIR", "the Fashion-MNIST IDX files (*-ubyte.gz)",                       \
-                     "$DZ_FASHION_MNIST_DIR, else " DZ_FASHION_MNIST_DIR)
+/* The options of the images to read, into an ex_fashion_mnist_run. */
+#define EX_FASHION_MNIST_OPTIONS(run)                                                                             \
+    EX_INT64_OPTION("train-images", &(run)->train_images, 0, 60000,                                               \
+                    "train on the first N images only; 0: all"),                                                  \
+        EX_INT64_OPTION("test-images", &(run)->test_images, 0, 10000,                                             \
+                        "test on the first N images only; 0: all"),                                               \
+        EX_STRING_OPTION("data", &(run)->data, "DIR", "the Fashion-MNIST IDX files (*-ubyte.gz)",                 \
+                         "$DZ_FASHION_MNIST_DIR, else " DZ_FASHION_MNIST_DIR)
 
-/* The Fashion-MNIST training and test files in `dir` (NULL:
- * $DZ_FASHION_MNIST_DIR, else the library's default), cut to their first
- * train_images and test_images (0: all). False, with the library's reason as
- * the last error, when they cannot be read. */
-bool ex_fashion_mnist(const char *dir, int64_t train_images, int64_t test_images, ex_split *train, ex_split *test);
+/* ex_setup, then the training and test files cut to their first images, and
+ * the generator seeded. */
+bool ex_fashion_mnist_start(ex_fashion_mnist_run *run);
 
-/* Releases both arrays. */
-void ex_split_release(ex_split *s);
+/* Takes `model` (its weights drawn from run->rng), moves it to the device
+ * (printing the device's name when it is the GPU) with an Adam of the
+ * command line's lr set up on it, and makes the shuffling loader. */
+bool ex_fashion_mnist_adam(ex_fashion_mnist_run *run, dz_layer *model);
 
-/* Saves the model's weights as <dir>/weights.npz, loads them into `fresh`
- * (moved to `device`) and prints the fresh model's accuracy on `test`.
- * Returns 0, or 1 having said why (ex_fail). */
-int ex_save_and_reload(dz_layer *model, dz_layer *fresh, const char *dir, const ex_split *test, int64_t batch_size,
-                       dz_device device);
+/* Trains up to --epochs, testing after each epoch: the table on stdout,
+ * metrics.csv and loss.png in the output directory have the columns
+ * train_loss, train_accuracy, test_accuracy, seconds and lr (the epoch's);
+ * the schedule, --resume and checkpoint.npz are ex_training's. */
+bool ex_fashion_mnist_fit(ex_fashion_mnist_run *run);
+
+/* Saves the model's weights as <output dir>/weights.npz, loads them into
+ * `fresh` (moved to the device), prints the fresh model's test accuracy and
+ * frees it. */
+bool ex_fashion_mnist_reload(ex_fashion_mnist_run *run, dz_layer *fresh);
+
+/* Frees the model, the optimizer, the loader and the images. */
+void ex_fashion_mnist_free(ex_fashion_mnist_run *run);
 
 #endif

@@ -1,9 +1,9 @@
 /* Training and testing a classifier, as the spiral and the Fashion-MNIST
  * examples do: batches moved to the model's device, one epoch of softmax
- * cross-entropy steps with the progress line, the test accuracy in batches,
- * epochs of both with their metrics and checkpoints, the Fashion-MNIST files
- * cut to their first images, and a model's weights saved and loaded back into
- * a fresh one. */
+ * cross-entropy steps with the progress line, the test accuracy in batches;
+ * and the Fashion-MNIST examples' run: the files cut to their first images,
+ * the model with Adam, epochs of training and testing with their metrics and
+ * checkpoints, and the weights saved and loaded back into a fresh model. */
 #include "ex.h"
 
 dz_variable *ex_batch_on(dz_array *batch, dz_device device)
@@ -58,28 +58,6 @@ double ex_test_accuracy(dz_layer *model, dz_array *x, dz_array *t, int64_t batch
     return correct / (double)t->size;
 }
 
-bool ex_fit(ex_training *tr, const ex_split *test, int64_t test_batch)
-{
-    const ex_column columns[] = {{"train_loss", 4, EX_LOSS_PANEL},
-                                 {"train_accuracy", 4, EX_ACCURACY_PANEL},
-                                 {"test_accuracy", 4, EX_ACCURACY_PANEL},
-                                 {"seconds", 1, EX_TABLE_ONLY},
-                                 {"lr", 4, EX_TABLE_ONLY}};
-    if (!ex_training_start(tr, 5, columns, "images"))
-        return false;
-    const dz_checkpoint *c = &tr->checkpoint;
-    dz_device device = ex_device(tr->common->device);
-    for (int epoch = (int)c->epoch + 1; epoch <= tr->common->epochs; epoch++) {
-        double start = ex_now(), lr = dz_optimizer_lr(c->optimizer), loss, accuracy;
-        ex_train_epoch(c->model, c->optimizer, c->loader, device, &tr->progress, epoch, &loss, &accuracy);
-        double test_accuracy = ex_test_accuracy(c->model, test->x, test->t, test_batch, device);
-        if (!ex_training_epoch_end(tr, epoch, (const double[]){loss, accuracy, test_accuracy, ex_now() - start, lr}))
-            return false;
-    }
-    ex_training_finish(tr);
-    return true;
-}
-
 /* The first n rows of a CPU array (all of them when n is 0 or too large);
  * takes the reference and returns one. */
 static dz_array *first_rows(dz_array *a, int64_t n)
@@ -95,12 +73,22 @@ static dz_array *first_rows(dz_array *a, int64_t n)
     return head;
 }
 
-bool ex_fashion_mnist(const char *dir, int64_t train_images, int64_t test_images, ex_split *train, ex_split *test)
+static void split_release(ex_split *s)
+{
+    dz_array_release(s->x);
+    dz_array_release(s->t);
+    *s = (ex_split){NULL, NULL};
+}
+
+/* The files cut to their first images; false, with the library's reason as
+ * the last error, when they cannot be read. */
+static bool read_fashion_mnist(const char *dir, int64_t train_images, int64_t test_images, ex_split *train,
+                               ex_split *test)
 {
     if (dz_dataset_fashion_mnist(dir, true, &train->x, &train->t) != DZ_OK)
         return false;
     if (dz_dataset_fashion_mnist(dir, false, &test->x, &test->t) != DZ_OK) {
-        ex_split_release(train);
+        split_release(train);
         return false;
     }
     train->x = first_rows(train->x, train_images);
@@ -110,22 +98,78 @@ bool ex_fashion_mnist(const char *dir, int64_t train_images, int64_t test_images
     return true;
 }
 
-void ex_split_release(ex_split *s)
+bool ex_fashion_mnist_start(ex_fashion_mnist_run *run)
 {
-    dz_array_release(s->x);
-    dz_array_release(s->t);
-    *s = (ex_split){NULL, NULL};
+    if (!ex_setup(run->common))
+        return false;
+    run->device = ex_device(run->common->device);
+    if (!read_fashion_mnist(run->data, run->train_images, run->test_images, &run->train, &run->test)) {
+        ex_fail();
+        return false;
+    }
+    dz_rng_seed(&run->rng, (uint64_t)run->common->seed);
+    return true;
 }
 
-int ex_save_and_reload(dz_layer *model, dz_layer *fresh, const char *dir, const ex_split *test, int64_t batch_size,
-                       dz_device device)
+bool ex_fashion_mnist_adam(ex_fashion_mnist_run *run, dz_layer *model)
+{
+    run->model = model;
+    dz_adam_config config = dz_adam_defaults(); /* betas (0.9, 0.999) */
+    config.lr = run->common->lr;
+    run->adam = dz_adam_new(&config);
+    if (dz_layer_to_device(model, run->device) != DZ_OK || dz_optimizer_setup(run->adam, model) != DZ_OK) {
+        ex_fail();
+        return false;
+    }
+    if (run->device == DZ_CUDA)
+        printf("device: %s\n", dz_cuda_device_name());
+    run->loader = dz_dataloader_new(run->train.x, run->train.t, run->common->batch_size, true, &run->rng);
+    return true;
+}
+
+bool ex_fashion_mnist_fit(ex_fashion_mnist_run *run)
+{
+    const ex_column columns[] = {{"train_loss", 4, EX_LOSS_PANEL},
+                                 {"train_accuracy", 4, EX_ACCURACY_PANEL},
+                                 {"test_accuracy", 4, EX_ACCURACY_PANEL},
+                                 {"seconds", 1, EX_TABLE_ONLY},
+                                 {"lr", 4, EX_TABLE_ONLY}};
+    ex_training tr = {
+        .program = run->program, .common = run->common, .schedule = run->schedule, .resume = run->resume,
+        .checkpoint = {.model = run->model, .optimizer = run->adam, .rng = &run->rng, .loader = run->loader}};
+    if (!ex_training_start(&tr, 5, columns, "images"))
+        return false;
+    for (int epoch = (int)tr.checkpoint.epoch + 1; epoch <= run->common->epochs; epoch++) {
+        double start = ex_now(), lr = dz_optimizer_lr(run->adam), loss, accuracy;
+        ex_train_epoch(run->model, run->adam, run->loader, run->device, &tr.progress, epoch, &loss, &accuracy);
+        double test_accuracy = ex_test_accuracy(run->model, run->test.x, run->test.t, run->test_batch, run->device);
+        if (!ex_training_epoch_end(&tr, epoch, (const double[]){loss, accuracy, test_accuracy, ex_now() - start, lr}))
+            return false;
+    }
+    ex_training_finish(&tr);
+    return true;
+}
+
+bool ex_fashion_mnist_reload(ex_fashion_mnist_run *run, dz_layer *fresh)
 {
     char path[4096];
-    ex_path(path, sizeof path, dir, "weights.npz");
-    if (dz_layer_save_weights(model, path, true) != DZ_OK || dz_layer_to_device(fresh, device) != DZ_OK ||
-        dz_layer_load_weights(fresh, path) != DZ_OK)
-        return ex_fail();
-    printf("saved the weights as %s; a fresh model loaded from it scores %.4f on the test set\n", path,
-           ex_test_accuracy(fresh, test->x, test->t, batch_size, device));
-    return 0;
+    ex_path(path, sizeof path, run->common->output_dir, "weights.npz");
+    bool reloaded = dz_layer_save_weights(run->model, path, true) == DZ_OK &&
+                    dz_layer_to_device(fresh, run->device) == DZ_OK && dz_layer_load_weights(fresh, path) == DZ_OK;
+    if (reloaded)
+        printf("saved the weights as %s; a fresh model loaded from it scores %.4f on the test set\n", path,
+               ex_test_accuracy(fresh, run->test.x, run->test.t, run->test_batch, run->device));
+    else
+        ex_fail();
+    dz_layer_free(fresh);
+    return reloaded;
+}
+
+void ex_fashion_mnist_free(ex_fashion_mnist_run *run)
+{
+    dz_dataloader_free(run->loader);
+    dz_optimizer_free(run->adam);
+    dz_layer_free(run->model);
+    split_release(&run->train);
+    split_release(&run->test);
 }

@@ -52,9 +52,7 @@ static void max_norm(dz_array *seeded)
     dz_embedding_options opt = dz_embedding_default_options();
     opt.has_max_norm = true;
     opt.max_norm = 1.0;
-    dz_array *weights = dz_array_copy(seeded);
-    dz_layer *embedding = dz_embedding_layer_from_pretrained(weights, false, &opt);
-    dz_array_release(weights); /* the layer holds its own reference */
+    dz_layer *embedding = notebook_seeded_embedding(seeded, &opt);
     dz_variable *W = dz_layer_param(embedding, "W");
     DZ_NO_GRAD
     {

@@ -47,3 +47,11 @@ dz_array *notebook_load_weights(const char *path)
     }
     return weight;
 }
+
+dz_layer *notebook_seeded_embedding(const dz_array *seeded, const dz_embedding_options *opt)
+{
+    dz_array *weights = dz_array_copy(seeded);
+    dz_layer *embedding = dz_embedding_layer_from_pretrained(weights, false, opt);
+    dz_array_release(weights); /* the layer holds its own reference */
+    return embedding;
+}

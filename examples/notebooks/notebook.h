@@ -1,9 +1,9 @@
 /* What the notebook programs share: their options (--output-dir, and
  * --weights for those that start from PyTorch's seeded weights), parsed as
  * every example's are (common/ex.h), the "# In[n]: code" header before each
- * cell's output, and loading the fixed weights a PyTorch notebook starts
- * from. Each program prints what its notebook printed, cell by cell, in
- * NumPy's print format. */
+ * cell's output, loading the fixed weights a PyTorch notebook starts from,
+ * and an embedding layer around a copy of them. Each program prints what its
+ * notebook printed, cell by cell, in NumPy's print format. */
 #ifndef NOTEBOOK_H
 #define NOTEBOOK_H
 
@@ -39,5 +39,10 @@ void notebook_show_variable(const dz_variable *v);
 /* The "weight" array of the .npz at `path`; exits 1 with the reason when the
  * file cannot be read or has no such array. */
 dz_array *notebook_load_weights(const char *path);
+
+/* nn.Embedding(10, 3, ...) after torch.manual_seed(0): an Embedding layer
+ * whose W is a copy of `seeded` (which stays as it is), with `opt` (NULL: the
+ * defaults). */
+dz_layer *notebook_seeded_embedding(const dz_array *seeded, const dz_embedding_options *opt);
 
 #endif

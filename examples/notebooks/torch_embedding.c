@@ -60,9 +60,7 @@ int main(int argc, char **argv)
     dz_scope_begin(); /* owns every Variable made below */
 
     notebook_cell("torch.manual_seed(0); embedding = nn.Embedding(10, 3); embedding.weight");
-    dz_array *weights = dz_array_copy(seeded);
-    dz_layer *embedding = dz_embedding_layer_from_pretrained(weights, false, NULL);
-    dz_array_release(weights); /* the layer holds its own reference */
+    dz_layer *embedding = notebook_seeded_embedding(seeded, NULL);
     notebook_show(dz_layer_param(embedding, "W"));
     forward_backward_step(embedding, ids(2, 4, (const int64_t[]){1, 2, 4, 5, 4, 3, 2, 9}),
                           "input = torch.LongTensor([[1, 2, 4, 5], [4, 3, 2, 9]]); embedding(input)");
@@ -72,11 +70,10 @@ int main(int argc, char **argv)
     dz_embedding_options padding = dz_embedding_default_options();
     padding.has_padding_idx = true;
     padding.padding_idx = 0;
-    weights = dz_array_copy(seeded);
-    for (int64_t d = 0; d < weights->shape[1]; d++)
-        dz_array_set(weights, d, 0.0); /* row 0, as the constructor zeroes the padding row */
-    embedding = dz_embedding_layer_from_pretrained(weights, false, &padding);
-    dz_array_release(weights);
+    embedding = notebook_seeded_embedding(seeded, &padding);
+    dz_array *W = dz_layer_param(embedding, "W")->data; // (10, D)
+    for (int64_t d = 0; d < W->shape[1]; d++)
+        dz_array_set(W, d, 0.0); /* row 0, as the constructor zeroes the padding row */
     notebook_show(dz_layer_param(embedding, "W"));
     forward_backward_step(embedding, ids(1, 4, (const int64_t[]){0, 2, 0, 5}),
                           "input = torch.LongTensor([[0, 2, 0, 5]]); embedding(input)");
