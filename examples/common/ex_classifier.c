@@ -147,7 +147,8 @@ bool ex_fashion_mnist_fit(ex_fashion_mnist_run *run)
             return false;
     }
     ex_training_finish(&tr);
-    return true;
+    printf("the model, with the output shapes of its last forward (a test batch):\n");
+    return dz_layer_summary(run->model, 0, NULL, stdout) == DZ_OK || (ex_fail(), false);
 }
 
 bool ex_fashion_mnist_reload(ex_fashion_mnist_run *run, dz_layer *fresh)
