@@ -20,6 +20,13 @@ static dz_layer *linear(int64_t out_size, int64_t in_size, dz_dtype dtype, uint6
     return dz_linear_layer_new(out_size, in_size, false, dtype, &rng);
 }
 
+/* A lazy Linear draws W at its first forward, so its generator must outlive
+ * the layer: the default one. */
+static dz_layer *lazy_linear(int64_t out_size, dz_dtype dtype)
+{
+    return dz_linear_layer_new(out_size, 0, false, dtype, NULL);
+}
+
 /* Every element of a and b equal. */
 static void assert_same_values(const dz_array *a, const dz_array *b)
 {
@@ -163,8 +170,8 @@ START_TEST(test_saved_keys_are_indices)
         ck_assert_str_eq(dz_npz_name(z, i), keys[i]);
     dz_npz_free(z);
     /* into a lazy model of the same layout: the same outputs */
-    dz_layer *copy = dz_sequential_of(3, (dz_layer *[]){linear(4, 0, DZ_F32, 7), dz_relu_layer_new(),
-                                                        linear(2, 0, DZ_F32, 8)});
+    dz_layer *copy = dz_sequential_of(3, (dz_layer *[]){lazy_linear(4, DZ_F32), dz_relu_layer_new(),
+                                                        lazy_linear(2, DZ_F32)});
     ck_assert_int_eq(dz_layer_load_weights(copy, path), DZ_OK);
     dz_scope_begin();
     dz_variable *x = dz_variable_constant(dz_array_normal(NULL, DZ_F32, 2, DZ_SHAPE(5, 3), 0.0, 1.0), NULL);
@@ -335,8 +342,8 @@ END_TEST
 
 START_TEST(test_summary_of_a_lazy_model)
 {
-    dz_layer *seq = dz_sequential_of(3, (dz_layer *[]){linear(16, 0, DZ_F64, 1), dz_tanh_layer_new(),
-                                                       linear(4, 0, DZ_F64, 2)});
+    dz_layer *seq = dz_sequential_of(3, (dz_layer *[]){lazy_linear(16, DZ_F64), dz_tanh_layer_new(),
+                                                       lazy_linear(4, DZ_F64)});
     /* before a forward only the biases exist: 16 + 4 */
     assert_text(summary_text(seq, 0, NULL), "Layer (type)  Output shape  Param #  Dtype    Device\n"
                                             "====================================================\n"
@@ -380,7 +387,7 @@ START_TEST(test_summary_of_a_cnn)
                           dz_relu_layer_new(), dz_max_pool_layer_new(DZ_SIZE2(2), DZ_SIZE2(2), DZ_SIZE2(0)),
                           dz_conv2d_layer_new(16, DZ_SIZE2(3), DZ_SIZE2(1), DZ_SIZE2(1), false, DZ_F32, 0, &rng),
                           dz_relu_layer_new(), dz_max_pool_layer_new(DZ_SIZE2(2), DZ_SIZE2(2), DZ_SIZE2(0)),
-                          dz_flatten_layer_new(), linear(10, 0, DZ_F32, 4)});
+                          dz_flatten_layer_new(), lazy_linear(10, DZ_F32)});
     /* conv1 8*1*3*3 + 8 = 80, conv2 16*8*3*3 + 16 = 1,168, linear 16*7*7*10 + 10 = 7,850 */
     int64_t total = 8 * 1 * 3 * 3 + 8 + 16 * 8 * 3 * 3 + 16 + 16 * 7 * 7 * 10 + 10;
     ck_assert_int_eq(total, 9098);
@@ -454,7 +461,7 @@ START_TEST(test_summary_leaves_nothing_behind)
     dz_rng_seed(&dropout_rng, 7);
     dz_layer *seq = dz_sequential_of(4, (dz_layer *[]){dz_lstm_layer_new(5, 3, DZ_F64, &rng),
                                                        dz_dropout_layer_new(0.5, &dropout_rng),
-                                                       dz_batch_norm_layer_new(), linear(2, 0, DZ_F64, 1)});
+                                                       dz_batch_norm_layer_new(), lazy_linear(2, DZ_F64)});
     dz_variable *x = tc_randn(8, 2, DZ_SHAPE(4, 3)); /* no scope: ours */
     dz_variable_release(dz_layer_call(seq, x));     /* train mode: BatchNorm's averages move */
     dz_layer_reset_state(seq);
@@ -549,7 +556,7 @@ START_TEST(test_summary_on_the_device)
     opt.max_norm = 1.0;
     dz_array *host = dz_array_full(DZ_F32, 2, DZ_SHAPE(3, 2), 2.0), *table = dz_array_to_device(host, DZ_CUDA);
     dz_layer *seq = dz_sequential_of(3, (dz_layer *[]){dz_embedding_layer_from_pretrained(table, false, &opt),
-                                                       dz_flatten_layer_new(), linear(5, 0, DZ_F32, 1)});
+                                                       dz_flatten_layer_new(), lazy_linear(5, DZ_F32)});
     ck_assert_int_eq(dz_layer_to_gpu(seq), DZ_OK); /* the lazy Linear's b; the table is there already */
     char *buf = NULL;
     size_t len = 0;
