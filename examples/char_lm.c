@@ -244,7 +244,7 @@ static bool train(dz_layer *model, const byte_text *t, const char_lm_options *o,
     dz_optimizer_setup(adam, model);
     dz_optimizer_add_hook(adam, dz_clip_grad_hook(o->clip));
     ex_progress progress;
-    ex_progress_start(&progress, opt->epochs, chunks, "bytes");
+    ex_progress_start(&progress, 1, opt->epochs, chunks, "bytes");
     double start = ex_now(), recent = 0; /* loss summed since the last sample */
     int updates = 0;
     for (int epoch = 1; epoch <= opt->epochs; epoch++) {

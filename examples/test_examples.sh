@@ -220,8 +220,10 @@ resume_matches() {
     run 0 "" "$example" "$@" --epochs 2 --output-dir "$b"
     check_csv "$b/metrics.csv" "$(head -n 1 "$a/metrics.csv")" 2
     echo "3,9,9,9,9,9" >>"$b/metrics.csv"
+    ln -f "$b/metrics.csv" "$tmp/old_metrics.csv" # the file is replaced (renamed over), not rewritten in place
     run 0 "^resumed from $b/checkpoint.npz after epoch 2 of 4" "$example" "$@" --epochs 4 --output-dir "$b" --resume
     grep -q "dropped 1 row(s) of epochs after 2" "$tmp/out" || fail "$example --resume: no row dropped"
+    grep -q "^3,9,9,9,9,9$" "$tmp/old_metrics.csv" || fail "$example --resume: metrics.csv rewritten in place"
     check_csv "$b/metrics.csv" "$(head -n 1 "$a/metrics.csv")" 4
     same_metrics "$a" "$b" "$fields"
     same_checkpoint "$a" "$b"

@@ -349,7 +349,7 @@ static bool train(dz_layer *model, const corpus *c, const cbow_options *o, dz_rn
         ok = false;
     }
     ex_progress progress;
-    ex_progress_start(&progress, opt->epochs, 0, "words");
+    ex_progress_start(&progress, 1, opt->epochs, 0, "words");
     double training = 0; /* seconds spent in train_epoch */
     int64_t words = 0;
     for (int epoch = 1; ok && epoch <= opt->epochs; epoch++) {

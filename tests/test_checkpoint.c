@@ -514,6 +514,55 @@ START_TEST(test_wrong_scheduler_and_loader)
 }
 END_TEST
 
+/* A SequentialLR is compared as a whole: parts with other hyperparameters
+ * under the same milestones are refused, and so is a file whose SequentialLR
+ * record differs while its milestones are the same. */
+START_TEST(test_wrong_sequence_hyperparameters)
+{
+    const char *path = saved_checkpoint();
+    run *r = other_run(16, false, BATCH);
+    dz_scheduler_free(r->sched);
+    dz_scheduler *parts[] = {dz_linear_lr_new(r->opt, 0.2, 1.0, WARMUP),
+                             dz_cosine_annealing_lr_new(r->opt, TOTAL_STEPS - WARMUP, 1e-4)};
+    r->sched = dz_sequential_lr_new(r->opt, 2, parts, (const int64_t[]){WARMUP});
+    assert_refused(r, path, DZ_ERR_FORMAT, "the LinearLR in the checkpoint has other hyperparameters");
+    free_run(r);
+
+    dz_npz *z = NULL;
+    ck_assert_int_eq(dz_npz_load(path, &z), DZ_OK);
+    dz_array *hyper = dz_array_from_buffer(DZ_F64, 1, DZ_SHAPE(3), (const double[]){1, 2, 3});
+    ck_assert_int_eq(dz_npz_add(z, "scheduler/hyper", hyper), DZ_OK);
+    const char *edited = path_in_dir("edited.npz");
+    ck_assert_int_eq(dz_npz_save(z, edited, false), DZ_OK);
+    dz_array_release(hyper);
+    dz_npz_free(z);
+    r = other_run(16, false, BATCH);
+    assert_refused(r, edited, DZ_ERR_FORMAT, "the SequentialLR in the checkpoint has other hyperparameters");
+    free_run(r);
+}
+END_TEST
+
+/* Parameter paths longer than a fixed buffer keep their whole name. */
+START_TEST(test_long_parameter_paths)
+{
+    char name[301], key[320];
+    memset(name, 'a', 300);
+    name[300] = '\0';
+    dz_layer *model = dz_model_new();
+    dz_layer_add_child(model, name, dz_linear_layer_new(2, 3, false, DZ_F32, NULL));
+    dz_checkpoint c = {.model = model};
+    const char *path = path_in_dir("long.npz");
+    ck_assert_int_eq(dz_checkpoint_save(path, &c), DZ_OK);
+    dz_npz *z = NULL;
+    ck_assert_int_eq(dz_npz_load(path, &z), DZ_OK);
+    snprintf(key, sizeof key, "model/%s/W", name);
+    ck_assert_ptr_nonnull(dz_npz_get(z, key));
+    dz_npz_free(z);
+    ck_assert_int_eq(dz_checkpoint_load(path, &c), DZ_OK);
+    dz_layer_free(model);
+}
+END_TEST
+
 START_TEST(test_truncated_and_foreign_files)
 {
     const char *path = saved_checkpoint();
@@ -583,6 +632,8 @@ static Suite *checkpoint_suite(void)
     tcase_add_test(bad, test_truncated_and_foreign_files);
     tcase_add_test(bad, test_failed_save_keeps_old_file);
     tcase_add_test(bad, test_failed_load_keeps_lazy_model);
+    tcase_add_test(bad, test_wrong_sequence_hyperparameters);
+    tcase_add_test(bad, test_long_parameter_paths);
     suite_add_tcase(s, bad);
     return s;
 }

@@ -150,8 +150,9 @@ START_TEST(test_first_error_kept)
     ck_assert_ptr_nonnull(y);
     ck_assert_int_eq(dz_variable_backward(y, false, false), DZ_OK);
     assert_error_starts(DZ_ERR_SHAPE, ADD_SHAPE_ERROR);
+    /* but then a NULL operand is not dz_add's result: an error of its own */
     ck_assert_ptr_null(dz_tanh(NULL));
-    assert_error_starts(DZ_ERR_SHAPE, ADD_SHAPE_ERROR);
+    assert_error_starts(DZ_ERR_NULL, "dz_tanh: ");
     /* a NULL that is not an operand is an error of its own */
     ck_assert_ptr_null(dz_reshape(a, 2, NULL));
     assert_error_starts(DZ_ERR_NULL, "dz_reshape: shape is NULL for ndim 2");
@@ -195,6 +196,55 @@ START_TEST(test_first_error_handled_once)
     ck_assert_int_eq(handled_codes[1], DZ_ERR_IO);
     assert_error_starts(DZ_ERR_IO, "dz_npy_load: ");
     dz_scope_end();
+    dz_set_error_handler(old);
+}
+END_TEST
+
+/* An error handled and not cleared, then an op that succeeds: a NULL operand
+ * after it is a new error, which the handler sees and the record holds. */
+START_TEST(test_null_operand_after_success)
+{
+    dz_error_handler old = dz_set_error_handler(recording_handler);
+    handler_calls = 0;
+    dz_scope_begin();
+    dz_variable *a = dz_variable_new(dz_array_zeros(DZ_F32, 2, DZ_SHAPE(2, 3)), NULL);
+    dz_variable *bad = dz_variable_new(dz_array_zeros(DZ_F32, 1, DZ_SHAPE(4)), NULL);
+    ck_assert_ptr_null(dz_add(a, bad));
+    ck_assert_int_eq(handler_calls, 1);
+    ck_assert_ptr_nonnull(dz_mul(a, a));
+    ck_assert_ptr_null(dz_exp(NULL));
+    ck_assert_int_eq(handler_calls, 2);
+    ck_assert_int_eq(handled_codes[1], DZ_ERR_NULL);
+    assert_error_starts(DZ_ERR_NULL, "dz_exp: ");
+    /* a chain still reports its first error, once */
+    ck_assert_ptr_null(dz_mul(dz_add(a, bad), a));
+    ck_assert_int_eq(handler_calls, 3);
+    ck_assert_int_eq(handled_codes[2], DZ_ERR_SHAPE);
+    assert_error_starts(DZ_ERR_SHAPE, ADD_SHAPE_ERROR);
+    dz_scope_end();
+    dz_set_error_handler(old);
+}
+END_TEST
+
+/* An error a layer's forward names again (a Sequential's part, under the
+ * outer call's name) is the same error: the handler sees it once, also when
+ * the NULL result goes on into an op. */
+START_TEST(test_layer_error_handled_once)
+{
+    dz_error_handler old = dz_set_error_handler(recording_handler);
+    handler_calls = 0;
+    dz_layer *seq = dz_sequential_of(2, (dz_layer *[]){dz_relu_layer_new(), dz_log_softmax_layer_new(5)});
+    dz_scope_begin();
+    dz_variable *x = dz_variable_new(dz_array_zeros(DZ_F32, 2, DZ_SHAPE(2, 3)), NULL);
+    dz_variable *y = dz_layer_call(seq, x);
+    ck_assert_ptr_null(y);
+    assert_error_starts(DZ_ERR_VALUE, "dz_layer_call: layer '1' (LogSoftmax) of a Sequential: ");
+    ck_assert_ptr_null(dz_mul(y, x));
+    ck_assert_int_eq(handler_calls, 1);
+    ck_assert_int_eq(handled_codes[0], DZ_ERR_VALUE);
+    assert_error_starts(DZ_ERR_VALUE, "dz_layer_call: layer '1' (LogSoftmax) of a Sequential: ");
+    dz_scope_end();
+    dz_layer_free(seq);
     dz_set_error_handler(old);
 }
 END_TEST
@@ -245,6 +295,8 @@ static Suite *errors_suite(void)
     tcase_add_test(tc, test_review_cases);
     tcase_add_test(tc, test_first_error_kept);
     tcase_add_test(tc, test_first_error_handled_once);
+    tcase_add_test(tc, test_null_operand_after_success);
+    tcase_add_test(tc, test_layer_error_handled_once);
     tcase_add_test(tc, test_default_handler_aborts_at_first_error);
     suite_add_tcase(s, tc);
     return s;

@@ -127,8 +127,10 @@ START_TEST(test_sequence_ownership)
     ck_assert_ptr_nonnull(seq);
     ck_assert_int_eq(dz_scheduler_step(a), DZ_ERR_STATE);
     ck_assert_ptr_nonnull(strstr(dz_last_error(), "step the SequentialLR"));
+    dz_clear_error();
     dz_scheduler_free(b); /* refused: the sequence frees it */
     ck_assert_int_eq(dz_last_error_code(), DZ_ERR_STATE);
+    ck_assert_ptr_nonnull(strstr(dz_last_error(), "dz_scheduler_free: this StepLR is part of a SequentialLR"));
     ck_assert_ptr_null(dz_sequential_lr_new(opt, 1, (dz_scheduler *[]){a}, NULL));
     dz_scheduler_free(seq);
     dz_scheduler_free(foreign);

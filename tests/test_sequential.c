@@ -609,6 +609,73 @@ START_TEST(test_summary_errors)
 }
 END_TEST
 
+/* A layer or array that is NULL because its constructor failed: the call it
+ * goes into reports the constructor's error, not the NULL. */
+START_TEST(test_null_layer_keeps_first_error)
+{
+    tc_errors_off();
+    const char *ctor = "dz_linear_layer_new: out_size -1 must be > 0";
+    dz_clear_error();
+    ck_assert_ptr_null(dz_sequential_of(2, (dz_layer *[]){dz_linear_layer_new(-1, 3, false, DZ_F32, NULL),
+                                                          dz_relu_layer_new()}));
+    ck_assert_int_eq(dz_last_error_code(), DZ_ERR_VALUE);
+    ck_assert_msg(strncmp(dz_last_error(), ctor, strlen(ctor)) == 0, "%s", dz_last_error());
+    dz_layer *seq = dz_sequential_new();
+    dz_clear_error();
+    ck_assert_ptr_null(dz_sequential_add(seq, dz_linear_layer_new(-1, 3, false, DZ_F32, NULL)));
+    ck_assert_msg(strncmp(dz_last_error(), ctor, strlen(ctor)) == 0, "%s", dz_last_error());
+    FILE *out = fopen("/dev/null", "w");
+    dz_clear_error();
+    ck_assert_int_eq(dz_layer_summary(dz_linear_layer_new(-1, 3, false, DZ_F32, NULL), 0, NULL, out), DZ_ERR_VALUE);
+    ck_assert_msg(strncmp(dz_last_error(), ctor, strlen(ctor)) == 0, "%s", dz_last_error());
+    fclose(out);
+    dz_clear_error();
+    dz_checkpoint c = {.model = dz_linear_layer_new(-1, 3, false, DZ_F32, NULL)};
+    ck_assert_int_eq(dz_checkpoint_save("/nonexistent-directory/c.npz", &c), DZ_ERR_VALUE);
+    ck_assert_msg(strncmp(dz_last_error(), ctor, strlen(ctor)) == 0, "%s", dz_last_error());
+    dz_array *W = dz_array_ones(DZ_F32, 2, DZ_SHAPE(4, 3));
+    dz_clear_error();
+    ck_assert_ptr_null(dz_linear_layer_from_values(dz_array_reshape(W, 1, DZ_SHAPE(7)), NULL, false));
+    ck_assert_int_eq(dz_last_error_code(), DZ_ERR_SHAPE);
+    ck_assert_msg(strncmp(dz_last_error(), "dz_array_reshape: ", 18) == 0, "%s", dz_last_error());
+    dz_array_release(W);
+    dz_layer_free(seq);
+    tc_errors_on();
+}
+END_TEST
+
+/* A summary whose forward fails in a later layer names that layer under the
+ * summary's name and leaves the model as it was: the output shapes of the
+ * last forward, and lazy weights not made. */
+START_TEST(test_failed_summary_changes_nothing)
+{
+    tc_errors_off();
+    FILE *out = fopen("/dev/null", "w");
+    dz_layer *seq = dz_sequential_of(2, (dz_layer *[]){dz_flatten_layer_new(), linear(2, 6, DZ_F32, 1)});
+    dz_scope_begin();
+    ck_assert_ptr_nonnull(dz_layer_call(seq, tc_randn(1, 3, DZ_SHAPE(5, 2, 3))));
+    dz_scope_end();
+    char *before = summary_text(seq, 0, NULL);
+    ck_assert_ptr_nonnull(strstr(before, "(0) Flatten  (5, 6)"));
+    ck_assert_int_eq(dz_layer_summary_for_input(seq, 3, DZ_SHAPE(4, 3, 3), DZ_F32, DZ_CPU, out), DZ_ERR_SHAPE);
+    const char *want = "dz_layer_summary_for_input: layer '1' (Linear) of a Sequential: this Linear layer expects";
+    ck_assert_msg(strncmp(dz_last_error(), want, strlen(want)) == 0, "%s", dz_last_error());
+    assert_text(summary_text(seq, 0, NULL), before);
+    free(before);
+    dz_layer_free(seq);
+
+    seq = dz_sequential_of(3, (dz_layer *[]){linear(4, 0, DZ_F64, 1), dz_tanh_layer_new(), linear(2, 3, DZ_F64, 2)});
+    before = summary_text(seq, 0, NULL);
+    ck_assert_int_eq(dz_layer_summary_for_input(seq, 2, DZ_SHAPE(5, 8), DZ_F64, DZ_CPU, out), DZ_ERR_SHAPE);
+    ck_assert_ptr_null(dz_layer_param(dz_layer_child(seq, "0"), "W")->data);
+    assert_text(summary_text(seq, 0, NULL), before);
+    free(before);
+    dz_layer_free(seq);
+    fclose(out);
+    tc_errors_on();
+}
+END_TEST
+
 static Suite *sequential_suite(void)
 {
     Suite *s = suite_create("sequential");
@@ -629,6 +696,8 @@ static Suite *sequential_suite(void)
     tcase_add_test(tc, test_summary_puts_back_renormalised_rows);
     tcase_add_test(tc, test_summary_on_the_device);
     tcase_add_test(tc, test_summary_errors);
+    tcase_add_test(tc, test_null_layer_keeps_first_error);
+    tcase_add_test(tc, test_failed_summary_changes_nothing);
     suite_add_tcase(s, tc);
     return s;
 }

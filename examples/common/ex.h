@@ -147,6 +147,7 @@ bool ex_array_equal(const dz_array *a, const dz_array *b);
 
 typedef struct ex_progress {
     FILE *tty;            /* where the line is drawn; NULL: not on a terminal, draw nothing */
+    int first_epoch;      /* this run's first (after --resume, the one after the checkpoint's) */
     int epochs;
     int64_t steps;        /* per epoch */
     const char *unit;     /* "images" in "1234 images/s" */
@@ -155,7 +156,9 @@ typedef struct ex_progress {
     bool drawn;           /* a line is on the terminal */
 } ex_progress;
 
-void ex_progress_start(ex_progress *p, int epochs, int64_t steps_per_epoch, const char *unit);
+/* A run of epochs first_epoch..epochs (1-based; the ETA counts from the
+ * first, as the elapsed time does). */
+void ex_progress_start(ex_progress *p, int first_epoch, int epochs, int64_t steps_per_epoch, const char *unit);
 /* At the start of each epoch (resets the items/s count). */
 void ex_progress_epoch(ex_progress *p);
 /* After step `step` (1-based) of `epoch`: `items` more examples were seen,

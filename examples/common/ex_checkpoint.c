@@ -168,7 +168,7 @@ bool ex_training_start(ex_training *tr, int ncolumns, const ex_column *columns, 
         c->scheduler = NULL;
         return false;
     }
-    ex_progress_start(&tr->progress, common->epochs, dz_dataloader_batches(c->loader), unit);
+    ex_progress_start(&tr->progress, (int)c->epoch + 1, common->epochs, dz_dataloader_batches(c->loader), unit);
     tr->last_checkpoint = -INFINITY;
     return true;
 }

@@ -84,6 +84,24 @@ static char *read_text(FILE *f)
     return text;
 }
 
+/* Replaces m->csv_path by `text`, atomically: written to a temporary file
+ * next to it, then renamed over it, so that an interrupted run leaves the
+ * old file or the new one. */
+static bool replace_csv(const ex_metrics *m, const char *text)
+{
+    char tmp[sizeof m->csv_path + 8];
+    snprintf(tmp, sizeof tmp, "%s.tmp", m->csv_path);
+    FILE *f = fopen(tmp, "w");
+    bool written = f && fputs(text, f) >= 0;
+    written = f && fclose(f) == 0 && written;
+    if (written && rename(tmp, m->csv_path) == 0)
+        return true;
+    int err = errno;
+    remove(tmp);
+    errno = err;
+    return false;
+}
+
 /* Keeps, in place, the header and the rows of epochs up to `done`; returns
  * the number of rows dropped. */
 static int keep_rows(char *text, int done)
@@ -125,11 +143,10 @@ bool ex_metrics_resume(ex_metrics *m, const char *program, const char *dir, int 
         return false;
     }
     int dropped = keep_rows(text, done);
-    m->csv = fopen(m->csv_path, dropped ? "w" : "a");
-    if (m->csv && dropped)
-        fputs(text, m->csv);
+    bool replaced = !dropped || replace_csv(m, text);
     free(text);
-    if (!m->csv || fflush(m->csv) != 0)
+    m->csv = replaced ? fopen(m->csv_path, "a") : NULL;
+    if (!m->csv)
         return cannot_write(m);
     if (dropped)
         printf("%s: dropped %d row(s) of epochs after %d (the checkpoint's) from %s\n", program, dropped, done,

@@ -7,9 +7,9 @@
 
 #define EX_REDRAW_SECONDS 0.1
 
-void ex_progress_start(ex_progress *p, int epochs, int64_t steps_per_epoch, const char *unit)
+void ex_progress_start(ex_progress *p, int first_epoch, int epochs, int64_t steps_per_epoch, const char *unit)
 {
-    *p = (ex_progress){.epochs = epochs, .steps = steps_per_epoch, .unit = unit};
+    *p = (ex_progress){.first_epoch = first_epoch, .epochs = epochs, .steps = steps_per_epoch, .unit = unit};
     p->tty = isatty(STDERR_FILENO) ? stderr : isatty(STDOUT_FILENO) ? stdout : NULL;
     p->start = p->epoch_start = ex_now();
 }
@@ -37,8 +37,9 @@ void ex_progress_step(ex_progress *p, int epoch, int64_t step, int64_t items, do
     if (!p->tty || (now - p->last_draw < EX_REDRAW_SECONDS && step < p->steps))
         return;
     p->last_draw = now;
-    double done = (double)(epoch - 1) * (double)p->steps + (double)step;
-    double left = (double)p->epochs * (double)p->steps - done;
+    /* counted from this run's first epoch, as the time is */
+    double done = (double)(epoch - p->first_epoch) * (double)p->steps + (double)step;
+    double left = (double)(p->epochs - p->first_epoch + 1) * (double)p->steps - done;
     double rate = now > p->epoch_start ? (double)p->items / (now - p->epoch_start) : 0;
     char eta[32];
     format_duration((now - p->start) / done * left, eta, sizeof eta);

@@ -89,7 +89,21 @@ typedef struct dz_checkpoint {
     int64_t epoch, step; /* the caller's counters: saved as given, filled in by a load */
 } dz_checkpoint;
 
+/* Writes the objects of `checkpoint` and its epoch and step to `path` (the
+ * keys above), atomically. Returns DZ_OK; after a user error (a NULL path,
+ * checkpoint or model; a scheduler without its optimizer, or a part of a
+ * SequentialLR) its code; DZ_ERR_STATE when a lazy parameter is not created
+ * yet; DZ_ERR_IO when the file cannot be written. Nothing is written after
+ * an error. */
 DZ_API dz_status dz_checkpoint_save(const char *path, const dz_checkpoint *checkpoint);
+/* Restores the objects of `checkpoint` (those not NULL) from `path` and
+ * fills in its epoch and step. Build them as the saving run did, with the
+ * optimizer set up on the model. Returns DZ_OK; after a user error (as for
+ * dz_checkpoint_save, or an optimizer with no parameters) its code;
+ * DZ_ERR_IO when the file cannot be read; DZ_ERR_FORMAT, DZ_ERR_SHAPE or
+ * DZ_ERR_DTYPE when it does not fit the objects (a missing or extra key,
+ * another type, hyperparameters, shape or dtype), DZ_ERR_UNSUPPORTED for a
+ * format this library does not read. After an error nothing has changed. */
 DZ_API dz_status dz_checkpoint_load(const char *path, dz_checkpoint *checkpoint);
 
 #ifdef __cplusplus

@@ -12,17 +12,23 @@
  * call leaves the record as it is (as errno); dz_clear_error() empties it, so
  * clear it once you have handled an error. A new error replaces the record,
  * except a NULL operand: a Variable, array or layer passed as NULL while an
- * error is recorded is most likely the NULL result of the call that failed,
- * so the earlier code and message stay and the call returns that code. With
- * the handler off,
+ * error is recorded, and no op has succeeded on this thread since, is most
+ * likely the NULL result of the call that failed, so the earlier code and
+ * message stay and the call returns that code. With the handler off,
  *
  *     dz_variable *y = dz_mul(dz_add(a, b), c);   // b's shape does not fit a's
  *
  * gives y == NULL and dz_last_error() says why dz_add failed, not that dz_mul
- * got a NULL input. The handler sees each error once: the default one aborts
- * at the first; a NULL operand after an environment error (which the handler
- * has not seen) runs it with that environment error's code and message. Other
- * NULL arguments (a path, an output pointer, a name) are errors of their own.
+ * got a NULL input. Once an op has succeeded (a Function applied: the ops of
+ * math.h, linalg.h, a layer's forward...), a NULL operand is an error of its
+ * own (DZ_ERR_NULL), recorded and handled as any other, even if an earlier
+ * error was never cleared. So in dz_mul(dz_add(a, b), dz_exp(c)) the
+ * reported error depends on whether dz_exp ran before or after dz_add (C
+ * leaves the order open): take such operands apart to be sure. The handler
+ * sees each error once: the default one aborts at the first; a NULL operand
+ * after an environment error (which the handler has not seen) runs it with
+ * that environment error's code and message. Other NULL arguments (a path, an
+ * output pointer, a name) are errors of their own.
  */
 #ifndef DEZERO_ERROR_H
 #define DEZERO_ERROR_H

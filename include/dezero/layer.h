@@ -108,7 +108,11 @@ DZ_API dz_status dz_layer_plot(dz_layer *layer, int ninputs, dz_variable *const 
  * before and after, and layers the forward does not reach show "-". With
  * ninputs 0 (inputs may be NULL) nothing runs: the shapes are those of each
  * layer's last forward. Returns DZ_OK, or the error of the arguments or the
- * forward (then nothing is written), or DZ_ERR_IO when writing fails. */
+ * forward (then nothing is written), or DZ_ERR_IO when writing fails. A
+ * forward that fails leaves the model as it was (output shapes, parameter
+ * data, lazy parameters not made yet), except that the generators of lazy
+ * layers it reached before failing have drawn their weights: a later
+ * forward draws other initial weights than it would have. */
 DZ_API dz_status dz_layer_summary(dz_layer *layer, int ninputs, dz_variable *const *inputs, FILE *out);
 /* dz_layer_summary on one input of zeros (N, ...) `shape`, `dtype`, made on
  * `device`, the one the model's parameters are on (a lazy layer makes its

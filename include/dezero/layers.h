@@ -1,7 +1,12 @@
 /* The stock layers: Linear, MLP, RNN, LSTM, and functions as layers
  * (src/layers). Each returns a dz_layer the caller frees with dz_layer_free.
  * `rng` (NULL = the default generator) draws the initial weights and must
- * outlive a lazy layer. */
+ * outlive a lazy layer.
+ *
+ * The functions as layers have no parameters and take one input, for a
+ * Sequential; their types are the names of PyTorch's modules ("ReLU",
+ * "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "Flatten",
+ * "GELU", "Dropout"). */
 #ifndef DEZERO_LAYERS_H
 #define DEZERO_LAYERS_H
 
@@ -50,18 +55,22 @@ DZ_API dz_layer *dz_rnn_layer_new(int64_t hidden_size, int64_t in_size, dz_dtype
  * c = f * c_prev + i * u; h = o * tanh(c). State kept until reset. */
 DZ_API dz_layer *dz_lstm_layer_new(int64_t hidden_size, int64_t in_size, dz_dtype dtype, dz_rng *rng);
 
-/* Functions as layers (no parameters), for a Sequential; each takes one
- * input. Types "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax",
- * "LogSoftmax", "Flatten" as PyTorch's modules. Softmax and LogSoftmax work
- * along `axis` (negative counts from the end; PyTorch's dim), LeakyReLU
- * multiplies negative inputs by `slope` (PyTorch's negative_slope, 0.01 by
- * default), Flatten is dz_flatten: (N, ...) -> (N, rest), nn.Flatten(). */
+/* dz_relu as a layer, nn.ReLU(). */
 DZ_API dz_layer *dz_relu_layer_new(void);
+/* dz_leaky_relu as a layer: negative inputs times `slope` (PyTorch's
+ * negative_slope, 0.01 by default), nn.LeakyReLU(slope). */
 DZ_API dz_layer *dz_leaky_relu_layer_new(double slope);
+/* dz_sigmoid as a layer, nn.Sigmoid(). */
 DZ_API dz_layer *dz_sigmoid_layer_new(void);
+/* dz_tanh as a layer, nn.Tanh(). */
 DZ_API dz_layer *dz_tanh_layer_new(void);
+/* dz_softmax along `axis` (negative counts from the end) as a layer,
+ * nn.Softmax(dim=axis). */
 DZ_API dz_layer *dz_softmax_layer_new(int axis);
+/* dz_log_softmax along `axis` (negative counts from the end) as a layer,
+ * nn.LogSoftmax(dim=axis). */
 DZ_API dz_layer *dz_log_softmax_layer_new(int axis);
+/* dz_flatten as a layer: (N, ...) -> (N, rest), nn.Flatten(). */
 DZ_API dz_layer *dz_flatten_layer_new(void);
 
 /* dz_gelu as a layer (no parameters). */

@@ -8,7 +8,9 @@ header it reaches, and writes a C header that defines DZ_CUDA_INTERFACE as
 that hash, plus a depfile listing the headers, so that the build writes it
 again when any of them changes. The library and the module each compile the
 stamp in; the loader (cuda_loader.c) refuses a module whose stamp differs.
-Builds of the same sources agree, whatever their options.
+Builds of the same sources agree, whatever their options. The stamp covers
+the binary interface only: headers of math both sides compile (such as
+cpu_vecmath.h) change results, not layouts, and are not stamped.
 
 Usage: cuda_interface_stamp.py OUTPUT DEPFILE ROOT_HEADER INCLUDE_DIR...
 """

@@ -100,15 +100,16 @@ static void load(void)
         return;
     }
     Dl_info info;
+    char path[4096] = "";
     if (dladdr((void *)dz_backend_cuda, &info) && info.dli_fname) {
-        char path[4096];
         const char *slash = strrchr(info.dli_fname, '/');
         int dir = slash ? (int)(slash - info.dli_fname) : 1;
         snprintf(path, sizeof path, "%.*s/%s", dir, slash ? info.dli_fname : ".", MODULE_FILE);
         if (try_module(path))
             return;
     }
-    try_module(DZ_CUDA_MODULE_DIR "/" MODULE_FILE);
+    if (strcmp(path, DZ_CUDA_MODULE_DIR "/" MODULE_FILE) != 0) /* the library is not installed there */
+        try_module(DZ_CUDA_MODULE_DIR "/" MODULE_FILE);
 }
 
 static void load_once(void)

@@ -1,7 +1,7 @@
 /* The error path: last error per thread, the user-error handler, asserts.
- * A NULL operand raised while an error is recorded keeps that error (the
- * operand is most likely the NULL result of the call that failed), and the
- * handler sees each recorded error once. */
+ * A NULL operand raised while an error is recorded, with no op succeeding
+ * since, keeps that error (the operand is most likely the NULL result of the
+ * call that failed), and the handler sees each recorded error once. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,8 +20,10 @@ typedef struct {
 
 static DZ_THREAD_LOCAL text_buffers *texts;
 static DZ_THREAD_LOCAL dz_status last_code = DZ_OK;
-static DZ_THREAD_LOCAL bool handled;          /* the handler has seen the recorded error */
-static DZ_THREAD_LOCAL unsigned error_count; /* errors raised or failed on this thread */
+static DZ_THREAD_LOCAL bool handled;                 /* the handler has seen the recorded error */
+static DZ_THREAD_LOCAL unsigned error_count;         /* errors raised or failed on this thread */
+static DZ_THREAD_LOCAL unsigned successes;           /* ops that succeeded on this thread */
+static DZ_THREAD_LOCAL unsigned successes_at_record; /* `successes` when the error was recorded */
 
 static void free_texts(void)
 {
@@ -87,10 +89,13 @@ const char *dz_status_name(dz_status code)
 
 unsigned dz_error_count(void) { return error_count; }
 
+void dz_note_success(void) { successes++; }
+
 static void record(dz_status code, const char *fmt, va_list ap)
 {
     error_count++;
     last_code = code;
+    successes_at_record = successes;
     vsnprintf(thread_texts()->last_message, sizeof texts->last_message, fmt, ap);
 }
 
@@ -107,7 +112,7 @@ dz_status dz_raise(dz_status code, const char *fmt, ...)
 
 dz_status dz_raise_null_operand(const char *fmt, ...)
 {
-    if (last_code == DZ_OK) {
+    if (last_code == DZ_OK || successes != successes_at_record) { /* this NULL is no failed call's result */
         va_list ap;
         va_start(ap, fmt);
         record(DZ_ERR_NULL, fmt, ap);
@@ -130,6 +135,16 @@ dz_status dz_fail(dz_status code, const char *fmt, ...)
     record(code, fmt, ap);
     va_end(ap);
     handled = false;
+    return code;
+}
+
+dz_status dz_reword_error(const char *fmt, ...)
+{
+    dz_status code = last_code;
+    va_list ap;
+    va_start(ap, fmt);
+    record(code, fmt, ap);
+    va_end(ap);
     return code;
 }
 

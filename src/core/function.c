@@ -146,6 +146,7 @@ static dz_variable *apply(const char *op, const dz_function_ops *ops, int ninput
     }
     if (vars != local && vars != out_vars)
         free(vars);
+    dz_note_success();
     return first;
 }
 

@@ -16,11 +16,21 @@
 dz_status dz_raise(dz_status code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* An environment error: records the message and returns the code; never aborts. */
 dz_status dz_fail(dz_status code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* A NULL Variable or array operand (DZ_ERR_NULL), which may be the NULL
- * result of a call that failed before: when an error is recorded it stays the
- * one reported, and its code is returned; the handler runs unless it has seen
- * that error already (an environment error it has not). */
+/* A NULL Variable, array or layer operand (DZ_ERR_NULL), which may be the
+ * NULL result of a call that failed before: when an error is recorded and no
+ * op has succeeded since (dz_note_success), it stays the one reported, and
+ * its code is returned; the handler runs unless it has seen that error
+ * already (an environment error it has not). Otherwise the NULL is an error
+ * of its own. */
 dz_status dz_raise_null_operand(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Counts an op that succeeded (a Function applied): a NULL operand after it
+ * is not the result of an earlier failure. */
+void dz_note_success(void);
+/* Rewrites the recorded error's message (fmt gives the whole new text, which
+ * is formatted from a copy of the old one, as an outer call adds its name),
+ * as recorded now; its code stays, and so does whether the handler has seen
+ * it. Returns the code. Only while an error is recorded. */
+dz_status dz_reword_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* How many errors this thread has raised or failed with: a change across a
  * call tells that it failed, whatever was recorded before it. */
 unsigned dz_error_count(void);

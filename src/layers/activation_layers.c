@@ -17,12 +17,13 @@ typedef struct {
     dz_activation fn;
 } function_layer;
 
-/* Softmax and LogSoftmax along `axis`; LeakyReLU with `slope`. */
+/* Softmax and LogSoftmax along `axis`. */
 typedef struct {
     dz_layer base;
     int axis;
 } axis_layer;
 
+/* LeakyReLU with `slope`. */
 typedef struct {
     dz_layer base;
     double slope;

@@ -30,13 +30,15 @@ bool dz_check_device(const char *op, dz_device device)
 
 dz_status dz_fail_under(const char *op, dz_status fallback)
 {
-    dz_status code = dz_last_error_code() != DZ_OK ? dz_last_error_code() : fallback;
+    if (dz_last_error_code() == DZ_OK)
+        return dz_fail(fallback, "%s: %s", op, dz_status_name(fallback));
     char inner[1024];
     snprintf(inner, sizeof inner, "%s", dz_last_error());
     size_t n = strlen(op);
-    if (strncmp(inner, op, n) == 0 && strncmp(inner + n, ": ", 2) == 0)
-        return code; /* already named */
-    return dz_fail(code, "%s: %s", op, inner[0] ? inner : dz_status_name(code));
+    bool named = strncmp(inner, op, n) == 0 && strncmp(inner + n, ": ", 2) == 0;
+    /* the same error, as this call's result: a handler that saw it does not see it again */
+    return dz_reword_error("%s%s%s", named ? "" : op, named ? "" : ": ",
+                           inner[0] ? inner : dz_status_name(dz_last_error_code()));
 }
 
 bool dz_layer_add_weight_and_bias(const char *op, dz_layer *layer, bool lazy, dz_array *w, bool nobias,

@@ -54,8 +54,10 @@ void dz_layer_finish_weights(dz_weights_load *w, bool commit);
 bool dz_check_device(const char *op, dz_device device);
 
 /* The error an inner call just recorded (an environment error, or a user
- * error already handled), recorded again as "<op>: <message>"; returns its
- * code, or `fallback` when the inner call recorded none. */
+ * error already handled), recorded again as "<op>: <message>" (the handler
+ * does not run again for an error it has seen); returns its code, or
+ * records `fallback` as an environment error when the inner call recorded
+ * none. */
 dz_status dz_fail_under(const char *op, dz_status fallback);
 
 #endif

@@ -144,7 +144,11 @@ dz_layer *dz_linear_layer_new(int64_t out_size, int64_t in_size, bool nobias, dz
  * on one device, no size 0. */
 static bool check_values(const char *op, const dz_array *W, const dz_array *b)
 {
-    if (!dz_check_not_null(op, W, "W") || !dz_check_array(op, W) || (b && !dz_check_array(op, b)))
+    if (!W) {
+        dz_raise_null_operand("%s: W is NULL", op);
+        return false;
+    }
+    if (!dz_check_array(op, W) || (b && !dz_check_array(op, b)))
         return false;
     if (W->ndim != 2 || W->shape[0] < 1 || W->shape[1] < 1) {
         dz_raise(DZ_ERR_SHAPE, "%s: W must be 2-D (in_size, out_size) with both sizes at least 1 (PyTorch's weight "

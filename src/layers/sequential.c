@@ -29,8 +29,8 @@ static dz_variable *sequential_forward(dz_layer *self, int n, dz_variable *const
     dz_scope_begin(); /* owns the intermediates */
     dz_variable *h = x[0];
     for (int i = 0; h && i < self->nchildren; i++) {
-        char op[256];
-        snprintf(op, sizeof op, "dz_layer_call: layer '%s' (%s) of a Sequential", self->child_names[i],
+        char op[256]; /* the outer call's name goes before it (dz_fail_under) */
+        snprintf(op, sizeof op, "layer '%s' (%s) of a Sequential", self->child_names[i],
                  self->children[i]->ops->type);
         h = dz_layer_forward_as(op, self->children[i], 1, &h);
     }
@@ -52,8 +52,8 @@ dz_layer *dz_sequential_new(void)
  * `op`). */
 static bool check_add(const char *op, const dz_layer *seq, const dz_layer *layer, const char *name)
 {
-    if (!seq || !layer) {
-        dz_raise(DZ_ERR_NULL, "%s: %s is NULL", op, !seq ? "the Sequential" : "the layer");
+    if (!seq || !layer) { /* the NULL result of a constructor that failed keeps its error */
+        dz_raise_null_operand("%s: %s is NULL", op, !seq ? "the Sequential" : "the layer");
         return false;
     }
     if (seq->ops != &sequential_ops) {
@@ -103,8 +103,8 @@ static bool listed_before(dz_layer *const *layers, int i)
 static bool check_list(const char *op, int n, dz_layer *const *layers)
 {
     for (int i = 0; i < n; i++) {
-        if (!layers[i]) {
-            dz_raise(DZ_ERR_NULL, "%s: layers[%d] is NULL (did its constructor fail?)", op, i);
+        if (!layers[i]) { /* a constructor that failed keeps its error */
+            dz_raise_null_operand("%s: layers[%d] is NULL (did its constructor fail?)", op, i);
             return false;
         }
         if (listed_before(layers, i)) {

@@ -1,7 +1,9 @@
 /* Model summary (dz_layer_summary): a table of the layer tree with each
  * layer's output shape from its last forward and its own parameters, then
  * the totals. The forms given an input first run one forward in test mode
- * with recording off, and put back any parameter data that run changed. */
+ * with recording off, and put back any parameter data that run changed;
+ * a forward that fails also gets back the output shapes and the lazy
+ * parameters it found. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,12 +17,51 @@
 
 /* ---- the probe forward ---- */
 
+/* A layer's last output shape (output_ndim -1: none yet). */
+typedef struct {
+    int ndim;
+    int64_t shape[DZ_MAX_NDIM];
+} output_shape;
+
 /* The parameters' data before a probe forward: each array (retained; NULL
- * for a lazy parameter) and a copy of its contents. */
+ * for a lazy parameter) and a copy of its contents; and the output shape of
+ * every layer of the tree, depth first. */
 typedef struct {
     dz_param_list *list;
     dz_array **before, **copies;
+    output_shape *shapes;
 } snapshot;
+
+static int count_layers(const dz_layer *layer)
+{
+    int n = 1;
+    for (int i = 0; i < layer->nchildren; i++)
+        n += count_layers(layer->children[i]);
+    return n;
+}
+
+/* Saves the tree's output shapes from shapes[at], forgetting them; returns
+ * the index after the last one. */
+static int save_shapes(dz_layer *layer, output_shape *shapes, int at)
+{
+    shapes[at].ndim = layer->output_ndim;
+    memcpy(shapes[at].shape, layer->output_shape, sizeof shapes[at].shape);
+    layer->output_ndim = -1;
+    at++;
+    for (int i = 0; i < layer->nchildren; i++)
+        at = save_shapes(layer->children[i], shapes, at);
+    return at;
+}
+
+static int restore_shapes(dz_layer *layer, const output_shape *shapes, int at)
+{
+    layer->output_ndim = shapes[at].ndim;
+    memcpy(layer->output_shape, shapes[at].shape, sizeof layer->output_shape);
+    at++;
+    for (int i = 0; i < layer->nchildren; i++)
+        at = restore_shapes(layer->children[i], shapes, at);
+    return at;
+}
 
 static void free_snapshot(snapshot *s)
 {
@@ -30,6 +71,7 @@ static void free_snapshot(snapshot *s)
     }
     free(s->before);
     free(s->copies);
+    free(s->shapes);
     dz_param_list_free(s->list);
 }
 
@@ -39,6 +81,7 @@ static bool take_snapshot(const char *op, const dz_layer *layer, snapshot *s)
     s->list = dz_layer_params(layer);
     s->before = dz_xcalloc((size_t)s->list->count + 1, sizeof *s->before);
     s->copies = dz_xcalloc((size_t)s->list->count + 1, sizeof *s->copies);
+    s->shapes = dz_xcalloc((size_t)count_layers(layer), sizeof *s->shapes);
     for (int i = 0; i < s->list->count; i++) {
         dz_array *a = s->list->params[i]->data;
         if (!a)
@@ -54,12 +97,17 @@ static bool take_snapshot(const char *op, const dz_layer *layer, snapshot *s)
 }
 
 /* Every parameter that had data holds the same array with the same contents
- * again; those that were lazy keep what the forward made. */
-static void restore_snapshot(const snapshot *s)
+ * again; those that were lazy keep what the forward made when it `worked`,
+ * else are lazy again (and the output shapes are those from before). */
+static void restore_snapshot(dz_layer *layer, const snapshot *s, bool worked)
 {
+    if (!worked)
+        restore_shapes(layer, s->shapes, 0);
     for (int i = 0; i < s->list->count; i++) {
         dz_array *a = s->before[i];
         const dz_array *c = s->copies[i];
+        if (!a && !worked)
+            dz_variable_set_data(s->list->params[i], NULL);
         if (!a)
             continue;
         if (s->list->params[i]->data != a)
@@ -68,16 +116,11 @@ static void restore_snapshot(const snapshot *s)
     }
 }
 
-static void forget_shapes(dz_layer *layer)
-{
-    layer->output_ndim = -1;
-    for (int i = 0; i < layer->nchildren; i++)
-        forget_shapes(layer->children[i]);
-}
-
 /* One forward on `inputs` that records the output shapes and changes no
  * parameter data or switch (the recurrent state is cleared before the
- * inputs are checked, as it may not fit them, and after); its status. */
+ * inputs are checked, as it may not fit them, and after); its status. A
+ * forward that fails leaves the output shapes and lazy parameters as they
+ * were. */
 static dz_status probe(const char *op, dz_layer *layer, int ninputs, dz_variable *const *inputs)
 {
     snapshot s;
@@ -86,7 +129,7 @@ static dz_status probe(const char *op, dz_layer *layer, int ninputs, dz_variable
         return dz_last_error_code();
     if (!take_snapshot(op, layer, &s))
         return dz_last_error_code();
-    forget_shapes(layer);
+    save_shapes(layer, s.shapes, 0);
     bool backprop = dz_set_enable_backprop(false), train = dz_set_train(false);
     dz_scope_begin();
     dz_variable *y = dz_layer_forward_as(op, layer, ninputs, inputs);
@@ -94,7 +137,7 @@ static dz_status probe(const char *op, dz_layer *layer, int ninputs, dz_variable
     dz_set_train(train);
     dz_set_enable_backprop(backprop);
     dz_layer_reset_state(layer);
-    restore_snapshot(&s);
+    restore_snapshot(layer, &s, y != NULL);
     free_snapshot(&s);
     if (y)
         return DZ_OK;
@@ -282,8 +325,10 @@ static dz_status write_summary(const char *op, const dz_layer *layer, FILE *out)
 
 static bool check_args(const char *op, const dz_layer *layer, const FILE *out)
 {
-    if (!layer || !out)
-        dz_raise(DZ_ERR_NULL, "%s: %s is NULL", op, !layer ? "the layer" : "out");
+    if (!layer)
+        dz_raise_null_operand("%s: the layer is NULL", op);
+    else if (!out)
+        dz_raise(DZ_ERR_NULL, "%s: out is NULL", op);
     return layer && out;
 }
 
@@ -291,7 +336,7 @@ dz_status dz_layer_summary(dz_layer *layer, int ninputs, dz_variable *const *inp
 {
     const char *op = "dz_layer_summary";
     if (!check_args(op, layer, out))
-        return DZ_ERR_NULL;
+        return dz_last_error_code();
     if (ninputs < 0 || (ninputs > 0 && !inputs))
         return dz_raise(ninputs < 0 ? DZ_ERR_VALUE : DZ_ERR_NULL, "%s: %d inputs in %s array", op, ninputs,
                         inputs ? "an" : "a NULL");
@@ -304,7 +349,7 @@ dz_status dz_layer_summary_for_input(dz_layer *layer, int ndim, const int64_t *s
 {
     const char *op = "dz_layer_summary_for_input";
     if (!check_args(op, layer, out))
-        return DZ_ERR_NULL;
+        return dz_last_error_code();
     if (!dz_check_device(op, device))
         return DZ_ERR_DEVICE;
     dz_array *zeros = dz_array_new_for(op, device, dtype, ndim, shape, true);

@@ -15,15 +15,32 @@
 #include "scheduler_internal.h"
 
 #define FORMAT_VERSION 1
-#define KEY_MAX 256
+
+/* "<prefix><name>", malloc'd: parameter paths have no length limit. */
+static char *join(const char *prefix, const char *name)
+{
+    size_t n = strlen(prefix), m = strlen(name);
+    char *key = dz_xmalloc(n + m + 1);
+    memcpy(key, prefix, n);
+    memcpy(key + n, name, m + 1);
+    return key;
+}
+
+/* "<prefix><i>/", malloc'd: the prefix of part i of a SequentialLR. */
+static char *part_prefix(const char *prefix, int i)
+{
+    char name[16];
+    snprintf(name, sizeof name, "%d/", i);
+    return join(prefix, name);
+}
 
 /* ---- saving ---- */
 
 static dz_status add_array(dz_npz *z, const char *prefix, const char *name, dz_array *a)
 {
-    char key[KEY_MAX];
-    snprintf(key, sizeof key, "%s%s", prefix, name);
+    char *key = join(prefix, name);
     dz_status status = a ? dz_npz_add(z, key, a) : DZ_ERR_NOMEM;
+    free(key);
     dz_array_release(a);
     return status;
 }
@@ -60,9 +77,9 @@ static dz_status add_model(const char *path, dz_npz *z, const dz_layer *model)
                              "forward pass first); nothing was written", path, list->paths[i]);
             break;
         }
-        char key[KEY_MAX];
-        snprintf(key, sizeof key, "model/%s", list->paths[i]);
+        char *key = join("model/", list->paths[i]);
         status = dz_npz_add(z, key, data); /* saving reads a device array through a host view */
+        free(key);
     }
     dz_param_list_free(list);
     return status;
@@ -98,9 +115,9 @@ static dz_status add_scheduler(dz_npz *z, const char *prefix, const dz_scheduler
     if (status == DZ_OK && s->kind == DZ_SCHEDULER_SEQUENTIAL)
         status = add_array(z, prefix, "milestones", int64_array(1, s->nchildren - 1, s->milestones));
     for (int i = 0; i < s->nchildren && status == DZ_OK; i++) {
-        char child[KEY_MAX];
-        snprintf(child, sizeof child, "%s%d/", prefix, i);
+        char *child = part_prefix(prefix, i);
         status = add_scheduler(z, child, s->children[i]);
+        free(child);
     }
     return status;
 }
@@ -131,8 +148,10 @@ static dz_status add_loader(const char *path, dz_npz *z, const dz_dataloader *lo
  * optimizer, and the root of a SequentialLR rather than a part. */
 static dz_status check_arguments(const char *op, const char *path, const dz_checkpoint *c)
 {
-    if (!path || !c || !c->model)
-        return dz_raise(DZ_ERR_NULL, "%s: %s is NULL", op, !path ? "path" : !c ? "the checkpoint" : "its model");
+    if (!path || !c)
+        return dz_raise(DZ_ERR_NULL, "%s: %s is NULL", op, !path ? "path" : "the checkpoint");
+    if (!c->model)
+        return dz_raise_null_operand("%s: the checkpoint's model is NULL", op);
     const dz_scheduler *s = c->scheduler;
     if (s && s->opt != c->optimizer)
         return dz_raise(DZ_ERR_VALUE, "%s: %s; a checkpoint holds a scheduler with its optimizer", op,
@@ -225,40 +244,40 @@ static void read_ints(const dz_array *a, int64_t *out)
 
 static bool need_int(const pending *p, const char *prefix, const char *name, int64_t min, int64_t *out)
 {
-    char key[KEY_MAX];
-    snprintf(key, sizeof key, "%s%s", prefix, name);
+    char *key = join(prefix, name);
     const dz_array *a = need(p, key, DZ_I64, 0, 1);
-    if (!a)
-        return false;
-    read_ints(a, out);
-    if (*out >= min)
-        return true;
-    dz_fail(DZ_ERR_FORMAT, "%s: %s: '%s' is %lld; it must be %lld or more", p->op, p->path, key, (long long)*out,
-            (long long)min);
-    return false;
+    if (a)
+        read_ints(a, out);
+    bool ok = a && *out >= min;
+    if (a && !ok)
+        dz_fail(DZ_ERR_FORMAT, "%s: %s: '%s' is %lld; it must be %lld or more", p->op, p->path, key,
+                (long long)*out, (long long)min);
+    free(key);
+    return ok;
 }
 
 static bool need_double(const pending *p, const char *prefix, const char *name, double *out)
 {
-    char key[KEY_MAX];
-    snprintf(key, sizeof key, "%s%s", prefix, name);
+    char *key = join(prefix, name);
     const dz_array *a = need(p, key, DZ_F64, 0, 1);
+    free(key);
     if (a)
         *out = dz_array_get(a, 0);
     return a != NULL;
 }
 
-/* The text `key` of the file is `want` (the type of an optimizer or scheduler). */
+/* The text `<prefix>type` of the file is `want` (the type of an optimizer or
+ * scheduler). */
 static bool need_text(const pending *p, const char *prefix, const char *what, const char *want)
 {
-    char key[KEY_MAX], got[64] = "";
-    snprintf(key, sizeof key, "%stype", prefix);
+    char *key = join(prefix, "type"), got[64] = "";
     const dz_array *a = dz_npz_get(p->z, key);
-    if (!a) {
+    if (!a)
         dz_fail(DZ_ERR_FORMAT, "%s: %s has no '%s': the checkpoint was saved without %s state; pass NULL for "
                 "it, or load a checkpoint that has it", p->op, p->path, key, what);
+    free(key);
+    if (!a)
         return false;
-    }
     if (a->dtype == DZ_U8 && a->ndim == 1 && a->size < (int64_t)sizeof got) {
         dz_host_view view;
         memcpy(got, dz_host_view_read(&view, a), (size_t)a->size);
@@ -300,25 +319,32 @@ static bool read_optimizer(pending *p, const dz_optimizer *opt)
     return status == DZ_OK;
 }
 
+/* The array `<prefix><name>` of the file, as need() gives it. */
+static const dz_array *need_under(const pending *p, const char *prefix, const char *name, dz_dtype dtype,
+                                  int ndim, int64_t len)
+{
+    char *key = join(prefix, name);
+    const dz_array *a = need(p, key, dtype, ndim, len);
+    free(key);
+    return a;
+}
+
 static bool read_scheduler(pending *p, const char *prefix, dz_scheduler *s)
 {
     if (!need_text(p, prefix, "scheduler", dz_scheduler_name(s)))
         return false;
-    char key[KEY_MAX];
-    snprintf(key, sizeof key, "%shyper", prefix);
-    const dz_array *hyper = need(p, key, DZ_F64, 1, 3);
+    const dz_array *hyper = need_under(p, prefix, "hyper", DZ_F64, 1, 3);
     if (!hyper)
         return false;
     double h[3] = {dz_array_get(hyper, 0), dz_array_get(hyper, 1), dz_array_get(hyper, 2)};
     bool same = h[0] == (double)s->n && h[1] == s->a && h[2] == s->b;
     if (s->kind == DZ_SCHEDULER_SEQUENTIAL) {
-        snprintf(key, sizeof key, "%smilestones", prefix);
-        const dz_array *m = need(p, key, DZ_I64, 1, s->nchildren - 1);
+        const dz_array *m = need_under(p, prefix, "milestones", DZ_I64, 1, s->nchildren - 1);
         if (!m)
             return false;
         int64_t *milestones = dz_xcalloc((size_t)s->nchildren, sizeof *milestones);
         read_ints(m, milestones);
-        same = memcmp(milestones, s->milestones, (size_t)(s->nchildren - 1) * sizeof *milestones) == 0;
+        same = same && memcmp(milestones, s->milestones, (size_t)(s->nchildren - 1) * sizeof *milestones) == 0;
         free(milestones);
     }
     if (!same) {
@@ -332,9 +358,10 @@ static bool read_scheduler(pending *p, const char *prefix, dz_scheduler *s)
         !need_int(p, prefix, "last_epoch", -1, &v->last_epoch) || !need_int(p, prefix, "step_count", 0, &v->step_count))
         return false;
     for (int i = 0; i < s->nchildren; i++) {
-        char child[KEY_MAX];
-        snprintf(child, sizeof child, "%s%d/", prefix, i);
-        if (!read_scheduler(p, child, s->children[i]))
+        char *child = part_prefix(prefix, i);
+        bool read = read_scheduler(p, child, s->children[i]);
+        free(child);
+        if (!read)
             return false;
     }
     return true;

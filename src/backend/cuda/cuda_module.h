@@ -21,7 +21,11 @@
  * that passes between the two. The module exports it as a string under the
  * name DZ_CUDA_MODULE_STAMP; the loader compares it with its own before it
  * calls anything in the module, and refuses a module without one (a module
- * of a version before the stamp). */
+ * of a version before the stamp). The stamp covers the binary interface
+ * only: the headers of math both sides compile (cpu_vecmath.h,
+ * cpu_nn_math.h, half.h, ...) change results, not layouts, and are not
+ * stamped, so a module built before an edit of them loads and computes the
+ * old way; rebuild it with the library. */
 #define DZ_CUDA_MODULE_STAMP "dz_cuda_module_interface"
 #define DZ_CUDA_MODULE_ENTRY "dz_cuda_module_open"
 /* dz_cuda_host's first member in every version; 3 since the stamp, so that a
