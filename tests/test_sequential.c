@@ -13,8 +13,11 @@
 
 /* ---- helpers ---- */
 
+/* A Linear of known sizes whose W is drawn here, from a generator seeded
+ * with `seed` (a lazy one would draw later: see lazy_linear). */
 static dz_layer *linear(int64_t out_size, int64_t in_size, dz_dtype dtype, uint64_t seed)
 {
+    ck_assert_int_gt(in_size, 0);
     dz_rng rng;
     dz_rng_seed(&rng, seed);
     return dz_linear_layer_new(out_size, in_size, false, dtype, &rng);
@@ -664,7 +667,7 @@ START_TEST(test_failed_summary_changes_nothing)
     free(before);
     dz_layer_free(seq);
 
-    seq = dz_sequential_of(3, (dz_layer *[]){linear(4, 0, DZ_F64, 1), dz_tanh_layer_new(), linear(2, 3, DZ_F64, 2)});
+    seq = dz_sequential_of(3, (dz_layer *[]){lazy_linear(4, DZ_F64), dz_tanh_layer_new(), linear(2, 3, DZ_F64, 2)});
     before = summary_text(seq, 0, NULL);
     ck_assert_int_eq(dz_layer_summary_for_input(seq, 2, DZ_SHAPE(5, 8), DZ_F64, DZ_CPU, out), DZ_ERR_SHAPE);
     ck_assert_ptr_null(dz_layer_param(dz_layer_child(seq, "0"), "W")->data);
