@@ -44,5 +44,7 @@ void *dz_xcalloc(size_t count, size_t size);
 void *dz_xrealloc(void *p, size_t n);
 /* n zeroed bytes at a multiple of `alignment` (a power of two dividing n). */
 void *dz_xaligned_calloc(size_t alignment, size_t n);
+/* A malloc'd string printed with `fmt` (keys, paths, labels, table cells). */
+char *dz_xformat(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #endif

@@ -223,10 +223,7 @@ dz_status dz_npz_load_buffer(const void *data, size_t len, dz_npz **out)
 /* "<op>: <path>", malloc'd: the start of every message about the file. */
 static char *file_label(const char *op, const char *path)
 {
-    size_t n = strlen(op) + strlen(path) + 3;
-    char *label = dz_xmalloc(n);
-    snprintf(label, n, "%s: %s", op, path);
-    return label;
+    return dz_xformat("%s: %s", op, path);
 }
 
 static dz_status io_fail(const char *label, const char *what)

@@ -310,14 +310,7 @@ void dz_layer_reset_state(dz_layer *layer)
 /* "prefix/name", or "name" at the root (prefix ""). */
 static char *join_path(const char *prefix, const char *name)
 {
-    size_t np = strlen(prefix), nn = strlen(name);
-    char *s = dz_xmalloc(np + nn + 2), *p = s;
-    memcpy(p, prefix, np);
-    p += np;
-    if (np)
-        *p++ = '/';
-    memcpy(p, name, nn + 1);
-    return s;
+    return *prefix ? dz_xformat("%s/%s", prefix, name) : dz_xformat("%s", name);
 }
 
 static void collect(const dz_layer *layer, const char *prefix, dz_param_list *list, int *capacity)

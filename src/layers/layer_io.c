@@ -72,9 +72,7 @@ static bool is_param_path(const dz_param_list *list, const char *name)
 /* The file's array for parameter path `path` under `prefix` (NULL when absent). */
 static const dz_array *member(const dz_npz *z, const char *prefix, const char *path, char **key)
 {
-    *key = dz_xmalloc(strlen(prefix) + strlen(path) + 1);
-    strcpy(*key, prefix);
-    strcat(*key, path);
+    *key = dz_xformat("%s%s", prefix, path);
     return dz_npz_get(z, *key);
 }
 

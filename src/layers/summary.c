@@ -4,7 +4,6 @@
  * with recording off, and put back any parameter data that run changed;
  * a forward that fails also gets back the output shapes and the lazy
  * parameters it found. */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -159,22 +158,6 @@ typedef struct {
     int count, capacity;
 } table;
 
-static char *format(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-/* A malloc'd string. */
-static char *format(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    char *s = dz_xmalloc((size_t)n + 1);
-    va_start(ap, fmt);
-    vsnprintf(s, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    return s;
-}
-
 /* n >= 0 with thousands separators ("79,510") into buf (32 bytes). */
 static const char *count_text(int64_t n, char *buf)
 {
@@ -217,14 +200,14 @@ static void add_row(table *t, const dz_layer *layer, const char *name, int depth
     }
     char shape[256], number[32];
     row *r = &t->rows[t->count++];
-    r->cells[COL_LAYER] = name ? format("%*s(%s) %s", 2 * depth, "", name, layer->ops->type)
-                               : format("%s", layer->ops->type);
-    r->cells[COL_SHAPE] = format("%s", layer->output_ndim < 0 ? "-" : dz_shape_format(layer->output_ndim,
+    r->cells[COL_LAYER] = name ? dz_xformat("%*s(%s) %s", 2 * depth, "", name, layer->ops->type)
+                               : dz_xformat("%s", layer->ops->type);
+    r->cells[COL_SHAPE] = dz_xformat("%s", layer->output_ndim < 0 ? "-" : dz_shape_format(layer->output_ndim,
                                                                                         layer->output_shape, shape,
                                                                                         sizeof shape));
-    r->cells[COL_PARAMS] = format("%s", lazy ? "?" : layer->nparams ? count_text(count, number) : "-");
-    r->cells[COL_DTYPE] = format("%s", dtype ? dtype : "-");
-    r->cells[COL_DEVICE] = format("%s", device ? device : "-");
+    r->cells[COL_PARAMS] = dz_xformat("%s", lazy ? "?" : layer->nparams ? count_text(count, number) : "-");
+    r->cells[COL_DTYPE] = dz_xformat("%s", dtype ? dtype : "-");
+    r->cells[COL_DEVICE] = dz_xformat("%s", device ? device : "-");
 }
 
 static void add_tree(table *t, const dz_layer *layer, const char *name, int depth)

@@ -16,29 +16,11 @@
 
 #define FORMAT_VERSION 1
 
-/* "<prefix><name>", malloc'd: parameter paths have no length limit. */
-static char *join(const char *prefix, const char *name)
-{
-    size_t n = strlen(prefix), m = strlen(name);
-    char *key = dz_xmalloc(n + m + 1);
-    memcpy(key, prefix, n);
-    memcpy(key + n, name, m + 1);
-    return key;
-}
-
-/* "<prefix><i>/", malloc'd: the prefix of part i of a SequentialLR. */
-static char *part_prefix(const char *prefix, int i)
-{
-    char name[16];
-    snprintf(name, sizeof name, "%d/", i);
-    return join(prefix, name);
-}
-
 /* ---- saving ---- */
 
 static dz_status add_array(dz_npz *z, const char *prefix, const char *name, dz_array *a)
 {
-    char *key = join(prefix, name);
+    char *key = dz_xformat("%s%s", prefix, name);
     dz_status status = a ? dz_npz_add(z, key, a) : DZ_ERR_NOMEM;
     free(key);
     dz_array_release(a);
@@ -77,7 +59,7 @@ static dz_status add_model(const char *path, dz_npz *z, const dz_layer *model)
                              "forward pass first); nothing was written", path, list->paths[i]);
             break;
         }
-        char *key = join("model/", list->paths[i]);
+        char *key = dz_xformat("model/%s", list->paths[i]);
         status = dz_npz_add(z, key, data); /* saving reads a device array through a host view */
         free(key);
     }
@@ -115,7 +97,7 @@ static dz_status add_scheduler(dz_npz *z, const char *prefix, const dz_scheduler
     if (status == DZ_OK && s->kind == DZ_SCHEDULER_SEQUENTIAL)
         status = add_array(z, prefix, "milestones", int64_array(1, s->nchildren - 1, s->milestones));
     for (int i = 0; i < s->nchildren && status == DZ_OK; i++) {
-        char *child = part_prefix(prefix, i);
+        char *child = dz_xformat("%s%d/", prefix, i);
         status = add_scheduler(z, child, s->children[i]);
         free(child);
     }
@@ -244,7 +226,7 @@ static void read_ints(const dz_array *a, int64_t *out)
 
 static bool need_int(const pending *p, const char *prefix, const char *name, int64_t min, int64_t *out)
 {
-    char *key = join(prefix, name);
+    char *key = dz_xformat("%s%s", prefix, name);
     const dz_array *a = need(p, key, DZ_I64, 0, 1);
     if (a)
         read_ints(a, out);
@@ -258,7 +240,7 @@ static bool need_int(const pending *p, const char *prefix, const char *name, int
 
 static bool need_double(const pending *p, const char *prefix, const char *name, double *out)
 {
-    char *key = join(prefix, name);
+    char *key = dz_xformat("%s%s", prefix, name);
     const dz_array *a = need(p, key, DZ_F64, 0, 1);
     free(key);
     if (a)
@@ -270,7 +252,7 @@ static bool need_double(const pending *p, const char *prefix, const char *name, 
  * scheduler). */
 static bool need_text(const pending *p, const char *prefix, const char *what, const char *want)
 {
-    char *key = join(prefix, "type"), got[64] = "";
+    char *key = dz_xformat("%stype", prefix), got[64] = "";
     const dz_array *a = dz_npz_get(p->z, key);
     if (!a)
         dz_fail(DZ_ERR_FORMAT, "%s: %s has no '%s': the checkpoint was saved without %s state; pass NULL for "
@@ -323,7 +305,7 @@ static bool read_optimizer(pending *p, const dz_optimizer *opt)
 static const dz_array *need_under(const pending *p, const char *prefix, const char *name, dz_dtype dtype,
                                   int ndim, int64_t len)
 {
-    char *key = join(prefix, name);
+    char *key = dz_xformat("%s%s", prefix, name);
     const dz_array *a = need(p, key, dtype, ndim, len);
     free(key);
     return a;
@@ -358,7 +340,7 @@ static bool read_scheduler(pending *p, const char *prefix, dz_scheduler *s)
         !need_int(p, prefix, "last_epoch", -1, &v->last_epoch) || !need_int(p, prefix, "step_count", 0, &v->step_count))
         return false;
     for (int i = 0; i < s->nchildren; i++) {
-        char *child = part_prefix(prefix, i);
+        char *child = dz_xformat("%s%d/", prefix, i);
         bool read = read_scheduler(p, child, s->children[i]);
         free(child);
         if (!read)

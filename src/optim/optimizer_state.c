@@ -25,8 +25,7 @@
 
 static dz_status add_entry(dz_npz *z, const char *path, const char *name, const dz_array *a)
 {
-    char *key = dz_xmalloc(strlen(STATE_PREFIX) + strlen(path) + strlen(name) + 2);
-    sprintf(key, STATE_PREFIX "%s/%s", path, name);
+    char *key = dz_xformat(STATE_PREFIX "%s/%s", path, name);
     dz_array *host = dz_array_to_device(a, DZ_CPU);
     dz_status status = host ? dz_npz_add(z, key, host) : DZ_ERR_NOMEM;
     dz_array_release(host);
